@@ -1,0 +1,66 @@
+"""Convert the original humanMatting release into this project's model folders.
+
+    python -m hub.convert_legacy ../shared/reference/humanMatting-original OUTDIR
+
+Writes OUTDIR/dark-light/ (Keras 3 + TFLite + humanmatting.json). Only dark-light's
+weights survive upstream; night and dark are reported as unavailable. The output is
+derived from the author's files: keep it out of the repository.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from humanmatting.specs import MODEL_SPECS
+
+
+def convert_release(release_dir: Path, out_dir: Path, verify_fusion: bool = True) -> list[Path]:
+    """Convert every model whose weights are in `release_dir`; returns the written folders."""
+    from humanmatting.export import save_model_folder
+    from humanmatting.legacy import load_legacy_weights
+    from humanmatting.models import build_model, fuse_acnet
+
+    written = []
+    for spec in MODEL_SPECS.values():
+        if not spec.legacy_weights or not (release_dir / spec.legacy_weights).is_file():
+            print(f"{spec.name}: no weights in {release_dir}, skipped", file=sys.stderr)
+            continue
+        model = load_legacy_weights(build_model(spec), release_dir / spec.legacy_weights)
+        extra = {"source": f"original release, {spec.legacy_weights} (MIT, Zhenzhong Tang)"}
+        acnet_path = release_dir / (spec.legacy_acnet_weights or "")
+        if verify_fusion and spec.legacy_acnet_weights and acnet_path.is_file():
+            import numpy as np
+
+            acnet = load_legacy_weights(build_model(spec, acnet=True), acnet_path)
+            fused = fuse_acnet(acnet, spec.name)
+            worst = max(
+                float(np.abs(a - b).max())
+                for a, b in zip(fused.get_weights(), model.get_weights(), strict=True)
+            )
+            extra["fusion_check"] = {
+                "acnet_weights": spec.legacy_acnet_weights,
+                "max_weight_difference": worst,
+            }
+        folder = save_model_folder(model, spec.name, out_dir / spec.name, **extra)
+        print(f"{spec.name}: wrote {folder}")
+        written.append(folder)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("release_dir", type=Path, help="folder of the original release")
+    parser.add_argument("out_dir", type=Path, help="where to write one folder per model")
+    args = parser.parse_args(argv)
+    if not args.release_dir.is_dir():
+        parser.error(f"{args.release_dir} is not a folder")
+    if not convert_release(args.release_dir, args.out_dir):
+        print(f"No convertible weights found in {args.release_dir}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

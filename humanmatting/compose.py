@@ -1,0 +1,103 @@
+"""Turn an alpha matte into what people want to see: cutouts, new backgrounds, overlays."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from PIL import ImageColor
+
+Color = tuple[int, int, int]
+
+
+def parse_color(color: str | Color) -> Color:
+    """'#00ff00', 'green' or (0, 255, 0) -> (0, 255, 0)."""
+    if isinstance(color, str):
+        try:
+            return ImageColor.getrgb(color)[:3]
+        except ValueError:
+            raise ValueError(
+                f"Unknown colour {color!r}; use a name like 'green' or a hex code like '#00ff00'."
+            ) from None
+    if len(color) < 3:
+        raise ValueError(f"A colour needs three components, got {color!r}")
+    return tuple(int(c) for c in color[:3])
+
+
+def harden(alpha: np.ndarray, threshold: float | None) -> np.ndarray:
+    """Soft alpha as is (threshold None) or a 0/1 mask of alpha >= threshold."""
+    if threshold is None:
+        return alpha
+    return (alpha >= threshold).astype(np.float32)
+
+
+def _blend(foreground: np.ndarray, background: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    weight = alpha[:, :, None].astype(np.float32)
+    mixed = background.astype(np.float32)
+    mixed += weight * (foreground.astype(np.float32) - mixed)
+    return np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
+
+
+def cutout(rgb: np.ndarray, alpha: np.ndarray, threshold: float | None = None) -> np.ndarray:
+    """HxWx4 uint8 RGBA: the image with the matte as its transparency."""
+    alpha8 = np.clip(harden(alpha, threshold) * 255 + 0.5, 0, 255).astype(np.uint8)
+    return np.dstack([rgb, alpha8])
+
+
+def replace_background(
+    rgb: np.ndarray,
+    alpha: np.ndarray,
+    background: str | Color | np.ndarray,
+    threshold: float | None = None,
+) -> np.ndarray:
+    """Put the person in front of a colour or an image (stretched to cover the frame)."""
+    height, width = rgb.shape[:2]
+    if isinstance(background, np.ndarray):
+        backdrop = _cover(background, height, width)
+    else:
+        backdrop = np.empty_like(rgb)
+        backdrop[:] = parse_color(background)
+    return _blend(rgb, backdrop, harden(alpha, threshold))
+
+
+def _cover(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Scale and centre-crop `image` to fill height x width (no distortion)."""
+    if image.ndim == 2:
+        image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+    image = image[:, :, :3]
+    scale = max(height / image.shape[0], width / image.shape[1])
+    resized = cv2.resize(
+        image,
+        (max(width, round(image.shape[1] * scale)), max(height, round(image.shape[0] * scale))),
+        interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR,
+    )
+    top = (resized.shape[0] - height) // 2
+    left = (resized.shape[1] - width) // 2
+    return resized[top : top + height, left : left + width]
+
+
+def blur_background(
+    rgb: np.ndarray, alpha: np.ndarray, strength: float = 15, threshold: float | None = None
+) -> np.ndarray:
+    """Blur everything but the person; `strength` is the Gaussian sigma in pixels."""
+    if strength <= 0:
+        return rgb.copy()
+    blurred = cv2.GaussianBlur(rgb, (0, 0), sigmaX=float(strength))
+    return _blend(rgb, blurred, harden(alpha, threshold))
+
+
+def overlay_mask(
+    rgb: np.ndarray,
+    alpha: np.ndarray,
+    color: str | Color = "#ff3366",
+    opacity: float = 0.5,
+    threshold: float | None = None,
+) -> np.ndarray:
+    """Tint the person region, to judge the matte against the photo."""
+    tint = np.empty_like(rgb)
+    tint[:] = parse_color(color)
+    return _blend(tint, rgb, harden(alpha, threshold) * opacity)
+
+
+def matte_image(alpha: np.ndarray, threshold: float | None = None) -> np.ndarray:
+    """8-bit grayscale picture of the matte."""
+    return np.clip(harden(alpha, threshold) * 255 + 0.5, 0, 255).astype(np.uint8)

@@ -1,0 +1,169 @@
+"""Keras 3 builders for the LikeUnet family (night, dark, dark-light) and ACNet fusion.
+
+Layer names follow the original Keras-2 release so that its weights files line up layer by
+layer (see legacy.py). dark-light's training form replaces each 3x3 conv block `conv{i}` by
+three parallel convs `conv{i}-1` (3x3), `conv{i}-2` (1x3), `conv{i}-3` (3x1) summed
+(ACNet); `fuse_acnet` folds them back into one 3x3 conv for inference.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import keras
+import numpy as np
+from keras import layers
+
+from humanmatting.specs import Architecture, ModelSpec, get_spec
+
+
+class _Names:
+    """Keras-2 style automatic names (conv2d, conv2d_1, ...), independent of global state."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+
+    def __call__(self, base: str) -> str:
+        index = self.counts[base]
+        self.counts[base] += 1
+        return base if index == 0 else f"{base}_{index}"
+
+
+def build_likeunet(
+    architecture: Architecture, channels: int, acnet: bool = False, name: str = "likeunet"
+) -> keras.Model:
+    """Build a LikeUnet: input (batch, 32*h, 32*w, channels), output 2-class softmax per pixel."""
+    if acnet and not architecture.batchnorm_blocks:
+        raise ValueError("ACNet blocks exist only in the batch-norm (dark-light) architecture")
+    auto = _Names()
+    block_index = 0
+
+    def conv_block(x, filters: int):
+        """conv{i} -> BN -> ReLU (dark-light) or conv+ReLU (night, dark)."""
+        nonlocal block_index
+        if not architecture.batchnorm_blocks:
+            return layers.Conv2D(
+                filters, 3, padding="same", activation="relu", name=auto("conv2d")
+            )(x)
+        block_index += 1
+        if acnet:
+            branches = [
+                layers.Conv2D(filters, kernel, padding="same", name=f"conv{block_index}-{part}")(x)
+                for part, kernel in ((1, (3, 3)), (2, (1, 3)), (3, (3, 1)))
+            ]
+            x = layers.Add(name=auto("add"))(branches)
+        else:
+            x = layers.Conv2D(filters, 3, padding="same", name=f"conv{block_index}")(x)
+        x = layers.BatchNormalization(name=auto("batch_normalization"))(x)
+        return layers.ReLU(name=auto("re_lu"))(x)
+
+    def transpose_block(x, filters: int):
+        if not architecture.batchnorm_blocks:
+            return layers.Conv2DTranspose(
+                filters, 3, padding="same", activation="relu", name=auto("conv2d_transpose")
+            )(x)
+        x = layers.Conv2DTranspose(filters, 3, padding="same", name=auto("conv2d_transpose"))(x)
+        x = layers.BatchNormalization(name=auto("batch_normalization"))(x)
+        return layers.ReLU(name=auto("re_lu"))(x)
+
+    inputs = keras.Input(shape=(None, None, channels), name="input_1")
+    x = inputs
+    if architecture.stem_filters:
+        x = layers.Conv2D(
+            architecture.stem_filters, 3, padding="same", activation="relu", name=auto("conv2d")
+        )(x)
+
+    skips = []
+    for filters in architecture.encoder_filters:
+        x = conv_block(x, filters)
+        x = layers.MaxPooling2D(2, name=auto("max_pooling2d"))(x)
+        skips.append(x)
+
+    if not architecture.batchnorm_blocks:
+        x = layers.BatchNormalization(name=auto("batch_normalization"))(x)
+    x = conv_block(x, architecture.bottleneck_filters)
+
+    # Each decoder stage doubles the resolution and joins the pooled encoder output of that size.
+    skip_sources = skips[-2::-1]
+    for stage, filters in enumerate(architecture.decoder_filters):
+        x = transpose_block(x, filters)
+        x = layers.UpSampling2D(2, interpolation="bilinear", name=auto("up_sampling2d"))(x)
+        if stage < len(architecture.skip_filters):
+            x = layers.Concatenate(name=auto("concatenate"))([skip_sources[stage], x])
+            x = conv_block(x, architecture.skip_filters[stage])
+
+    x = layers.Conv2D(
+        architecture.head_filters, 3, padding="same", activation="relu", name=auto("conv2d")
+    )(x)
+    outputs = layers.Conv2D(2, 1, padding="same", activation="softmax", name=auto("conv2d"))(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def build_model(name_or_spec: str | ModelSpec, acnet: bool = False) -> keras.Model:
+    """Build a model from the spec table; `acnet=True` gives dark-light's training form."""
+    spec = get_spec(name_or_spec) if isinstance(name_or_spec, str) else name_or_spec
+    if acnet and not spec.acnet_training:
+        raise ValueError(f"Model {spec.name!r} has no ACNet training form")
+    suffix = "-acnet" if acnet else ""
+    return build_likeunet(
+        spec.architecture, spec.channels, acnet=acnet, name=f"{spec.name}{suffix}"
+    )
+
+
+def fuse_acnet_kernels(
+    square: tuple[np.ndarray, np.ndarray],
+    horizontal: tuple[np.ndarray, np.ndarray],
+    vertical: tuple[np.ndarray, np.ndarray],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fold (3x3, 1x3, 3x1) conv weights into one 3x3 conv.
+
+    Convolution is linear and 'same' padding centres each kernel, so the 1x3 kernel is the
+    middle row of a 3x3 kernel and the 3x1 kernel its middle column; biases add up.
+    Kernels are (kh, kw, in, out) as Keras stores them.
+    """
+    kernel = square[0].copy()
+    kernel[1:2, :, :, :] += horizontal[0]
+    kernel[:, 1:2, :, :] += vertical[0]
+    return kernel, square[1] + horizontal[1] + vertical[1]
+
+
+def fuse_acnet(acnet_model: keras.Model, spec_name: str = "dark-light") -> keras.Model:
+    """Return the plain (inference) model equivalent to a trained ACNet model."""
+    spec = get_spec(spec_name)
+    fused = build_likeunet(
+        spec.architecture, acnet_model.input_shape[-1], acnet=False, name=spec.name
+    )
+    source = {layer.name: layer for layer in acnet_model.layers}
+    for layer in fused.layers:
+        if not layer.weights:
+            continue
+        if layer.name in source:
+            layer.set_weights(source[layer.name].get_weights())
+            continue
+        branches = [source.get(f"{layer.name}-{part}") for part in (1, 2, 3)]
+        if any(branch is None for branch in branches):
+            raise ValueError(
+                f"ACNet model {acnet_model.name!r} has no layer {layer.name!r} "
+                f"nor its branches {layer.name}-1/-2/-3"
+            )
+        layer.set_weights(list(fuse_acnet_kernels(*(tuple(b.get_weights()) for b in branches))))
+    return fused
+
+
+def count_multiply_accumulates(model: keras.Model, height: int, width: int) -> int:
+    """Multiply-accumulates of the conv layers (nearly all the work) for one frame."""
+    convs = [
+        layer
+        for layer in model.layers
+        if isinstance(layer, (layers.Conv2D, layers.Conv2DTranspose))
+    ]
+    probe = keras.Model(model.inputs, [layer.output for layer in convs])
+    output_specs = probe.compute_output_spec(
+        keras.KerasTensor((1, height, width, model.input.shape[-1]))
+    )
+    return int(
+        sum(
+            spec.shape[1] * spec.shape[2] * int(np.prod(layer.kernel.shape))
+            for layer, spec in zip(convs, output_specs, strict=True)
+        )
+    )

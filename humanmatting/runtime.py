@@ -1,0 +1,171 @@
+"""Matter: load a model once, then turn any image into a person alpha matte.
+
+Two backends run the same model folder: LiteRT (default; XNNPACK; never imports
+TensorFlow, so the app starts fast) and Keras (TensorFlow; the reference).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from humanmatting.preprocess import (
+    ImageInput,
+    alpha_to_size,
+    load_rgb,
+    model_input_size,
+    prepare_input,
+)
+from humanmatting.specs import TFLITE_FILES, ModelSpec, get_spec
+from humanmatting.weights import resolve_model_folder
+
+BACKENDS = ("litert", "keras")
+
+
+def split_variant(name: str) -> tuple[str, str | None]:
+    """'dark-light-int8' -> ('dark-light', 'int8'); plain names have no variant."""
+    for variant in TFLITE_FILES:
+        if name.endswith(f"-{variant}"):
+            return name[: -len(variant) - 1], variant
+    return name, None
+
+
+class LiteRTBackend:
+    """One LiteRT interpreter per input shape (allocation is the slow part), reused."""
+
+    def __init__(self, model_path: Path, threads: int | None = None, max_shapes: int = 8):
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.model_path = Path(model_path)
+        self.threads = threads or min(4, os.cpu_count() or 1)
+        self.max_shapes = max_shapes
+        self._interpreter_class = Interpreter
+        self._interpreters: OrderedDict[tuple[int, ...], object] = OrderedDict()
+        self._lock = threading.Lock()
+        self._model_content = self.model_path.read_bytes()
+        # Fails here, not on the first request, if the file is not a TFLite model.
+        probe = Interpreter(model_content=self._model_content)
+        self.channels = int(probe.get_input_details()[0]["shape"][-1])
+
+    def _interpreter_for(self, shape: tuple[int, ...]):
+        interpreter = self._interpreters.get(shape)
+        if interpreter is None:
+            interpreter = self._interpreter_class(
+                model_content=self._model_content, num_threads=self.threads
+            )
+            input_index = interpreter.get_input_details()[0]["index"]
+            interpreter.resize_tensor_input(input_index, list(shape), strict=False)
+            interpreter.allocate_tensors()
+            self._interpreters[shape] = interpreter
+            if len(self._interpreters) > self.max_shapes:
+                self._interpreters.popitem(last=False)
+        else:
+            self._interpreters.move_to_end(shape)
+        return interpreter
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        with self._lock:
+            interpreter = self._interpreter_for(batch.shape)
+            interpreter.set_tensor(interpreter.get_input_details()[0]["index"], batch)
+            interpreter.invoke()
+            return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+
+
+class KerasBackend:
+    """The Keras 3 model, loaded with safe_mode; one traced function per input shape.
+
+    `model.predict` cannot retrace bilinear UpSampling2D on a new shape with unknown H, W;
+    a tf.function traced on each concrete shape can.
+    """
+
+    def __init__(self, folder: Path):
+        import keras
+        import tensorflow as tf
+
+        self.model = keras.saving.load_model(str(folder), compile=False, safe_mode=True)
+        self._function = tf.function(lambda x: self.model(x, training=False))
+        self._lock = threading.Lock()
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        with self._lock:
+            return self._function(batch).numpy()
+
+
+@dataclass
+class Timing:
+    """Milliseconds spent in each stage of the last prediction."""
+
+    preprocess_ms: float = 0.0
+    model_ms: float = 0.0
+    postprocess_ms: float = 0.0
+
+    @property
+    def total_ms(self) -> float:
+        return self.preprocess_ms + self.model_ms + self.postprocess_ms
+
+
+class Matter:
+    """A loaded model: `predict(image)` returns float32 person probability at the image's size."""
+
+    def __init__(self, spec: ModelSpec, backend, folder: Path | None = None, variant: str = "fp32"):
+        self.spec = spec
+        self.backend = backend
+        self.folder = folder
+        self.variant = variant
+        self.last_timing = Timing()
+
+    @property
+    def name(self) -> str:
+        return self.spec.name if self.variant == "fp32" else f"{self.spec.name}-{self.variant}"
+
+    def predict(self, image: ImageInput, long_side: int | None = None) -> np.ndarray:
+        """Alpha in [0, 1], shape (H, W) of the (EXIF-rotated) input.
+
+        The model sees the image at the aspect preset nearest to it, or scaled so its
+        longer side is `long_side` (both sides rounded to multiples of 32).
+        """
+        started = time.perf_counter()
+        rgb = load_rgb(image)
+        height, width = rgb.shape[:2]
+        batch = prepare_input(rgb, self.spec.channels, model_input_size(height, width, long_side))
+        prepared = time.perf_counter()
+        probabilities = self.backend(batch)
+        inferred = time.perf_counter()
+        alpha = alpha_to_size(probabilities[0, :, :, 1], height, width)
+        finished = time.perf_counter()
+        self.last_timing = Timing(
+            (prepared - started) * 1e3, (inferred - prepared) * 1e3, (finished - inferred) * 1e3
+        )
+        return alpha
+
+
+def load_matter(
+    name: str = "dark-light",
+    weights: str | os.PathLike | None = None,
+    backend: str = "litert",
+    threads: int | None = None,
+    download: bool = True,
+) -> Matter:
+    """Load model `name` (optionally `-fp16`/`-int8`) from the resolved weights folder."""
+    base_name, variant = split_variant(name)
+    spec = get_spec(base_name)
+    variant = variant or spec.default_variant or "fp32"
+    folder = resolve_model_folder(spec.name, weights, download=download)
+    if backend == "litert":
+        model_path = folder / TFLITE_FILES[variant]
+        if not model_path.is_file():
+            raise FileNotFoundError(
+                f"{folder} has no {TFLITE_FILES[variant]} for variant {variant!r} of {spec.name!r}."
+            )
+        return Matter(spec, LiteRTBackend(model_path, threads), folder, variant)
+    if backend == "keras":
+        if variant != "fp32":
+            raise ValueError("The Keras backend runs fp32 only; use backend='litert' for variants.")
+        return Matter(spec, KerasBackend(folder), folder, variant)
+    raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")

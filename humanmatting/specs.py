@@ -1,0 +1,149 @@
+"""The one table of model facts: every front end asks here instead of branching on names."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+# Classes of the 2-way softmax, in output-channel order.
+CLASSES: tuple[str, str] = ("background", "person")
+
+# The on-disk model folder layout written by `humanmatting.export` (see its docstring).
+FORMAT_VERSION = 1
+FORMAT_FILE = "humanmatting.json"
+TFLITE_FILES = {"fp32": "model.tflite", "fp16": "model-fp16.tflite", "int8": "model-int8.tflite"}
+
+HUB_NAMESPACE_ENV = "HUMANMATTING_HUB_NAMESPACE"
+DEFAULT_HUB_NAMESPACE = "humanmatting"
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """Shape of one LikeUnet family member (see models.build_likeunet)."""
+
+    encoder_filters: tuple[int, ...]  # one conv + 2x2 max-pool per entry
+    bottleneck_filters: int  # conv at 1/32 resolution
+    decoder_filters: tuple[int, ...]  # Conv2DTranspose filters, one per upsampling
+    skip_filters: tuple[int, ...]  # conv after each skip concatenation
+    stem_filters: int | None  # plain ReLU conv before the encoder (dark-light only)
+    head_filters: int  # ReLU conv before the 1x1 softmax
+    batchnorm_blocks: bool  # conv -> BN -> ReLU blocks (dark-light) or conv+ReLU (night, dark)
+
+
+NIGHT_DARK_ARCHITECTURE = Architecture(
+    encoder_filters=(16, 32, 64, 128, 256),
+    bottleneck_filters=256,
+    decoder_filters=(128, 64, 32, 16, 8),
+    skip_filters=(128, 64, 32, 16),
+    stem_filters=None,
+    head_filters=8,
+    batchnorm_blocks=False,
+)
+
+DARK_LIGHT_ARCHITECTURE = Architecture(
+    encoder_filters=(16, 32, 32, 32, 64),
+    bottleneck_filters=64,
+    decoder_filters=(64, 32, 32, 32, 16),
+    skip_filters=(32, 32, 32, 16),
+    stem_filters=8,
+    head_filters=8,
+    batchnorm_blocks=True,
+)
+
+
+@dataclass(frozen=True)
+class ReportedResult:
+    """A metric with where it came from, so model cards never mix sources."""
+
+    value: float
+    metric: str  # "mean_iou_2class" or "person_iou"
+    split: str
+    source: str  # "original author" or "this project"
+    epoch: int | None = None
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    channels: int  # 3 = RGB, 1 = grayscale (ITU-R 601 luma)
+    architecture: Architecture
+    hub_repo_name: str
+    description: str
+    acnet_training: bool = False  # trained with 3x3+1x3+3x1 blocks, fused for inference
+    legacy_weights: str | None = None  # fused weights file in the original release
+    legacy_acnet_weights: str | None = None  # ACNet (pre-fusion) weights in the original release
+    legacy_architecture: str | None = None  # Keras-2 JSON in the original release
+    reported: tuple[ReportedResult, ...] = ()
+    # TFLite variants by suffix; "" is fp32. The default is what the runtime loads.
+    default_variant: str = ""
+    # Pinned Hub revision and SHA-256 of each published file (filled by hub.push).
+    hub_revision: str | None = None
+    sha256: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def hub_repo_id(self) -> str:
+        namespace = os.environ.get(HUB_NAMESPACE_ENV, DEFAULT_HUB_NAMESPACE)
+        return f"{namespace}/{self.hub_repo_name}"
+
+    @property
+    def color_mode(self) -> str:
+        return "rgb" if self.channels == 3 else "gray"
+
+
+MODEL_SPECS: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in (
+        ModelSpec(
+            name="night",
+            channels=3,
+            architecture=NIGHT_DARK_ARCHITECTURE,
+            hub_repo_name="humanmatting-night",
+            description="RGB LikeUnet, about 7 MB of weights.",
+            legacy_architecture="night.json",
+            reported=(
+                ReportedResult(
+                    0.9714, "mean_iou_2class", "author's val split", "original author", 15
+                ),
+            ),
+        ),
+        ModelSpec(
+            name="dark",
+            channels=1,
+            architecture=NIGHT_DARK_ARCHITECTURE,
+            hub_repo_name="humanmatting-dark",
+            description="Grayscale LikeUnet, about 7 MB of weights.",
+            legacy_architecture="dark.json",
+            reported=(
+                ReportedResult(
+                    0.9713, "mean_iou_2class", "author's val split", "original author", 13
+                ),
+            ),
+        ),
+        ModelSpec(
+            name="dark-light",
+            channels=1,
+            architecture=DARK_LIGHT_ARCHITECTURE,
+            hub_repo_name="humanmatting-dark-light",
+            description="Grayscale LikeUnet with BatchNorm, trained with ACNet blocks; about 1 MB.",
+            acnet_training=True,
+            legacy_weights="dark-light-50-0.9735.h5",
+            legacy_acnet_weights="dark-light-pre-50-0.9735.h5",
+            legacy_architecture="dark-light.json",
+            reported=(
+                ReportedResult(
+                    0.9735, "mean_iou_2class", "author's val split", "original author", 35
+                ),
+            ),
+        ),
+    )
+}
+
+
+def get_spec(name: str) -> ModelSpec:
+    """Look a model up by name, with an error that lists the valid names."""
+    try:
+        return MODEL_SPECS[name]
+    except KeyError:
+        raise ValueError(
+            f"Unknown model {name!r}; choose one of: {', '.join(MODEL_SPECS)}"
+        ) from None

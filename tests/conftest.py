@@ -1,0 +1,99 @@
+"""Shared fixtures: real photos, model folders built in temp dirs, the shared reference files."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_ENV = "HUMANMATTING_SHARED"
+
+
+def shared_dir() -> Path:
+    """../shared beside the repository, or $HUMANMATTING_SHARED."""
+    return Path(os.environ.get(SHARED_ENV, REPO_ROOT.parent / "shared"))
+
+
+@pytest.fixture(scope="session")
+def reference_dir() -> Path:
+    path = shared_dir() / "reference" / "humanMatting-original"
+    if not (path / "dark-light-50-0.9735.h5").is_file():
+        pytest.skip(f"original release not found at {path} (set {SHARED_ENV})")
+    return path
+
+
+@pytest.fixture(scope="session")
+def astronaut() -> np.ndarray:
+    import skimage.data
+
+    return skimage.data.astronaut()
+
+
+@pytest.fixture(scope="session")
+def grace_hopper_path() -> Path:
+    import matplotlib.cbook
+
+    return Path(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
+
+
+@pytest.fixture(scope="session")
+def photos(astronaut, grace_hopper_path) -> dict[str, np.ndarray]:
+    from humanmatting.preprocess import load_rgb
+
+    return {"astronaut": astronaut, "grace_hopper": load_rgb(grace_hopper_path)}
+
+
+@pytest.fixture(scope="session")
+def original_weights_dir(reference_dir, tmp_path_factory) -> Path:
+    """The author's dark-light converted by `python -m hub.convert_legacy` (never committed)."""
+    from hub.convert_legacy import main
+
+    out = tmp_path_factory.mktemp("converted")
+    assert main([str(reference_dir), str(out)]) == 0
+    return out
+
+
+@pytest.fixture(scope="session")
+def random_weights_dir(tmp_path_factory) -> Path:
+    """Model folders of all three models with seeded random weights: runtime tests without
+    the reference files. BatchNorm statistics are randomised too so fusion is exercised."""
+    import keras
+
+    from humanmatting.export import save_model_folder
+    from humanmatting.models import build_model
+    from humanmatting.specs import MODEL_SPECS
+
+    out = tmp_path_factory.mktemp("random-weights")
+    keras.utils.set_random_seed(7)
+    for name in MODEL_SPECS:
+        save_model_folder(randomize(build_model(name)), name, out / name)
+    return out
+
+
+def randomize(model, seed: int = 0):
+    """Give every weight (BN statistics included) non-trivial values."""
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        weights = layer.get_weights()
+        if not weights:
+            continue
+        if layer.__class__.__name__ == "BatchNormalization":
+            gamma, beta, mean, variance = weights
+            weights = [
+                rng.uniform(0.5, 1.5, gamma.shape),
+                rng.normal(0, 0.1, beta.shape),
+                rng.normal(0, 0.5, mean.shape),
+                rng.uniform(0.5, 2.0, variance.shape),
+            ]
+        else:
+            kernel, bias = weights
+            fan_in = np.prod(kernel.shape[:-1])
+            weights = [
+                rng.normal(0, 1 / np.sqrt(fan_in), kernel.shape),
+                rng.normal(0, 0.05, bias.shape),
+            ]
+        layer.set_weights([w.astype("float32") for w in weights])
+    return model

@@ -1,0 +1,121 @@
+import json
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from humanmatting.models import build_model, count_multiply_accumulates, fuse_acnet
+from humanmatting.specs import MODEL_SPECS
+
+from .conftest import randomize, shared_dir
+
+
+@pytest.mark.parametrize(
+    "name, parameters",
+    [("night", 1_769_314), ("dark", 1_769_026), ("dark-light", 221_626)],
+)
+def test_parameter_counts(name, parameters):
+    assert build_model(name).count_params() == parameters
+
+
+@pytest.mark.parametrize("name, channels", [("night", 3), ("dark", 1), ("dark-light", 1)])
+def test_input_channels_and_softmax_output(name, channels):
+    model = build_model(name)
+    assert model.input_shape == (None, None, None, channels)
+    out = model(np.random.default_rng(0).uniform(0, 255, (1, 64, 96, channels)).astype("float32"))
+    assert out.shape == (1, 64, 96, 2)
+    np.testing.assert_allclose(np.sum(out, axis=-1), 1.0, atol=1e-5)
+
+
+def _structure_of_json(path):
+    layers = json.loads(path.read_text())["config"]["layers"]
+    return [
+        (
+            layer["class_name"],
+            layer["config"]["name"],
+            layer["config"].get("filters"),
+            tuple(layer["config"]["kernel_size"]) if "kernel_size" in layer["config"] else None,
+            layer["config"].get("activation"),
+            tuple(inbound[0] for inbound in layer["inbound_nodes"][0])
+            if layer["inbound_nodes"]
+            else (),
+        )
+        for layer in layers
+    ]
+
+
+def _structure_of_model(model):
+    rows = []
+    for layer in model.layers:
+        config = layer.get_config()
+        node = layer._inbound_nodes[0]
+        inbound = tuple(t._keras_history.operation.name for t in node.input_tensors)
+        rows.append(
+            (
+                layer.__class__.__name__,
+                layer.name,
+                config.get("filters"),
+                tuple(config["kernel_size"]) if "kernel_size" in config else None,
+                config.get("activation"),
+                inbound,
+            )
+        )
+    return rows
+
+
+@pytest.mark.parametrize(
+    "json_name, name, acnet",
+    [
+        ("night.json", "night", False),
+        ("dark.json", "dark", False),
+        ("dark-light.json", "dark-light", False),
+        ("dark-light-pre.json", "dark-light", True),
+    ],
+)
+def test_structure_matches_original_json(json_name, name, acnet):
+    path = shared_dir() / "reference" / "humanMatting-original" / json_name
+    if not path.is_file():
+        pytest.skip(f"{path} not found (set HUMANMATTING_SHARED)")
+    expected = _structure_of_json(path)
+    ours = _structure_of_model(build_model(name, acnet=acnet))
+    assert sorted(ours) == sorted(expected)
+
+
+def test_three_sizes_in_a_row_through_a_traced_function():
+    """model.predict fails to retrace bilinear UpSampling2D on new shapes; our path must not."""
+    model = build_model("dark-light")
+    function = tf.function(lambda x: model(x, training=False))
+    for height, width in [(256, 256), (384, 512), (512, 288), (256, 256)]:
+        batch = (
+            np.random.default_rng(height).uniform(0, 255, (1, height, width, 1)).astype("float32")
+        )
+        out = function(batch).numpy()
+        assert out.shape == (1, height, width, 2)
+        np.testing.assert_allclose(out, model(batch).numpy(), atol=1e-6)
+
+
+def test_acnet_fusion_is_exact_on_random_weights():
+    """In float64 the fused model equals the ACNet model up to rounding (fusion is exact)."""
+    keras.config.set_dtype_policy("float64")
+    try:
+        acnet = randomize(build_model("dark-light", acnet=True), seed=3)
+        fused = fuse_acnet(acnet)
+        batch = np.random.default_rng(1).uniform(0, 255, (2, 128, 96, 1))
+        np.testing.assert_allclose(fused(batch).numpy(), acnet(batch).numpy(), atol=1e-9)
+    finally:
+        keras.config.set_dtype_policy("float32")
+    assert fused.count_params() == 221_626
+
+
+def test_only_dark_light_has_an_acnet_form():
+    assert [name for name, spec in MODEL_SPECS.items() if spec.acnet_training] == ["dark-light"]
+    with pytest.raises(ValueError, match="no ACNet"):
+        build_model("night", acnet=True)
+
+
+def test_multiply_accumulates_scale_with_pixels():
+    model = build_model("dark-light")
+    at_256 = count_multiply_accumulates(model, 256, 256)
+    assert 0.55e9 < at_256 < 0.62e9
+    assert count_multiply_accumulates(model, 512, 512) == 4 * at_256

@@ -1,0 +1,71 @@
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from humanmatting import load_matter
+from humanmatting.weights import WeightsNotFoundError
+
+
+@pytest.mark.parametrize("name", ["night", "dark", "dark-light"])
+def test_litert_and_keras_agree(random_weights_dir, photos, name):
+    litert = load_matter(name, random_weights_dir, backend="litert")
+    keras_matter = load_matter(name, random_weights_dir, backend="keras")
+    for rgb in photos.values():
+        a = litert.predict(rgb)
+        b = keras_matter.predict(rgb)
+        assert a.shape == rgb.shape[:2] and a.dtype == np.float32
+        assert np.abs(a - b).max() <= 1e-4
+
+
+def test_original_dark_light_litert_vs_keras_on_photos(original_weights_dir, photos):
+    litert = load_matter("dark-light", original_weights_dir)
+    keras_matter = load_matter("dark-light", original_weights_dir, backend="keras")
+    for rgb in photos.values():
+        for long_side in (None, 320, 640):
+            assert (
+                np.abs(litert.predict(rgb, long_side) - keras_matter.predict(rgb, long_side)).max()
+                <= 1e-4
+            )
+
+
+def test_output_matches_input_size_for_odd_shapes(random_weights_dir):
+    matter = load_matter("dark-light", random_weights_dir)
+    for shape in [(1, 1), (7, 300, 3), (333, 17, 4), (1000, 10)]:
+        alpha = matter.predict(np.random.default_rng(0).integers(0, 255, shape, np.uint8))
+        assert alpha.shape == shape[:2]
+        assert 0.0 <= alpha.min() and alpha.max() <= 1.0
+
+
+def test_litert_runtime_does_not_import_tensorflow(random_weights_dir, grace_hopper_path):
+    code = (
+        "import sys; from humanmatting import load_matter; "
+        f"m = load_matter('dark-light', {str(random_weights_dir)!r}); "
+        f"m.predict({str(grace_hopper_path)!r}); "
+        "print(sorted(k for k in ('tensorflow', 'keras') if k in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
+
+
+def test_variant_names(random_weights_dir):
+    with pytest.raises(FileNotFoundError, match="model-int8.tflite"):
+        load_matter("dark-light-int8", random_weights_dir)
+
+
+def test_missing_weights_say_how_to_get_them(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.delenv("HUMANMATTING_WEIGHTS_DIR", raising=False)
+    with pytest.raises(WeightsNotFoundError, match="hub.pull dark-light.*\n.*\n.*convert_legacy"):
+        load_matter("dark-light", download=False)
+    with pytest.raises(WeightsNotFoundError, match="training.train --model night"):
+        load_matter("night", download=False)
+
+
+def test_weights_dir_environment_variable(random_weights_dir, monkeypatch):
+    monkeypatch.setenv("HUMANMATTING_WEIGHTS_DIR", str(random_weights_dir))
+    assert load_matter("dark", download=False).folder == random_weights_dir / "dark"
