@@ -1,0 +1,416 @@
+"""humanmatting in the browser: photos, the live camera and videos, plus a named-endpoint API.
+
+    python app.py [--weights DIR] [--download] [--port 7860]
+
+Everything runs on this machine: no analytics, no share link, no run history in the
+browser, no request to the internet (weights come from --weights, $HUMANMATTING_WEIGHTS_DIR
+or the Hugging Face cache; the Hub only with --download or on a Hugging Face Space).
+The work is done by humanmatting.serving; this file only lays out the page.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+# Before Gradio is imported: it reads these at import time.
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+import gradio as gr  # noqa: E402
+
+import humanmatting  # noqa: E402
+from humanmatting import serving  # noqa: E402
+from humanmatting.serving import Background, ModelRegistry, VideoLimits  # noqa: E402
+from humanmatting.video import InvalidVideoError  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+EXAMPLES_DIR = HERE / "examples"
+DOWNLOAD_ENV = "HUMANMATTING_ALLOW_DOWNLOAD"
+WEBCAM_TIME_LIMIT_ENV = "HUMANMATTING_WEBCAM_TIME_LIMIT"
+# Chromium's fake camera (and many webcams) default to 1920x1440: 640x480 is what makes
+# live matting fluid, because frame transfer dominates the streaming path.
+WEBCAM_OPTIONS = gr.WebcamOptions(constraints={"video": {"width": 640, "height": 480}})
+# Gradio recognises a gr.Progress default; tqdm bars (process_video's) drive it.
+PROGRESS = gr.Progress(track_tqdm=True)
+OUTPUT_HEIGHT = 360
+# A checkerboard behind transparent results, so the transparency shows.
+CSS = """
+#cutout img, #composite img, #compare img {
+    background: repeating-conic-gradient(#d0d0d0 0% 25%, #ffffff 0% 50%) 50% / 20px 20px;
+}
+"""
+USER_ERRORS = (ValueError, LookupError, OSError)  # InvalidImageError, WeightsNotFound, ...
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--weights",
+        help="folder with one model folder per model (default: $HUMANMATTING_WEIGHTS_DIR, "
+        "then the Hugging Face cache)",
+    )
+    parser.add_argument(
+        "--download",
+        action="store_true",
+        default=os.environ.get(DOWNLOAD_ENV, "") == "1" or bool(os.environ.get("SPACE_ID")),
+        help=f"allow downloading weights from the Hub (default off; on with {DOWNLOAD_ENV}=1 "
+        "and on Hugging Face Spaces)",
+    )
+    parser.add_argument("--host", default=None, help="default 127.0.0.1 ($GRADIO_SERVER_NAME)")
+    parser.add_argument("--port", type=int, default=None, help="default 7860 ($GRADIO_SERVER_PORT)")
+    parser.add_argument("--threads", type=int, default=None, help="LiteRT threads per model")
+    parser.add_argument(
+        "--webcam-time-limit",
+        type=int,
+        default=int(os.environ.get(WEBCAM_TIME_LIMIT_ENV, 300)),
+        help=f"seconds a camera stream may run before it stops (${WEBCAM_TIME_LIMIT_ENV})",
+    )
+    return parser.parse_args(argv)
+
+
+def availability_note(registry: ModelRegistry) -> str:
+    """Markdown: what can be chosen, and how to get the rest."""
+    if not registry.available:
+        lines = ["**No model weights found.** To get them:"]
+    else:
+        lines = [f"Models available: **{', '.join(registry.available)}**."]
+    for name, problem in registry.problems.items():
+        how = problem.split("To get them:", 1)[-1].split("To get the weights:", 1)[-1].strip()
+        lines.append(f"\n*{name}* is not available here. To get it:\n```\n{how}\n```")
+    return "\n".join(lines)
+
+
+def background_of(mode: str, color: str, image: str | None, blur: float) -> Background:
+    return Background(mode=mode, color=color or "#00b140", image=image, blur=float(blur))
+
+
+def background_controls(modes: tuple[str, ...], default: str):
+    """Radio for the background mode and the settings each mode needs (shown when relevant)."""
+    mode = gr.Radio(list(modes), value=default, label="Background")
+    color = gr.ColorPicker(value="#00b140", label="Colour", visible=default == "colour")
+    image = gr.Image(
+        type="filepath",
+        image_mode=None,
+        label="Background picture",
+        sources=["upload", "clipboard"],
+        visible=default == "image",
+        height=160,
+    )
+    blur = gr.Slider(1, 50, value=15, step=1, label="Blur strength", visible=default == "blur")
+    mode.change(
+        lambda m: (
+            gr.update(visible=m == "colour"),
+            gr.update(visible=m == "image"),
+            gr.update(visible=m == "blur"),
+        ),
+        mode,
+        [color, image, blur],
+        api_visibility="private",
+        queue=False,
+    )
+    return mode, color, image, blur
+
+
+def model_dropdown(registry: ModelRegistry) -> gr.Dropdown:
+    return gr.Dropdown(
+        registry.available,
+        value=registry.default,
+        label="Model",
+        info="night: RGB; dark and dark-light: grayscale (dark-light is the fastest)",
+        interactive=bool(registry.available),
+    )
+
+
+def edges_radio() -> gr.Radio:
+    return gr.Radio(
+        list(serving.EDGES), value="soft", label="Edges", info="hard: alpha >= 0.5 is person"
+    )
+
+
+def build_app(
+    registry: ModelRegistry,
+    limits: VideoLimits | None = None,
+    webcam_time_limit: int = 300,
+) -> gr.Blocks:
+    limits = limits or VideoLimits.from_env()
+
+    def matte(
+        image,
+        model=None,
+        mode="transparent",
+        color="#00b140",
+        background_image=None,
+        blur=15,
+        edges="soft",
+    ):
+        """Cut the person out of a photo: (RGBA cutout PNG, composite, matte, timing)."""
+        if image is None:
+            raise gr.Error("Upload or paste a photo first.")
+        try:
+            result = serving.matte_image(
+                registry, image, model, background_of(mode, color, background_image, blur), edges
+            )
+        except USER_ERRORS as error:
+            raise gr.Error(str(error)) from None
+        return result.cutout, result.composite, result.matte, result.summary()
+
+    def matte_if_photo(image, *settings):
+        """Runs when the photo changes (upload, paste, example); clearing it clears the results."""
+        return matte(image, *settings) if image is not None else (None, None, None, "")
+
+    def compare(image, edges="soft"):
+        """The matte of every available model, side by side."""
+        if image is None:
+            raise gr.Error("Upload or paste a photo first.")
+        try:
+            return serving.compare_models(registry, image, edges)
+        except USER_ERRORS as error:
+            raise gr.Error(str(error)) from None
+
+    def stream_frame(
+        frame, model, mode, color, background_image, blur, edges, smoothing, size, session
+    ):
+        """One camera frame in, one matted frame (mirrored like the preview) out."""
+        if frame is None:
+            return None, "waiting for the camera", session
+        session = session or serving.StreamSession()
+        try:
+            picture, readout = session.process(
+                registry,
+                frame,
+                model,
+                background_of(mode, color, background_image, blur),
+                edges,
+                smoothing,
+                int(size),
+            )
+        except USER_ERRORS as error:
+            raise gr.Error(str(error)) from None
+        return picture[:, ::-1], readout, session
+
+    def matte_video(
+        video,
+        model=None,
+        mode="colour",
+        color="#00b140",
+        background_image=None,
+        blur=15,
+        edges="soft",
+        smoothing=True,
+        progress=PROGRESS,
+    ):
+        """Matte every frame of a short video; returns a WebM (VP9) video."""
+        if video is None:
+            raise gr.Error("Upload a video first.")
+        progress(0, desc="Reading the video")
+        try:
+            return str(
+                serving.matte_video(
+                    registry,
+                    video,
+                    model,
+                    background_of(mode, color, background_image, blur),
+                    edges,
+                    0.6 if smoothing else None,
+                    limits,
+                )
+            )
+        except (InvalidVideoError, *USER_ERRORS) as error:
+            raise gr.Error(str(error)) from None
+
+    def models() -> dict[str, dict[str, str]]:
+        """Which models this server can run, and how to get the others."""
+        return {
+            "available": {name: str(folder) for name, folder in registry.folders.items()},
+            "unavailable": dict(registry.problems),
+        }
+
+    with gr.Blocks(title="humanmatting", analytics_enabled=False) as demo:
+        gr.Markdown(
+            "# humanmatting\nCut people out of photos, the live camera and videos with small "
+            "LikeUnet networks. Everything runs on this server; nothing is sent elsewhere."
+        )
+        gr.Markdown(availability_note(registry), elem_id="model-availability")
+
+        with gr.Tab("Image", id="image"):
+            with gr.Row():
+                with gr.Column():
+                    photo = gr.Image(
+                        type="filepath",
+                        image_mode=None,  # the file as uploaded: humanmatting reads it
+                        sources=["upload", "clipboard"],
+                        label="Photo",
+                        elem_id="photo",
+                    )
+                    image_model = model_dropdown(registry)
+                    image_background = background_controls(serving.IMAGE_BACKGROUNDS, "colour")
+                    image_edges = edges_radio()
+                    run_button = gr.Button("Cut out", variant="primary")
+                with gr.Column(scale=2):
+                    with gr.Row():
+                        cutout = gr.Image(
+                            label="Cutout (PNG with transparency)",
+                            type="numpy",
+                            image_mode="RGBA",
+                            format="png",
+                            buttons=["download", "fullscreen"],
+                            interactive=False,
+                            elem_id="cutout",
+                            height=OUTPUT_HEIGHT,
+                        )
+                        composite = gr.Image(
+                            label="With the chosen background",
+                            format="png",
+                            buttons=["download", "fullscreen"],
+                            interactive=False,
+                            elem_id="composite",
+                            height=OUTPUT_HEIGHT,
+                        )
+                    with gr.Row():
+                        matte_output = gr.Image(
+                            label="Matte",
+                            format="png",
+                            buttons=["download"],
+                            interactive=False,
+                            elem_id="matte",
+                            height=OUTPUT_HEIGHT,
+                        )
+                        timing = gr.Textbox(label="Processing time", elem_id="timing", lines=2)
+            examples = sorted(EXAMPLES_DIR.glob("*.jpg"))
+            if examples:
+                gr.Examples([[str(path)] for path in examples], inputs=photo, label="Examples")
+            with gr.Accordion("Compare models", open=False):
+                compare_button = gr.Button("Run every available model on the photo")
+                gallery = gr.Gallery(
+                    label="Matte per model",
+                    columns=3,
+                    height="auto",
+                    format="png",
+                    buttons=["download", "fullscreen"],
+                    elem_id="compare",
+                )
+            image_inputs = [photo, image_model, *image_background, image_edges]
+            run_button.click(
+                matte, image_inputs, [cutout, composite, matte_output, timing], api_name="matte"
+            )
+            photo.change(
+                matte_if_photo,
+                image_inputs,
+                [cutout, composite, matte_output, timing],
+                api_visibility="private",
+            )
+            compare_button.click(compare, [photo, image_edges], gallery, api_name="compare")
+
+        with gr.Tab("Webcam", id="webcam"):
+            session = gr.State(None)
+            with gr.Row():
+                with gr.Column():
+                    camera = gr.Image(
+                        sources=["webcam"],
+                        streaming=True,
+                        type="numpy",
+                        label="Camera",
+                        elem_id="camera",
+                        webcam_options=WEBCAM_OPTIONS,
+                    )
+                    camera_model = model_dropdown(registry)
+                    camera_background = background_controls(serving.FRAME_BACKGROUNDS, "blur")
+                    camera_edges = edges_radio()
+                    smoothing = gr.Checkbox(
+                        True, label="Temporal smoothing", info="average the matte over frames"
+                    )
+                    network_size = gr.Slider(
+                        160,
+                        512,
+                        value=320,
+                        step=32,
+                        label="Network input (long side, pixels)",
+                        info="smaller is faster; 512 is the model's preset for 4:3 cameras",
+                    )
+                with gr.Column():
+                    live = gr.Image(
+                        label="Live result",
+                        format="jpeg",
+                        buttons=["fullscreen"],
+                        elem_id="live",
+                    )
+                    readout = gr.Textbox(label="Speed", elem_id="readout")
+            camera.stream(
+                stream_frame,
+                [
+                    camera,
+                    camera_model,
+                    *camera_background,
+                    camera_edges,
+                    smoothing,
+                    network_size,
+                    session,
+                ],
+                [live, readout, session],
+                stream_every=0.04,
+                time_limit=webcam_time_limit,
+                concurrency_limit=1,
+                api_name="webcam",
+                api_visibility="undocumented",
+            )
+
+        with gr.Tab("Video", id="video"):
+            with gr.Row():
+                with gr.Column():
+                    video = gr.Video(sources=["upload"], label="Video", elem_id="video-input")
+                    video_model = model_dropdown(registry)
+                    video_background = background_controls(serving.FRAME_BACKGROUNDS, "colour")
+                    video_edges = edges_radio()
+                    video_smoothing = gr.Checkbox(True, label="Temporal smoothing")
+                    video_button = gr.Button("Matte the video", variant="primary")
+                    gr.Markdown(
+                        f"Up to {limits.max_megabytes:g} MB and {limits.max_seconds:g} s; "
+                        "the result is a WebM (VP9) video without sound."
+                    )
+                with gr.Column():
+                    video_output = gr.Video(
+                        label="Result", buttons=["download"], elem_id="video-result"
+                    )
+            video_button.click(
+                matte_video,
+                [video, video_model, *video_background, video_edges, video_smoothing],
+                video_output,
+                api_name="matte_video",
+            )
+
+        gr.api(models, api_name="models")
+    return demo
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    registry = ModelRegistry(args.weights, download=args.download, threads=args.threads)
+    print(
+        f"humanmatting {humanmatting.__version__} from {Path(humanmatting.__file__).parent}; "
+        f"models: {', '.join(registry.available) or 'none'}"
+        + "".join(f"; {name}: unavailable" for name in registry.problems),
+        flush=True,
+    )
+    if registry.default:
+        registry.warm_up(registry.default)  # load now, so the first request is fast
+    limits = VideoLimits.from_env()
+    demo = build_app(registry, limits, args.webcam_time_limit)
+    demo.queue(default_concurrency_limit=2)
+    demo.launch(
+        server_name=args.host,
+        server_port=args.port,
+        share=False,
+        ssr_mode=False,
+        run_history=False,  # photos stay out of the browser's storage
+        max_file_size=f"{max(limits.max_megabytes, 50):g}mb",
+        allowed_paths=[str(EXAMPLES_DIR)],
+        footer_links=["api"],
+        css=CSS,
+    )
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,109 @@
+"""Start app.py as a person would (a subprocess on 127.0.0.1) and drive it from tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = REPO_ROOT / "test-artifacts"
+AUDITED_RUN = Path(__file__).with_name("audited_run.py")
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class RunningApp:
+    process: subprocess.Popen
+    url: str
+    output: Path  # stdout + stderr
+    audit: Path  # JSON lines: non-loopback connections, forbidden imports
+    started_s: float  # launch to first served page
+
+    def log(self) -> str:
+        return self.output.read_text(errors="replace")
+
+    def audit_events(self) -> list[dict]:
+        if not self.audit.exists():
+            return []
+        return [json.loads(line) for line in self.audit.read_text().splitlines() if line]
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def launch_app(
+    app_path: Path,
+    workdir: Path,
+    args: list[str],
+    env: dict[str, str],
+    timeout_s: float = 120,
+) -> RunningApp:
+    """Run `python app_path --port N ARGS` under the audit hook; wait until it serves."""
+    port = free_port()
+    workdir.mkdir(parents=True, exist_ok=True)
+    output = workdir / f"app-{port}.log"
+    audit = workdir / f"audit-{port}.jsonl"
+    command = [sys.executable, str(AUDITED_RUN), str(audit), str(app_path), "--port", str(port)]
+    started = time.perf_counter()
+    with open(output, "wb") as sink:
+        process = subprocess.Popen(
+            command + args,
+            cwd=app_path.parent,
+            env={**env, "PYTHONUNBUFFERED": "1"},
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    app = RunningApp(process, f"http://127.0.0.1:{port}/", output, audit, 0.0)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"app.py exited with {process.returncode}:\n{app.log()}")
+        try:
+            with urllib.request.urlopen(app.url, timeout=2) as response:
+                if response.status == 200:
+                    app.started_s = time.perf_counter() - started
+                    return app
+        except OSError:
+            time.sleep(0.3)
+    app.stop()
+    raise TimeoutError(f"app.py did not serve {app.url} within {timeout_s} s:\n{app.log()}")
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The environment without this session's weights/Hub settings, plus `extra`."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("HUMANMATTING_", "GRADIO_", "HF_")) and key != "PYTHONPATH"
+    }
+    env.update(extra)
+    return env

@@ -1,0 +1,286 @@
+"""The Gradio app as a person uses it: app.py on 127.0.0.1, driven by headless Chromium.
+
+One app process and one browser serve the whole module. Screenshots of every tab go to
+test-artifacts/ (look at them). The last test checks what the others did: no request left
+127.0.0.1 (browser and server) and the server never imported TensorFlow.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import urllib.request
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from humanmatting import compose
+from humanmatting.preprocess import load_rgb
+from humanmatting.runtime import load_matter
+from humanmatting.specs import MODEL_SPECS
+from tests.app_harness import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    REPO_ROOT,
+    clean_env,
+    launch_app,
+)
+
+pytest.importorskip("gradio")
+gradio_client = pytest.importorskip("gradio_client")
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+needs_chromium = pytest.mark.skipif(
+    not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} not installed (apt-get install chromium)"
+)
+
+
+@pytest.fixture(scope="module")
+def app_weights(tmp_path_factory, random_weights_dir, request) -> dict:
+    """All three models: the author's dark-light when ../shared has it, else random weights."""
+    try:
+        original = request.getfixturevalue("original_weights_dir")
+    except pytest.skip.Exception:
+        original = None
+    folder = tmp_path_factory.mktemp("app-weights")
+    for name in MODEL_SPECS:
+        source = random_weights_dir / name
+        if original is not None and (original / name).is_dir():
+            source = original / name
+        (folder / name).symlink_to(source, target_is_directory=True)
+    return {"folder": folder, "original": original is not None}
+
+
+@pytest.fixture(scope="module")
+def app(app_weights, tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("app-run")
+    env = clean_env(PYTHONPATH=str(REPO_ROOT), HF_HOME=str(workdir / "hf-home"))
+    arguments = ["--weights", str(app_weights["folder"])]
+    running = launch_app(REPO_ROOT / "app.py", workdir, arguments, env)
+    print(f"app served its first page {running.started_s:.1f} s after launch")
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def browser_requests() -> list[str]:
+    return []
+
+
+@pytest.fixture(scope="module")
+def browser_context(app, browser_requests, tmp_path_factory):
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium)")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with playwright_api.sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("chromium-profile")),  # a fresh user data dir
+            executable_path=CHROMIUM,
+            args=CHROMIUM_ARGS,
+            headless=True,
+            accept_downloads=True,
+            viewport={"width": 1280, "height": 1000},
+            permissions=["camera"],
+        )
+        context.on("request", lambda request: browser_requests.append(request.url))
+        yield context
+        context.close()
+
+
+@pytest.fixture
+def page(browser_context, app):
+    page = browser_context.new_page()
+    # Not "networkidle": Gradio keeps a heartbeat stream to the server open on pages with
+    # session state, so the network never goes idle (see README, App).
+    page.goto(app.url, wait_until="domcontentloaded")
+    page.wait_for_selector("#photo input[type=file]", state="attached", timeout=30_000)
+    yield page
+    page.close()
+
+
+def textbox(page, elem_id: str):
+    return page.locator(f"#{elem_id} textarea, #{elem_id} input").first
+
+
+def library_alpha(app_weights, rgb: np.ndarray) -> np.ndarray:
+    matter = load_matter("dark-light", app_weights["folder"] / "dark-light", download=False)
+    return compose.cutout(rgb, matter.predict(rgb))[:, :, 3]
+
+
+@needs_chromium
+def test_image_tab_downloads_cutout_png_matching_the_library(page, app_weights, grace_hopper_path):
+    page.locator("#photo input[type=file]").set_input_files(str(grace_hopper_path))
+    page.wait_for_function(
+        "document.querySelector('#timing textarea').value.includes('ms')", timeout=60_000
+    )
+    assert "dark-light" in textbox(page, "timing").input_value()
+    with page.expect_download() as download_info:
+        page.locator("#cutout").get_by_role("button", name="Download").click()
+    downloaded = ARTIFACTS / "cutout-download.png"
+    download_info.value.save_as(downloaded)
+    page.screenshot(path=str(ARTIFACTS / "image-tab.png"), full_page=True)
+
+    with Image.open(downloaded) as png:
+        assert png.format == "PNG" and png.mode == "RGBA"
+        cutout = np.asarray(png)
+    rgb = load_rgb(grace_hopper_path)
+    assert cutout.shape == (*rgb.shape[:2], 4)
+    np.testing.assert_array_equal(cutout[:, :, :3], rgb)
+    expected = library_alpha(app_weights, rgb)
+    assert np.abs(cutout[:, :, 3].astype(int) - expected).max() <= 1
+    person, expected_person = cutout[:, :, 3] >= 128, expected >= 128
+    union = (person | expected_person).sum()
+    assert union == 0 or (person & expected_person).sum() / union > 0.999
+    if app_weights["original"]:  # a real model finds a person, not everything or nothing
+        assert 0.2 < person.mean() < 0.8
+        assert person[-50:, 200:300].mean() > 0.9  # her uniform, bottom centre
+        assert person[:60, :60].mean() < 0.1  # the flag, top left
+
+
+@needs_chromium
+def test_compare_models_shows_every_available_model(page, astronaut):
+    path = ARTIFACTS / "astronaut.png"
+    Image.fromarray(astronaut).save(path)
+    page.locator("#photo input[type=file]").set_input_files(str(path))
+    page.get_by_text("Compare models").click()
+    page.get_by_role("button", name="Run every available model on the photo").click()
+    page.wait_for_function("document.querySelectorAll('#compare img').length >= 3", timeout=60_000)
+    captions = page.locator("#compare").inner_text()
+    for name in MODEL_SPECS:
+        assert re.search(rf"{name}: [\d.]+ ms", captions), captions
+    page.locator("#compare").scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "compare-models.png"), full_page=True)
+
+
+@needs_chromium
+def test_webcam_streams_processed_frames_with_a_live_rate(page):
+    page.get_by_role("tab", name="Webcam").click()
+    page.locator("#camera").get_by_text("Click to Access Webcam").click()
+    page.locator("#camera").get_by_role("button", name="capture photo").click()
+    readout = textbox(page, "readout")
+    page.wait_for_function(
+        "document.querySelector('#readout textarea').value.includes('frames/s')",
+        timeout=60_000,
+    )
+    samples = []
+    for _ in range(5):
+        page.wait_for_timeout(1000)
+        text = readout.input_value()
+        source = page.locator("#live img").get_attribute("src")
+        frame = int(re.search(r"frame (\d+)", text).group(1))
+        rate = float(re.search(r"([\d.]+) frames/s", text).group(1))
+        samples.append((time.perf_counter(), frame, rate, source))
+    page.screenshot(path=str(ARTIFACTS / "webcam-tab.png"), full_page=True)
+    page.locator("#camera").get_by_role("button", name="capture photo").click()  # stop
+
+    frames = [frame for _, frame, _, _ in samples]
+    rates = [rate for _, _, rate, _ in samples]
+    assert (np.diff(frames) > 0).all(), frames  # frames keep arriving, second after second
+    assert len({source for *_, source in samples}) == len(samples)  # new pictures arrive
+    assert min(rates) > 0 and len(set(rates)) > 1, rates  # the readout updates
+    measured = (frames[-1] - frames[0]) / (samples[-1][0] - samples[0][0])
+    (ARTIFACTS / "webcam-rate.txt").write_text(
+        f"frames/s seen by the page: {measured:.1f}; readouts: {rates}\n"
+    )
+    print(f"webcam: {measured:.1f} processed frames/s reached the page; readouts {rates}")
+
+
+FOURCC = {".mp4": "mp4v", ".webm": "VP90"}
+
+
+def make_video(path: Path, photo: np.ndarray, frames: int = 20, fps: float = 10) -> Path:
+    """A short pan over a real photo; .webm plays in the browser, .mp4 (MPEG-4 part 2) not."""
+    fourcc = cv2.VideoWriter_fourcc(*FOURCC[path.suffix])
+    writer = cv2.VideoWriter(str(path), fourcc, fps, (320, 240))
+    for index in range(frames):
+        crop = photo[40 + 4 * index : 440 + 4 * index, :512]
+        writer.write(cv2.cvtColor(cv2.resize(crop, (320, 240)), cv2.COLOR_RGB2BGR))
+    writer.release()
+    return path
+
+
+@pytest.fixture(scope="module")
+def short_video(tmp_path_factory, photos) -> Path:
+    """Not playable in browsers: the app must still read it (OpenCV does)."""
+    return make_video(tmp_path_factory.mktemp("video") / "pan.mp4", photos["grace_hopper"])
+
+
+@pytest.fixture(scope="module")
+def playable_video(tmp_path_factory, photos) -> Path:
+    return make_video(tmp_path_factory.mktemp("video") / "pan.webm", photos["grace_hopper"])
+
+
+@needs_chromium
+def test_video_tab_returns_a_video_the_browser_plays(page, playable_video, tmp_path):
+    page.get_by_role("tab", name="Video").click()
+    page.locator("#video-input input[type=file]").set_input_files(str(playable_video))
+    page.get_by_role("button", name="Matte the video").click()
+    result = page.locator("#video-result video")
+    result.wait_for(timeout=90_000)
+    # readyState >= 2: Chromium decoded a frame, so the format is one browsers play.
+    page.wait_for_function(
+        "(() => { const v = document.querySelector('#video-result video');"
+        " return v && v.readyState >= 2 && v.videoWidth === 320; })()",
+        timeout=30_000,
+    )
+    duration = page.evaluate("document.querySelector('#video-result video').duration")
+    assert duration == pytest.approx(2.0, abs=0.25)
+    page.screenshot(path=str(ARTIFACTS / "video-tab.png"), full_page=True)
+
+    saved = tmp_path / "result.webm"
+    urllib.request.urlretrieve(result.get_attribute("src"), saved)
+    capture = cv2.VideoCapture(str(saved))
+    count = 0
+    while capture.read()[0]:
+        count += 1
+    assert count == 20
+
+
+def test_api_with_gradio_client(app, grace_hopper_path, short_video, tmp_path):
+    client = gradio_client.Client(app.url, verbose=False, download_files=str(tmp_path))
+    handle_file = gradio_client.handle_file
+
+    models = client.predict(api_name="/models")
+    assert sorted(models["available"]) == sorted(MODEL_SPECS) and models["unavailable"] == {}
+
+    cutout, composite, matte, summary = client.predict(
+        handle_file(str(grace_hopper_path)), model="dark-light", mode="blur", api_name="/matte"
+    )
+    rgb = load_rgb(grace_hopper_path)
+    with Image.open(cutout) as png:
+        assert png.mode == "RGBA" and png.size == (rgb.shape[1], rgb.shape[0])
+    with Image.open(composite) as picture:
+        assert picture.mode == "RGB" and picture.size == (rgb.shape[1], rgb.shape[0])
+    with Image.open(matte) as picture:
+        assert picture.size == (rgb.shape[1], rgb.shape[0])
+    assert re.search(r"model [\d.]+ ms, total [\d.]+ ms", summary)
+
+    gallery = client.predict(handle_file(str(grace_hopper_path)), api_name="/compare")
+    assert [item["caption"].split(":")[0] for item in gallery] == list(MODEL_SPECS)
+
+    video = client.predict(handle_file(str(short_video)), mode="matte", api_name="/matte_video")
+    assert Path(video).suffix == ".webm" and cv2.VideoCapture(video).read()[0]
+
+    # Over the pixel limit: the person gets the library's message, not a stack trace.
+    huge = tmp_path / "huge.png"
+    Image.new("L", (8000, 6000)).save(huge)
+    with pytest.raises(gradio_client.exceptions.AppError, match="too large"):
+        client.predict(handle_file(str(huge)), api_name="/matte")
+
+
+def test_nothing_left_loopback_and_no_tensorflow(app, browser_requests):
+    """Runs last: covers the start-up and everything the tests above made the app do."""
+    external = [
+        url
+        for url in browser_requests
+        if not url.startswith(("http://127.0.0.1:", "data:", "blob:"))
+    ]
+    assert external == []
+    events = app.audit_events()
+    assert [event for event in events if event["event"] in ("connect", "getaddrinfo")] == []
+    assert [event for event in events if event["event"] == "import"] == [], "TF imported"
+    assert app.process.poll() is None, app.log()
