@@ -63,6 +63,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=None, help="default 7860 ($GRADIO_SERVER_PORT)")
     parser.add_argument("--threads", type=int, default=None, help="LiteRT threads per model")
     parser.add_argument(
+        "--max-shapes",
+        type=int,
+        default=3,
+        help="LiteRT interpreters kept per model, one per input shape (100-150 MB each)",
+    )
+    parser.add_argument(
         "--webcam-time-limit",
         type=int,
         default=int(os.environ.get(WEBCAM_TIME_LIMIT_ENV, 300)),
@@ -71,16 +77,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def availability_note(registry: ModelRegistry) -> str:
-    """Markdown: what can be chosen, and how to get the rest."""
-    if not registry.available:
-        lines = ["**No model weights found.** To get them:"]
+def availability_note(registry: ModelRegistry) -> tuple[str, str]:
+    """Markdown: (which models can be chosen, how to get each of the others)."""
+    if registry.available:
+        summary = f"Models available: **{', '.join(registry.available)}**."
     else:
-        lines = [f"Models available: **{', '.join(registry.available)}**."]
+        summary = "**No model weights found.** See below how to get them."
+    if registry.problems:
+        summary += f" Not available here: {', '.join(registry.problems)}."
+    details = []
     for name, problem in registry.problems.items():
         how = problem.split("To get them:", 1)[-1].split("To get the weights:", 1)[-1].strip()
-        lines.append(f"\n*{name}* is not available here. To get it:\n```\n{how}\n```")
-    return "\n".join(lines)
+        details.append(f"**{name}**: not available here. To get it:\n```\n{how}\n```")
+    return summary, "\n\n".join(details)
 
 
 def background_of(mode: str, color: str, image: str | None, blur: float) -> Background:
@@ -136,6 +145,7 @@ def build_app(
     webcam_time_limit: int = 300,
 ) -> gr.Blocks:
     limits = limits or VideoLimits.from_env()
+    outputs = serving.OutputFolder()  # PNGs written fast; Gradio copies them to its cache
 
     def matte(
         image,
@@ -155,7 +165,11 @@ def build_app(
             )
         except USER_ERRORS as error:
             raise gr.Error(str(error)) from None
-        return result.cutout, result.composite, result.matte, result.summary()
+        folder = outputs.new_dir()
+        cutout = outputs.png(result.cutout, "cutout", folder)
+        transparent = mode == "transparent"  # then the composite is the cutout
+        composite = cutout if transparent else outputs.png(result.composite, "composite", folder)
+        return cutout, composite, outputs.png(result.matte, "matte", folder), result.summary()
 
     def matte_if_photo(image, *settings):
         """Runs when the photo changes (upload, paste, example); clearing it clears the results."""
@@ -166,7 +180,9 @@ def build_app(
         if image is None:
             raise gr.Error("Upload or paste a photo first.")
         try:
-            return serving.compare_models(registry, image, edges)
+            mattes = serving.compare_models(registry, image, edges)
+            folder = outputs.new_dir()
+            return [(outputs.png(matte, name, folder), caption) for matte, caption, name in mattes]
         except USER_ERRORS as error:
             raise gr.Error(str(error)) from None
 
@@ -216,6 +232,7 @@ def build_app(
                     edges,
                     0.6 if smoothing else None,
                     limits,
+                    outputs.new_dir(),
                 )
             )
         except (InvalidVideoError, *USER_ERRORS) as error:
@@ -228,12 +245,19 @@ def build_app(
             "unavailable": dict(registry.problems),
         }
 
-    with gr.Blocks(title="humanmatting", analytics_enabled=False) as demo:
+    # delete_cache: results leave the server's disk within an hour (and at every restart).
+    with gr.Blocks(title="humanmatting", analytics_enabled=False, delete_cache=(600, 3600)) as demo:
         gr.Markdown(
             "# humanmatting\nCut people out of photos, the live camera and videos with small "
             "LikeUnet networks. Everything runs on this server; nothing is sent elsewhere."
         )
-        gr.Markdown(availability_note(registry), elem_id="model-availability")
+        summary, details = availability_note(registry)
+        gr.Markdown(summary, elem_id="model-availability")
+        if details:
+            with gr.Accordion(
+                "How to get the other models", open=not registry.available, elem_id="get-models"
+            ):
+                gr.Markdown(details)
 
         with gr.Tab("Image", id="image"):
             with gr.Row():
@@ -387,7 +411,9 @@ def build_app(
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    registry = ModelRegistry(args.weights, download=args.download, threads=args.threads)
+    registry = ModelRegistry(
+        args.weights, download=args.download, threads=args.threads, max_shapes=args.max_shapes
+    )
     print(
         f"humanmatting {humanmatting.__version__} from {Path(humanmatting.__file__).parent}; "
         f"models: {', '.join(registry.available) or 'none'}"

@@ -1,0 +1,107 @@
+"""End-to-end latency of the app's image endpoint through gradio_client, cold start, memory.
+
+    python benchmarks/app_latency.py --weights DIR [--calls 50] [--mode transparent]
+
+Starts `python app.py` on a free 127.0.0.1 port (LiteRT backend), times launch -> first
+answered /matte request, then sends a 1280x720 JPEG CALLS times and prints the median and
+spread of the round trip (upload, queue, matting, PNG encoding, download), and the app's
+resident memory. Numbers depend on machine load: run it on a quiet machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_photo(path: Path) -> Path:
+    """A real photo as a 1280x720 JPEG (Grace Hopper, cropped to 16:9 and enlarged)."""
+    photo = Image.open(REPO_ROOT / "examples" / "grace_hopper.jpg").convert("RGB")
+    width = photo.width
+    crop = photo.crop((0, 100, width, 100 + round(width * 9 / 16)))
+    crop.resize((1280, 720), Image.Resampling.LANCZOS).save(path, quality=90)
+    return path
+
+
+def memory_kib(pid: int) -> dict[str, int]:
+    status = Path(f"/proc/{pid}/status").read_text().splitlines()
+    fields = dict(line.split(":", 1) for line in status if ":" in line)
+    return {key: int(fields[key].split()[0]) for key in ("VmRSS", "VmHWM")}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--weights", required=True, help="folder with dark-light/ (and others)")
+    parser.add_argument("--calls", type=int, default=50)
+    parser.add_argument("--mode", default="transparent", help="background mode for /matte")
+    args = parser.parse_args()
+
+    from gradio_client import Client, handle_file
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    workdir = Path(tempfile.mkdtemp(prefix="app-latency-"))
+    photo = test_photo(workdir / "photo-1280x720.jpg")
+    log = open(workdir / "app.log", "wb")  # noqa: SIM115 - lives as long as the app
+    started = time.perf_counter()
+    app = subprocess.Popen(
+        [sys.executable, "app.py", "--weights", args.weights, "--port", str(port)],
+        cwd=REPO_ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        while True:
+            if app.poll() is not None:
+                raise SystemExit((workdir / "app.log").read_text())
+            try:
+                client = Client(url, verbose=False, download_files=str(workdir))
+                break
+            except Exception:  # not listening yet
+                time.sleep(0.1)
+        client.predict(handle_file(str(photo)), mode=args.mode, api_name="/matte")
+        cold_start = time.perf_counter() - started
+        print(f"cold start (launch -> first /matte answered): {cold_start:.2f} s")
+
+        latencies, summaries = [], []
+        for _ in range(args.calls):
+            begin = time.perf_counter()
+            *_, summary = client.predict(handle_file(str(photo)), mode=args.mode, api_name="/matte")
+            latencies.append((time.perf_counter() - begin) * 1e3)
+            summaries.append(summary)
+        values = np.array(latencies)
+        print(
+            f"/matte 1280x720 JPEG, mode {args.mode}, {args.calls} calls: median "
+            f"{statistics.median(latencies):.0f} ms, p10 {np.percentile(values, 10):.0f} ms, "
+            f"p90 {np.percentile(values, 90):.0f} ms"
+        )
+        print(f"server side, last call: {summaries[-1]}")
+        memory = memory_kib(app.pid)
+        print(
+            f"app resident memory: {memory['VmRSS'] / 1024:.0f} MiB "
+            f"(peak {memory['VmHWM'] / 1024:.0f} MiB)"
+        )
+        maps = Path(f"/proc/{app.pid}/maps").read_text()
+        tensorflow = "libtensorflow" in maps or "_pywrap_tensorflow" in maps
+        print(f"TensorFlow loaded in the app: {tensorflow}")
+    finally:
+        app.terminate()
+        app.wait(timeout=10)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The Hugging Face Space: its README (front matter) and the script that builds it."""

@@ -1,0 +1,129 @@
+"""humanmatting.serving: what the app does per request, without a browser."""
+
+from __future__ import annotations
+
+import itertools
+
+import cv2
+import numpy as np
+import pytest
+
+from humanmatting import compose
+from humanmatting.serving import (
+    Background,
+    ModelRegistry,
+    ModelUnavailableError,
+    StreamSession,
+    VideoLimits,
+    VideoTooLargeError,
+    matte_image,
+    matte_video,
+    render,
+)
+
+
+@pytest.fixture(scope="module")
+def dark_light_only(random_weights_dir, tmp_path_factory) -> ModelRegistry:
+    folder = tmp_path_factory.mktemp("only-dark-light")
+    (folder / "dark-light").symlink_to(random_weights_dir / "dark-light")
+    return ModelRegistry(folder, download=False)
+
+
+def test_registry_offers_models_with_weights_and_says_how_to_get_the_rest(dark_light_only):
+    assert dark_light_only.available == ["dark-light"]
+    assert dark_light_only.default == "dark-light"
+    assert set(dark_light_only.problems) == {"night", "dark"}
+    assert "python -m hub.pull night" in dark_light_only.problems["night"]
+    with pytest.raises(ModelUnavailableError, match="hub.pull dark"):
+        dark_light_only.matter("dark")
+    assert dark_light_only.matter(None) is dark_light_only.matter("dark-light")  # loaded once
+
+
+def test_matte_image_outputs_agree_with_the_library(dark_light_only, photos):
+    rgb = photos["grace_hopper"]
+    result = matte_image(dark_light_only, rgb, background=Background("colour", "#0000ff"))
+    alpha = dark_light_only.matter("dark-light").predict(rgb)
+    np.testing.assert_array_equal(result.cutout, compose.cutout(rgb, alpha))
+    np.testing.assert_array_equal(result.matte, compose.matte_image(alpha))
+    np.testing.assert_array_equal(
+        result.composite, compose.replace_background(rgb, alpha, "#0000ff")
+    )
+    assert result.model_input == (512, 384) and result.total_ms >= result.model_ms > 0
+    assert "dark-light: 512x600 photo" in result.summary()
+    hard = matte_image(dark_light_only, rgb, edges="hard")
+    assert set(np.unique(hard.cutout[:, :, 3])) <= {0, 255}
+
+
+def test_render_puts_the_chosen_background_behind_the_person(photos):
+    rgb = photos["astronaut"][:64, :96]
+    nobody = np.zeros(rgb.shape[:2], np.float32)
+    assert render(rgb, nobody, Background("transparent")).shape == (64, 96, 4)
+    assert (render(rgb, nobody, Background("colour", "#ff0000")) == [255, 0, 0]).all()
+    backdrop = np.full((10, 10, 3), 7, np.uint8)
+    assert (render(rgb, nobody, Background("image", image=backdrop)) == 7).all()
+    assert (render(rgb, np.ones_like(nobody), Background("blur", blur=9)) == rgb).all()
+    assert (render(rgb, nobody, Background("matte")) == 0).all()
+    with pytest.raises(ValueError, match="background picture"):
+        render(rgb, nobody, Background("image"))
+
+
+def write_video(path, frames=20, fps=10.0):
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (96, 64))
+    for index in range(frames):
+        writer.write(np.full((64, 96, 3), index * 10, np.uint8))
+    writer.release()
+    return path
+
+
+def test_video_limits_refuse_large_or_long_videos(tmp_path, monkeypatch):
+    video = write_video(tmp_path / "clip.mp4")  # 2 s
+    assert VideoLimits(max_megabytes=1, max_seconds=5).check(video) == 50
+    with pytest.raises(VideoTooLargeError, match="HUMANMATTING_VIDEO_MAX_SECONDS"):
+        VideoLimits(max_seconds=1.5).check(video)
+    with pytest.raises(VideoTooLargeError, match="limit is 1e-06 MB"):
+        VideoLimits(max_megabytes=1e-6).check(video)
+    monkeypatch.setenv("HUMANMATTING_VIDEO_MAX_SECONDS", "1")
+    assert VideoLimits.from_env().max_seconds == 1
+
+
+def test_matte_video_writes_a_vp9_webm(dark_light_only, tmp_path):
+    video = write_video(tmp_path / "clip.mp4", frames=6)
+    out = matte_video(dark_light_only, video, background=Background("matte"), output_dir=tmp_path)
+    assert out.suffix == ".webm" and out.parent == tmp_path
+    capture = cv2.VideoCapture(str(out))
+    assert int(capture.get(cv2.CAP_PROP_FOURCC)).to_bytes(4, "little") == b"VP90"
+    assert sum(1 for _ in iter(lambda: capture.read()[0], False)) == 6
+    with pytest.raises(ValueError, match="no transparency"):
+        matte_video(dark_light_only, video, background=Background("transparent"))
+
+
+def test_stream_session_reports_rate_and_smooths(dark_light_only, photos):
+    ticks = itertools.count(step=0.05)  # a frame every 50 ms
+    session = StreamSession(clock=lambda: next(ticks))
+    frame = photos["astronaut"][:240, :320]
+    for _ in range(4):
+        picture, readout = session.process(dark_light_only, frame, long_side=160)
+    assert picture.shape == (240, 320, 3)
+    assert session.frames == 4 and session.frames_per_second == pytest.approx(10.0)
+    assert readout.startswith("10.0 frames/s") and "frame 4" in readout
+    assert session.smoother.state is not None
+    session.process(dark_light_only, frame, smoothing=False)
+    assert session.smoother.state is None
+
+
+def test_output_folder_writes_pngs_and_forgets_old_ones(tmp_path, photos):
+    import os
+
+    from PIL import Image
+
+    from humanmatting.serving import OutputFolder
+
+    outputs = OutputFolder(tmp_path, keep_s=60)
+    rgba = np.dstack([photos["astronaut"], np.full((512, 512), 128, np.uint8)])
+    first = outputs.png(rgba, "cutout")
+    with Image.open(first) as png:
+        assert first.name == "cutout.png" and png.mode == "RGBA"
+        np.testing.assert_array_equal(np.asarray(png), rgba)
+    os.utime(first.parent, (0, 0))  # an hour-old request
+    second = outputs.png(rgba[:, :, :3], "composite")
+    assert not first.exists() and second.exists()

@@ -1,0 +1,105 @@
+"""The Space: its README front matter, the assembled folder, and the app started from it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import urllib.request
+
+import pytest
+
+from humanmatting.specs import HUB_NAMESPACE_ENV, MODEL_SPECS
+from tests.app_harness import REPO_ROOT, clean_env, launch_app
+
+gradio = pytest.importorskip("gradio")
+gradio_client = pytest.importorskip("gradio_client")
+SpaceCard = pytest.importorskip("huggingface_hub").SpaceCard
+
+
+def test_front_matter_names_the_tested_gradio_and_the_model_repos(monkeypatch):
+    monkeypatch.delenv(HUB_NAMESPACE_ENV, raising=False)
+    data = SpaceCard.load(REPO_ROOT / "space" / "README.md").data
+    assert data.sdk == "gradio" and data.sdk_version == gradio.__version__
+    assert data.app_file == "app.py" and data.license == "mit"
+    assert data.python_version == f"{sys.version_info.major}.{sys.version_info.minor}"
+    assert data.models == [spec.hub_repo_id for spec in MODEL_SPECS.values()]
+    assert data.title and data.emoji and data.colorFrom and data.colorTo
+    assert 0 < len(data.short_description) <= 60  # the Hub's limit
+
+
+def test_upload_creates_a_gradio_space_and_sends_the_folder(tmp_path):
+    from space.build import upload
+
+    class RecordingApi:
+        calls = []
+
+        def create_repo(self, repo_id, **options):
+            self.calls.append(("create_repo", repo_id, options))
+
+        def upload_folder(self, **options):
+            self.calls.append(("upload_folder", options["repo_id"], options))
+
+    api = RecordingApi()
+    url = upload(tmp_path, "someone/humanmatting", api=api)
+    assert url == "https://huggingface.co/spaces/someone/humanmatting"
+    (_, _, create), (_, _, send) = api.calls
+    assert create["repo_type"] == "space" and create["space_sdk"] == "gradio"
+    assert send["repo_type"] == "space" and send["folder_path"] == str(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def space_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("space") / "humanmatting"
+    result = subprocess.run(
+        [sys.executable, "-m", "space.build", "--dry-run", str(out)],
+        cwd=REPO_ROOT,
+        env=clean_env(PYTHONPATH=str(REPO_ROOT)),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+def test_assembled_space_has_app_package_requirements_examples(space_dir):
+    expected = ["app.py", "README.md", "requirements.txt", "humanmatting/runtime.py"]
+    expected += ["humanmatting/serving.py", "examples/astronaut.jpg", "examples/README.md"]
+    for path in expected:
+        assert (space_dir / path).is_file(), path
+    assert not list(space_dir.rglob("__pycache__"))
+    requirements = (space_dir / "requirements.txt").read_text()
+    assert "ai-edge-litert" in requirements and "gradio" not in requirements
+    assert "tensorflow" not in requirements and "keras" not in requirements
+    card = SpaceCard.load(space_dir / "README.md")
+    assert card.data.sdk_version == gradio.__version__
+
+
+def test_app_starts_from_the_assembled_space(space_dir, random_weights_dir, tmp_path):
+    """Only dark-light has weights: the others must be offered with how to get them."""
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    (weights / "dark-light").symlink_to(random_weights_dir / "dark-light")
+    env = clean_env(HUMANMATTING_WEIGHTS_DIR=str(weights), HF_HOME=str(tmp_path / "hf-home"))
+    app = launch_app(space_dir / "app.py", tmp_path, [], env)
+    try:
+        assert f"from {space_dir / 'humanmatting'}" in app.log()  # the Space's own copy
+        client = gradio_client.Client(app.url, verbose=False, download_files=str(tmp_path))
+        models = client.predict(api_name="/models")
+        assert list(models["available"]) == ["dark-light"]
+        assert sorted(models["unavailable"]) == ["dark", "night"]
+        assert "hub.pull night" in models["unavailable"]["night"]
+        *_, summary = client.predict(
+            gradio_client.handle_file(str(space_dir / "examples" / "astronaut.jpg")),
+            api_name="/matte",
+        )
+        assert summary.startswith("dark-light: 512x512 photo")
+        with urllib.request.urlopen(app.url + "config") as response:
+            config = json.dumps(json.load(response))
+        assert "Not available here: night, dark." in config  # the page says so
+        assert "**night**: not available here. To get it:" in config
+        events = app.audit_events()
+        assert events == [], events  # no internet, no TensorFlow
+    finally:
+        app.stop()
