@@ -353,6 +353,7 @@ def build_app(
                         step=32,
                         label="Network input (long side, pixels)",
                         info="smaller is faster; 512 is the model's preset for 4:3 cameras",
+                        elem_id="network-size",
                     )
                 with gr.Column():
                     live = gr.Image(

@@ -7,6 +7,7 @@ Keeping this out of app.py lets tests and other front ends use it directly.
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import os
 import shutil
@@ -155,8 +156,11 @@ class OutputFolder:
     """Files handed to a front end (which copies them at once); each request gets its own
     subfolder, and subfolders older than `keep_s` are deleted as new ones are made."""
 
-    def __init__(self, path: str | os.PathLike | None = None, keep_s: float = 600):
-        self.path = Path(path or tempfile.mkdtemp(prefix="humanmatting-outputs-"))
+    def __init__(self, path: str | os.PathLike | None = None, keep_s: float = 60):
+        if path is None:
+            path = tempfile.mkdtemp(prefix="humanmatting-outputs-")
+            atexit.register(shutil.rmtree, path, ignore_errors=True)
+        self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
         self.keep_s = keep_s
 
@@ -354,8 +358,10 @@ class StreamSession:
         finished = self.clock()
         self.finished.append(finished)
         self.frames += 1
+        network_height, network_width = model_input_size(*rgb.shape[:2], long_side)
         readout = (
             f"{self.frames_per_second:.1f} frames/s · {(finished - started) * 1e3:.0f} ms "
-            f"server time per frame · {rgb.shape[1]}x{rgb.shape[0]} · frame {self.frames}"
+            f"server time per frame · camera {rgb.shape[1]}x{rgb.shape[0]}, network "
+            f"{network_width}x{network_height} · frame {self.frames}"
         )
         return picture, readout
