@@ -189,7 +189,7 @@ def build_app(
     def stream_frame(
         frame, model, mode, color, background_image, blur, edges, smoothing, size, session
     ):
-        """One camera frame in, one matted frame (mirrored like the preview) out."""
+        """One camera frame in (Gradio mirrors it, like the preview), one matted frame out."""
         if frame is None:
             return None, "waiting for the camera", session
         session = session or serving.StreamSession()
@@ -205,7 +205,7 @@ def build_app(
             )
         except USER_ERRORS as error:
             raise gr.Error(str(error)) from None
-        return picture[:, ::-1], readout, session
+        return picture, readout, session
 
     def matte_video(
         video,
