@@ -239,8 +239,8 @@ def _training_section(spec: ModelSpec, description: dict[str, Any], folder: Path
         best = next((r for r in spec.reported if r.epoch), None)
         if best:
             lines.append(
-                f"The author reports the released checkpoint as the best epoch ({best.epoch}) "
-                f"by validation mean IoU."
+                f"The released checkpoint is the author's best epoch ({best.epoch}) by "
+                "validation mean IoU."
             )
         lines.append(common)
     else:
@@ -282,6 +282,8 @@ def _usage_section(spec: ModelSpec, repo_id: str) -> str:
         else ""
     )
     return f"""### With this package
+
+Install this project (`pip install -e .` in its repository), then:
 
 ```bash
 {env}python -m hub.pull {spec.name}   # into the Hugging Face cache; SHA-256 checked
@@ -401,8 +403,9 @@ def build_card(
 ## Intended use and limits
 
 - **For** cutting people out of half-length portraits and webcam frames: background
-  replacement or blur, stickers, video calls. It was trained on the AISegment data: 34,427
-  half-length portraits at 600x800, cropped around a detected face.
+  replacement or blur, stickers, video calls. It was trained on the AISegment data
+  (Kaggle `{DATASET_ID}`): 34,427 half-length portraits at
+  600x800, cropped around a detected face.
 - **Out of domain**: full-body shots, small or distant people, crowds, unusual poses,
   drawings and renders. Expect missed limbs and background leaks there.
 - The output is a soft segmentation (person probability), not a true alpha matte: fine hair
@@ -447,15 +450,26 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--repo-id", help="repo the card describes (default: the spec table's)")
     args = parser.parse_args(argv)
+    import tempfile
+
+    from hub.push import find_model_folder, stage_repo
+    from humanmatting.weights import resolve_model_folder
+
     try:
         spec = get_spec(args.model)
-        from humanmatting.weights import resolve_model_folder
-
-        folder = resolve_model_folder(spec.name, args.source)
+        if args.source is not None:
+            folder = find_model_folder(spec, args.source)
+        else:
+            folder = resolve_model_folder(spec.name)
+        # Stage as hub.push does, so this prints exactly the README.md it would upload.
+        with tempfile.TemporaryDirectory() as temporary:
+            staged = stage_repo(
+                spec, folder, Path(temporary) / spec.name, args.repo_id or spec.hub_repo_id
+            )
+            print((staged / CARD_FILE).read_text(), end="")
     except (ValueError, FileNotFoundError) as error:
         print(f"hub.card: {error}", file=sys.stderr)
         return 2
-    print(str(build_card(spec, folder, args.repo_id)))
     return 0
 
 

@@ -399,6 +399,17 @@ class _RequestLog:
         await self.app(scope, receive, send)
 
 
+def _die_with_parent() -> None:
+    """Linux: the child gets SIGTERM when the test process dies, even by SIGKILL."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
 class OlahServer:
     """`olah-cli -c olah.toml` serving ROOT's git repositories, offline, on a free port."""
 
@@ -426,6 +437,7 @@ class OlahServer:
             cwd=self.workdir,
             stdout=self.log,
             stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
         try:
             wait_for_port(self.port, timeout, self.process)
@@ -437,7 +449,9 @@ class OlahServer:
         return self
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
             self.process.terminate()
             try:
                 self.process.wait(timeout=10)

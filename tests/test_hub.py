@@ -467,21 +467,36 @@ def test_original_dark_light_convert_push_pull_then_cli_library_and_keras(
     np.testing.assert_array_equal(matter.predict(grace_hopper_path), local)
 
     # The card's own Keras and LiteRT snippets, run as written, on the same photo.
-    monkeypatch.chdir(tmp_path)
-    shutil.copyfile(grace_hopper_path, tmp_path / "photo.jpg")
-    outputs = {}
-    for language, code in re.findall(
-        r"### With (plain Keras 3|LiteRT).*?```python\n(.*?)```", card.text, re.S
-    ):
-        scope: dict = {}
-        exec(code, scope)  # noqa: S102 - the published usage code is what is under test
-        outputs[language] = scope["person"]
-        if language == "plain Keras 3":
-            assert scope["model"].count_params() == 221_626
-    keras_person, litert_person = outputs["plain Keras 3"], outputs["LiteRT"]
+    scopes = run_card_snippets(card, grace_hopper_path, tmp_path, monkeypatch)
+    assert scopes["keras"]["model"].count_params() == 221_626
+    person = scopes["keras"]["person"]
+    assert person[256:, 128:256].mean() > 0.9 and person[:64, :48].mean() < 0.1
+
+
+def run_card_snippets(card: ModelCard, photo: Path, workdir: Path, monkeypatch) -> dict:
+    """Execute the card's plain-Keras and LiteRT code blocks as written, in `workdir` with
+    `photo` as photo.jpg; both must give the same (512, 384) person map."""
+    monkeypatch.chdir(workdir)
+    shutil.copyfile(photo, workdir / "photo.jpg")
+    blocks = dict(
+        re.findall(r"### With (plain Keras 3|LiteRT).*?```python\n(.*?)```", card.text, re.S)
+    )
+    scopes = {"keras": {}, "litert": {}}
+    exec(blocks["plain Keras 3"], scopes["keras"])  # noqa: S102 - published code under test
+    exec(blocks["LiteRT"], scopes["litert"])  # noqa: S102
+    keras_person, litert_person = scopes["keras"]["person"], scopes["litert"]["person"]
     assert keras_person.shape == litert_person.shape == (512, 384)
     assert np.abs(keras_person - litert_person).max() < 1e-3
-    assert keras_person[256:, 128:256].mean() > 0.9 and keras_person[:64, :48].mean() < 0.1
+    return scopes
+
+
+def test_card_usage_code_runs_for_an_rgb_model(
+    local_hub, published, grace_hopper_path, hub_client, monkeypatch, tmp_path
+):
+    hub_client(local_hub.olah.endpoint)
+    card = ModelCard.load(published["night"]["staged"] / "README.md")
+    scopes = run_card_snippets(card, grace_hopper_path, tmp_path, monkeypatch)
+    assert scopes["keras"]["x"].shape == (1, 512, 384, 3)
 
 
 def test_spec_table_pins_name_one_commit_and_its_files():
