@@ -66,6 +66,8 @@ def stage_repo(
 ) -> Path:
     """Write the repo's files into `out_dir` (which must be empty or absent); returns it."""
     out_dir = Path(out_dir)
+    if curves is not None and (curves.suffix not in (".png", ".svg") or not curves.is_file()):
+        raise PushError(f"--curves must be an existing .png or .svg image, not {curves}")
     if out_dir.exists() and any(out_dir.iterdir()):
         raise PushError(f"{out_dir} is not empty; give an empty or new folder.")
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -74,8 +76,6 @@ def stage_repo(
         if (folder / name).is_file():
             shutil.copyfile(folder / name, out_dir / name)
     if curves is not None:
-        if curves.suffix not in (".png", ".svg"):
-            raise PushError(f"--curves must be a .png or .svg image, not {curves}")
         shutil.copyfile(curves, out_dir / f"curves{curves.suffix}")
     metrics = collect_results(spec, folder)
     (out_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")

@@ -230,6 +230,25 @@ def test_push_refuses_the_wrong_model_or_an_incomplete_folder(random_weights_dir
     assert not staged.exists()
 
 
+def test_dry_run_stages_the_training_curves_and_shows_them_in_the_card(
+    random_weights_dir, tmp_path
+):
+    from PIL import Image
+
+    from hub.push import main
+
+    curves = tmp_path / "run" / "curves.png"
+    curves.parent.mkdir()
+    Image.new("RGB", (64, 32), "white").save(curves)
+    staged = tmp_path / "staged"
+    args = ["dark", "--from", str(random_weights_dir), "--dry-run", str(staged)]
+    assert main([*args, "--curves", str(curves)]) == 0
+    assert (staged / "curves.png").read_bytes() == curves.read_bytes()
+    assert "](curves.png)" in (staged / "README.md").read_text()
+    assert main([*args[:-1], str(tmp_path / "other"), "--curves", str(tmp_path / "x.jpg")]) == 2
+    assert not (tmp_path / "other").exists()
+
+
 def test_push_pull_round_trip_gives_identical_bytes(local_hub, published, tmp_path):
     """Push (write server) -> git -> olah -> pull: same bytes, card parsed back, all models."""
     from huggingface_hub import HfApi, hf_hub_download
