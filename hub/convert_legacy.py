@@ -15,6 +15,8 @@ from pathlib import Path
 
 from humanmatting.specs import MODEL_SPECS
 
+ORIGINAL_AUTHOR = "Zhenzhong Tang"
+
 
 def convert_release(release_dir: Path, out_dir: Path, verify_fusion: bool = True) -> list[Path]:
     """Convert every model whose weights are in `release_dir`; returns the written folders."""
@@ -28,7 +30,15 @@ def convert_release(release_dir: Path, out_dir: Path, verify_fusion: bool = True
             print(f"{spec.name}: no weights in {release_dir}, skipped", file=sys.stderr)
             continue
         model = load_legacy_weights(build_model(spec), release_dir / spec.legacy_weights)
-        extra = {"source": f"original release, {spec.legacy_weights} (MIT, Zhenzhong Tang)"}
+        extra = {
+            "source": f"original release, {spec.legacy_weights} (MIT, {ORIGINAL_AUTHOR})",
+            # Read by hub.card: these are the author's weights, so the author's figures apply.
+            "original_release": {
+                "weights": spec.legacy_weights,
+                "author": ORIGINAL_AUTHOR,
+                "license": "MIT",
+            },
+        }
         acnet_path = release_dir / (spec.legacy_acnet_weights or "")
         if verify_fusion and spec.legacy_acnet_weights and acnet_path.is_file():
             import numpy as np

@@ -10,7 +10,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from humanmatting.specs import FORMAT_FILE, ModelSpec, get_spec
+from humanmatting.specs import DEFAULT_HUB_NAMESPACE, FORMAT_FILE, ModelSpec, get_spec
 
 WEIGHTS_DIR_ENV = "HUMANMATTING_WEIGHTS_DIR"
 
@@ -35,15 +35,70 @@ def sha256_of(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def verify_folder(spec: ModelSpec, folder: Path) -> None:
-    """Check every file pinned in the spec table; unpinned files pass (local builds)."""
-    for filename, expected in spec.sha256.items():
+def hub_commit_of(folder: Path) -> str | None:
+    """The Hub commit a folder was downloaded at, or None for a folder built locally.
+
+    Knows the two layouts huggingface_hub writes: a cache snapshot
+    (`models--ORG--NAME/snapshots/<commit>/`) and a `local_dir` download (its
+    `.cache/huggingface/download/*.metadata` records the commit).
+    """
+    folder = Path(folder)
+    if folder.parent.name == "snapshots" and folder.parent.parent.name.startswith("models--"):
+        return folder.name
+    if (folder / ".cache" / "huggingface").is_dir():
+        try:
+            from huggingface_hub._local_folder import read_download_metadata
+        except ImportError:
+            return None
+        metadata = read_download_metadata(folder, FORMAT_FILE)
+        return metadata.commit_hash if metadata is not None else None
+    return None
+
+
+def pins_apply(spec: ModelSpec, commit: str | None) -> bool:
+    """The spec table's SHA-256 pins describe one Hub commit (`hub_revision`): files
+    downloaded at that commit must match them. Folders built locally, and other revisions,
+    have nothing to be checked against."""
+    if not spec.sha256 or commit is None:
+        return False
+    return spec.hub_revision is None or spec.hub_revision == commit
+
+
+def default_revision(spec: ModelSpec, repo_id: str | None = None) -> str | None:
+    """The pinned revision for the spec's own repo; other repos (a fork, a namespace given
+    by $HUMANMATTING_HUB_NAMESPACE or --repo-id) default to their main branch."""
+    canonical = f"{DEFAULT_HUB_NAMESPACE}/{spec.hub_repo_name}"
+    return spec.hub_revision if (repo_id or spec.hub_repo_id) == canonical else None
+
+
+def verify_folder(spec: ModelSpec, folder: Path, require_all: bool = False) -> list[str]:
+    """Check every file pinned in the spec table; returns the names checked.
+
+    Unpinned files pass. With `require_all` (a Hub download), a pinned file that is missing
+    is an error too: the download is incomplete.
+    """
+    folder = Path(folder)
+    checked = []
+    for filename, expected in sorted(spec.sha256.items()):
         path = folder / filename
-        if path.exists() and sha256_of(path) != expected:
+        if not path.exists():
+            if require_all:
+                raise WeightsIntegrityError(
+                    f"{filename} is missing from {folder}, but the spec table pins it for "
+                    f"{spec.name!r}; the download is incomplete. "
+                    f"Run: python -m hub.pull {spec.name} --force-download"
+                )
+            continue
+        actual = sha256_of(path)
+        if actual != expected:
             raise WeightsIntegrityError(
-                f"{path} has SHA-256 {sha256_of(path)}, expected {expected} for {spec.name!r}; "
-                "the file is damaged or not the published one. Delete it and pull again."
+                f"{path} has SHA-256 {actual}, expected {expected} (pinned in humanmatting/"
+                f"specs.py for {spec.name!r} at revision {spec.hub_revision or 'any'}); "
+                "the file is damaged or not the published one, so it was not used. "
+                f"Fetch it again with: python -m hub.pull {spec.name} --force-download"
             )
+        checked.append(filename)
+    return checked
 
 
 def how_to_get(spec: ModelSpec) -> str:
@@ -63,33 +118,81 @@ def how_to_get(spec: ModelSpec) -> str:
     return "\n".join(lines)
 
 
-def _from_hub(spec: ModelSpec, local_files_only: bool) -> Path | None:
-    try:
-        from huggingface_hub import snapshot_download
-        from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
-    except ImportError:
-        return None
-    try:
-        folder = snapshot_download(
-            spec.hub_repo_id, revision=spec.hub_revision, local_files_only=local_files_only
+def _hub_failure(error: Exception) -> str:
+    """One line on why the Hub (or the cache) did not give us the folder."""
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return "HF_HUB_OFFLINE is set, so the Hub was not contacted"
+    cause = error.__cause__ if error.__cause__ is not None else error
+    name = type(cause).__name__
+    if name in ("ConnectError", "ConnectTimeout", "ReadTimeout", "TimeoutException"):
+        return f"could not connect ({name}; is HF_ENDPOINT right and the network up?)"
+    status = getattr(getattr(error, "response", None), "status_code", None)
+    if name == "RepositoryNotFoundError" or status in (401, 404):
+        return (
+            f"the repository is not there (HTTP {status}; a private one needs "
+            "`hf auth login` or HF_TOKEN)"
         )
-    except (LocalEntryNotFoundError, HfHubHTTPError, OSError, ValueError):
-        return None
-    return Path(folder) if is_model_folder(Path(folder)) else None
+    if name == "RevisionNotFoundError":
+        return "the pinned revision does not exist there"
+    first_line = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
+    return f"{name}: {first_line}".rstrip(": ")
+
+
+def _from_hub(spec: ModelSpec, local_files_only: bool) -> tuple[Path | None, str]:
+    """(folder, "") from the HF cache or the Hub, or (None, why not)."""
+    try:
+        from huggingface_hub import constants, snapshot_download
+        from huggingface_hub.errors import LocalEntryNotFoundError
+    except ImportError:
+        return None, "huggingface_hub is not installed"
+    repo_id = spec.hub_repo_id
+    try:
+        folder = Path(
+            snapshot_download(
+                repo_id,
+                revision=default_revision(spec, repo_id),
+                local_files_only=local_files_only,
+            )
+        )
+    except LocalEntryNotFoundError as error:
+        if local_files_only:
+            return None, f"not in {constants.HF_HUB_CACHE}"
+        return None, _hub_failure(error)
+    except Exception as error:  # HTTP, network and Hub errors all mean "not from the Hub"
+        return None, _hub_failure(error)
+    if not is_model_folder(folder):
+        return None, f"{folder} has no {FORMAT_FILE}: not a humanmatting model repo"
+    if local_files_only and any(not (folder / name).exists() for name in spec.sha256):
+        return None, f"the cached snapshot {folder} is incomplete"
+    return folder, ""
+
+
+def _verified(spec: ModelSpec, folder: Path) -> Path:
+    """Check folders downloaded from the Hub against the spec table's pins."""
+    commit = hub_commit_of(folder)
+    if pins_apply(spec, commit):
+        verify_folder(spec, folder, require_all=True)
+    return folder
 
 
 def resolve_model_folder(
     name: str, weights: str | os.PathLike | None = None, download: bool = True
 ) -> Path:
-    """Find the folder of model `name`: explicit path, $HUMANMATTING_WEIGHTS_DIR, HF cache, Hub."""
+    """Find the folder of model `name`: explicit path, $HUMANMATTING_WEIGHTS_DIR, HF cache, Hub.
+
+    The Hub is `$HF_ENDPOINT` (huggingface.co by default) and the cache honours `HF_HOME` /
+    `HF_HUB_CACHE` and `HF_HUB_OFFLINE`, as everywhere in huggingface_hub. Folders that came
+    from the Hub are checked against the SHA-256 pins of the spec table.
+    """
     spec = get_spec(name)
     tried = []
     if weights is not None:
         path = Path(weights)
         for candidate in (path, path / spec.name):
             if is_model_folder(candidate):
-                verify_folder(spec, candidate)
-                return candidate
+                return _verified(spec, candidate)
         raise WeightsNotFoundError(
             f"{path} is not a model folder for {spec.name!r} (no {FORMAT_FILE} in it or in "
             f"{path / spec.name}). To get the weights:\n{how_to_get(spec)}"
@@ -97,16 +200,27 @@ def resolve_model_folder(
     if os.environ.get(WEIGHTS_DIR_ENV):
         candidate = Path(os.environ[WEIGHTS_DIR_ENV]) / spec.name
         if is_model_folder(candidate):
-            verify_folder(spec, candidate)
-            return candidate
-        tried.append(f"${WEIGHTS_DIR_ENV}/{spec.name} ({candidate})")
+            return _verified(spec, candidate)
+        tried.append(f"${WEIGHTS_DIR_ENV}/{spec.name} ({candidate}: no {FORMAT_FILE})")
     for local_only in (True, False) if download else (True,):
-        folder = _from_hub(spec, local_files_only=local_only)
+        folder, why_not = _from_hub(spec, local_files_only=local_only)
         if folder is not None:
-            verify_folder(spec, folder)
-            return folder
-        tried.append("the Hugging Face cache" if local_only else f"the Hub ({spec.hub_repo_id})")
+            return _verified(spec, folder)
+        where = (
+            "the Hugging Face cache"
+            if local_only
+            else f"the Hub ({_endpoint()}/{spec.hub_repo_id})"
+        )
+        tried.append(f"{where}: {why_not}")
     raise WeightsNotFoundError(
-        f"No weights for model {spec.name!r} (tried {', '.join(tried)}). To get them:\n"
+        f"No weights for model {spec.name!r}. Tried:\n"
+        + "".join(f"  - {attempt}\n" for attempt in tried)
+        + "To get them:\n"
         + how_to_get(spec)
     )
+
+
+def _endpoint() -> str:
+    from huggingface_hub import constants
+
+    return constants.ENDPOINT

@@ -1,0 +1,477 @@
+"""The model card (the Hub repo's README.md) and metrics.json of one model folder.
+
+    python -m hub.card dark-light --from models/        # print the rendered card
+
+The card is built with huggingface_hub's ModelCard / ModelCardData (its YAML front matter is
+generated, never written by hand). Every figure in it says where it came from: *reported by
+the original author* (the spec table's `reported`, valid only for the author's own weights)
+or *measured by this project* (training.evaluate's metrics.json), with its split and what
+the metric means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+from humanmatting.specs import (
+    DEFAULT_HUB_NAMESPACE,
+    FORMAT_FILE,
+    HUB_NAMESPACE_ENV,
+    TFLITE_FILES,
+    ModelSpec,
+    get_spec,
+)
+
+CARD_FILE = "README.md"
+METRICS_FILE = "metrics.json"
+# training.curves writes these; the first one present is shown in the card.
+CURVE_FILES = ("curves.png", "curves.svg")
+KERAS_FILES = ("config.json", "metadata.json", "model.weights.h5")
+
+DATASET_ID = "laurentmih/aisegmentcom-matting-human-datasets"  # a Kaggle id, not a Hub dataset
+DATASET_NAME = "AISegment Matting Human Datasets"
+DATASET_TYPE = "aisegment-matting-human"
+TASK_NAME = "Portrait matting (person vs background)"
+ORIGINAL_AUTHOR = "Zhenzhong Tang"
+
+SOURCES = {
+    "original author": "reported by the original author",
+    "this project": "measured by this project",
+}
+METRICS = {
+    # metric key: (model-index type, short name, definition)
+    "mean_iou_2class": (
+        "mean_iou",
+        "2-class mean IoU",
+        "mean of the background IoU and the person IoU after argmax over the 2-class softmax "
+        "(the original project's val mIoU); the large, easy background class lifts it",
+    ),
+    "person_iou": (
+        "iou",
+        "person IoU",
+        "intersection over union of the person class alone after argmax; the stricter figure",
+    ),
+}
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def collect_results(spec: ModelSpec, folder: Path) -> dict[str, Any]:
+    """The published metrics.json: every figure with its source, split and definition.
+
+    Sources, in order: a metrics.json already in this format (a re-push); the original
+    author's figures when the folder holds the author's weights (humanmatting.json has
+    `original_release`); the measurements of training.evaluate's metrics.json, which is kept
+    whole under "evaluation".
+    """
+    existing = read_json(folder / METRICS_FILE)
+    if "results" in existing:
+        return existing
+    description = read_json(folder / FORMAT_FILE)
+    results = []
+    if description.get("original_release"):
+        for reported in spec.reported:
+            results.append(
+                {
+                    "metric": reported.metric,
+                    "value": reported.value,
+                    "split": reported.split,
+                    "source": reported.source,
+                    "epoch": reported.epoch,
+                    "note": "from the original README; computed by the original training code",
+                }
+            )
+    if "mean_iou_2class" in existing or "person_iou" in existing:
+        split = str(existing.get("split", "unknown split"))
+        if existing.get("images"):
+            split += f" ({existing['images']} images)"
+        for metric in METRICS:
+            if metric in existing:
+                results.append(
+                    {
+                        "metric": metric,
+                        "value": round(float(existing[metric]), 4),
+                        "split": split,
+                        "source": "this project",
+                        "note": "python -m training.evaluate, pixels pooled over the split",
+                    }
+                )
+    for result in results:
+        result["definition"] = METRICS[result["metric"]][2]
+    published: dict[str, Any] = {"model": spec.name, "results": results}
+    if existing:
+        published["evaluation"] = existing
+    return published
+
+
+def eval_results(metrics: dict[str, Any]) -> list[EvalResult]:
+    """model-index entries; the source is in each metric's name, so the Hub shows it too."""
+    entries = []
+    for result in metrics.get("results", []):
+        metric_type, short_name, _ = METRICS[result["metric"]]
+        entries.append(
+            EvalResult(
+                task_type="image-segmentation",
+                task_name=TASK_NAME,
+                dataset_type=DATASET_TYPE,
+                dataset_name=DATASET_NAME,
+                dataset_split=result["split"],
+                metric_type=metric_type,
+                metric_name=f"{short_name} ({SOURCES[result['source']]})",
+                metric_value=result["value"],
+                verified=False,
+            )
+        )
+    return entries
+
+
+def count_parameters(weights_file: Path) -> int | None:
+    """Number of weights in a Keras 3 model.weights.h5 (h5py comes with Keras)."""
+    try:
+        import h5py
+    except ImportError:
+        return None
+    total = 0
+
+    def add(_, item):
+        nonlocal total
+        if isinstance(item, h5py.Dataset):
+            total += item.size
+
+    with h5py.File(weights_file, "r") as file:
+        file.visititems(add)
+    return total
+
+
+def _size(path: Path) -> str:
+    size = path.stat().st_size
+    return f"{size / 1e6:.2f} MB" if size >= 1e5 else f"{size / 1e3:.1f} kB"
+
+
+def _files_table(folder: Path, description: dict[str, Any]) -> str:
+    from humanmatting.weights import sha256_of
+
+    purposes = {
+        "config.json": "Keras 3 model config (read by `keras.saving.load_model`)",
+        "metadata.json": "Keras 3 save metadata",
+        "model.weights.h5": "Keras 3 weights",
+        FORMAT_FILE: "this project's format file: channels, input range, presets, classes",
+        METRICS_FILE: "every figure below, with source, split and definition",
+        TFLITE_FILES["fp32"]: "LiteRT (TFLite) float32, any height and width multiple of 32",
+        TFLITE_FILES["fp16"]: "LiteRT with float16 weights",
+        TFLITE_FILES["int8"]: "LiteRT full-integer int8 (float input and output)",
+    }
+    purposes.update({name: "training curves" for name in CURVE_FILES})
+    rows = ["| File | What it is | Size | SHA-256 |", "|---|---|---|---|"]
+    for name, purpose in purposes.items():
+        path = folder / name
+        if path.is_file():
+            rows.append(f"| `{name}` | {purpose} | {_size(path)} | `{sha256_of(path)}` |")
+    return "\n".join(rows)
+
+
+def _results_table(metrics: dict[str, Any]) -> str:
+    results = metrics.get("results", [])
+    if not results:
+        return (
+            "No evaluation has been published for these weights yet. Measure them with "
+            "`python -m training.evaluate` and push again; the figures then appear here."
+        )
+    rows = ["| Metric | Value | Split | Source | Notes |", "|---|---|---|---|---|"]
+    for result in results:
+        _, short_name, _ = METRICS[result["metric"]]
+        notes = result.get("note", "")
+        if result.get("epoch"):
+            notes = f"epoch {result['epoch']}; {notes}"
+        rows.append(
+            f"| {short_name} | {result['value']:.4f} | {result['split']} "
+            f"| {SOURCES[result['source']]} | {notes} |"
+        )
+    definitions = "\n".join(
+        f"- **{short_name}**: {definition}." for short_name, _, definition in _used(metrics)
+    )
+    return "\n".join(rows) + "\n\n" + definitions
+
+
+def _used(metrics: dict[str, Any]) -> list[tuple[str, str, str]]:
+    keys = dict.fromkeys(result["metric"] for result in metrics.get("results", []))
+    return [(METRICS[key][1], METRICS[key][0], METRICS[key][2]) for key in keys]
+
+
+def _training_section(spec: ModelSpec, description: dict[str, Any], folder: Path) -> str:
+    presets = ", ".join(f"{h}x{w}" for h, w in description.get("aspect_presets", []))
+    common = (
+        "The original recipe: Adam with amsgrad, binary cross-entropy on the 2-class softmax, "
+        f"batches of 60; inputs are raw 0..255 pixel values ({spec.color_mode}); each batch is "
+        f"resized to one aspect preset chosen at random (height x width: {presets}), and the "
+        "data is reshuffled every epoch."
+    )
+    original = description.get("original_release")
+    lines = []
+    if original:
+        lines.append(
+            f"These are the original author's weights (`{original['weights']}`, "
+            f"{original.get('author', ORIGINAL_AUTHOR)}), converted to Keras 3 and LiteRT by "
+            "`python -m hub.convert_legacy`; this project did not retrain them."
+        )
+        if spec.acnet_training:
+            lines.append(
+                "The author trained with ACNet blocks (each 3x3 convolution beside a 1x3 and a "
+                "3x1 convolution, outputs summed) and fused them into plain 3x3 convolutions "
+                "for inference, so the model runs at the cost of the plain network."
+            )
+        check = description.get("fusion_check")
+        if check:
+            difference = check["max_weight_difference"]
+            lines.append(
+                f"Fusing the author's ACNet file `{check['acnet_weights']}` here reproduces the "
+                "released fused weights "
+                + ("exactly." if difference == 0 else f"to within {difference:.1g} per weight.")
+            )
+        best = next((r for r in spec.reported if r.epoch), None)
+        if best:
+            lines.append(
+                f"The released checkpoint is the author's best epoch ({best.epoch}) by "
+                "validation mean IoU."
+            )
+        lines.append(common)
+    else:
+        lines.append(
+            f"Trained with this project's pipeline: `python -m training.train --model "
+            f"{spec.name} --data AISEGMENT_DIR` (the defaults reproduce the original recipe)."
+        )
+        lines.append(common)
+        training = description.get("training")
+        if training:
+            lines.append(
+                "The run that produced these weights:\n\n```json\n"
+                + json.dumps(training, indent=2)
+                + "\n```"
+            )
+    curve = next((name for name in CURVE_FILES if (folder / name).is_file()), None)
+    if curve:
+        lines.append(f"![Training curves: loss and mean IoU, train and validation]({curve})")
+    return "\n\n".join(lines)
+
+
+def _usage_section(spec: ModelSpec, repo_id: str) -> str:
+    namespace = repo_id.split("/")[0]
+    env = (
+        f"export {HUB_NAMESPACE_ENV}={namespace}   # this repo is not under "
+        f"{DEFAULT_HUB_NAMESPACE}/\n"
+        if namespace != DEFAULT_HUB_NAMESPACE
+        else ""
+    )
+    channel_index = ", None" if spec.channels == 1 else ""
+    convert = (
+        'Image.open("photo.jpg").convert("L")'
+        if spec.channels == 1
+        else 'Image.open("photo.jpg").convert("RGB")'
+    )
+    gray_note = (
+        '\n# Pillow\'s "L" is ITU-R 601 luma, the grayscale the model was trained on.'
+        if spec.channels == 1
+        else ""
+    )
+    return f"""### With this package
+
+Install this project (`pip install -e .` in its repository), then:
+
+```bash
+{env}python -m hub.pull {spec.name}   # into the Hugging Face cache; SHA-256 checked
+humanmatting photo.jpg --model {spec.name} --mode cutout -o cutout.png
+```
+
+```python
+from humanmatting import load_matter
+
+matter = load_matter("{spec.name}")     # LiteRT; finds the download in the HF cache
+alpha = matter.predict("photo.jpg")      # float32 (H, W) person probability at the photo's size
+```
+
+The package picks the aspect preset nearest to each photo, converts it to the model's
+channels and resizes the result back; the snippets below do the minimum by hand.
+
+### With plain Keras 3
+
+```python
+import keras
+import numpy as np
+from PIL import Image
+
+# Reads config.json and model.weights.h5 of the repo.
+model = keras.saving.load_model("hf://{repo_id}")
+image = {convert}.resize((384, 512))  # (width, height), multiples of 32
+x = np.asarray(image, dtype="float32")[None, :, :{channel_index}]  # raw 0..255, NHWC{gray_note}
+person = model(x, training=False).numpy()[0, :, :, 1]  # softmax channel 1 = person
+```
+
+Call the model directly, as above: in Keras 3, `model.predict` on a second input shape
+fails in the bilinear `UpSampling2D` layers of a model with unknown height and width.
+
+### With LiteRT (no TensorFlow)
+
+```python
+import numpy as np
+from ai_edge_litert.interpreter import Interpreter
+from huggingface_hub import hf_hub_download
+from PIL import Image
+
+path = hf_hub_download("{repo_id}", "model.tflite")
+interpreter = Interpreter(model_path=path)
+image = {convert}.resize((384, 512))
+x = np.asarray(image, dtype="float32")[None, :, :{channel_index}]
+index = interpreter.get_input_details()[0]["index"]
+interpreter.resize_tensor_input(index, x.shape)  # any height and width multiple of 32
+interpreter.allocate_tensors()
+interpreter.set_tensor(index, x)
+interpreter.invoke()
+person = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])[0, :, :, 1]
+```
+"""
+
+
+def build_card(
+    spec: ModelSpec,
+    folder: Path,
+    repo_id: str | None = None,
+    metrics: dict[str, Any] | None = None,
+) -> ModelCard:
+    """The model card of the model folder `folder` as it will be published at `repo_id`."""
+    folder = Path(folder)
+    repo_id = repo_id or spec.hub_repo_id
+    description = read_json(folder / FORMAT_FILE)
+    metrics = metrics if metrics is not None else collect_results(spec, folder)
+    results = eval_results(metrics)
+    data = ModelCardData(
+        model_name=repo_id.split("/")[-1],
+        library_name="keras",
+        pipeline_tag="image-segmentation",
+        license="mit",
+        tags=[
+            "keras",
+            "tflite",
+            "litert",
+            "image-segmentation",
+            "human-matting",
+            "portrait-segmentation",
+            "background-removal",
+            "unet",
+            "rgb" if spec.channels == 3 else "grayscale",
+        ],
+        datasets=[DATASET_ID],
+        eval_results=results or None,
+    )
+    parameters = count_parameters(folder / "model.weights.h5")
+    parameters_text = f"{parameters:,} parameters, " if parameters else ""
+    variants = ", ".join(f"`{TFLITE_FILES[v]}` ({v})" for v in description.get("tflite", {}))
+    original = description.get("original_release")
+    attribution = (
+        f"The weights are the original author's: `{original['weights']}` from humanMatting "
+        f"by {original.get('author', ORIGINAL_AUTHOR)}, © 2020, released under the MIT "
+        "license. This repository only converts them (Keras 3, LiteRT) and documents them; "
+        "the MIT license and its copyright notice apply to them unchanged."
+        if original
+        else f"These weights were trained by this project. The architecture and the training "
+        f"recipe come from humanMatting by {ORIGINAL_AUTHOR} (© 2020, MIT license)."
+    )
+    summary = (
+        f'**{spec.name}**: real-time person segmentation ("human matting") for portraits, a '
+        f"small U-Net-like Keras network (LikeUnet). {spec.description} {parameters_text}input "
+        f"{spec.channels} channel{'s' if spec.channels > 1 else ''} ({spec.color_mode}) of any "
+        "height and width that are multiples of 32; output a 2-class softmax (background, "
+        f"person) at the input size. LiteRT files: {variants or 'none'}."
+    )
+    files_intro = (
+        f'Keras 3 owns `config.json`: it is what `keras.saving.load_model("hf://{repo_id}")` '
+        "reads. So this project's own description of the model (input channels, input range "
+        f"0..255, classes, aspect presets, format version) lives in `{FORMAT_FILE}`."
+    )
+    body = f"""
+# {repo_id.split("/")[-1]}
+
+{summary}
+
+## Intended use and limits
+
+- **For** cutting people out of half-length portraits and webcam frames: background
+  replacement or blur, stickers, video calls. It was trained on the AISegment data
+  (Kaggle `{DATASET_ID}`): 34,427 half-length portraits at
+  600x800, cropped around a detected face.
+- **Out of domain**: full-body shots, small or distant people, crowds, unusual poses,
+  drawings and renders. Expect missed limbs and background leaks there.
+- The output is a soft segmentation (person probability), not a true alpha matte: fine hair
+  and transparent things come out coarse.
+- The dataset's images come from Flickr, Baidu and Taobao; how well the model does across
+  skin tones, ages, clothing and lighting has not been measured. Check on your own people
+  before relying on it, and do not use it to identify or track anyone.
+
+## How to use
+
+{_usage_section(spec, repo_id)}
+## Files
+
+{files_intro}
+
+{_files_table(folder, description)}
+
+## Results
+
+{_results_table(metrics)}
+
+## Training
+
+{_training_section(spec, description, folder)}
+
+## Attribution and license
+
+{attribution}
+"""
+    return ModelCard(f"---\n{data.to_yaml()}\n---\n{body}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Print the rendered model card of a model.")
+    parser.add_argument("model", help="night, dark or dark-light")
+    parser.add_argument(
+        "--from",
+        dest="source",
+        type=Path,
+        help="model folder (or a folder holding one per model); default: resolve the weights "
+        "as the runtime does (local directory, HF cache, Hub)",
+    )
+    parser.add_argument("--repo-id", help="repo the card describes (default: the spec table's)")
+    args = parser.parse_args(argv)
+    import tempfile
+
+    from hub.push import find_model_folder, stage_repo
+    from humanmatting.weights import resolve_model_folder
+
+    try:
+        spec = get_spec(args.model)
+        if args.source is not None:
+            folder = find_model_folder(spec, args.source)
+        else:
+            folder = resolve_model_folder(spec.name)
+        # Stage as hub.push does, so this prints exactly the README.md it would upload.
+        with tempfile.TemporaryDirectory() as temporary:
+            staged = stage_repo(
+                spec, folder, Path(temporary) / spec.name, args.repo_id or spec.hub_repo_id
+            )
+            print((staged / CARD_FILE).read_text(), end="")
+    except (ValueError, FileNotFoundError) as error:
+        print(f"hub.card: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

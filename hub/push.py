@@ -1,0 +1,192 @@
+"""Publish a model folder as a Hugging Face Hub model repo, with its model card.
+
+    python -m hub.push dark-light --from models/ [--repo-id ORG/NAME]
+                       [--revision BRANCH | --create-pr] [--curves curves.png]
+                       [--dry-run OUTDIR]
+
+The repo becomes exactly the staged folder: the Keras 3 files (`hf://` loading), the TFLite
+files, humanmatting.json, metrics.json, a training-curve image when there is one, and
+README.md (hub.card). Files of an earlier upload that are not in it are deleted, so a stale
+quantized model can never sit beside new weights. `--dry-run OUTDIR` stages into OUTDIR and
+uploads nothing. The Hub is $HF_ENDPOINT (default huggingface.co); log in first with
+`hf auth login` or set HF_TOKEN.
+
+After an upload it prints the commit and the SHA-256 of every file: paste them into the
+model's entry in humanmatting/specs.py (`hub_revision=`, `sha256=`) so that pulls and the
+runtime check what they download against them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from hub.card import CARD_FILE, CURVE_FILES, KERAS_FILES, METRICS_FILE, build_card, collect_results
+from humanmatting.specs import FORMAT_FILE, TFLITE_FILES, ModelSpec, get_spec
+from humanmatting.weights import sha256_of
+
+
+class PushError(ValueError):
+    """The folder cannot be published as it is; the message says what to fix."""
+
+
+def find_model_folder(spec: ModelSpec, source: Path) -> Path:
+    """`source` itself or `source/<model>`, checked to hold this model's complete folder."""
+    source = Path(source)
+    folder = source if (source / FORMAT_FILE).is_file() else source / spec.name
+    if not (folder / FORMAT_FILE).is_file():
+        raise PushError(
+            f"{source} is not a model folder (no {FORMAT_FILE} in it or in {source / spec.name}). "
+            f"Make one with `python -m training.export` or `python -m hub.convert_legacy`."
+        )
+    description = json.loads((folder / FORMAT_FILE).read_text())
+    if description.get("model") != spec.name or description.get("channels") != spec.channels:
+        raise PushError(
+            f"{folder} holds model {description.get('model')!r} with "
+            f"{description.get('channels')} channel(s), not {spec.name!r} "
+            f"({spec.channels}); push it under its own name."
+        )
+    required = (*KERAS_FILES, TFLITE_FILES["fp32"])
+    missing = [name for name in required if not (folder / name).is_file()]
+    if missing:
+        raise PushError(f"{folder} lacks {', '.join(missing)}; export the model again.")
+    return folder
+
+
+def stage_repo(
+    spec: ModelSpec,
+    folder: Path,
+    out_dir: Path,
+    repo_id: str,
+    curves: Path | None = None,
+) -> Path:
+    """Write the repo's files into `out_dir` (which must be empty or absent); returns it."""
+    out_dir = Path(out_dir)
+    if curves is not None and (curves.suffix not in (".png", ".svg") or not curves.is_file()):
+        raise PushError(f"--curves must be an existing .png or .svg image, not {curves}")
+    if out_dir.exists() and any(out_dir.iterdir()):
+        raise PushError(f"{out_dir} is not empty; give an empty or new folder.")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    names = [*KERAS_FILES, FORMAT_FILE, *TFLITE_FILES.values(), *CURVE_FILES]
+    for name in names:
+        if (folder / name).is_file():
+            shutil.copyfile(folder / name, out_dir / name)
+    if curves is not None:
+        shutil.copyfile(curves, out_dir / f"curves{curves.suffix}")
+    metrics = collect_results(spec, folder)
+    (out_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")
+    card = build_card(spec, out_dir, repo_id, metrics)
+    (out_dir / CARD_FILE).write_text(str(card))
+    return out_dir
+
+
+def pins_snippet(spec: ModelSpec, revision: str, folder: Path) -> str:
+    """What to paste into the model's ModelSpec so pulls verify this upload."""
+    lines = [f'    hub_revision="{revision}",', "    sha256={"]
+    for path in sorted(p for p in folder.iterdir() if p.is_file()):
+        lines.append(f'        "{path.name}": "{sha256_of(path)}",')
+    lines.append("    },")
+    return "\n".join(lines)
+
+
+def upload(
+    staged: Path,
+    repo_id: str,
+    revision: str | None = None,
+    create_pr: bool = False,
+    private: bool = False,
+    message: str | None = None,
+):
+    """create_repo + (create_branch) + upload_folder; returns huggingface_hub's CommitInfo."""
+    from huggingface_hub import HfApi
+
+    api = HfApi()
+    api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)
+    if revision:
+        api.create_branch(repo_id, branch=revision, exist_ok=True)
+    return api.upload_folder(
+        repo_id=repo_id,
+        folder_path=staged,
+        revision=revision,
+        create_pr=create_pr,
+        commit_message=message or f"Upload {staged.name}",
+        delete_patterns="*",  # the repo mirrors the staged folder (.gitattributes is kept)
+    )
+
+
+def hub_endpoint() -> str:
+    from huggingface_hub import constants
+
+    return constants.ENDPOINT
+
+
+def describe(error: Exception) -> str:
+    """`Type: first line` of an error from huggingface_hub or the HTTP layer."""
+    text = str(error).strip()
+    return f"{type(error).__name__}: {text.splitlines()[0] if text else ''}".rstrip(": ")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description="Publish a model folder to the Hugging Face Hub with its model card."
+    )
+    parser.add_argument("model", help="night, dark or dark-light")
+    parser.add_argument(
+        "--from",
+        dest="source",
+        type=Path,
+        required=True,
+        help="the model folder, or a folder holding one per model",
+    )
+    parser.add_argument("--repo-id", help="ORG/NAME (default: the spec table's repo)")
+    target = parser.add_mutually_exclusive_group()
+    target.add_argument("--revision", help="branch to commit to (created if missing)")
+    target.add_argument(
+        "--create-pr", action="store_true", help="open a pull request instead of committing"
+    )
+    parser.add_argument("--curves", type=Path, help="training-curve image (.png or .svg)")
+    parser.add_argument("--private", action="store_true", help="create the repo as private")
+    parser.add_argument("--message", help="commit message")
+    parser.add_argument(
+        "--dry-run",
+        type=Path,
+        metavar="OUTDIR",
+        help="stage the repo's files into OUTDIR and upload nothing",
+    )
+    args = parser.parse_args(argv)
+    try:
+        spec = get_spec(args.model)
+        repo_id = args.repo_id or spec.hub_repo_id
+        folder = find_model_folder(spec, args.source)
+        if args.dry_run:
+            staged = stage_repo(spec, folder, args.dry_run, repo_id, args.curves)
+            print(f"Dry run: staged {repo_id} in {staged}; nothing was uploaded.")
+            for path in sorted(staged.iterdir()):
+                print(f"  {path.name:24} {path.stat().st_size:>10,} bytes")
+            return 0
+        with tempfile.TemporaryDirectory(prefix=f"hub-push-{spec.name}-") as temporary:
+            staged = stage_repo(spec, folder, Path(temporary) / spec.name, repo_id, args.curves)
+            message = args.message or f"Upload {spec.name} from {folder.name}/ (hub.push)"
+            try:
+                info = upload(staged, repo_id, args.revision, args.create_pr, args.private, message)
+            except Exception as error:  # network and Hub errors: one line, no traceback
+                raise PushError(
+                    f"upload to {hub_endpoint()}/{repo_id} failed: {describe(error)}"
+                ) from None
+            pins = pins_snippet(spec, info.oid, staged)
+    except (PushError, ValueError, OSError) as error:
+        print(f"hub.push: {error}", file=sys.stderr)
+        return 2
+    where = info.pr_url or f"{repo_id}@{args.revision or 'main'}"
+    print(f"Pushed {spec.name} to {where}: commit {info.oid}")
+    print(f"\nTo pin this upload, set in the {spec.name!r} entry of humanmatting/specs.py:")
+    print(pins)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
