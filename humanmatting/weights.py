@@ -19,7 +19,11 @@ class WeightsNotFoundError(FileNotFoundError):
     """No source had the model; the message lists what was tried and what to do."""
 
 
-class WeightsIntegrityError(ValueError):
+class InvalidWeightsError(ValueError):
+    """A model folder cannot be used: damaged, unsafe, or not the model it claims to be."""
+
+
+class WeightsIntegrityError(InvalidWeightsError):
     """A weights file does not match the SHA-256 pinned in the spec table."""
 
 
@@ -39,9 +43,9 @@ def verify_folder(spec: ModelSpec, folder: Path) -> None:
     """Check every file pinned in the spec table; unpinned files pass (local builds)."""
     for filename, expected in spec.sha256.items():
         path = folder / filename
-        if path.exists() and sha256_of(path) != expected:
+        if path.exists() and (actual := sha256_of(path)) != expected:
             raise WeightsIntegrityError(
-                f"{path} has SHA-256 {sha256_of(path)}, expected {expected} for {spec.name!r}; "
+                f"{path} has SHA-256 {actual}, expected {expected} for {spec.name!r}; "
                 "the file is damaged or not the published one. Delete it and pull again."
             )
 
