@@ -65,7 +65,7 @@ def _check_pixel_count(height: int, width: int, what: str = "Image") -> None:
     if height * width > limit:
         raise ImageTooLargeError(
             f"{what} is {width}x{height} = {height * width:,} pixels, above the limit of "
-            f"{limit:,}; downscale it or raise {MAX_PIXELS_ENV}."
+            f"{limit:,} pixels; downscale it or raise {MAX_PIXELS_ENV}."
         )
 
 

@@ -64,16 +64,21 @@ class LiteRTBackend:
             probe.allocate_tensors()
             probe.set_tensor(details["index"], np.zeros((1, 64, 64, channels), details["dtype"]))
             probe.invoke()
-            shape = tuple(probe.get_tensor(probe.get_output_details()[0]["index"]).shape)
+            output = probe.get_tensor(probe.get_output_details()[0]["index"])
         except (ValueError, RuntimeError, IndexError) as error:
             raise InvalidWeightsError(
                 f"{self.model_path} is not a working TFLite model ({error}); it is damaged "
                 "or truncated: delete the model folder and pull or export it again."
             ) from None
-        if shape != (1, 64, 64, 2):
+        if output.shape != (1, 64, 64, 2):
             raise InvalidWeightsError(
-                f"{self.model_path} outputs shape {shape} for a 64x64 input, not the 2-class "
-                "matte (1, 64, 64, 2) of a humanmatting model."
+                f"{self.model_path} outputs shape {output.shape} for a 64x64 input, not the "
+                "2-class matte (1, 64, 64, 2) of a humanmatting model."
+            )
+        if not np.isfinite(output).all():
+            raise InvalidWeightsError(
+                f"{self.model_path} computes NaN or infinite values; its weights are damaged: "
+                "delete the model folder and pull or export it again."
             )
         return channels
 

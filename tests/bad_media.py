@@ -40,9 +40,10 @@ def bomb_png(width: int = 30000, height: int = 30000) -> bytes:
 
     Written chunk by chunk with zlib from one zero row, so making it needs no big array.
     """
-    row = b"\x00" * (width + 1)  # filter byte 0 + one byte per pixel
-    compressor = zlib.compressobj(9)
-    data = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
+    block = b"\x00" * (width + 1) * 100  # 100 rows of filter byte 0 + one byte per pixel
+    compressor = zlib.compressobj(6)
+    data = b"".join(compressor.compress(block) for _ in range(height // 100))
+    data += compressor.compress(b"\x00" * (width + 1) * (height % 100)) + compressor.flush()
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit gray
     return (
         b"\x89PNG\r\n\x1a\n"
