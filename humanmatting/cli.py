@@ -1,4 +1,10 @@
-"""`humanmatting INPUT ...`: matte an image, a video or the camera (successor of demo.py)."""
+"""`humanmatting INPUT ...`: matte an image, a folder of images, a video or the camera.
+
+The successor of the original demo.py. Every output is written to a temporary file and
+moved into place, so an interrupted or failed run never leaves a half-written file.
+Exit status: 0 done; 1 a folder run skipped some files (listed); 2 bad input or weights;
+130 interrupted.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +18,11 @@ import numpy as np
 from PIL import Image
 
 from humanmatting import compose
-from humanmatting.preprocess import InvalidImageError, load_rgb
+from humanmatting.files import atomic_path
+from humanmatting.preprocess import IMAGE_SUFFIXES, InvalidImageError, load_rgb
 from humanmatting.specs import MODEL_SPECS
 from humanmatting.video import AlphaSmoother, InvalidVideoError, is_video_path, process_video
-from humanmatting.weights import WeightsIntegrityError, WeightsNotFoundError
+from humanmatting.weights import InvalidWeightsError, WeightsNotFoundError
 
 MODES = ("matte", "cutout", "blur", "replace", "overlay")
 
@@ -25,7 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="humanmatting",
         description="Cut people out of images, videos or the camera with a LikeUnet model.",
     )
-    parser.add_argument("input", help="image or video path, or a camera index such as 0")
+    parser.add_argument(
+        "input", help="image, folder of images or video path, or a camera index such as 0"
+    )
     parser.add_argument(
         "--model",
         default="dark-light",
@@ -77,7 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="videos/camera: temporal smoothing weight of the new frame in (0, 1]",
     )
     parser.add_argument("--max-frames", type=int, default=None, help="videos/camera: stop after N")
-    parser.add_argument("--output", "-o", help="output path (default: INPUT-MODE.png / .mp4)")
+    parser.add_argument(
+        "--output",
+        "-o",
+        help="output path (default: INPUT-MODE.png / .mp4; for a folder, the folder INPUT-MODE)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -86,6 +99,8 @@ def default_output(input_path: str, mode: str, video: bool) -> Path:
     if input_path.isdigit():
         return Path(f"camera{input_path}-{mode}.mp4")
     path = Path(input_path)
+    if path.is_dir():
+        return path.resolve().with_name(f"{path.resolve().name}-{mode}")
     return path.with_name(f"{path.stem}-{mode}{'.mp4' if video else '.png'}")
 
 
@@ -113,7 +128,56 @@ def _video_frame(picture: np.ndarray) -> np.ndarray:
     return picture
 
 
-def run(args: argparse.Namespace) -> Path:
+def save_picture(picture: np.ndarray, output: Path) -> None:
+    """Write an image atomically, refusing formats that cannot hold it."""
+    suffix = output.suffix.lower()
+    if suffix not in Image.registered_extensions():
+        raise InvalidImageError(f"Cannot write an image as {output.name}; use .png, .webp or .jpg.")
+    if picture.ndim == 3 and picture.shape[2] == 4 and suffix in (".jpg", ".jpeg"):
+        raise InvalidImageError("JPEG has no transparency; write the cutout as .png or .webp.")
+    with atomic_path(output) as temporary:
+        Image.fromarray(picture).save(temporary, format=Image.registered_extensions()[suffix])
+
+
+def folder_outputs(images: list[Path], output_dir: Path) -> list[Path]:
+    """OUTPUT/<stem>.png per image; <name>.png where two images share a stem (a.jpg, a.png)."""
+    stems = [path.stem for path in images]
+    return [
+        output_dir / f"{path.name if stems.count(path.stem) > 1 else path.stem}.png"
+        for path in images
+    ]
+
+
+def run_folder(args, matter, render, folder: Path, output_dir: Path) -> list[str]:
+    """Matte every image in `folder` into `output_dir`; returns one line per skipped file."""
+    from tqdm.auto import tqdm
+
+    if output_dir.exists() and not output_dir.is_dir():
+        raise InvalidImageError(f"For a folder of images, --output must be a folder: {output_dir}")
+    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    images = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
+    if not images:
+        raise InvalidImageError(
+            f"No images in {folder} (looked for {', '.join(sorted(IMAGE_SUFFIXES))})."
+        )
+    if len(files) > len(images):
+        ignored = len(files) - len(images)
+        print(f"humanmatting: ignoring {ignored} files that are not images", file=sys.stderr)
+    skipped = []
+    bar = tqdm(images, unit="image", disable=args.quiet, desc=folder.name)
+    for path, output in zip(bar, folder_outputs(images, output_dir), strict=True):
+        try:
+            rgb = load_rgb(path)
+            save_picture(render(rgb, matter.predict(rgb, long_side=args.long_side)), output)
+        except InvalidImageError as error:
+            skipped.append(f"{path.name}: {error}")
+            bar.write(f"humanmatting: skipped {path.name}: {error}", file=sys.stderr)
+    bar.close()
+    return skipped
+
+
+def run(args: argparse.Namespace) -> tuple[Path, list[str]]:
+    """Do what the command line asks; returns the output path and any skipped files."""
     from humanmatting.runtime import load_matter, split_variant
     from humanmatting.specs import get_spec
 
@@ -127,29 +191,22 @@ def run(args: argparse.Namespace) -> Path:
         background = (
             load_rgb(background) if Path(background).is_file() else compose.parse_color(background)
         )
+    folder = Path(args.input).is_dir()
     camera = args.input.isdigit() and not Path(args.input).exists()
     video = camera or is_video_path(args.input)
-    if not camera and not Path(args.input).is_file():
+    if not camera and not folder and not Path(args.input).is_file():
         raise InvalidImageError(f"No such file: {args.input}")
     output = Path(args.output) if args.output else default_output(args.input, args.mode, video)
     matter = load_matter(args.model, args.weights, backend=args.backend)
     render = frame_renderer(args, background)
 
+    if folder:
+        return output, run_folder(args, matter, render, Path(args.input), output)
     if not video:
         rgb = load_rgb(args.input)
         alpha = matter.predict(rgb, long_side=args.long_side)
-        picture = render(rgb, alpha)
-        if (
-            picture.ndim == 3
-            and picture.shape[2] == 4
-            and output.suffix.lower() in (".jpg", ".jpeg")
-        ):
-            raise InvalidImageError("JPEG has no transparency; write the cutout as .png or .webp.")
-        output.parent.mkdir(parents=True, exist_ok=True)
-        temporary = output.with_name(f".{output.name}.partial{output.suffix}")
-        Image.fromarray(picture).save(temporary)
-        os.replace(temporary, output)
-        return output
+        save_picture(render(rgb, alpha), output)
+        return output, []
 
     smoother = AlphaSmoother(args.smooth) if args.smooth else None
 
@@ -161,17 +218,19 @@ def run(args: argparse.Namespace) -> Path:
 
     source = int(args.input) if camera else args.input
     process_video(source, output, matte_frame, args.max_frames, progress=not args.quiet)
-    return output
+    return output, []
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # FFmpeg's own log lines would only repeat, less clearly, the error printed below.
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     try:
-        output = run(args)
+        output, skipped = run(args)
     except (
         InvalidImageError,
         InvalidVideoError,
-        WeightsIntegrityError,
+        InvalidWeightsError,
         WeightsNotFoundError,
         ValueError,
     ) as error:
@@ -183,7 +242,16 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    except KeyboardInterrupt:
+        print("humanmatting: interrupted; no partial output was left", file=sys.stderr)
+        return 130
     print(output)
+    if skipped:
+        print(
+            f"humanmatting: {len(skipped)} file(s) skipped, the others are in {output}",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import math
 import os
-import warnings
 from pathlib import Path
 
 import cv2
@@ -32,6 +31,9 @@ ASPECT_PRESETS: dict[float, tuple[int, int]] = {
 SIZE_MULTIPLE = 32
 INPUT_RANGE = (0.0, 255.0)
 
+# What the CLI picks out of a folder; load_rgb itself reads anything Pillow can.
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
+
 MAX_PIXELS_ENV = "HUMANMATTING_MAX_PIXELS"
 DEFAULT_MAX_PIXELS = 40_000_000  # 40 MP: larger than any phone photo, far below a bomb
 
@@ -46,59 +48,97 @@ class ImageTooLargeError(InvalidImageError):
 
 def max_pixels() -> int:
     """Pixel limit for decoded images; set HUMANMATTING_MAX_PIXELS to change it."""
-    return int(os.environ.get(MAX_PIXELS_ENV, DEFAULT_MAX_PIXELS))
+    value = os.environ.get(MAX_PIXELS_ENV, "").strip()
+    if not value:
+        return DEFAULT_MAX_PIXELS
+    try:
+        limit = int(float(value))  # also "40_000_000" and "4e7"
+    except (ValueError, OverflowError):
+        limit = 0
+    if limit <= 0:
+        raise ValueError(f"{MAX_PIXELS_ENV} must be a positive number of pixels, not {value!r}.")
+    return limit
 
 
-def _check_pixel_count(height: int, width: int) -> None:
+def _check_pixel_count(height: int, width: int, what: str = "Image") -> None:
     limit = max_pixels()
     if height * width > limit:
         raise ImageTooLargeError(
-            f"Image is {width}x{height} = {height * width:,} pixels, above the limit of "
-            f"{limit:,}; downscale it or raise {MAX_PIXELS_ENV}."
+            f"{what} is {width}x{height} = {height * width:,} pixels, above the limit of "
+            f"{limit:,} pixels; downscale it or raise {MAX_PIXELS_ENV}."
         )
 
 
+def _too_large(what: str) -> ImageTooLargeError:
+    return ImageTooLargeError(
+        f"{what} is larger than the limit of {max_pixels():,} pixels; "
+        f"downscale it or raise {MAX_PIXELS_ENV}."
+    )
+
+
+def _decode(image: Image.Image, what: str) -> Image.Image:
+    """Decode a lazily opened Pillow image, refusing bombs and broken data with clear errors.
+
+    The size in the header is checked before any pixel is decoded, and again after
+    decoding (ICO, GIF and TIFF can decode to a size other than the header's).
+    """
+    try:
+        _check_pixel_count(image.height, image.width, what)
+        image.load()
+        _check_pixel_count(image.height, image.width, what)
+    except Image.DecompressionBombError:
+        raise _too_large(what) from None
+    except (OSError, SyntaxError, ValueError, EOFError) as error:
+        if isinstance(error, InvalidImageError):
+            raise
+        raise InvalidImageError(f"{what} is damaged or truncated ({error}).") from None
+    return image
+
+
 def _open_pil(source: str | os.PathLike | bytes) -> Image.Image:
-    """Decode a file or bytes with Pillow, refusing bombs and broken files with clear errors."""
-    name = "uploaded bytes" if isinstance(source, bytes) else str(source)
-    if not isinstance(source, bytes):
+    """Open and decode a file or bytes with Pillow; broken files give InvalidImageError."""
+    if isinstance(source, bytes):
+        if not source:
+            raise InvalidImageError("Image data is empty (0 bytes)")
+        what, name = "The uploaded image", "the uploaded data"
+    else:
         path = Path(source)
         if not path.is_file():
-            raise InvalidImageError(f"No such image file: {name}")
+            raise InvalidImageError(f"No such image file: {source}")
         if path.stat().st_size == 0:
-            raise InvalidImageError(f"Image file is empty (0 bytes): {name}")
-    elif not source:
-        raise InvalidImageError("Image data is empty (0 bytes)")
-    stream = io.BytesIO(source) if isinstance(source, bytes) else source
-    previous_limit = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = max_pixels()
+            raise InvalidImageError(f"Image file is empty (0 bytes): {source}")
+        what, name = f"Image {source}", source
+    # Pillow's own bomb guard is process-wide: it is only ever loosened, to the operator's
+    # limit, so threads never race on it; our checks in _decode enforce the limit.
+    limit = max_pixels()
+    if Image.MAX_IMAGE_PIXELS is not None and Image.MAX_IMAGE_PIXELS < limit:
+        Image.MAX_IMAGE_PIXELS = limit
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(stream)
-            _check_pixel_count(image.height, image.width)
-            image.load()
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise ImageTooLargeError(f"Image {name} is too large to decode: {error}") from None
+        # Our own file object, closed on return: Pillow keeps multi-frame files open.
+        with io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb") as stream:
+            return _decode(Image.open(stream), what)
+    except Image.DecompressionBombError:
+        raise _too_large(what) from None
     except UnidentifiedImageError:
         raise InvalidImageError(
             f"Cannot read {name} as an image; use a JPEG, PNG, WebP, BMP or GIF file."
         ) from None
-    except (OSError, SyntaxError, ValueError) as error:
+    except (OSError, SyntaxError, ValueError, EOFError) as error:
         if isinstance(error, InvalidImageError):
             raise
-        raise InvalidImageError(f"Image {name} is damaged or truncated ({error}).") from None
-    finally:
-        Image.MAX_IMAGE_PIXELS = previous_limit
-    return image
+        raise InvalidImageError(f"{what} is damaged or cannot be read ({error}).") from None
 
 
 def _pil_to_rgb_array(image: Image.Image) -> np.ndarray:
-    """Honour EXIF orientation and turn any Pillow mode into HxWx3 uint8 RGB."""
+    """Honour EXIF orientation and turn any Pillow mode into HxWx3 uint8 RGB.
+
+    Animated images give their first frame. Transparency is dropped (the stored colours
+    are kept), as for HxWx4 arrays.
+    """
     image = ImageOps.exif_transpose(image)
     if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-        array = np.asarray(image)
-        return _array_to_rgb_uint8(array.astype(np.uint16) if array.max() <= 65535 else array)
+        # 16-bit PNG/TIFF; 32-bit signed "I" data is clipped to the 16-bit range.
+        return _array_to_rgb_uint8(np.clip(np.asarray(image), 0, 65535).astype(np.uint16))
     if image.mode != "RGB":
         image = image.convert("RGBA" if "transparency" in image.info else image.mode)
         image = image.convert("RGB")
@@ -127,7 +167,9 @@ def _array_to_rgb_uint8(array: np.ndarray) -> np.ndarray:
         # Floats in [0, 1] are the common convention; anything larger is taken as 0..255.
         scale = 255.0 if array.size and float(array.max()) <= 1.0 else 1.0
         array = np.clip(np.rint(array * scale), 0, 255).astype(np.uint8)
-    elif np.issubdtype(array.dtype, np.integer) or array.dtype == np.bool_:
+    elif array.dtype == np.bool_:  # a mask: True is white
+        array = array.astype(np.uint8) * 255
+    elif np.issubdtype(array.dtype, np.integer):
         array = np.clip(array, 0, 255).astype(np.uint8)
     else:
         raise InvalidImageError(f"Unsupported image dtype {array.dtype}.")
@@ -143,8 +185,7 @@ def load_rgb(image: ImageInput) -> np.ndarray:
     if isinstance(image, np.ndarray):
         return _array_to_rgb_uint8(image)
     if isinstance(image, Image.Image):
-        _check_pixel_count(image.height, image.width)
-        return _pil_to_rgb_array(image)
+        return _pil_to_rgb_array(_decode(image, "Image"))
     if hasattr(image, "read"):  # an open binary file
         image = image.read()
     if isinstance(image, (str, os.PathLike, bytes)):

@@ -23,7 +23,7 @@ from humanmatting.preprocess import (
     prepare_input,
 )
 from humanmatting.specs import TFLITE_FILES, ModelSpec, get_spec
-from humanmatting.weights import resolve_model_folder
+from humanmatting.weights import InvalidWeightsError, resolve_model_folder
 
 BACKENDS = ("litert", "keras")
 
@@ -49,9 +49,38 @@ class LiteRTBackend:
         self._interpreters: OrderedDict[tuple[int, ...], object] = OrderedDict()
         self._lock = threading.Lock()
         self._model_content = self.model_path.read_bytes()
-        # Fails here, not on the first request, if the file is not a TFLite model.
-        probe = Interpreter(model_content=self._model_content)
-        self.channels = int(probe.get_input_details()[0]["shape"][-1])
+        self.channels = self._probe()
+
+    def _probe(self) -> int:
+        """Run the model once on a small blank input, so that a damaged or foreign file
+        fails here with a clear message, not on the first request. Returns its channels."""
+        try:
+            if not self._model_content:
+                raise ValueError("the file is empty")
+            probe = self._interpreter_class(model_content=self._model_content, num_threads=1)
+            details = probe.get_input_details()[0]
+            channels = int(details["shape"][-1])
+            probe.resize_tensor_input(details["index"], [1, 64, 64, channels], strict=False)
+            probe.allocate_tensors()
+            probe.set_tensor(details["index"], np.zeros((1, 64, 64, channels), details["dtype"]))
+            probe.invoke()
+            output = probe.get_tensor(probe.get_output_details()[0]["index"])
+        except (ValueError, RuntimeError, IndexError) as error:
+            raise InvalidWeightsError(
+                f"{self.model_path} is not a working TFLite model ({error}); it is damaged "
+                "or truncated: delete the model folder and pull or export it again."
+            ) from None
+        if output.shape != (1, 64, 64, 2):
+            raise InvalidWeightsError(
+                f"{self.model_path} outputs shape {output.shape} for a 64x64 input, not the "
+                "2-class matte (1, 64, 64, 2) of a humanmatting model."
+            )
+        if not np.isfinite(output).all():
+            raise InvalidWeightsError(
+                f"{self.model_path} computes NaN or infinite values; its weights are damaged: "
+                "delete the model folder and pull or export it again."
+            )
+        return channels
 
     def _interpreter_for(self, shape: tuple[int, ...]):
         interpreter = self._interpreters.get(shape)
@@ -85,16 +114,40 @@ class KerasBackend:
     """
 
     def __init__(self, folder: Path):
-        import keras
         import tensorflow as tf
 
-        self.model = keras.saving.load_model(str(folder), compile=False, safe_mode=True)
+        self.model = load_keras_model(folder)
+        self.channels = int(self.model.input_shape[-1])
         self._function = tf.function(lambda x: self.model(x, training=False))
         self._lock = threading.Lock()
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         with self._lock:
             return self._function(batch).numpy()
+
+
+def load_keras_model(folder: Path):
+    """`keras.saving.load_model` with safe_mode=True: a model that carries code (a Lambda
+    layer, an arbitrary callable in its config) is refused, as are damaged files."""
+    import keras
+
+    try:
+        return keras.saving.load_model(str(folder), compile=False, safe_mode=True)
+    except Exception as error:  # Keras raises ValueError, TypeError, OSError, even NameError
+        if "safe_mode" in str(error) or "Lambda" in str(error):
+            raise InvalidWeightsError(
+                f"Refused to load the Keras model in {folder}: it contains code (such as a "
+                "Lambda layer), which is never loaded; use a model folder exported by "
+                "humanmatting."
+            ) from None
+        root = error  # the first failure, e.g. h5py's "truncated file" under Keras's own
+        while (root.__cause__ or root.__context__) is not None:
+            root = root.__cause__ or root.__context__
+        reason = (str(root).strip().splitlines() or [""])[0][:200]
+        raise InvalidWeightsError(
+            f"Cannot load the Keras model in {folder} ({type(root).__name__}: {reason}); "
+            "it is damaged or not a Keras 3 model folder: delete it and pull or export it again."
+        ) from None
 
 
 @dataclass
@@ -137,6 +190,11 @@ class Matter:
         prepared = time.perf_counter()
         probabilities = self.backend(batch)
         inferred = time.perf_counter()
+        if not np.isfinite(probabilities).all():
+            raise InvalidWeightsError(
+                f"Model {self.name} ({self.folder}) produced NaN or infinite values; its weights "
+                "are damaged: delete the model folder and pull or export it again."
+            )
         alpha = alpha_to_size(probabilities[0, :, :, 1], height, width)
         finished = time.perf_counter()
         self.last_timing = Timing(
@@ -163,9 +221,16 @@ def load_matter(
             raise FileNotFoundError(
                 f"{folder} has no {TFLITE_FILES[variant]} for variant {variant!r} of {spec.name!r}."
             )
-        return Matter(spec, LiteRTBackend(model_path, threads), folder, variant)
-    if backend == "keras":
+        runner = LiteRTBackend(model_path, threads)
+    elif backend == "keras":
         if variant != "fp32":
             raise ValueError("The Keras backend runs fp32 only; use backend='litert' for variants.")
-        return Matter(spec, KerasBackend(folder), folder, variant)
-    raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
+        runner = KerasBackend(folder)
+    else:
+        raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
+    if runner.channels != spec.channels:
+        raise InvalidWeightsError(
+            f"The model in {folder} takes {runner.channels}-channel input, but {spec.name!r} "
+            f"takes {spec.channels}; is this the folder of another model?"
+        )
+    return Matter(spec, runner, folder, variant)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from humanmatting.files import atomic_path
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"}
 FOURCC_BY_SUFFIX = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "mp4v"}
@@ -108,50 +109,51 @@ def process_video(
     A camera (integer source) records until `max_frames` or Ctrl+C, keeping what it has.
 
     The output is written to a temporary file beside `destination` and moved into place
-    only when complete, so an interrupted run never leaves a half-written video.
+    only when complete, so an interrupted or failed run never leaves a half-written video.
     """
     from tqdm.auto import tqdm
 
-    capture, info = open_video(source)
     destination = Path(destination)
-    destination.parent.mkdir(parents=True, exist_ok=True)
+    if destination.suffix.lower() not in VIDEO_SUFFIXES:
+        raise InvalidVideoError(
+            f"Cannot write a video to {destination.name}; use one of "
+            f"{', '.join(sorted(FOURCC_BY_SUFFIX))} (or .webm with a VP8/VP9 fourcc)."
+        )
+    capture, info = open_video(source)
     code = fourcc or FOURCC_BY_SUFFIX.get(destination.suffix.lower(), "mp4v")
-    handle, temporary = tempfile.mkstemp(
-        prefix=f".{destination.stem}-", suffix=destination.suffix, dir=destination.parent
-    )
-    os.close(handle)
-    writer = None
     written = 0
     total = info.frame_count or None
     if max_frames is not None and total is not None:
         total = min(total, max_frames)
     bar = tqdm(total=total, unit="frame", disable=not progress, desc=destination.name)
     try:
-        try:
-            for frame in iter_frames(capture, max_frames):
-                result = frame_function(frame)
-                if writer is None:
-                    writer = _open_writer(
-                        temporary, code, info.fps, result.shape[1], result.shape[0]
-                    )
-                writer.write(cv2.cvtColor(result, cv2.COLOR_RGB2BGR))
-                written += 1
-                bar.update(1)
-        except KeyboardInterrupt:
-            if not isinstance(source, int):
-                raise
-        if written == 0:
-            raise InvalidVideoError(f"Video {source} has no readable frames (empty or corrupted).")
-        writer.release()
-        writer = None
-        os.replace(temporary, destination)
+        with atomic_path(destination) as temporary:
+            writer = None
+            try:
+                for frame in iter_frames(capture, max_frames):
+                    result = frame_function(frame)
+                    if writer is None:
+                        writer = _open_writer(
+                            str(temporary), code, info.fps, result.shape[1], result.shape[0]
+                        )
+                    writer.write(cv2.cvtColor(result, cv2.COLOR_RGB2BGR))
+                    written += 1
+                    bar.update(1)
+            except KeyboardInterrupt:
+                if not isinstance(source, int):
+                    raise
+            finally:
+                if writer is not None:
+                    writer.release()
+            if written == 0:
+                raise InvalidVideoError(
+                    f"Video {source} has no readable frames (empty or corrupted)."
+                )
+            if not temporary.is_file() or temporary.stat().st_size == 0:
+                raise InvalidVideoError(f"OpenCV wrote no data for {destination.name}.")
     finally:
         bar.close()
         capture.release()
-        if writer is not None:
-            writer.release()
-        if os.path.exists(temporary):
-            os.unlink(temporary)
     return written
 
 

@@ -19,7 +19,11 @@ class WeightsNotFoundError(FileNotFoundError):
     """No source had the model; the message lists what was tried and what to do."""
 
 
-class WeightsIntegrityError(ValueError):
+class InvalidWeightsError(ValueError):
+    """A model folder cannot be used: damaged, unsafe, or not the model it claims to be."""
+
+
+class WeightsIntegrityError(InvalidWeightsError):
     """A weights file does not match the SHA-256 pinned in the spec table."""
 
 

@@ -1,0 +1,214 @@
+"""Damaged, foreign and unsafe weights are refused with a clear message, never run.
+
+Weights are data, not code: a wrong SHA-256, a truncated file, a model folder of another
+model, a Keras config that carries code (a Lambda layer, an arbitrary callable) all raise
+InvalidWeightsError (WeightsIntegrityError for the SHA-256) before any request is served.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from humanmatting import cli, load_matter
+from humanmatting.runtime import load_keras_model
+from humanmatting.specs import FORMAT_FILE, MODEL_SPECS
+from humanmatting.weights import (
+    InvalidWeightsError,
+    WeightsIntegrityError,
+    WeightsNotFoundError,
+    sha256_of,
+)
+
+
+@pytest.fixture
+def weights_copy(random_weights_dir, tmp_path):
+    """A private copy of the dark-light model folder, to damage; returns its parent."""
+    shutil.copytree(random_weights_dir / "dark-light", tmp_path / "weights" / "dark-light")
+    return tmp_path / "weights"
+
+
+def pin(monkeypatch, commit=None, **digests):
+    spec = MODEL_SPECS["dark-light"]
+    monkeypatch.setitem(
+        MODEL_SPECS, "dark-light", dataclasses.replace(spec, sha256=digests, hub_revision=commit)
+    )
+
+
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+@pytest.fixture
+def hub_snapshot(random_weights_dir, tmp_path):
+    """dark-light laid out as a Hugging Face cache snapshot at COMMIT: pins apply to it
+    (folders built locally are never checked against the published hashes)."""
+    snapshot = tmp_path / "models--humanmatting--humanmatting-dark-light" / "snapshots" / COMMIT
+    shutil.copytree(random_weights_dir / "dark-light", snapshot)
+    return snapshot
+
+
+def test_wrong_sha256_is_refused_and_the_right_one_loads(hub_snapshot, monkeypatch, capsys):
+    tflite = hub_snapshot / "model.tflite"
+    actual = sha256_of(tflite)
+    pin(monkeypatch, COMMIT, **{"model.tflite": "0" * 64})
+    with pytest.raises(WeightsIntegrityError, match=f"SHA-256 {actual}, expected 0{{64}}"):
+        load_matter("dark-light", hub_snapshot)
+    assert issubclass(WeightsIntegrityError, InvalidWeightsError)
+    assert cli.main([str(tflite), "--weights", str(hub_snapshot)]) == 2
+    assert "hub.pull dark-light --force-download" in capsys.readouterr().err
+
+    pin(monkeypatch, COMMIT, **{"model.tflite": actual})
+    alpha = load_matter("dark-light", hub_snapshot).predict(np.zeros((8, 8), np.uint8))
+    assert alpha.shape == (8, 8)
+    # One flipped byte deep in the weights still loads and runs: only the pin catches it.
+    data = bytearray(tflite.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    tflite.write_bytes(bytes(data))
+    with pytest.raises(WeightsIntegrityError):
+        load_matter("dark-light", hub_snapshot)
+
+
+DAMAGE_SCRIPT = """
+import json, sys
+from humanmatting import load_matter
+results = {}
+for folder in sys.argv[1:]:
+    try:
+        load_matter("dark-light", folder)
+        results[folder] = ["loaded", ""]
+    except Exception as error:
+        results[folder] = [type(error).__name__, str(error)]
+print(json.dumps(results))
+"""
+
+
+def test_damaged_tflite_is_refused_without_crashing(random_weights_dir, tmp_path):
+    """Run in a child process: a LiteRT crash would be a signal, not an exception."""
+    original = (random_weights_dir / "dark-light" / "model.tflite").read_bytes()
+    damages = {
+        "truncated": original[: len(original) // 2],
+        "empty": b"",
+        "garbage": np.random.default_rng(0).bytes(20_000),
+        "header-only": original[:64],
+    }
+    folders = []
+    for name, data in damages.items():
+        folder = tmp_path / name / "dark-light"
+        shutil.copytree(random_weights_dir / "dark-light", folder)
+        (folder / "model.tflite").write_bytes(data)
+        folders.append(str(folder))
+    result = subprocess.run(
+        [sys.executable, "-c", DAMAGE_SCRIPT, *folders], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    outcomes = json.loads(result.stdout.strip().splitlines()[-1])
+    for folder in folders:
+        kind, message = outcomes[folder]
+        assert kind == "InvalidWeightsError", (folder, kind, message)
+        assert f"{folder}/model.tflite is not a working TFLite model" in message
+        assert "pull or export it again" in message
+
+
+@pytest.mark.parametrize(
+    "filename, damage",
+    [
+        ("model.weights.h5", "truncate"),
+        ("model.weights.h5", "empty"),
+        ("config.json", "truncate"),
+    ],
+)
+def test_damaged_keras_files_are_refused(weights_copy, filename, damage):
+    path = weights_copy / "dark-light" / filename
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2] if damage == "truncate" else b"")
+    with pytest.raises(InvalidWeightsError, match="Cannot load the Keras model .* damaged"):
+        load_matter("dark-light", weights_copy, backend="keras")
+
+
+def test_truncated_keras_archive(tmp_path, capsys):
+    import keras
+
+    inputs = keras.Input((None, None, 1))
+    model = keras.Model(inputs, keras.layers.Conv2D(2, 1, activation="softmax")(inputs))
+    archive = tmp_path / "model.keras"
+    model.save(archive)
+    assert load_keras_model(archive).count_params() == 4  # the intact archive loads
+    archive.write_bytes(archive.read_bytes()[:-200])
+    with pytest.raises(InvalidWeightsError, match="Cannot load the Keras model"):
+        load_keras_model(archive)
+    # The CLI and load_matter take model folders; an archive is refused with how to get one.
+    with pytest.raises(WeightsNotFoundError, match="not a model folder"):
+        load_matter("dark-light", archive)
+    assert cli.main([str(archive), "--weights", str(archive)]) == 2
+    assert "not a model folder" in capsys.readouterr().err
+
+
+def _code_carrying_folder(tmp_path, marker):
+    """A dark-light 'model folder' whose Keras model holds a Lambda that writes `marker`."""
+    import keras
+
+    folder = tmp_path / "evil" / "dark-light"
+
+    def side_effect(tensor):
+        open(marker, "w").close()  # noqa: SIM115 - the payload
+        return tensor
+
+    inputs = keras.Input((None, None, 1))
+    hidden = keras.layers.Lambda(lambda t, f=side_effect: f(t))(inputs)
+    model = keras.Model(inputs, keras.layers.Conv2D(2, 1, activation="softmax")(hidden))
+    keras.saving.save_model(model, folder, zipped=False)
+    (folder / FORMAT_FILE).write_text("{}")
+    marker.unlink(missing_ok=True)  # building the model ran it once, here, on purpose
+    return folder
+
+
+def test_lambda_layer_is_refused_and_never_runs(tmp_path):
+    marker = tmp_path / "lambda-ran"
+    folder = _code_carrying_folder(tmp_path, marker)
+    with pytest.raises(InvalidWeightsError, match="contains code"):
+        load_matter("dark-light", folder.parent, backend="keras")
+    assert not marker.exists()
+
+
+def test_config_naming_an_arbitrary_callable_is_refused(tmp_path):
+    """A config.json whose layer is `subprocess.Popen(["touch", marker])` must not run it."""
+    marker = tmp_path / "popen-ran"
+    folder = _code_carrying_folder(tmp_path, tmp_path / "unused")
+    config = json.loads((folder / "config.json").read_text())
+    layer = config["config"]["layers"][1]
+    assert layer["class_name"] == "Lambda"
+    layer.update(module="subprocess", class_name="Popen", config={"args": ["touch", str(marker)]})
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(InvalidWeightsError):
+        load_matter("dark-light", folder.parent, backend="keras")
+    assert not marker.exists()
+
+
+def test_folder_of_another_model_is_refused(random_weights_dir, tmp_path):
+    shutil.copytree(random_weights_dir / "night", tmp_path / "dark-light")  # RGB as grayscale
+    with pytest.raises(InvalidWeightsError, match="takes 3-channel input, but 'dark-light'"):
+        load_matter("dark-light", tmp_path)
+
+
+def test_weights_that_compute_nan_are_refused(tmp_path):
+    import keras
+
+    from humanmatting.export import save_model_folder
+
+    inputs = keras.Input((None, None, 1))
+    conv = keras.layers.Conv2D(2, 1, activation="softmax")
+    model = keras.Model(inputs, conv(inputs))
+    kernel, bias = conv.get_weights()
+    conv.set_weights([kernel, np.full_like(bias, np.nan)])
+    save_model_folder(model, "dark-light", tmp_path / "dark-light")
+    with pytest.raises(InvalidWeightsError, match="NaN or infinite"):
+        load_matter("dark-light", tmp_path)  # LiteRT: refused by the load-time probe
+    matter = load_matter("dark-light", tmp_path, backend="keras")
+    with pytest.raises(InvalidWeightsError, match="produced NaN"):
+        matter.predict(np.zeros((40, 50), np.uint8))
