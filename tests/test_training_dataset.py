@@ -154,3 +154,23 @@ def test_the_authors_split_lists(reference_dir):
     }
     # Nearly group-wise: exactly one shoot group is on both sides.
     assert groups["train"] & groups["val"] == {"1803261429"}
+
+
+def test_download_uses_kagglehub_and_finds_the_root_inside(synthetic, tmp_path, monkeypatch):
+    """Kaggle is unreachable here: kagglehub's download is replaced by a folder shaped like
+    its cache (the dataset nested under a versioned path)."""
+    kagglehub = pytest.importorskip("kagglehub")
+    from training.dataset import KAGGLE_DATASET, download_aisegment
+
+    root, _ = synthetic
+    cache = tmp_path / "datasets" / "laurentmih" / "versions" / "1"
+    shutil.copytree(root, cache / "matting_human_half")
+    calls = []
+
+    def fake_download(handle, **kwargs):
+        calls.append(handle)
+        return str(cache)
+
+    monkeypatch.setattr(kagglehub, "dataset_download", fake_download)
+    assert download_aisegment() == cache / "matting_human_half"
+    assert calls == [KAGGLE_DATASET]

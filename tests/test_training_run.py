@@ -92,6 +92,8 @@ def test_resume_continues_the_run_with_its_optimizer_state(run, data_dir, tmp_pa
     assert rows[:2] == _log(run.run_dir)
     iterations = int(load_checkpoint(copy / LAST_CHECKPOINT, compile=True).optimizer.iterations)
     assert iterations == steps * 3 // 2
+    again = run_training(_config(data_dir, copy, epochs=3, resume=True))  # nothing left to do
+    assert again.epochs_run == 0 and again.best_checkpoint == resumed.best_checkpoint
 
 
 def test_export_equals_the_trained_model_in_keras_and_tflite(run, data_dir, tmp_path):
@@ -119,23 +121,37 @@ def test_export_equals_the_trained_model_in_keras_and_tflite(run, data_dir, tmp_
     assert np.abs(fp16.predict(rgb) - expected).max() < 0.05
 
 
-def test_evaluate_writes_metrics_and_worst_cases(run, data_dir, tmp_path):
+def test_evaluate_writes_metrics_and_agrees_with_the_training_metric(run, data_dir, tmp_path):
+
     from training.evaluate import evaluate
+    from training.metrics import segmentation_metrics
+    from training.pipeline import make_dataset
+    from training.steps import trace_per_shape
 
     metrics = evaluate(
-        "dark-light", run.run_dir, data_dir, tmp_path, val_fraction=0.25, worst=2, progress=False
-    )
+        "dark-light", run.run_dir, data_dir, tmp_path, val_fraction=0.25, long_side=64, worst=2,
+        progress=False,
+    )  # fmt: skip
     saved = json.loads((tmp_path / "metrics.json").read_text())
     assert saved == json.loads(json.dumps(metrics))
     assert metrics["weights"] == str(run.best_checkpoint)
-    val_pairs = split_pairs(index_dataset(data_dir, progress=False), None, 0.25)[1]
+    index = index_dataset(data_dir, progress=False)
+    val_pairs = split_pairs(index, None, 0.25)[1]
     assert metrics["images"] == len(val_pairs)
-    assert 0 <= metrics["person_iou"] <= 1 and 0 <= metrics["mean_iou_2class"] <= 1
     assert metrics["per_image"]["person_iou"]["min"] == metrics["worst"][0]["person_iou"]
     assert metrics["speed"]["images_per_s"] > 0
     with open(tmp_path / "per_image.csv") as file:
         assert len(file.readlines()) == len(val_pairs) + 1
     assert (tmp_path / "worst.png").stat().st_size > 0
+
+    # The same images at the same size through Keras's compiled metrics: the same numbers.
+    size = model_input_size(96, 72, long_side=64)
+    model = load_checkpoint(run.best_checkpoint)
+    model.compile(loss="binary_crossentropy", metrics=segmentation_metrics(), jit_compile=False)
+    dataset = make_dataset(*index.paths(val_pairs), 1, 4, presets=(size,), shuffle=False)
+    logs = trace_per_shape(model).evaluate(dataset, verbose=0, return_dict=True)
+    assert metrics["mean_iou_2class"] == pytest.approx(logs["miou"], abs=1e-5)
+    assert metrics["person_iou"] == pytest.approx(logs["person_iou"], abs=1e-5)
 
 
 def test_cli_trains_with_mirrored_strategy_and_the_improved_recipe(data_dir, tmp_path):

@@ -190,7 +190,7 @@ def worst_cases_figure(root, images, pairs, spec, predict, long_side, path, scor
             (shown, f"{Path(image).name}"),
             (truth, "truth"),
             (probabilities[..., 1], "predicted alpha"),
-            (errors, f"errors, person IoU {scores[image]:.3f}"),
+            (errors, f"person IoU {scores[image]:.3f}\nred: false person, blue: missed"),
         )
         for axis, (picture, title) in zip(axes[row], panels, strict=True):
             axis.imshow(picture, cmap="gray", vmin=0, vmax=1 if picture.ndim == 2 else None)
@@ -216,17 +216,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-images", type=int)
     parser.add_argument("--worst", type=int, default=6, help="rows in worst.png")
     parser.add_argument("--no-verify", action="store_true", help="skip decoding every pair")
+    parser.add_argument(
+        "--attach", action="store_true", help="also copy metrics.json into the model folder"
+    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    out_dir = args.out or Path("evaluation") / args.model
     try:
-        evaluate(
+        metrics = evaluate(
             args.model,
             args.weights,
             args.data,
-            args.out or Path("evaluation") / args.model,
+            out_dir,
             split=args.split,
             split_lists=args.split_lists,
             val_fraction=args.val_fraction,
@@ -237,6 +241,12 @@ def main(argv: list[str] | None = None) -> int:
             worst=args.worst,
             verify=not args.no_verify,
         )
+        if args.attach:
+            if metrics["backend"] == "keras checkpoint":
+                raise ValueError("--attach needs --weights to be an exported model folder")
+            from training.export import attach_metrics
+
+            print(f"attached {attach_metrics(metrics['weights'], out_dir / 'metrics.json')}")
     except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

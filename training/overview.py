@@ -61,8 +61,9 @@ def sample_figure(
         rgb = load_rgb(index.root / pair.image)
         alpha = read_matte(index.root / pair.matte)
         height, width = alpha.shape
+        preset_h, preset_w = nearest_preset(height, width)
         panels = (
-            (rgb, f"{pair.group}\n{width}x{height} -> preset {nearest_preset(height, width)}"),
+            (rgb, f"{pair.group}\n{width}x{height} (WxH) -> model {preset_h}x{preset_w} (HxW)"),
             (alpha, "matte (alpha)"),
             (overlay_mask(rgb, alpha.astype(np.float32) / 255), "overlay"),
         )

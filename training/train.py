@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import sys
 import time
@@ -22,13 +21,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from humanmatting.specs import MODEL_SPECS, get_spec
+from training.callbacks import LAST_CHECKPOINT, LAST_STATE, LOG_FILE, run_callbacks
 from training.dataset import DatasetIndex, Pair, index_dataset, split_pairs
 from training.pipeline import DEFAULT_PRESETS, Augmentation, parse_presets
 from training.recipe import LOSSES, RECIPES, SCHEDULES, Recipe, parse_scale, with_overrides
 
-LAST_CHECKPOINT = "last.keras"
-LAST_STATE = "last.json"
-LOG_FILE = "log.csv"
 RUN_FILE = "run.json"
 
 
@@ -123,71 +120,6 @@ def resolve_jit(setting: str) -> bool:
     if setting not in ("on", "off"):
         raise ValueError(f"jit_compile must be auto, on or off, not {setting!r}")
     return setting == "on"
-
-
-def _callbacks(config: TrainConfig, run_dir: Path, best_so_far: float | None):
-    import keras
-
-    from training.metrics import MEAN_IOU
-
-    class SaveLastEpoch(keras.callbacks.Callback):
-        """last.keras (model + optimizer state) and last.json after every epoch, for --resume."""
-
-        def __init__(self):
-            super().__init__()
-            self.best = best_so_far
-
-        def on_epoch_end(self, epoch, logs=None):
-            logs = logs or {}
-            value = logs.get(f"val_{MEAN_IOU}")
-            if value is not None and (self.best is None or value > self.best):
-                self.best = float(value)
-            partial = run_dir / "last.partial.keras"
-            self.model.save(partial)
-            os.replace(partial, run_dir / LAST_CHECKPOINT)
-            state = {"epoch": epoch + 1, "best_val_miou": self.best, "logs": _plain(logs)}
-            (run_dir / LAST_STATE).write_text(json.dumps(state, indent=2) + "\n")
-
-    class Throughput(keras.callbacks.Callback):
-        """Adds train_images_per_s (training part of the epoch, validation excluded)."""
-
-        def __init__(self, images: int):
-            super().__init__()
-            self.images = images
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self.started = time.perf_counter()
-            self.train_seconds = None
-
-        def on_test_begin(self, logs=None):
-            if self.train_seconds is None:
-                self.train_seconds = time.perf_counter() - self.started
-
-        def on_epoch_end(self, epoch, logs=None):
-            seconds = self.train_seconds or (time.perf_counter() - self.started)
-            if logs is not None:
-                logs["train_images_per_s"] = self.images / seconds
-
-    checkpoint_name = f"{config.model}-{{epoch:02d}}-{{val_{MEAN_IOU}:.4f}}.keras"
-    return (
-        SaveLastEpoch,
-        Throughput,
-        [
-            keras.callbacks.TerminateOnNaN(),
-            keras.callbacks.ModelCheckpoint(
-                str(run_dir / checkpoint_name),
-                monitor=f"val_{MEAN_IOU}",
-                mode="max",
-                save_best_only=True,
-                initial_value_threshold=best_so_far,
-            ),
-            keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False),
-        ],
-    )
-
-
-def _plain(logs: dict) -> dict:
-    return {key: float(value) for key, value in logs.items()}
 
 
 def _previous_state(config: TrainConfig) -> dict | None:
@@ -313,15 +245,14 @@ def run_training(config: TrainConfig) -> TrainResult:
             initial_epoch = 0
     trace_per_shape(model)
 
-    best_so_far = last_state["best_val_miou"] if last_state else None
-    save_last, throughput, callbacks = _callbacks(config, run_dir, best_so_far)
     trained_per_epoch = min(len(train_pairs), steps_per_epoch * recipe.batch_size)
-    callbacks = [
-        *callbacks,
-        throughput(trained_per_epoch),
-        keras.callbacks.CSVLogger(str(run_dir / LOG_FILE), append=last_state is not None),
-        save_last(),
-    ]
+    callbacks = run_callbacks(
+        spec.name,
+        run_dir,
+        trained_per_epoch,
+        best_so_far=last_state["best_val_miou"] if last_state else None,
+        resuming=last_state is not None,
+    )
     run_info = {
         "model": spec.name,
         "data": str(index.root),
