@@ -1,0 +1,63 @@
+"""Every notebook runs end to end (papermill) on a tiny synthetic AISegment-style dataset."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+from training.synthetic import write_synthetic_dataset
+
+papermill = pytest.importorskip("papermill")
+
+NOTEBOOKS = REPO_ROOT / "notebooks"
+MODELS = ["night", "dark", "dark-light"]
+
+
+def _execute(name, tmp_path, parameters):
+    papermill.execute_notebook(
+        str(NOTEBOOKS / name),
+        str(tmp_path / "executed" / name),
+        parameters=parameters,
+        cwd=str(tmp_path),
+        kernel_name="python3",
+        progress_bar=False,
+    )
+
+
+def test_notebooks_download_train_evaluate_export(tmp_path, monkeypatch):
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
+    )
+    (tmp_path / "executed").mkdir()
+    data = tmp_path / "aisegment"
+    write_synthetic_dataset(data, groups=3, per_group=4, size=(96, 64), defects=True)
+    common = {"data_dir": str(data), "val_fraction": 0.3}
+
+    _execute("01_data.ipynb", tmp_path, {**common, "samples": 3})
+    _execute(
+        "02_train.ipynb",
+        tmp_path,
+        {**common, "models": MODELS, "epochs": 1, "batch_size": 4, "presets": "64x64",
+         "max_train": 8, "max_val": 4, "verbose": 0},
+    )  # fmt: skip
+    _execute(
+        "03_evaluate_export.ipynb",
+        tmp_path,
+        {**common, "models": MODELS, "tflite_variants": "", "long_side": 64, "max_images": 4,
+         "worst": 2},
+    )  # fmt: skip
+
+    for model in MODELS:
+        assert (tmp_path / "runs" / model / "curves.png").is_file()
+        folder = tmp_path / "models" / model
+        description = json.loads((folder / "humanmatting.json").read_text())
+        assert description["model"] == model
+        assert max(description["export_check"]["max_probability_difference"].values()) < 1e-4
+        metrics = json.loads((folder / "metrics.json").read_text())
+        assert metrics["model"] == model and metrics["backend"] == "litert"
+        assert (tmp_path / "evaluation" / model / "worst.png").is_file()
+    executed = (tmp_path / "executed" / "01_data.ipynb").read_text()
+    assert "skipped 1 (unreadable image)" in executed  # the index report is shown

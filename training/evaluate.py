@@ -1,0 +1,257 @@
+"""Evaluate a checkpoint or an exported model folder on a split: metrics.json + worst cases.
+
+    python -m training.evaluate --model dark-light --weights runs/dark-light --data DIR \\
+        [--split val] [--split-lists LISTS_DIR] [--backend litert|keras] [--out DIR]
+
+`--weights` is a training checkpoint (.keras), a run folder (its best checkpoint) or a
+model folder (humanmatting.json; LiteRT by default). Each image goes through the runtime's
+own preprocessing at the size the runtime would choose (nearest aspect preset, or
+`--long-side`); the target is the matte resized the same way, thresholded at 1/2, as in
+training. Writes metrics.json (2-class mIoU and person IoU over all pixels, per-image
+statistics, model speed), per_image.csv and worst.png (the lowest person IoUs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from humanmatting.preprocess import load_rgb, model_input_size, prepare_input, resize
+from humanmatting.specs import MODEL_SPECS, get_spec
+from humanmatting.weights import is_model_folder
+from training.dataset import index_dataset, read_matte, split_pairs
+from training.metrics import confusion, ious
+from training.pipeline import PERSON_THRESHOLD
+
+
+def make_predictor(model_name: str, weights: str | os.PathLike, backend: str = "litert"):
+    """(batch -> probabilities, description) for a checkpoint, run folder or model folder."""
+    weights = Path(weights)
+    if is_model_folder(weights) or is_model_folder(weights / model_name):
+        from humanmatting.runtime import load_matter
+
+        matter = load_matter(model_name, weights=weights, backend=backend, download=False)
+        return matter.backend, {"weights": str(matter.folder), "backend": backend}
+    import tensorflow as tf
+
+    from training.networks import best_checkpoint, load_checkpoint
+
+    checkpoint = best_checkpoint(weights)
+    model = load_checkpoint(checkpoint)
+    # One trace per input shape (Keras 3 bilinear upsampling needs static H, W in graphs).
+    function = tf.function(lambda batch: model(batch, training=False))
+    return (lambda batch: function(batch).numpy()), {
+        "weights": str(checkpoint),
+        "backend": "keras checkpoint",
+    }
+
+
+def _stats(values: list[float]) -> dict[str, float]:
+    array = np.asarray(values, np.float64)
+    return {
+        "mean": float(array.mean()),
+        "median": float(np.median(array)),
+        "p05": float(np.percentile(array, 5)),
+        "min": float(array.min()),
+        "max": float(array.max()),
+    }
+
+
+def evaluate(
+    model_name: str,
+    weights: str | os.PathLike,
+    data: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    split: str = "val",
+    split_lists: str | os.PathLike | None = None,
+    val_fraction: float = 0.13,
+    split_seed: int = 0,
+    backend: str = "litert",
+    long_side: int | None = None,
+    max_images: int | None = None,
+    worst: int = 6,
+    verify: bool = True,
+    progress: bool = True,
+) -> dict:
+    """Run the model over a split; write metrics.json, per_image.csv, worst.png; return metrics."""
+    spec = get_spec(model_name)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    index = index_dataset(data, verify=verify, progress=progress)
+    print(index.report(), flush=True)
+    if split == "all":
+        pairs = index.pairs
+    else:
+        train_pairs, val_pairs, _ = split_pairs(index, split_lists, val_fraction, split_seed)
+        pairs = {"train": train_pairs, "val": val_pairs}[split]
+    pairs = pairs[:max_images] if max_images else pairs
+    predict, source = make_predictor(spec.name, weights, backend)
+
+    total = np.zeros((2, 2), np.int64)
+    rows, model_ms, seen_shapes = [], [], set()
+    for pair in tqdm(pairs, desc=f"evaluating {spec.name}", unit="image", disable=not progress):
+        rgb = load_rgb(index.root / pair.image)
+        size = model_input_size(*rgb.shape[:2], long_side)
+        batch = prepare_input(rgb, spec.channels, size)
+        if size not in seen_shapes:  # first call per shape traces or allocates: not timed
+            predict(batch)
+            seen_shapes.add(size)
+        started = time.perf_counter()
+        probabilities = np.asarray(predict(batch))[0]
+        model_ms.append((time.perf_counter() - started) * 1e3)
+        truth = resize(read_matte(index.root / pair.matte), size) >= PERSON_THRESHOLD
+        predicted = probabilities[..., 1] > probabilities[..., 0]
+        matrix = confusion(truth, predicted)
+        total += matrix
+        rows.append({"image": pair.image, **ious(matrix), "model_ms": model_ms[-1]})
+
+    overall = ious(total)
+    ranked = sorted(rows, key=lambda row: row["person_iou"])
+    metrics = {
+        "model": spec.name,
+        **source,
+        "data": str(index.root),
+        "split": split,
+        "images": len(rows),
+        "input_size": f"long side {long_side}" if long_side else "nearest aspect preset",
+        "mean_iou_2class": overall["mean_iou"],
+        "person_iou": overall["person_iou"],
+        "background_iou": overall["background_iou"],
+        "per_image": {
+            "person_iou": _stats([row["person_iou"] for row in rows]),
+            "mean_iou": _stats([row["mean_iou"] for row in rows]),
+        },
+        "speed": {
+            "model_ms_median": float(np.median(model_ms)),
+            "model_ms_mean": float(np.mean(model_ms)),
+            "images_per_s": float(1e3 / np.mean(model_ms)),
+            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+            "note": "model call only, batch 1, after one warm-up call per input shape",
+        },
+        "worst": [
+            {key: row[key] for key in ("image", "person_iou", "mean_iou")} for row in ranked[:worst]
+        ],
+    }
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    with open(out_dir / "per_image.csv", "w", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    worst_cases_figure(
+        index.root,
+        [row["image"] for row in ranked[:worst]],
+        pairs,
+        spec,
+        predict,
+        long_side,
+        out_dir / "worst.png",
+        scores={row["image"]: row["person_iou"] for row in ranked[:worst]},
+    )
+    print(
+        f"{spec.name} on {len(rows)} {split} images: mIoU {overall['mean_iou']:.4f}, "
+        f"person IoU {overall['person_iou']:.4f}; model {metrics['speed']['model_ms_median']:.1f}"
+        f" ms/image -> {out_dir / 'metrics.json'}",
+        flush=True,
+    )
+    return metrics
+
+
+def worst_cases_figure(root, images, pairs, spec, predict, long_side, path, scores) -> Path:
+    """Rows of image | truth | predicted alpha | errors (red: false person, blue: missed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    by_image = {pair.image: pair for pair in pairs}
+    figure, axes = plt.subplots(
+        len(images), 4, figsize=(9, 2.6 * len(images)), squeeze=False, constrained_layout=True
+    )
+    for row, image in enumerate(images):
+        rgb = load_rgb(Path(root) / image)
+        size = model_input_size(*rgb.shape[:2], long_side)
+        probabilities = np.asarray(predict(prepare_input(rgb, spec.channels, size)))[0]
+        truth = resize(read_matte(Path(root) / by_image[image].matte), size) >= PERSON_THRESHOLD
+        predicted = probabilities[..., 1] > probabilities[..., 0]
+        shown = resize(rgb, size)
+        errors = shown.copy() // 2
+        errors[predicted & ~truth] = (255, 40, 40)
+        errors[~predicted & truth] = (40, 80, 255)
+        panels = (
+            (shown, f"{Path(image).name}"),
+            (truth, "truth"),
+            (probabilities[..., 1], "predicted alpha"),
+            (errors, f"person IoU {scores[image]:.3f}\nred: false person, blue: missed"),
+        )
+        for axis, (picture, title) in zip(axes[row], panels, strict=True):
+            axis.imshow(picture, cmap="gray", vmin=0, vmax=1 if picture.ndim == 2 else None)
+            axis.set_title(title, fontsize=8)
+            axis.axis("off")
+    figure.savefig(path, dpi=90)
+    plt.close(figure)
+    return Path(path)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", required=True, choices=list(MODEL_SPECS))
+    parser.add_argument("--weights", required=True, type=Path, help=".keras, run or model folder")
+    parser.add_argument("--data", required=True, type=Path, help="AISegment dataset folder")
+    parser.add_argument("--out", type=Path, help="output folder (default: evaluation/MODEL)")
+    parser.add_argument("--split", choices=("val", "train", "all"), default="val")
+    parser.add_argument("--split-lists", type=Path, help="folder with {x,y}_{train,val}.txt")
+    parser.add_argument("--val-fraction", type=float, default=0.13)
+    parser.add_argument("--split-seed", type=int, default=0)
+    parser.add_argument("--backend", choices=("litert", "keras"), default="litert")
+    parser.add_argument("--long-side", type=int, help="model input long side (default: preset)")
+    parser.add_argument("--max-images", type=int)
+    parser.add_argument("--worst", type=int, default=6, help="rows in worst.png")
+    parser.add_argument("--no-verify", action="store_true", help="skip decoding every pair")
+    parser.add_argument(
+        "--attach", action="store_true", help="also copy metrics.json into the model folder"
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    out_dir = args.out or Path("evaluation") / args.model
+    try:
+        metrics = evaluate(
+            args.model,
+            args.weights,
+            args.data,
+            out_dir,
+            split=args.split,
+            split_lists=args.split_lists,
+            val_fraction=args.val_fraction,
+            split_seed=args.split_seed,
+            backend=args.backend,
+            long_side=args.long_side,
+            max_images=args.max_images,
+            worst=args.worst,
+            verify=not args.no_verify,
+        )
+        if args.attach:
+            if metrics["backend"] == "keras checkpoint":
+                raise ValueError("--attach needs --weights to be an exported model folder")
+            from training.export import attach_metrics
+
+            print(f"attached {attach_metrics(metrics['weights'], out_dir / 'metrics.json')}")
+    except (FileNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

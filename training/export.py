@@ -1,0 +1,207 @@
+"""Export a trained checkpoint as the core library's model folder (Keras 3 + TFLite + JSON).
+
+    python -m training.export runs/dark-light --model dark-light --out models/ \\
+        [--metrics evaluation/dark-light/metrics.json] [--variants fp16,int8 --calibration-data DIR]
+
+Writes OUT/MODEL/: ACNet branches fused and any training input scale folded into the first
+convolution (training.networks.inference_model), then `humanmatting.export.save_model_folder`
+(config.json, metadata.json, model.weights.h5, model*.tflite, humanmatting.json), plus
+metrics.json when given. Before returning it loads the folder back through the runtime
+(`load_matter`, Keras and LiteRT) and checks that it computes what the checkpoint computes;
+the differences are recorded in humanmatting.json under "export_check".
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from humanmatting.preprocess import model_input_size, prepare_input
+from humanmatting.specs import FORMAT_FILE, MODEL_SPECS, TFLITE_FILES, get_spec
+
+CHECK_SIZES = ((128, 96), (96, 160))  # two shapes: the TFLite file must serve any H, W
+CHECK_TOLERANCE = 1e-3  # max |probability difference|; fusion and TFLite give ~1e-5
+
+
+class ExportMismatchError(RuntimeError):
+    """The exported model does not compute what the trained checkpoint computes."""
+
+
+def check_images(count: int = 2, seed: int = 0) -> list[np.ndarray]:
+    """Deterministic synthetic portraits for the export check (no dataset needed)."""
+    from training.synthetic import synthetic_example
+
+    rng = np.random.default_rng(seed)
+    return [synthetic_example(rng, 160, 120)[0] for _ in range(count)]
+
+
+def compare_with_folder(trained, model_name: str, folder: Path, images=None) -> dict[str, float]:
+    """Max |p_exported - p_trained| over check images, for the Keras and LiteRT backends."""
+    from humanmatting.runtime import load_matter
+
+    spec = get_spec(model_name)
+    images = images if images is not None else check_images()
+    worst = {}
+    for backend in ("keras", "litert"):
+        matter = load_matter(spec.name, weights=folder, backend=backend, download=False)
+        difference = 0.0
+        for rgb, size in zip(images, CHECK_SIZES, strict=False):
+            batch = prepare_input(rgb, spec.channels, size)
+            expected = np.asarray(trained(batch, training=False), np.float32)
+            difference = max(difference, float(np.abs(matter.backend(batch) - expected).max()))
+        worst[backend] = difference
+    return worst
+
+
+def calibration_inputs(model_name: str, data: str | os.PathLike, count: int) -> list[np.ndarray]:
+    """Model-ready arrays of `count` dataset images at their runtime size, for int8."""
+    from humanmatting.preprocess import load_rgb
+    from training.dataset import index_dataset
+
+    spec = get_spec(model_name)
+    index = index_dataset(data, verify=False, progress=False)
+    step = max(1, len(index.pairs) // count)
+    inputs = []
+    for pair in index.pairs[::step][:count]:
+        rgb = load_rgb(index.root / pair.image)
+        inputs.append(prepare_input(rgb, spec.channels, model_input_size(*rgb.shape[:2])))
+    return inputs
+
+
+def _training_info(checkpoint: Path) -> dict:
+    from training.networks import CHECKPOINT_PATTERN
+
+    info: dict = {"checkpoint": checkpoint.name}
+    match = CHECKPOINT_PATTERN.match(checkpoint.name)
+    if match:
+        info.update(epoch=int(match["epoch"]), val_miou=float(match["miou"]))
+    run_file = checkpoint.parent / "run.json"
+    if run_file.is_file():
+        run = json.loads(run_file.read_text())
+        info.update({key: run[key] for key in ("recipe", "split", "epochs") if key in run})
+    return info
+
+
+def export_model(
+    weights: str | os.PathLike,
+    model_name: str,
+    out_dir: str | os.PathLike,
+    metrics: str | os.PathLike | None = None,
+    variants: tuple[str, ...] = (),
+    calibration_data: str | os.PathLike | None = None,
+    calibration_count: int = 64,
+    check: bool = True,
+) -> Path:
+    """Write OUT/MODEL from a checkpoint or run folder; returns the model folder."""
+    from humanmatting.export import convert_to_tflite, save_model_folder
+    from training.networks import best_checkpoint, inference_model, load_checkpoint
+
+    spec = get_spec(model_name)
+    checkpoint = best_checkpoint(weights)
+    trained = load_checkpoint(checkpoint)
+    model = inference_model(trained, spec.name)
+    tflite_variants = {}
+    for variant in variants:
+        if variant not in TFLITE_FILES or variant == "fp32":
+            raise ValueError(f"variant must be fp16 or int8, not {variant!r} (fp32 is always made)")
+        calibration = None
+        if variant == "int8":
+            if calibration_data is None:
+                raise ValueError("int8 needs --calibration-data (the dataset folder)")
+            calibration = calibration_inputs(spec.name, calibration_data, calibration_count)
+        tflite_variants[variant] = convert_to_tflite(model, variant, calibration)
+    folder = Path(out_dir) / spec.name
+    save_model_folder(
+        model,
+        spec.name,
+        folder,
+        tflite_variants=tflite_variants,
+        source="trained with this project's training pipeline",
+        training=_training_info(checkpoint),
+    )
+    if metrics is not None:
+        attach_metrics(folder, metrics)
+    if check:
+        differences = compare_with_folder(trained, spec.name, folder)
+        description = json.loads((folder / FORMAT_FILE).read_text())
+        description["export_check"] = {
+            "max_probability_difference": differences,
+            "images": "training.export.check_images()",
+            "sizes": [list(size) for size in CHECK_SIZES],
+        }
+        (folder / FORMAT_FILE).write_text(json.dumps(description, indent=2) + "\n")
+        if max(differences.values()) > CHECK_TOLERANCE:
+            raise ExportMismatchError(
+                f"Exported {folder} differs from {checkpoint} by {differences} "
+                f"(tolerance {CHECK_TOLERANCE}); do not publish it."
+            )
+    print(f"{spec.name}: wrote {folder} from {checkpoint}", flush=True)
+    return folder
+
+
+def attach_metrics(folder: str | os.PathLike, metrics: str | os.PathLike) -> Path:
+    """Copy an evaluation's metrics.json into a model folder (the Hub scripts read it)."""
+    target = Path(folder) / "metrics.json"
+    shutil.copyfile(metrics, target)
+    return target
+
+
+def hand_over_to_hub(
+    model_name: str, folder: str | os.PathLike, dry_run_dir: str | os.PathLike | None = None
+) -> int | None:
+    """Run `python -m hub.push MODEL --from FOLDER [--dry-run DIR]`; None if hub.push is
+    not installed (the Hub scripts are a separate part of the project)."""
+    import importlib.util
+    import subprocess
+
+    try:
+        available = importlib.util.find_spec("hub.push") is not None
+    except ModuleNotFoundError:
+        available = False
+    if not available:
+        print(
+            "hub.push is not available here; publish later with "
+            f"python -m hub.push {model_name} --from {folder}"
+        )
+        return None
+    command = [sys.executable, "-m", "hub.push", model_name, "--from", str(folder)]
+    if dry_run_dir is not None:
+        command += ["--dry-run", str(dry_run_dir)]
+    print("$", " ".join(command), flush=True)
+    return subprocess.run(command, check=True).returncode
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("weights", type=Path, help="checkpoint (.keras) or run folder (best)")
+    parser.add_argument("--model", required=True, choices=list(MODEL_SPECS))
+    parser.add_argument("--out", type=Path, default=Path("models"), help="writes OUT/MODEL/")
+    parser.add_argument("--metrics", type=Path, help="metrics.json from training.evaluate")
+    parser.add_argument("--variants", default="", help="extra TFLite variants: fp16,int8")
+    parser.add_argument("--calibration-data", type=Path, help="dataset folder for int8")
+    parser.add_argument("--calibration-count", type=int, default=64)
+    args = parser.parse_args(argv)
+    try:
+        export_model(
+            args.weights,
+            args.model,
+            args.out,
+            metrics=args.metrics,
+            variants=tuple(v for v in args.variants.split(",") if v),
+            calibration_data=args.calibration_data,
+            calibration_count=args.calibration_count,
+        )
+    except (FileNotFoundError, ValueError, ExportMismatchError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""Training-form networks, checkpoints, and their conversion to the served form.
+
+The network itself always comes from `humanmatting.models.build_model` (one definition for
+training and serving). Training may wrap it:
+
+    image (raw 0..255) -> [Rescaling(input_scale)] -> network -> [float32 cast]
+
+(the rescaling for the improved recipe, the cast for mixed precision). `inference_model`
+undoes the wrapping exactly: ACNet branches are fused, the input scale is multiplied into
+the first convolution's kernel (exact: the scale is linear and 'same' zero padding stays
+zero), and the result is a plain float32 `build_model(name)` network on raw pixels.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from pathlib import Path
+
+import keras
+from keras import layers
+
+import training.recipe  # noqa: F401 - registers the custom loss for loading checkpoints
+from humanmatting.models import build_model, fuse_acnet
+from humanmatting.specs import get_spec
+
+INPUT_SCALING = "input_scaling"
+OUTPUT_CAST = "output_float32"
+CHECKPOINT_PATTERN = re.compile(r"^(?P<model>.+)-(?P<epoch>\d+)-(?P<miou>\d\.\d+)\.keras$")
+
+
+@contextlib.contextmanager
+def dtype_policy(name: str):
+    """Build layers under a global dtype policy, then restore the previous one."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def build_training_model(
+    name: str, acnet: bool = True, input_scale: float = 1.0, mixed_precision: bool = False
+) -> keras.Model:
+    """The network to train: `build_model(name, acnet)` plus the optional wrapping above."""
+    spec = get_spec(name)
+    with dtype_policy("mixed_float16" if mixed_precision else "float32"):
+        network = build_model(spec, acnet=acnet and spec.acnet_training)
+        if input_scale == 1.0 and not mixed_precision:
+            return network
+        inputs = keras.Input((None, None, spec.channels), name="image")
+        x = inputs
+        if input_scale != 1.0:
+            x = layers.Rescaling(input_scale, name=INPUT_SCALING)(x)
+        x = network(x)
+        if mixed_precision:
+            x = layers.Activation("linear", dtype="float32", name=OUTPUT_CAST)(x)
+        return keras.Model(inputs, x, name=f"{network.name}-training")
+
+
+def unwrap(model: keras.Model) -> tuple[keras.Model, float]:
+    """(the bare network, the input scale) of a training model."""
+    nested = [layer for layer in model.layers if isinstance(layer, keras.Model)]
+    if not nested:
+        return model, 1.0
+    scale = 1.0
+    for layer in model.layers:
+        if isinstance(layer, layers.Rescaling):
+            if layer.offset:
+                raise ValueError("Only a pure input scale can be folded (offset must be 0)")
+            scale = float(layer.scale)
+    return nested[0], scale
+
+
+def is_acnet(network: keras.Model) -> bool:
+    return any(layer.name.endswith("-1") for layer in network.layers)
+
+
+def inference_model(model: keras.Model, name: str) -> keras.Model:
+    """The served float32 network equal to a (possibly wrapped, ACNet) training model."""
+    spec = get_spec(name)
+    network, scale = unwrap(model)
+    with dtype_policy("float32"):
+        if is_acnet(network):
+            plain = fuse_acnet(network, spec.name)
+        else:
+            plain = build_model(spec)
+            for layer in plain.layers:
+                if layer.weights:
+                    layer.set_weights(network.get_layer(layer.name).get_weights())
+    if scale != 1.0:
+        first_conv = next(layer for layer in plain.layers if isinstance(layer, layers.Conv2D))
+        if first_conv.input is not plain.inputs[0]:
+            raise ValueError(f"{first_conv.name} is not the first layer; cannot fold scale")
+        kernel, bias = first_conv.get_weights()
+        first_conv.set_weights([kernel * scale, bias])
+    return plain
+
+
+def load_checkpoint(path: str | os.PathLike, compile: bool = False) -> keras.Model:
+    """A `.keras` checkpoint written by training (safe_mode: no code is deserialized)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No checkpoint at {path}")
+    return keras.saving.load_model(path, compile=compile, safe_mode=True)
+
+
+def best_checkpoint(run_dir: str | os.PathLike) -> Path:
+    """The checkpoint `{model}-{epoch:02d}-{val_miou:.4f}.keras` with the best val mIoU
+    in `run_dir` (latest epoch on ties), or `run_dir` itself if it is a file."""
+    run_dir = Path(run_dir)
+    if run_dir.is_file():
+        return run_dir
+    scored = []
+    for path in run_dir.glob("*.keras"):
+        match = CHECKPOINT_PATTERN.match(path.name)
+        if match:
+            scored.append((float(match["miou"]), int(match["epoch"]), path))
+    if not scored:
+        raise FileNotFoundError(
+            f"No checkpoint named MODEL-EPOCH-VALMIOU.keras in {run_dir}; train first "
+            "(python -m training.train) or pass a .keras file."
+        )
+    return max(scored)[2]
