@@ -6,6 +6,7 @@ TensorFlow, so the app starts fast) and Keras (TensorFlow; the reference).
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -22,10 +23,17 @@ from humanmatting.preprocess import (
     model_input_size,
     prepare_input,
 )
-from humanmatting.specs import TFLITE_FILES, ModelSpec, get_spec
+from humanmatting.specs import (
+    DYNAMIC_SIGNATURE,
+    TFLITE_FILES,
+    ModelSpec,
+    fixed_signature,
+    get_spec,
+)
 from humanmatting.weights import InvalidWeightsError, resolve_model_folder
 
 BACKENDS = ("litert", "keras")
+logger = logging.getLogger(__name__)
 
 
 def split_variant(name: str) -> tuple[str, str | None]:
@@ -36,8 +44,41 @@ def split_variant(name: str) -> tuple[str, str | None]:
     return name, None
 
 
+class _SignatureRunner:
+    """One TFLite signature of an interpreter, called with a (1, H, W, C) float32 batch."""
+
+    def __init__(self, interpreter, signature: str | None):
+        self.interpreter = interpreter
+        if signature is None:  # a file without signatures: the classic single-graph API
+            self._input = interpreter.get_input_details()[0]["index"]
+            self._output = interpreter.get_output_details()[0]["index"]
+            self._runner = None
+        else:
+            self._runner = interpreter.get_signature_runner(signature)
+            self._input_name = next(iter(self._runner.get_input_details()))
+            self._output_name = next(iter(self._runner.get_output_details()))
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        if self._runner is None:
+            interpreter = self.interpreter
+            if tuple(interpreter.get_input_details()[0]["shape"]) != batch.shape:
+                interpreter.resize_tensor_input(self._input, list(batch.shape), strict=False)
+                interpreter.allocate_tensors()
+            interpreter.set_tensor(self._input, batch)
+            interpreter.invoke()
+            return interpreter.get_tensor(self._output)
+        return self._runner(**{self._input_name: batch})[self._output_name]
+
+
 class LiteRTBackend:
-    """One LiteRT interpreter per input shape (allocation is the slow part), reused."""
+    """Runs a model folder's TFLite file with LiteRT (XNNPACK), never importing TensorFlow.
+
+    Files written by `humanmatting.export` hold fixed-shape signatures for the common sizes
+    (XNNPACK runs those graphs whole) and a `serving_default` signature for any size; one
+    interpreter serves the fixed ones, and each other shape gets its own interpreter
+    (allocation is the slow part; at most `max_shapes` are kept). Output: the model's own
+    channels (the person probability, or a 2-class softmax from older files).
+    """
 
     def __init__(self, model_path: Path, threads: int | None = None, max_shapes: int = 8):
         from ai_edge_litert.interpreter import Interpreter
@@ -46,9 +87,11 @@ class LiteRTBackend:
         self.threads = threads or min(4, os.cpu_count() or 1)
         self.max_shapes = max_shapes
         self._interpreter_class = Interpreter
-        self._interpreters: OrderedDict[tuple[int, ...], object] = OrderedDict()
+        self._runners: OrderedDict[tuple[int, ...], _SignatureRunner] = OrderedDict()
+        self._fixed_interpreter = None
         self._lock = threading.Lock()
         self._model_content = self.model_path.read_bytes()
+        self.signatures: set[str] = set()
         self.channels = self._probe()
 
     def _probe(self) -> int:
@@ -58,22 +101,23 @@ class LiteRTBackend:
             if not self._model_content:
                 raise ValueError("the file is empty")
             probe = self._interpreter_class(model_content=self._model_content, num_threads=1)
-            details = probe.get_input_details()[0]
-            channels = int(details["shape"][-1])
-            probe.resize_tensor_input(details["index"], [1, 64, 64, channels], strict=False)
-            probe.allocate_tensors()
-            probe.set_tensor(details["index"], np.zeros((1, 64, 64, channels), details["dtype"]))
-            probe.invoke()
-            output = probe.get_tensor(probe.get_output_details()[0]["index"])
-        except (ValueError, RuntimeError, IndexError) as error:
+            self.signatures = set(probe.get_signature_list())
+            runner = _SignatureRunner(probe, self._dynamic_signature())
+            if runner._runner is None:
+                channels = int(probe.get_input_details()[0]["shape"][-1])
+            else:
+                channels = int(runner._runner.get_input_details()[runner._input_name]["shape"][-1])
+            output = runner(np.zeros((1, 64, 64, channels), np.float32))
+        except (ValueError, RuntimeError, IndexError, StopIteration) as error:
             raise InvalidWeightsError(
                 f"{self.model_path} is not a working TFLite model ({error}); it is damaged "
                 "or truncated: delete the model folder and pull or export it again."
             ) from None
-        if output.shape != (1, 64, 64, 2):
+        if output.shape not in ((1, 64, 64, 1), (1, 64, 64, 2)):
             raise InvalidWeightsError(
                 f"{self.model_path} outputs shape {output.shape} for a 64x64 input, not the "
-                "2-class matte (1, 64, 64, 2) of a humanmatting model."
+                "person probability (1, 64, 64, 1) or 2-class matte (1, 64, 64, 2) of a "
+                "humanmatting model."
             )
         if not np.isfinite(output).all():
             raise InvalidWeightsError(
@@ -82,28 +126,48 @@ class LiteRTBackend:
             )
         return channels
 
-    def _interpreter_for(self, shape: tuple[int, ...]):
-        interpreter = self._interpreters.get(shape)
-        if interpreter is None:
+    def _dynamic_signature(self) -> str | None:
+        if not self.signatures:
+            return None
+        if DYNAMIC_SIGNATURE in self.signatures:
+            return DYNAMIC_SIGNATURE
+        return sorted(self.signatures)[0]
+
+    def _runner_for(self, shape: tuple[int, ...]) -> _SignatureRunner:
+        runner = self._runners.get(shape)
+        if runner is not None:
+            self._runners.move_to_end(shape)
+            return runner
+        fixed = fixed_signature(shape[1], shape[2])
+        if fixed in self.signatures:
+            if self._fixed_interpreter is None:
+                self._fixed_interpreter = self._interpreter_class(
+                    model_content=self._model_content, num_threads=self.threads
+                )
+            runner = _SignatureRunner(self._fixed_interpreter, fixed)
+        else:
             interpreter = self._interpreter_class(
                 model_content=self._model_content, num_threads=self.threads
             )
-            input_index = interpreter.get_input_details()[0]["index"]
-            interpreter.resize_tensor_input(input_index, list(shape), strict=False)
-            interpreter.allocate_tensors()
-            self._interpreters[shape] = interpreter
-            if len(self._interpreters) > self.max_shapes:
-                self._interpreters.popitem(last=False)
-        else:
-            self._interpreters.move_to_end(shape)
-        return interpreter
+            runner = _SignatureRunner(interpreter, self._dynamic_signature())
+        self._runners[shape] = runner
+        if len(self._runners) > self.max_shapes:
+            self._runners.popitem(last=False)
+        return runner
+
+    def person_probability(self, batch: np.ndarray) -> np.ndarray:
+        """(1, H, W, C) float32 -> (H, W) person probability (a view into the output)."""
+        with self._lock:
+            output = self._runner_for(batch.shape)(batch)
+        return output[0, :, :, -1]
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
+        """(1, H, W, C) -> (1, H, W, 2) class probabilities, whatever the file's output."""
         with self._lock:
-            interpreter = self._interpreter_for(batch.shape)
-            interpreter.set_tensor(interpreter.get_input_details()[0]["index"], batch)
-            interpreter.invoke()
-            return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+            output = self._runner_for(batch.shape)(batch)
+        if output.shape[-1] == 1:
+            output = np.concatenate([1.0 - output, output], axis=-1)
+        return output
 
 
 class KerasBackend:
@@ -124,6 +188,9 @@ class KerasBackend:
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         with self._lock:
             return self._function(batch).numpy()
+
+    def person_probability(self, batch: np.ndarray) -> np.ndarray:
+        return self(batch)[0, :, :, 1]
 
 
 def load_keras_model(folder: Path):
@@ -188,14 +255,14 @@ class Matter:
         height, width = rgb.shape[:2]
         batch = prepare_input(rgb, self.spec.channels, model_input_size(height, width, long_side))
         prepared = time.perf_counter()
-        probabilities = self.backend(batch)
+        probability = self.backend.person_probability(batch)
         inferred = time.perf_counter()
-        if not np.isfinite(probabilities).all():
+        if not np.isfinite(probability).all():
             raise InvalidWeightsError(
                 f"Model {self.name} ({self.folder}) produced NaN or infinite values; its weights "
                 "are damaged: delete the model folder and pull or export it again."
             )
-        alpha = alpha_to_size(probabilities[0, :, :, 1], height, width)
+        alpha = alpha_to_size(probability, height, width)
         finished = time.perf_counter()
         self.last_timing = Timing(
             (prepared - started) * 1e3, (inferred - prepared) * 1e3, (finished - inferred) * 1e3
@@ -210,21 +277,40 @@ def load_matter(
     threads: int | None = None,
     download: bool = True,
 ) -> Matter:
-    """Load model `name` (optionally `-fp16`/`-int8`) from the resolved weights folder."""
-    base_name, variant = split_variant(name)
+    """Load model `name` from the resolved weights folder.
+
+    `name` may carry a TFLite variant (`dark-light-int8`, `-fp16`, `-fp32`); without one,
+    LiteRT loads the spec table's `default_variant`, or fp32 (with a warning that says how
+    to make the variant) when the folder lacks that file. The Keras backend is fp32.
+    """
+    base_name, requested = split_variant(name)
     spec = get_spec(base_name)
-    variant = variant or spec.default_variant or "fp32"
     folder = resolve_model_folder(spec.name, weights, download=download)
     if backend == "litert":
+        variant = requested or spec.default_variant or "fp32"
         model_path = folder / TFLITE_FILES[variant]
+        if not model_path.is_file() and requested is None and variant != "fp32":
+            logger.warning(
+                "%s has no %s (the default %s variant of %r); running the fp32 %s instead. "
+                "Make the variant with: python -m humanmatting.quantize %s",
+                folder,
+                TFLITE_FILES[variant],
+                variant,
+                spec.name,
+                TFLITE_FILES["fp32"],
+                folder,
+            )
+            variant, model_path = "fp32", folder / TFLITE_FILES["fp32"]
         if not model_path.is_file():
             raise FileNotFoundError(
-                f"{folder} has no {TFLITE_FILES[variant]} for variant {variant!r} of {spec.name!r}."
+                f"{folder} has no {TFLITE_FILES[variant]} for variant {variant!r} of "
+                f"{spec.name!r}; make it with: python -m humanmatting.quantize {folder}"
             )
         runner = LiteRTBackend(model_path, threads)
     elif backend == "keras":
-        if variant != "fp32":
+        if requested not in (None, "fp32"):
             raise ValueError("The Keras backend runs fp32 only; use backend='litert' for variants.")
+        variant = "fp32"
         runner = KerasBackend(folder)
     else:
         raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")

@@ -12,6 +12,15 @@ CLASSES: tuple[str, str] = ("background", "person")
 FORMAT_VERSION = 1
 FORMAT_FILE = "humanmatting.json"
 TFLITE_FILES = {"fp32": "model.tflite", "fp16": "model-fp16.tflite", "int8": "model-int8.tflite"}
+# TFLite signatures: one that takes any H, W, plus fixed-shape copies of the graph for the
+# common sizes (XNNPACK runs a fixed-shape graph whole; see humanmatting.export).
+DYNAMIC_SIGNATURE = "serving_default"
+
+
+def fixed_signature(height: int, width: int) -> str:
+    """Name of the TFLite signature for a fixed (1, height, width, C) input."""
+    return f"fixed_{height}x{width}"
+
 
 HUB_NAMESPACE_ENV = "HUMANMATTING_HUB_NAMESPACE"
 DEFAULT_HUB_NAMESPACE = "humanmatting"
