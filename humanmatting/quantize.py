@@ -342,9 +342,11 @@ def quantize_folder(
     count: int = 64,
     variants: tuple[str, ...] = ("fp32", "fp16", "int8"),
     measure: bool = True,
+    shapes: list[tuple[int, int]] | None = None,
 ) -> dict:
     """Write the TFLite `variants` of a model folder from its Keras weights; update
-    humanmatting.json (variants, calibration, agreement). Returns what was recorded."""
+    humanmatting.json (variants, calibration, agreement). Returns what was recorded.
+    `shapes`: the fixed-shape signatures (default `export.fixed_shapes()`)."""
     from humanmatting.export import convert_to_tflite
     from humanmatting.runtime import load_keras_model
 
@@ -362,7 +364,9 @@ def quantize_folder(
         if variant == "int8":
             calibration = calibration_inputs(channels, calibration_dir, count)
         print(f"{folder.name}: converting {variant} ...", flush=True)
-        flatbuffer = convert_to_tflite(model, variant, calibration if variant == "int8" else None)
+        flatbuffer = convert_to_tflite(
+            model, variant, calibration if variant == "int8" else None, shapes=shapes
+        )
         (folder / TFLITE_FILES[variant]).write_bytes(flatbuffer)
 
     description = json.loads(description_path.read_text())

@@ -133,18 +133,24 @@ class LiteRTBackend:
             return DYNAMIC_SIGNATURE
         return sorted(self.signatures)[0]
 
+    def signature_for(self, shape: tuple[int, ...]) -> str | None:
+        """The signature that runs a (1, H, W, C) batch: a fixed-shape one when the file
+        has it, else the any-size one (None: a file without signatures)."""
+        fixed = fixed_signature(shape[1], shape[2])
+        return fixed if fixed in self.signatures else self._dynamic_signature()
+
     def _runner_for(self, shape: tuple[int, ...]) -> _SignatureRunner:
         runner = self._runners.get(shape)
         if runner is not None:
             self._runners.move_to_end(shape)
             return runner
-        fixed = fixed_signature(shape[1], shape[2])
-        if fixed in self.signatures:
+        signature = self.signature_for(shape)
+        if signature is not None and signature != self._dynamic_signature():
             if self._fixed_interpreter is None:
                 self._fixed_interpreter = self._interpreter_class(
                     model_content=self._model_content, num_threads=self.threads
                 )
-            runner = _SignatureRunner(self._fixed_interpreter, fixed)
+            runner = _SignatureRunner(self._fixed_interpreter, signature)
         else:
             interpreter = self._interpreter_class(
                 model_content=self._model_content, num_threads=self.threads
