@@ -334,7 +334,8 @@ interpreter.resize_tensor_input(index, x.shape)  # any height and width multiple
 interpreter.allocate_tensors()
 interpreter.set_tensor(index, x)
 interpreter.invoke()
-person = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])[0, :, :, 1]
+# The output's last channel is the person probability.
+person = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])[0, :, :, -1]
 ```
 """
 

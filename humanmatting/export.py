@@ -121,10 +121,10 @@ def litert_graph(model: keras.Model) -> keras.Model:
 
     clone = keras.models.clone_model(model, clone_function=rewrite)
     for layer in clone.layers:
-        weights = model.get_layer(layer.name).get_weights()
-        if not weights:
+        if not layer.weights:
             continue
         source = model.get_layer(layer.name)
+        weights = source.get_weights()
         if _is_plain_transpose(source):
             # Keras transpose kernels are (kh, kw, out, in); correlation with the flipped
             # kernel is the same sum.

@@ -13,13 +13,16 @@ FORMAT_VERSION = 1
 FORMAT_FILE = "humanmatting.json"
 TFLITE_FILES = {"fp32": "model.tflite", "fp16": "model-fp16.tflite", "int8": "model-int8.tflite"}
 # TFLite signatures: one that takes any H, W, plus fixed-shape copies of the graph for the
-# common sizes (XNNPACK runs a fixed-shape graph whole; see humanmatting.export).
+# common sizes (XNNPACK runs a fixed-shape graph whole; see humanmatting.export). The
+# converter orders subgraphs by signature name, so "serving_default" < "static_..." keeps
+# the any-size graph first: the classic single-graph API (interpreter.get_input_details,
+# resize_tensor_input) still works on the file.
 DYNAMIC_SIGNATURE = "serving_default"
 
 
 def fixed_signature(height: int, width: int) -> str:
     """Name of the TFLite signature for a fixed (1, height, width, C) input."""
-    return f"fixed_{height}x{width}"
+    return f"static_{height}x{width}"
 
 
 HUB_NAMESPACE_ENV = "HUMANMATTING_HUB_NAMESPACE"

@@ -73,14 +73,30 @@ def test_fixed_shape_signatures_serve_presets_and_agree_with_the_any_size_one(
     assert backend.signatures == {DYNAMIC_SIGNATURE} | {
         fixed_signature(h, w) for h, w in fixed_shapes()
     }
-    assert backend.signature_for((1, 256, 256, 1)) == "fixed_256x256"
+    assert backend.signature_for((1, 256, 256, 1)) == fixed_signature(256, 256)
     assert backend.signature_for((1, 256, 320, 1)) == DYNAMIC_SIGNATURE
     rgb = photos["grace_hopper"]
     fixed = matter.predict(rgb)  # nearest preset: 512x384, a fixed-shape signature
-    assert backend.signature_for((1, 512, 384, 1)) == "fixed_512x384"
-    backend.signatures.discard("fixed_512x384")  # now the same size runs the any-size graph
+    assert backend.signature_for((1, 512, 384, 1)) == fixed_signature(512, 384)
+    backend.signatures.discard(fixed_signature(512, 384))  # now it runs the any-size graph
     backend._runners.clear()
     np.testing.assert_allclose(matter.predict(rgb), fixed, atol=1e-5)
+
+
+def test_the_first_graph_takes_any_size_for_single_graph_readers(random_weights_dir):
+    """Code that ignores signatures (e.g. a model card snippet) gets the any-size graph."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    path = random_weights_dir / "dark-light" / TFLITE_FILES["fp32"]
+    interpreter = Interpreter(model_path=str(path))
+    details = interpreter.get_input_details()[0]
+    assert list(details["shape_signature"]) == [1, -1, -1, 1]
+    interpreter.resize_tensor_input(details["index"], [1, 96, 160, 1])
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(details["index"], np.zeros((1, 96, 160, 1), np.float32))
+    interpreter.invoke()
+    output = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    assert output.shape == (1, 96, 160, 1)
 
 
 def test_default_variant_falls_back_to_fp32_with_a_warning(random_weights_dir, caplog):
@@ -125,7 +141,7 @@ def test_older_single_graph_softmax_files_still_load(random_weights_dir, tmp_pat
     converter = tf.lite.TFLiteConverter.from_saved_model(str(tmp_path / "saved"))
     (folder / TFLITE_FILES["fp32"]).write_bytes(converter.convert())
     old = load_matter("dark-light-fp32", tmp_path)
-    assert not any(name.startswith("fixed_") for name in old.backend.signatures)
+    assert old.backend.signatures == {"serving_default"}
     new = load_matter("dark-light-fp32", random_weights_dir)
     for rgb in photos.values():
         np.testing.assert_allclose(old.predict(rgb), new.predict(rgb), atol=1e-5)
