@@ -514,10 +514,10 @@ def plot(rows, threads, path: Path) -> None:
             axis.scatter(
                 positions,
                 bounds,
-                marker="_",
-                color="black",
-                s=140,
-                linewidths=2,
+                marker="D",
+                facecolor="white",
+                edgecolor="black",
+                s=30,
                 zorder=3,
                 label="physical bound (MACs / peak)" if index == 0 else None,
             )
