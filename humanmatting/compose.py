@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 from PIL import ImageColor
@@ -75,14 +77,32 @@ def _cover(image: np.ndarray, height: int, width: int) -> np.ndarray:
     return resized[top : top + height, left : left + width]
 
 
+def gaussian_blur(rgb: np.ndarray, sigma: float) -> np.ndarray:
+    """A Gaussian blur of `sigma` pixels, computed at reduced size when sigma is large.
+
+    A direct blur costs time in proportion to sigma (17 ms at sigma 15 on a 640x480 frame,
+    more than the model); shrinking by sigma / 3, blurring and enlarging again takes under
+    1 ms and differs from it by about 0.5 grey levels on average. The shrink (box) and the
+    bilinear enlargement blur a little themselves; the small blur makes up the rest.
+    """
+    factor = int(sigma // 3)
+    if factor < 2:
+        return cv2.GaussianBlur(rgb, (0, 0), sigmaX=float(sigma))
+    height, width = rgb.shape[:2]
+    small_size = (max(1, round(width / factor)), max(1, round(height / factor)))
+    small = cv2.resize(rgb, small_size, interpolation=cv2.INTER_AREA)
+    remaining = math.sqrt(max(sigma**2 - (factor**2 - 1) / 12 - factor**2 / 6, 1.0))
+    small = cv2.GaussianBlur(small, (0, 0), sigmaX=remaining / factor)
+    return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
 def blur_background(
     rgb: np.ndarray, alpha: np.ndarray, strength: float = 15, threshold: float | None = None
 ) -> np.ndarray:
     """Blur everything but the person; `strength` is the Gaussian sigma in pixels."""
     if strength <= 0:
         return rgb.copy()
-    blurred = cv2.GaussianBlur(rgb, (0, 0), sigmaX=float(strength))
-    return _blend(rgb, blurred, harden(alpha, threshold))
+    return _blend(rgb, gaussian_blur(rgb, strength), harden(alpha, threshold))
 
 
 def overlay_mask(

@@ -8,6 +8,7 @@ Keeping this out of app.py lets tests and other front ends use it directly.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import dataclasses
 import os
 import shutil
@@ -15,7 +16,7 @@ import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -154,7 +155,12 @@ class ModelRegistry:
 
 class OutputFolder:
     """Files handed to a front end (which copies them at once); each request gets its own
-    subfolder, and subfolders older than `keep_s` are deleted as new ones are made."""
+    subfolder, and subfolders older than `keep_s` are deleted as new ones are made.
+
+    Many requests run at once: one of them cleans up at a time, a subfolder that vanishes
+    while it is being looked at is skipped, and folders held with `lease()` (a video being
+    written, however long it takes) are never deleted.
+    """
 
     def __init__(self, path: str | os.PathLike | None = None, keep_s: float = 60):
         if path is None:
@@ -163,13 +169,38 @@ class OutputFolder:
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
         self.keep_s = keep_s
+        self._cleaning = threading.Lock()
+        self._leased: set[Path] = set()
 
     def new_dir(self) -> Path:
-        cutoff = time.time() - self.keep_s
-        for child in self.path.iterdir():
-            if child.stat().st_mtime < cutoff:
-                shutil.rmtree(child, ignore_errors=True)
+        self.clean()
         return Path(tempfile.mkdtemp(dir=self.path))
+
+    @contextlib.contextmanager
+    def lease(self) -> Iterator[Path]:
+        """A new subfolder that is not cleaned up until the `with` block ends."""
+        folder = self.new_dir()
+        self._leased.add(folder)
+        try:
+            yield folder
+        finally:
+            self._leased.discard(folder)
+
+    def clean(self) -> None:
+        """Delete subfolders older than `keep_s`; another request already doing it is enough."""
+        if not self._cleaning.acquire(blocking=False):
+            return
+        try:
+            cutoff = time.time() - self.keep_s
+            for child in self.path.iterdir():
+                try:
+                    old = child.stat().st_mtime < cutoff
+                except FileNotFoundError:  # deleted meanwhile (by another process)
+                    continue
+                if old and child not in self._leased:
+                    shutil.rmtree(child, ignore_errors=True)
+        finally:
+            self._cleaning.release()
 
     def png(self, picture: np.ndarray, name: str, directory: Path | None = None) -> Path:
         """Write `picture` as <new subfolder>/name.png with fast compression."""

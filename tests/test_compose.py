@@ -1,3 +1,4 @@
+import cv2
 import numpy as np
 import pytest
 
@@ -51,3 +52,16 @@ def test_overlay_and_matte(scene):
 def test_bad_colour_message():
     with pytest.raises(ValueError, match="Unknown colour 'grean'"):
         compose.parse_color("grean")
+
+
+@pytest.mark.parametrize("sigma", [2, 6, 15, 40])
+def test_fast_blur_looks_like_a_full_gaussian_blur(photos, sigma):
+    rgb = photos["astronaut"]
+    fast = compose.gaussian_blur(rgb, sigma)
+    exact = cv2.GaussianBlur(rgb, (0, 0), sigmaX=sigma)
+    assert fast.shape == rgb.shape and fast.dtype == np.uint8
+    difference = np.abs(fast.astype(int) - exact)
+    assert difference.mean() < 1.0, difference.mean()
+    border = 2 * sigma  # borders are extended differently at the two scales
+    assert difference[border:-border, border:-border].max() <= 3
+    assert np.abs(fast.astype(int) - rgb).mean() > 5  # and it does blur
