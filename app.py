@@ -11,6 +11,7 @@ The work is done by humanmatting.serving; this file only lays out the page.
 from __future__ import annotations
 
 import argparse
+import base64
 import os
 import re
 import sys
@@ -23,7 +24,10 @@ STARTED_AT = time.perf_counter()
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
+import cv2  # noqa: E402
 import gradio as gr  # noqa: E402
+import numpy as np  # noqa: E402
+from gradio.data_classes import ImageData  # noqa: E402
 
 import humanmatting  # noqa: E402
 from humanmatting import serving  # noqa: E402
@@ -56,6 +60,10 @@ QUEUE_SIZE = int(os.environ.get(QUEUE_SIZE_ENV, 32))
 # Chromium's fake camera (and many webcams) default to 1920x1440: 640x480 is what makes
 # live matting fluid, because frame transfer dominates the streaming path.
 WEBCAM_OPTIONS = gr.WebcamOptions(constraints={"video": {"width": 640, "height": 480}})
+# The page sends the next frame at the first tick of this period after the last result
+# arrived: at 0.04 s, a 45 ms round trip waited for the second tick (12.5 frames/s); at
+# 0.02 s it waits at most 20 ms. Measured with benchmarks/webcam_fps.py (see README).
+STREAM_EVERY_S = 0.02
 # Gradio recognises a gr.Progress default; tqdm bars (process_video's) drive it.
 PROGRESS = gr.Progress(track_tqdm=True)
 OUTPUT_HEIGHT = 360
@@ -120,6 +128,26 @@ def read_by_humanmatting(image: gr.Image) -> gr.Image:
     return image
 
 
+def sent_inline_as_jpeg(image: gr.Image, quality: int = 85) -> gr.Image:
+    """Make `image` send each picture inside the event's message, as a JPEG data URL.
+
+    For live camera frames this replaces Gradio's way for an output picture: write a file
+    to its cache, hash it, send its URL, then serve it to the browser in a second request,
+    which cost the server several ms of CPU per frame (benchmarks/webcam_fps.py).
+    """
+    save_to_cache = image.postprocess
+
+    def postprocess(value):
+        if not isinstance(value, np.ndarray):
+            return save_to_cache(value)
+        bgr = cv2.cvtColor(value, cv2.COLOR_RGB2BGR)
+        _, jpeg = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
+        return ImageData(url="data:image/jpeg;base64," + base64.b64encode(jpeg).decode())
+
+    image.postprocess = postprocess
+    return image
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -140,9 +168,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--max-shapes",
         type=int,
-        default=int(os.environ.get(MAX_SHAPES_ENV, 2)),
-        help="LiteRT interpreters kept per model, one per network input shape: 60 MB at the "
-        f"camera's 320x256, 150 MB at the 512-pixel photo presets (${MAX_SHAPES_ENV})",
+        default=int(os.environ.get(MAX_SHAPES_ENV, 1)),
+        help="LiteRT interpreters kept per model and role (photos, camera, video), one per "
+        "network input shape: 60 MB at the camera's 320x256, 150 MB at the 512-pixel photo "
+        f"presets; more saves ~60 ms when photo shapes alternate (${MAX_SHAPES_ENV})",
     )
     parser.add_argument(
         "--max-upload-mb",
@@ -454,11 +483,13 @@ def build_app(
                         elem_id="network-size",
                     )
                 with gr.Column():
-                    live = gr.Image(
-                        label="Live result",
-                        format="jpeg",
-                        buttons=["fullscreen"],
-                        elem_id="live",
+                    live = sent_inline_as_jpeg(
+                        gr.Image(
+                            label="Live result",
+                            format="jpeg",
+                            buttons=["fullscreen"],
+                            elem_id="live",
+                        )
                     )
                     readout = gr.Textbox(label="Speed", elem_id="readout")
             camera.stream(
@@ -473,7 +504,7 @@ def build_app(
                     session,
                 ],
                 [live, readout, session],
-                stream_every=0.04,
+                stream_every=STREAM_EVERY_S,
                 time_limit=webcam_time_limit,
                 concurrency_limit=1,
                 api_name="webcam",

@@ -270,7 +270,7 @@ def test_api_with_gradio_client(app, grace_hopper_path, short_video, tmp_path):
     # Over the pixel limit: the person gets the library's message, not a stack trace.
     huge = tmp_path / "huge.png"
     Image.new("L", (8000, 6000)).save(huge)
-    with pytest.raises(gradio_client.exceptions.AppError, match="too large"):
+    with pytest.raises(gradio_client.exceptions.AppError, match="huge.png is 8000x6000 = 48,"):
         client.predict(handle_file(str(huge)), api_name="/matte")
 
 
