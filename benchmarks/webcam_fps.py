@@ -100,7 +100,8 @@ def main() -> int:
                 print(
                     f"{args.model}, network long side {size}: {(last - first) / elapsed:.1f} "
                     f"frames/s reached the page over {elapsed:.0f} s; CPU per frame: server "
-                    f"{server_ms:.0f} ms, browser {browser_ms:.0f} ms; machine load "
+                    f"{server_ms:.0f} ms, browser {browser_ms:.0f} ms; server RSS "
+                    f"{server.memory_info().rss / 2**20:.0f} MiB; machine load "
                     f"{os.getloadavg()[0]:.1f} (last readout: {readout})"
                 )
                 page.close()
