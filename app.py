@@ -11,28 +11,59 @@ The work is done by humanmatting.serving; this file only lays out the page.
 from __future__ import annotations
 
 import argparse
+import base64
 import os
+import re
 import sys
+import tempfile
+import time
 from pathlib import Path
 
+STARTED_AT = time.perf_counter()
 # Before Gradio is imported: it reads these at import time.
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
+import cv2  # noqa: E402
 import gradio as gr  # noqa: E402
+import numpy as np  # noqa: E402
+from gradio.data_classes import ImageData  # noqa: E402
 
 import humanmatting  # noqa: E402
 from humanmatting import serving  # noqa: E402
+from humanmatting.preprocess import max_pixels  # noqa: E402
 from humanmatting.serving import Background, ModelRegistry, VideoLimits  # noqa: E402
 from humanmatting.video import InvalidVideoError  # noqa: E402
+
+IMPORT_S = time.perf_counter() - STARTED_AT
 
 HERE = Path(__file__).resolve().parent
 EXAMPLES_DIR = HERE / "examples"
 DOWNLOAD_ENV = "HUMANMATTING_ALLOW_DOWNLOAD"
 WEBCAM_TIME_LIMIT_ENV = "HUMANMATTING_WEBCAM_TIME_LIMIT"
+MAX_UPLOAD_ENV = "HUMANMATTING_MAX_UPLOAD_MB"
+MAX_SHAPES_ENV = "HUMANMATTING_MAX_SHAPES"
+QUEUE_SIZE_ENV = "HUMANMATTING_QUEUE_SIZE"
+# Queue and concurrency, chosen for a small CPU server (2 cores here, as on a free Space):
+# - Photos (the Cut out button, the automatic run on upload, Compare) share one limit of 2.
+#   One LiteRT call already uses both cores and each model runs one call at a time, so more
+#   requests at once add no throughput, only memory (a 12 MP photo holds about 250 MB while
+#   in flight) and latency for everyone; 2 lets one request decode or encode PNGs while
+#   another runs the model.
+# - Camera streams: 1. A stream holds its slot while it runs (up to the time limit); two
+#   streams would halve each one's frame rate on 2 cores. Other viewers wait in the queue.
+# - Videos: 1, in their own lane, so a long video never blocks photos.
+# - At most QUEUE_SIZE requests wait; the next one is refused at once ("queue is full")
+#   instead of waiting minutes (32 photos at about 0.3 s each is a 5 s wait at most).
+PHOTO_CONCURRENCY = 2
+QUEUE_SIZE = int(os.environ.get(QUEUE_SIZE_ENV, 32))
 # Chromium's fake camera (and many webcams) default to 1920x1440: 640x480 is what makes
 # live matting fluid, because frame transfer dominates the streaming path.
 WEBCAM_OPTIONS = gr.WebcamOptions(constraints={"video": {"width": 640, "height": 480}})
+# The page sends the next frame at the first tick of this period after the last result
+# arrived: at 0.04 s, a 45 ms round trip waited for the second tick (12.5 frames/s); at
+# 0.02 s it waits at most 20 ms. Measured with benchmarks/webcam_fps.py (see README).
+STREAM_EVERY_S = 0.02
 # Gradio recognises a gr.Progress default; tqdm bars (process_video's) drive it.
 PROGRESS = gr.Progress(track_tqdm=True)
 OUTPUT_HEIGHT = 360
@@ -43,6 +74,78 @@ CSS = """
 }
 """
 USER_ERRORS = (ValueError, LookupError, OSError)  # InvalidImageError, WeightsNotFound, ...
+# Server paths never reach a visitor: uploads live in Gradio's cache (<tmp>/gradio/<hash>/<name>).
+SERVER_ROOTS = {tempfile.gettempdir(), os.environ.get("GRADIO_TEMP_DIR") or tempfile.gettempdir()}
+SERVER_PATH = re.compile(
+    "|".join(re.escape(root.rstrip(os.sep)) + r"(?:/[^\s/]+)+" for root in SERVER_ROOTS)
+)
+
+
+def user_error(error: BaseException, *uploads: str | None) -> gr.Error:
+    """gr.Error with the library's message, naming uploads by their file name (as the
+    visitor called them), never by their path on this server."""
+    if isinstance(error, MemoryError):
+        message = "The server ran out of memory for this request; try a smaller file."
+    else:
+        message = str(error)
+        for upload in uploads:
+            if isinstance(upload, (str, os.PathLike)) and str(upload):
+                message = message.replace(str(upload), Path(upload).name)
+        message = SERVER_PATH.sub(lambda match: Path(match.group()).name, message)
+    print(f"refused a request: {message}", file=sys.stderr, flush=True)  # one line, no traceback
+    return gr.Error(message, print_exception=False)
+
+
+def read_by_humanmatting(image: gr.Image) -> gr.Image:
+    """Make `image` hand uploaded files to humanmatting unopened, and report undecodable
+    data as a clear gr.Error.
+
+    gr.Image opens every upload with Pillow before the app's function runs, even with
+    type="filepath" (gradio/image_utils.py, preprocess_image), so an empty file, text named
+    .jpg or a decompression bomb failed inside Gradio with its generic "upstream Gradio app
+    has raised an exception". humanmatting.load_rgb reads the file once, with the pixel
+    limit and a clear message for each problem. Other payloads (camera frames and pastes
+    arrive as data URLs) are decoded by Gradio as before. This replaces the component's
+    own preprocess: a gr.Image subclass would do the same, but Gradio writes a stub file
+    (app.pyi) beside the source of every component class it sees defined.
+    """
+    decode = image.preprocess
+
+    def preprocess(payload):
+        if payload is None:
+            return None
+        is_data_url = bool(payload.url and payload.url.startswith("data:"))
+        if image.type == "filepath" and image.image_mode is None and payload.path:
+            if not is_data_url:
+                return payload.path
+        try:
+            return decode(payload)
+        except Exception as error:  # Pillow's errors for data it cannot decode
+            name = payload.orig_name or "the uploaded image"
+            raise user_error(ValueError(f"Cannot read {name} as an image ({error}).")) from None
+
+    image.preprocess = preprocess
+    return image
+
+
+def sent_inline_as_jpeg(image: gr.Image, quality: int = 85) -> gr.Image:
+    """Make `image` send each picture inside the event's message, as a JPEG data URL.
+
+    For live camera frames this replaces Gradio's way for an output picture: write a file
+    to its cache, hash it, send its URL, then serve it to the browser in a second request,
+    which cost the server several ms of CPU per frame (benchmarks/webcam_fps.py).
+    """
+    save_to_cache = image.postprocess
+
+    def postprocess(value):
+        if not isinstance(value, np.ndarray):
+            return save_to_cache(value)
+        bgr = cv2.cvtColor(value, cv2.COLOR_RGB2BGR)
+        _, jpeg = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
+        return ImageData(url="data:image/jpeg;base64," + base64.b64encode(jpeg).decode())
+
+    image.postprocess = postprocess
+    return image
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -65,8 +168,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--max-shapes",
         type=int,
-        default=3,
-        help="LiteRT interpreters kept per model, one per input shape (100-150 MB each)",
+        default=int(os.environ.get(MAX_SHAPES_ENV, 1)),
+        help="LiteRT interpreters kept per model and role (photos, camera, video), one per "
+        "network input shape: 60 MB at the camera's 320x256, 150 MB at the 512-pixel photo "
+        f"presets; more saves ~60 ms when photo shapes alternate (${MAX_SHAPES_ENV})",
+    )
+    parser.add_argument(
+        "--max-upload-mb",
+        type=float,
+        default=float(os.environ.get(MAX_UPLOAD_ENV, 0)) or None,
+        help="largest upload accepted, in MB (default: 50, or the video limit if larger; "
+        f"${MAX_UPLOAD_ENV})",
     )
     parser.add_argument(
         "--webcam-time-limit",
@@ -100,13 +212,15 @@ def background_controls(modes: tuple[str, ...], default: str):
     """Radio for the background mode and the settings each mode needs (shown when relevant)."""
     mode = gr.Radio(list(modes), value=default, label="Background")
     color = gr.ColorPicker(value="#00b140", label="Colour", visible=default == "colour")
-    image = gr.Image(
-        type="filepath",
-        image_mode=None,
-        label="Background picture",
-        sources=["upload", "clipboard"],
-        visible=default == "image",
-        height=160,
+    image = read_by_humanmatting(
+        gr.Image(
+            type="filepath",
+            image_mode=None,
+            label="Background picture",
+            sources=["upload", "clipboard"],
+            visible=default == "image",
+            height=160,
+        )
     )
     blur = gr.Slider(1, 50, value=15, step=1, label="Blur strength", visible=default == "blur")
     mode.change(
@@ -163,8 +277,8 @@ def build_app(
             result = serving.matte_image(
                 registry, image, model, background_of(mode, color, background_image, blur), edges
             )
-        except USER_ERRORS as error:
-            raise gr.Error(str(error)) from None
+        except (*USER_ERRORS, MemoryError) as error:
+            raise user_error(error, image, background_image) from None
         folder = outputs.new_dir()
         cutout = outputs.png(result.cutout, "cutout", folder)
         transparent = mode == "transparent"  # then the composite is the cutout
@@ -183,8 +297,8 @@ def build_app(
             mattes = serving.compare_models(registry, image, edges)
             folder = outputs.new_dir()
             return [(outputs.png(matte, name, folder), caption) for matte, caption, name in mattes]
-        except USER_ERRORS as error:
-            raise gr.Error(str(error)) from None
+        except (*USER_ERRORS, MemoryError) as error:
+            raise user_error(error, image) from None
 
     def stream_frame(
         frame, model, mode, color, background_image, blur, edges, smoothing, size, session
@@ -203,8 +317,8 @@ def build_app(
                 smoothing,
                 int(size),
             )
-        except USER_ERRORS as error:
-            raise gr.Error(str(error)) from None
+        except (*USER_ERRORS, MemoryError) as error:
+            raise user_error(error, background_image) from None
         return picture, readout, session
 
     def matte_video(
@@ -223,20 +337,21 @@ def build_app(
             raise gr.Error("Upload a video first.")
         progress(0, desc="Reading the video")
         try:
-            return str(
-                serving.matte_video(
-                    registry,
-                    video,
-                    model,
-                    background_of(mode, color, background_image, blur),
-                    edges,
-                    0.6 if smoothing else None,
-                    limits,
-                    outputs.new_dir(),
+            with outputs.lease() as folder:  # not cleaned up however long the video takes
+                return str(
+                    serving.matte_video(
+                        registry,
+                        video,
+                        model,
+                        background_of(mode, color, background_image, blur),
+                        edges,
+                        0.6 if smoothing else None,
+                        limits,
+                        folder,
+                    )
                 )
-            )
-        except (InvalidVideoError, *USER_ERRORS) as error:
-            raise gr.Error(str(error)) from None
+        except (InvalidVideoError, *USER_ERRORS, MemoryError) as error:
+            raise user_error(error, video, background_image) from None
 
     def models() -> dict[str, dict[str, str]]:
         """Which models this server can run, and how to get the others."""
@@ -262,12 +377,14 @@ def build_app(
         with gr.Tab("Image", id="image"):
             with gr.Row():
                 with gr.Column():
-                    photo = gr.Image(
-                        type="filepath",
-                        image_mode=None,  # the file as uploaded: humanmatting reads it
-                        sources=["upload", "clipboard"],
-                        label="Photo",
-                        elem_id="photo",
+                    photo = read_by_humanmatting(
+                        gr.Image(
+                            type="filepath",
+                            image_mode=None,  # the file as uploaded: humanmatting reads it
+                            sources=["upload", "clipboard"],
+                            label="Photo",
+                            elem_id="photo",
+                        )
                     )
                     image_model = model_dropdown(registry)
                     image_background = background_controls(serving.IMAGE_BACKGROUNDS, "colour")
@@ -317,28 +434,38 @@ def build_app(
                     elem_id="compare",
                 )
             image_inputs = [photo, image_model, *image_background, image_edges]
+            photo_work = {"concurrency_id": "photo", "concurrency_limit": PHOTO_CONCURRENCY}
             run_button.click(
-                matte, image_inputs, [cutout, composite, matte_output, timing], api_name="matte"
+                matte,
+                image_inputs,
+                [cutout, composite, matte_output, timing],
+                api_name="matte",
+                **photo_work,
             )
             photo.change(
                 matte_if_photo,
                 image_inputs,
                 [cutout, composite, matte_output, timing],
                 api_visibility="private",
+                **photo_work,
             )
-            compare_button.click(compare, [photo, image_edges], gallery, api_name="compare")
+            compare_button.click(
+                compare, [photo, image_edges], gallery, api_name="compare", **photo_work
+            )
 
         with gr.Tab("Webcam", id="webcam"):
             session = gr.State(None)
             with gr.Row():
                 with gr.Column():
-                    camera = gr.Image(
-                        sources=["webcam"],
-                        streaming=True,
-                        type="numpy",
-                        label="Camera",
-                        elem_id="camera",
-                        webcam_options=WEBCAM_OPTIONS,
+                    camera = read_by_humanmatting(
+                        gr.Image(
+                            sources=["webcam"],
+                            streaming=True,
+                            type="numpy",
+                            label="Camera",
+                            elem_id="camera",
+                            webcam_options=WEBCAM_OPTIONS,
+                        )
                     )
                     camera_model = model_dropdown(registry)
                     camera_background = background_controls(serving.FRAME_BACKGROUNDS, "blur")
@@ -356,11 +483,13 @@ def build_app(
                         elem_id="network-size",
                     )
                 with gr.Column():
-                    live = gr.Image(
-                        label="Live result",
-                        format="jpeg",
-                        buttons=["fullscreen"],
-                        elem_id="live",
+                    live = sent_inline_as_jpeg(
+                        gr.Image(
+                            label="Live result",
+                            format="jpeg",
+                            buttons=["fullscreen"],
+                            elem_id="live",
+                        )
                     )
                     readout = gr.Textbox(label="Speed", elem_id="readout")
             camera.stream(
@@ -375,7 +504,7 @@ def build_app(
                     session,
                 ],
                 [live, readout, session],
-                stream_every=0.04,
+                stream_every=STREAM_EVERY_S,
                 time_limit=webcam_time_limit,
                 concurrency_limit=1,
                 api_name="webcam",
@@ -404,14 +533,36 @@ def build_app(
                 [video, video_model, *video_background, video_edges, video_smoothing],
                 video_output,
                 api_name="matte_video",
+                concurrency_id="video",
+                concurrency_limit=1,
             )
 
         gr.api(models, api_name="models")
     return demo
 
 
+def return_freed_memory_to_the_system() -> None:
+    """Make glibc give large freed buffers back at once (Linux only; elsewhere a no-op).
+
+    Photos of every size and LiteRT interpreters for new shapes come and go; by default
+    glibc raises its mmap threshold after the first frees and keeps later buffers in its
+    heaps, so the server's memory only grows. A fixed threshold of 1 MB keeps it bounded.
+    """
+    import ctypes
+    import ctypes.util
+
+    m_mmap_threshold = -3
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt(m_mmap_threshold, 1 << 20)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
 def main(argv: list[str] | None = None) -> None:
+    started = time.perf_counter()
     args = parse_args(argv)
+    return_freed_memory_to_the_system()
     registry = ModelRegistry(
         args.weights, download=args.download, threads=args.threads, max_shapes=args.max_shapes
     )
@@ -422,21 +573,32 @@ def main(argv: list[str] | None = None) -> None:
         flush=True,
     )
     if registry.default:
-        registry.warm_up(registry.default)  # load now, so the first request is fast
+        # Loads (and checks) the default model now; interpreters for each network input
+        # shape are made by the first request that needs one (60-150 MB each).
+        registry.matter(registry.default)
     limits = VideoLimits.from_env()
+    max_upload_mb = args.max_upload_mb or max(limits.max_megabytes, 50)
     demo = build_app(registry, limits, args.webcam_time_limit)
-    demo.queue(default_concurrency_limit=2)
+    demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=PHOTO_CONCURRENCY)
     demo.launch(
         server_name=args.host,
         server_port=args.port,
         share=False,
         ssr_mode=False,
         run_history=False,  # photos stay out of the browser's storage
-        max_file_size=f"{max(limits.max_megabytes, 50):g}mb",
+        max_file_size=f"{max_upload_mb:g}mb",
         allowed_paths=[str(EXAMPLES_DIR)],
         footer_links=["api"],
         css=CSS,
+        prevent_thread_lock=True,
     )
+    print(
+        f"serving {time.perf_counter() - STARTED_AT:.1f} s after start (imports {IMPORT_S:.1f} s,"
+        f" model and page {time.perf_counter() - started:.1f} s); uploads up to "
+        f"{max_upload_mb:g} MB, images up to {max_pixels():,} pixels",
+        flush=True,
+    )
+    demo.block_thread()
 
 
 if __name__ == "__main__":

@@ -5,11 +5,14 @@
 Starts app.py, opens the Webcam tab in Debian's chromium with a fake camera, records for
 SECONDS per network input size and counts the processed frames that reach the page. The
 browser, its fake camera and the app share this machine's CPU, as they would on a laptop.
+It also prints the CPU time the server and the browser spent per frame: on a machine that
+other work shares, frames/s swing with that work, but CPU time per frame does not.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 import tempfile
@@ -18,7 +21,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import psutil  # noqa: E402
+
 from tests.app_harness import CHROMIUM, CHROMIUM_ARGS, REPO_ROOT, clean_env, launch_app  # noqa: E402
+
+
+def cpu_seconds(processes) -> float:
+    total = 0.0
+    for process in processes:
+        try:
+            times = process.cpu_times()
+            total += times.user + times.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
 
 
 def frame_number(page) -> int:
@@ -33,6 +49,9 @@ def main() -> int:
     parser.add_argument("--model", default="dark-light")
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--sizes", type=int, nargs="+", default=[320, 512])
+    parser.add_argument(
+        "--app-args", default="", help='more arguments for app.py, e.g. "--threads 1"'
+    )
     args = parser.parse_args()
 
     from playwright.sync_api import sync_playwright
@@ -41,9 +60,10 @@ def main() -> int:
     app = launch_app(
         REPO_ROOT / "app.py",
         workdir,
-        ["--weights", args.weights],
+        ["--weights", args.weights, *args.app_args.split()],
         clean_env(PYTHONPATH=str(REPO_ROOT), HF_HOME=str(workdir / "hf")),
     )
+    server = psutil.Process(app.process.pid)
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -61,13 +81,28 @@ def main() -> int:
                     "document.querySelector('#readout textarea').value.includes('frame 10')",
                     timeout=60_000,
                 )
+                browser_processes = [
+                    child
+                    for child in psutil.Process().children(recursive=True)
+                    if "chrom" in child.name()
+                ]
+                cpu_before = cpu_seconds([server]), cpu_seconds(browser_processes)
                 first, started = frame_number(page), time.perf_counter()
                 page.wait_for_timeout(args.seconds * 1000)
                 last, elapsed = frame_number(page), time.perf_counter() - started
+                cpu_after = cpu_seconds([server]), cpu_seconds(browser_processes)
                 readout = page.locator("#readout textarea").input_value()
+                frames = max(last - first, 1)
+                server_ms, browser_ms = (
+                    (after - before) * 1e3 / frames
+                    for before, after in zip(cpu_before, cpu_after, strict=True)
+                )
                 print(
                     f"{args.model}, network long side {size}: {(last - first) / elapsed:.1f} "
-                    f"frames/s reached the page over {elapsed:.0f} s (last readout: {readout})"
+                    f"frames/s reached the page over {elapsed:.0f} s; CPU per frame: server "
+                    f"{server_ms:.0f} ms, browser {browser_ms:.0f} ms; server RSS "
+                    f"{server.memory_info().rss / 2**20:.0f} MiB; machine load "
+                    f"{os.getloadavg()[0]:.1f} (last readout: {readout})"
                 )
                 page.close()
             browser.close()

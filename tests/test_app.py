@@ -142,6 +142,26 @@ def test_image_tab_downloads_cutout_png_matching_the_library(page, app_weights, 
 
 
 @needs_chromium
+def test_a_broken_upload_shows_the_reason_and_the_next_photo_works(
+    page, grace_hopper_path, tmp_path
+):
+    broken = tmp_path / "holiday.jpg"
+    broken.write_text("not a picture\n")
+    page.locator("#photo input[type=file]").set_input_files(str(broken))
+    toast = page.locator(".toast-body").filter(has_text="holiday.jpg")
+    toast.first.wait_for(timeout=30_000)
+    message = toast.first.inner_text()
+    assert "Cannot read holiday.jpg as an image" in message and "/tmp" not in message
+    page.screenshot(path=str(ARTIFACTS / "image-tab-error.png"), full_page=True)
+    page.locator("#photo").get_by_role("button", name="Remove Image").click()
+    page.locator("#photo input[type=file]").set_input_files(str(grace_hopper_path))
+    page.wait_for_function(
+        "document.querySelector('#timing textarea').value.includes('512x600 photo')",
+        timeout=60_000,
+    )
+
+
+@needs_chromium
 def test_example_photo_and_compare_models_show_every_available_model(page):
     page.locator("img[src*='astronaut']").first.click()  # the shipped example
     page.wait_for_function(
@@ -270,7 +290,7 @@ def test_api_with_gradio_client(app, grace_hopper_path, short_video, tmp_path):
     # Over the pixel limit: the person gets the library's message, not a stack trace.
     huge = tmp_path / "huge.png"
     Image.new("L", (8000, 6000)).save(huge)
-    with pytest.raises(gradio_client.exceptions.AppError, match="too large"):
+    with pytest.raises(gradio_client.exceptions.AppError, match="huge.png is 8000x6000 = 48,"):
         client.predict(handle_file(str(huge)), api_name="/matte")
 
 

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import os
+import shutil
+import threading
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -13,6 +17,7 @@ from humanmatting.serving import (
     Background,
     ModelRegistry,
     ModelUnavailableError,
+    OutputFolder,
     StreamSession,
     VideoLimits,
     VideoTooLargeError,
@@ -112,11 +117,7 @@ def test_stream_session_reports_rate_and_smooths(dark_light_only, photos):
 
 
 def test_output_folder_writes_pngs_and_forgets_old_ones(tmp_path, photos):
-    import os
-
     from PIL import Image
-
-    from humanmatting.serving import OutputFolder
 
     outputs = OutputFolder(tmp_path, keep_s=60)
     rgba = np.dstack([photos["astronaut"], np.full((512, 512), 128, np.uint8)])
@@ -127,3 +128,63 @@ def test_output_folder_writes_pngs_and_forgets_old_ones(tmp_path, photos):
     os.utime(first.parent, (0, 0))  # an hour-old request
     second = outputs.png(rgba[:, :, :3], "composite")
     assert not first.exists() and second.exists()
+
+
+def old_folders(root, count: int) -> list:
+    folders = [root / f"old-{index}" for index in range(count)]
+    for folder in folders:
+        folder.mkdir()
+        (folder / "cutout.png").write_bytes(b"x")
+        os.utime(folder, (0, 0))  # an old request's results
+    return folders
+
+
+def test_output_folder_new_dir_from_many_requests_at_once(tmp_path):
+    """The load test's failure: requests cleaning up together raced on each other's
+    deletions (FileNotFoundError from stat) and two requests failed."""
+    outputs = OutputFolder(tmp_path, keep_s=60)
+    old = old_folders(tmp_path, 300)
+    start = threading.Barrier(8)
+    made, errors = [], []
+
+    def request():
+        start.wait()
+        try:
+            for _ in range(10):
+                made.append(outputs.new_dir())
+        except Exception as error:  # any: the point is that none happens
+            errors.append(error)
+
+    threads = [threading.Thread(target=request) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert not any(folder.exists() for folder in old)
+    assert len(set(made)) == 80 and all(folder.is_dir() for folder in made)
+
+
+def test_output_folder_skips_a_folder_deleted_while_it_looks(tmp_path, monkeypatch):
+    outputs = OutputFolder(tmp_path, keep_s=60)
+    vanishing, stays_old = old_folders(tmp_path, 2)
+    real_stat = Path.stat
+
+    def stat_after_another_process_deleted(self, *args, **kwargs):
+        if self == vanishing:
+            shutil.rmtree(vanishing, ignore_errors=True)
+        return real_stat(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "stat", stat_after_another_process_deleted)
+    assert outputs.new_dir().is_dir()
+    assert not vanishing.exists() and not stays_old.exists()
+
+
+def test_output_folder_keeps_leased_folders_however_old(tmp_path):
+    outputs = OutputFolder(tmp_path, keep_s=60)
+    with outputs.lease() as video_folder:
+        os.utime(video_folder, (0, 0))  # a long video still being written
+        outputs.new_dir()
+        assert video_folder.is_dir()
+    outputs.new_dir()
+    assert not video_folder.exists()
