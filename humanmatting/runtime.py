@@ -237,7 +237,11 @@ class Timing:
 
 
 class Matter:
-    """A loaded model: `predict(image)` returns float32 person probability at the image's size."""
+    """A loaded model: `predict(image)` returns float32 person probability at the image's size.
+
+    `backend` is anything with `person_probability((1, H, W, C) float32) -> (H, W)`:
+    LiteRTBackend or KerasBackend.
+    """
 
     def __init__(self, spec: ModelSpec, backend, folder: Path | None = None, variant: str = "fp32"):
         self.spec = spec
@@ -282,12 +286,14 @@ def load_matter(
     backend: str = "litert",
     threads: int | None = None,
     download: bool = True,
+    max_shapes: int = 8,
 ) -> Matter:
     """Load model `name` from the resolved weights folder.
 
     `name` may carry a TFLite variant (`dark-light-int8`, `-fp16`, `-fp32`); without one,
     LiteRT loads the spec table's `default_variant`, or fp32 (with a warning that says how
     to make the variant) when the folder lacks that file. The Keras backend is fp32.
+    LiteRT keeps interpreters for at most `max_shapes` input shapes not built into the file.
     """
     base_name, requested = split_variant(name)
     spec = get_spec(base_name)
@@ -312,7 +318,7 @@ def load_matter(
                 f"{folder} has no {TFLITE_FILES[variant]} for variant {variant!r} of "
                 f"{spec.name!r}; make it with: python -m humanmatting.quantize {folder}"
             )
-        runner = LiteRTBackend(model_path, threads)
+        runner = LiteRTBackend(model_path, threads, max_shapes)
     elif backend == "keras":
         if requested not in (None, "fp32"):
             raise ValueError("The Keras backend runs fp32 only; use backend='litert' for variants.")

@@ -154,9 +154,13 @@ class ModelRegistry:
             raise ValueError(f"role must be one of {ROLES}, not {role!r}")
         with self._lock:
             if (name, role) not in self._matters:
-                matter = load_matter(name, self.folders[name], threads=self.threads, download=False)
-                if hasattr(matter.backend, "max_shapes"):  # LiteRT
-                    matter.backend.max_shapes = self.max_shapes
+                matter = load_matter(
+                    name,
+                    self.folders[name],
+                    threads=self.threads,
+                    download=False,
+                    max_shapes=self.max_shapes,
+                )
                 self._matters[name, role] = matter
             return self._matters[name, role]
 

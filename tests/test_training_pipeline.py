@@ -28,9 +28,9 @@ class RecordingBackend:
     def __init__(self):
         self.batches = []
 
-    def __call__(self, batch):
+    def person_probability(self, batch):
         self.batches.append(batch.copy())
-        return np.zeros((*batch.shape[:3], 2), np.float32)
+        return np.zeros(batch.shape[1:3], np.float32)
 
 
 @pytest.mark.parametrize("model_name", ["night", "dark-light"])
