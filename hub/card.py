@@ -178,6 +178,43 @@ def _files_table(folder: Path, description: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
+def _variants_table(description: dict[str, Any]) -> str:
+    """How the fp16 and int8 files agree with fp32, as `humanmatting.quantize` measured it."""
+    measured = {
+        variant: record["agreement_with_fp32"]
+        for variant, record in description.get("quantization", {}).items()
+        if "agreement_with_fp32" in record
+    }
+    if not measured:
+        return ""
+    photos = next(iter(measured.values())).get("held_out_photos", [])
+    rows = [
+        f"How the smaller files agree with `{TFLITE_FILES['fp32']}` on photos not used for "
+        f"calibration ({', '.join(photos)}), each seen at every aspect preset and at long side "
+        "320: IoU of the person masks (alpha > 0.5) and the mean absolute alpha difference.",
+        "",
+        "| File | IoU at the presets (worst view) | IoU at long side 320 (worst view) "
+        "| mean abs. alpha difference (presets) |",
+        "|---|---|---|---|",
+    ]
+    for variant, figures in measured.items():
+        presets, small = figures["presets"], figures["long_side_320"]
+        rows.append(
+            f"| `{TFLITE_FILES[variant]}` | {presets['iou']:.4f} ({presets['min_iou']:.4f}) "
+            f"| {small['iou']:.4f} ({small['min_iou']:.4f}) "
+            f"| {presets['mean_abs_difference']:.4f} |"
+        )
+    int8 = description["quantization"].get("int8", {}).get("calibration")
+    if int8:
+        rows += [
+            "",
+            f"int8 was calibrated on {int8['inputs']} inputs (scikit-image sample photos at "
+            f"each of the {int8['aspect_presets']} aspect presets), with cross-layer "
+            "equalization and the first convolution kept in float.",
+        ]
+    return "\n".join(rows) + "\n"
+
+
 def _results_table(metrics: dict[str, Any]) -> str:
     results = metrics.get("results", [])
     if not results:
@@ -424,6 +461,7 @@ def build_card(
 
 {_files_table(folder, description)}
 
+{_variants_table(description)}
 ## Results
 
 {_results_table(metrics)}

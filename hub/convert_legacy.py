@@ -1,8 +1,9 @@
 """Convert the original humanMatting release into this project's model folders.
 
-    python -m hub.convert_legacy ../shared/reference/humanMatting-original OUTDIR
+    python -m hub.convert_legacy ../shared/reference/humanMatting-original OUTDIR [--no-quantize]
 
-Writes OUTDIR/dark-light/ (Keras 3 + TFLite + humanmatting.json). Only dark-light's
+Writes OUTDIR/dark-light/ (Keras 3, TFLite fp32, and the fp16 and int8 variants that
+`humanmatting.quantize` makes, about a minute; + humanmatting.json). Only dark-light's
 weights survive upstream; night and dark are reported as unavailable. The output is
 derived from the author's files: keep it out of the repository.
 """
@@ -18,8 +19,11 @@ from humanmatting.specs import MODEL_SPECS
 ORIGINAL_AUTHOR = "Zhenzhong Tang"
 
 
-def convert_release(release_dir: Path, out_dir: Path, verify_fusion: bool = True) -> list[Path]:
-    """Convert every model whose weights are in `release_dir`; returns the written folders."""
+def convert_release(
+    release_dir: Path, out_dir: Path, verify_fusion: bool = True, quantize: bool = False
+) -> list[Path]:
+    """Convert every model whose weights are in `release_dir`; returns the written folders.
+    `quantize`: also write the fp16 and int8 LiteRT variants (dark-light runs int8 by default)."""
     from humanmatting.export import save_model_folder
     from humanmatting.legacy import load_legacy_weights
     from humanmatting.models import build_model, fuse_acnet
@@ -54,6 +58,10 @@ def convert_release(release_dir: Path, out_dir: Path, verify_fusion: bool = True
                 "max_weight_difference": worst,
             }
         folder = save_model_folder(model, spec.name, out_dir / spec.name, **extra)
+        if quantize:
+            from humanmatting.quantize import quantize_folder
+
+            quantize_folder(folder, variants=("fp16", "int8"))
         print(f"{spec.name}: wrote {folder}")
         written.append(folder)
     return written
@@ -63,10 +71,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("release_dir", type=Path, help="folder of the original release")
     parser.add_argument("out_dir", type=Path, help="where to write one folder per model")
+    parser.add_argument(
+        "--no-quantize",
+        action="store_true",
+        help="write fp32 only (skip the fp16 and int8 variants; the runtime then runs fp32)",
+    )
     args = parser.parse_args(argv)
     if not args.release_dir.is_dir():
         parser.error(f"{args.release_dir} is not a folder")
-    if not convert_release(args.release_dir, args.out_dir):
+    if not convert_release(args.release_dir, args.out_dir, quantize=not args.no_quantize):
         print(f"No convertible weights found in {args.release_dir}", file=sys.stderr)
         return 2
     return 0

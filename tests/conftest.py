@@ -48,11 +48,12 @@ def photos(astronaut, grace_hopper_path) -> dict[str, np.ndarray]:
 
 @pytest.fixture(scope="session")
 def original_weights_dir(reference_dir, tmp_path_factory) -> Path:
-    """The author's dark-light converted by `python -m hub.convert_legacy` (never committed)."""
+    """The author's dark-light converted by `python -m hub.convert_legacy` (never committed).
+    fp32 only: quantizing takes a minute, and tests/test_quantize.py does it once."""
     from hub.convert_legacy import main
 
     out = tmp_path_factory.mktemp("converted")
-    assert main([str(reference_dir), str(out)]) == 0
+    assert main([str(reference_dir), str(out), "--no-quantize"]) == 0
     return out
 
 

@@ -190,3 +190,16 @@ def test_variants_agree_with_fp32_on_held_out_photos(quantized_original):
     assert fp16["presets"]["mean_abs_difference"] <= 0.002
     matter = load_matter("dark-light", folder.parent)  # the default variant, now present
     assert matter.variant == "int8"
+
+
+def test_model_card_reports_how_the_variants_agree(quantized_original):
+    from hub.card import build_card
+
+    folder, record = quantized_original
+    text = str(build_card(get_spec("dark-light"), folder))
+    for variant in ("int8", "fp16"):
+        presets = record[variant]["agreement_with_fp32"]["presets"]
+        rows = [line for line in text.splitlines() if line.startswith(f"| `model-{variant}")]
+        assert len(rows) == 2  # the files table and the agreement table
+        assert rows[1].split(" | ")[1] == f"{presets['iou']:.4f} ({presets['min_iou']:.4f})"
+    assert "first convolution kept in float" in text
