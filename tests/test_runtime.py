@@ -69,3 +69,21 @@ def test_missing_weights_say_how_to_get_them(tmp_path, monkeypatch):
 def test_weights_dir_environment_variable(random_weights_dir, monkeypatch):
     monkeypatch.setenv("HUMANMATTING_WEIGHTS_DIR", str(random_weights_dir))
     assert load_matter("dark", download=False).folder == random_weights_dir / "dark"
+
+
+def test_litert_memory_stays_bounded_when_shapes_change(random_weights_dir):
+    """Each shape's buffers (tens of MB at the 512 presets) go when its interpreter is
+    dropped; one interpreter serving every fixed-shape signature kept them all (+300 MiB)."""
+    import psutil
+
+    from humanmatting.preprocess import ASPECT_PRESETS
+
+    matter = load_matter("dark-light-fp32", random_weights_dir, max_shapes=1)
+    process = psutil.Process()
+    resident_mib = []
+    for _ in range(2):
+        for height, width in ASPECT_PRESETS.values():
+            assert matter.backend.signature_for((1, height, width, 1)) != "serving_default"
+            matter.predict(np.zeros((height, width), np.uint8), long_side=max(height, width))
+            resident_mib.append(process.memory_info().rss / 2**20)
+    assert max(resident_mib) - resident_mib[0] < 100, [round(mib) for mib in resident_mib]
