@@ -170,16 +170,22 @@ class LiteRTBackend:
         return output
 
 
+def _drop_retracing_warning(record: logging.LogRecord) -> bool:
+    return "triggered tf.function retracing" not in record.getMessage()
+
+
 class KerasBackend:
     """The Keras 3 model, loaded with safe_mode; one traced function per input shape.
 
     `model.predict` cannot retrace bilinear UpSampling2D on a new shape with unknown H, W;
-    a tf.function traced on each concrete shape can.
+    a tf.function traced on each concrete shape can. Tracing once per shape is the design,
+    so TensorFlow's "triggered tf.function retracing" warning is filtered out.
     """
 
     def __init__(self, folder: Path):
         import tensorflow as tf
 
+        tf.get_logger().addFilter(_drop_retracing_warning)
         self.model = load_keras_model(folder)
         self.channels = int(self.model.input_shape[-1])
         self._function = tf.function(lambda x: self.model(x, training=False))

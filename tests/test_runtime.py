@@ -87,3 +87,24 @@ def test_litert_memory_stays_bounded_when_shapes_change(random_weights_dir):
             matter.predict(np.zeros((height, width), np.uint8), long_side=max(height, width))
             resident_mib.append(process.memory_info().rss / 2**20)
     assert max(resident_mib) - resident_mib[0] < 100, [round(mib) for mib in resident_mib]
+
+
+def test_keras_backend_traces_each_size_without_retracing_warnings(random_weights_dir):
+    import logging
+
+    import tensorflow as tf
+
+    warnings = []
+    handler = logging.Handler()
+    handler.emit = warnings.append
+    tf.get_logger().addHandler(handler)
+    try:
+        matter = load_matter("dark-light", random_weights_dir, backend="keras")
+        for height, width in [(64, 64), (64, 96), (96, 64), (96, 96), (128, 64), (64, 128)] * 2:
+            alpha = matter.predict(
+                np.zeros((height, width), np.uint8), long_side=max(height, width)
+            )
+            assert alpha.shape == (height, width)
+    finally:
+        tf.get_logger().removeHandler(handler)
+    assert not [record for record in warnings if "retracing" in record.getMessage()]
