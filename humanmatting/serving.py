@@ -106,11 +106,11 @@ class ModelRegistry:
 
     Nothing is downloaded unless `download` is true, so a default start makes no
     network request. LiteRT keeps one interpreter per network input shape, and each holds
-    its own buffers: about 60 MB at the camera's 320x256, 150 MB at the 512-pixel photo
-    presets. To keep the server's memory bounded, each model is loaded once per role
-    (ROLES: photos, camera frames, video frames), each keeping at most `max_shapes`
-    interpreters, so the live camera and a video never evict the photos' interpreter
-    or each other's. A new shape costs one allocation (about 60 ms, 2-3x a normal run).
+    its own buffers: about 80 MB at the 512x384 photo preset (int8). To keep the server's
+    memory bounded, each model is loaded once per role (ROLES: photos, camera frames,
+    video frames), each keeping at most `max_shapes` interpreters, so the live camera and
+    a video never evict the photos' interpreter or each other's. A new shape costs one
+    allocation (10-50 ms).
     """
 
     def __init__(
