@@ -144,7 +144,7 @@ class LiteRTBackend:
             self._runners.move_to_end(shape)
             return runner
         # One interpreter per shape, even for the file's fixed-shape signatures: an
-        # interpreter keeps every signature's buffers once used (about 70 MB at 512x384),
+        # interpreter keeps every signature's buffers once used (about 80 MB at 512x384),
         # so only dropping the whole interpreter gives the memory back.
         interpreter = self._interpreter_class(
             model_content=self._model_content, num_threads=self.threads
@@ -293,7 +293,8 @@ def load_matter(
     `name` may carry a TFLite variant (`dark-light-int8`, `-fp16`, `-fp32`); without one,
     LiteRT loads the spec table's `default_variant`, or fp32 (with a warning that says how
     to make the variant) when the folder lacks that file. The Keras backend is fp32.
-    LiteRT keeps interpreters for at most `max_shapes` input shapes not built into the file.
+    LiteRT keeps one interpreter for each of at most `max_shapes` input shapes (least
+    recently used dropped first).
     """
     base_name, requested = split_variant(name)
     spec = get_spec(base_name)
