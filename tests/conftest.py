@@ -74,6 +74,22 @@ def random_weights_dir(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture(scope="session")
+def bad_images(tmp_path_factory) -> dict[str, Path]:
+    """tests/bad_media.py's hostile images, made once for the library, CLI and app tests."""
+    from tests.bad_media import make_images
+
+    return make_images(tmp_path_factory.mktemp("bad-images"))
+
+
+@pytest.fixture(scope="session")
+def bad_videos(tmp_path_factory) -> dict[str, Path]:
+    """tests/bad_media.py's good, empty and corrupted videos, made once."""
+    from tests.bad_media import make_videos
+
+    return make_videos(tmp_path_factory.mktemp("bad-videos"))
+
+
 def randomize(model, seed: int = 0):
     """Give every weight (BN statistics included) non-trivial values."""
     rng = np.random.default_rng(seed)

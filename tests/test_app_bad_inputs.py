@@ -24,7 +24,6 @@ from humanmatting import compose
 from humanmatting.preprocess import load_rgb
 from humanmatting.runtime import load_matter
 from tests.app_harness import REPO_ROOT, clean_env, launch_app
-from tests.bad_media import make_images, make_videos
 from tests.test_bad_inputs import ACCEPTED, REFUSED
 
 gradio_client = pytest.importorskip("gradio_client")
@@ -55,16 +54,6 @@ def app(random_weights_dir, tmp_path_factory):
 def client(app, tmp_path_factory):
     downloads = tmp_path_factory.mktemp("downloads")
     return gradio_client.Client(app.url, verbose=False, download_files=str(downloads))
-
-
-@pytest.fixture(scope="module")
-def bad_images(tmp_path_factory):
-    return make_images(tmp_path_factory.mktemp("bad-images"))
-
-
-@pytest.fixture(scope="module")
-def bad_videos(tmp_path_factory):
-    return make_videos(tmp_path_factory.mktemp("bad-videos"))
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from PIL import Image
 from humanmatting import cli
 from humanmatting.preprocess import ImageTooLargeError, InvalidImageError, load_rgb
 from humanmatting.video import InvalidVideoError, process_video
-from tests.bad_media import _photo, make_images, make_videos
+from tests.bad_media import _photo
 
 PHOTO = _photo()  # the 48x64 picture most good files encode
 
@@ -41,16 +41,6 @@ ACCEPTED = [
     "animated.gif",
     "exif-rotated.jpg",
 ]
-
-
-@pytest.fixture(scope="session")
-def bad_images(tmp_path_factory):
-    return make_images(tmp_path_factory.mktemp("bad-images"))
-
-
-@pytest.fixture(scope="session")
-def bad_videos(tmp_path_factory):
-    return make_videos(tmp_path_factory.mktemp("bad-videos"))
 
 
 @pytest.fixture(scope="session")
