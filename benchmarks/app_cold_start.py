@@ -27,7 +27,7 @@ from PIL import Image
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from tests.app_harness import clean_env, free_port  # noqa: E402
+from tests.app_harness import clean_env, free_port, memory_mib, tensorflow_loaded  # noqa: E402
 
 # (label, width, height): the first is the cold-start request; the rest a typical session.
 PHOTOS = [
@@ -50,14 +50,6 @@ def make_photos(folder: Path) -> list[tuple[str, Path]]:
             source.resize((width, height), Image.Resampling.BILINEAR).save(path, quality=90)
         photos.append((label, path))
     return photos
-
-
-def memory_mib(pid: int) -> tuple[float, float]:
-    """(VmRSS, VmHWM) of the process in MiB."""
-    fields = dict(
-        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
-    )
-    return tuple(int(fields[key].split()[0]) / 1024 for key in ("VmRSS", "VmHWM"))
 
 
 def one_run(args, photos, workdir: Path, run: int) -> dict[str, float]:
@@ -103,8 +95,7 @@ def one_run(args, photos, workdir: Path, run: int) -> dict[str, float]:
                 f"(network {network}), RSS {rss:4.0f} MiB, peak {peak:4.0f} MiB"
             )
         figures["rss_after_session_mib"], figures["peak_mib"] = memory_mib(app.pid)
-        maps = Path(f"/proc/{app.pid}/maps").read_text()
-        figures["tensorflow"] = float("libtensorflow" in maps or "_pywrap_tensorflow" in maps)
+        figures["tensorflow"] = float(tensorflow_loaded(app.pid))
         startup = [line for line in log_path.read_text().splitlines() if "after start" in line]
         if startup:
             print(f"    app's own account: {startup[0]}")

@@ -11,7 +11,6 @@ resident memory. Numbers depend on machine load: run it on a quiet machine.
 from __future__ import annotations
 
 import argparse
-import socket
 import statistics
 import subprocess
 import sys
@@ -23,6 +22,9 @@ import numpy as np
 from PIL import Image
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+from tests.app_harness import free_port, memory_mib, tensorflow_loaded  # noqa: E402
 
 
 def test_photo(path: Path) -> Path:
@@ -34,12 +36,6 @@ def test_photo(path: Path) -> Path:
     return path
 
 
-def memory_kib(pid: int) -> dict[str, int]:
-    status = Path(f"/proc/{pid}/status").read_text().splitlines()
-    fields = dict(line.split(":", 1) for line in status if ":" in line)
-    return {key: int(fields[key].split()[0]) for key in ("VmRSS", "VmHWM")}
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--weights", required=True, help="folder with dark-light/ (and others)")
@@ -49,9 +45,7 @@ def main() -> int:
 
     from gradio_client import Client, handle_file
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     workdir = Path(tempfile.mkdtemp(prefix="app-latency-"))
     photo = test_photo(workdir / "photo-1280x720.jpg")
     log = open(workdir / "app.log", "wb")  # noqa: SIM115 - lives as long as the app
@@ -89,14 +83,9 @@ def main() -> int:
             f"p90 {np.percentile(values, 90):.0f} ms"
         )
         print(f"server side, last call: {summaries[-1]}")
-        memory = memory_kib(app.pid)
-        print(
-            f"app resident memory: {memory['VmRSS'] / 1024:.0f} MiB "
-            f"(peak {memory['VmHWM'] / 1024:.0f} MiB)"
-        )
-        maps = Path(f"/proc/{app.pid}/maps").read_text()
-        tensorflow = "libtensorflow" in maps or "_pywrap_tensorflow" in maps
-        print(f"TensorFlow loaded in the app: {tensorflow}")
+        resident, peak = memory_mib(app.pid)
+        print(f"app resident memory: {resident:.0f} MiB (peak {peak:.0f} MiB)")
+        print(f"TensorFlow loaded in the app: {tensorflow_loaded(app.pid)}")
     finally:
         app.terminate()
         app.wait(timeout=10)

@@ -98,6 +98,19 @@ def launch_app(
     raise TimeoutError(f"app.py did not serve {app.url} within {timeout_s} s:\n{app.log()}")
 
 
+def memory_mib(pid: int) -> tuple[float, float]:
+    """(resident, peak resident) memory of a process in MiB: VmRSS and VmHWM (Linux)."""
+    status = Path(f"/proc/{pid}/status").read_text().splitlines()
+    fields = dict(line.split(":", 1) for line in status if ":" in line)
+    return tuple(int(fields[key].split()[0]) / 1024 for key in ("VmRSS", "VmHWM"))
+
+
+def tensorflow_loaded(pid: int) -> bool:
+    """Whether TensorFlow's native library is mapped into a process (Linux)."""
+    maps = Path(f"/proc/{pid}/maps").read_text()
+    return "libtensorflow" in maps or "_pywrap_tensorflow" in maps
+
+
 def clean_env(**extra: str) -> dict[str, str]:
     """The environment without this session's weights/Hub settings, plus `extra`."""
     env = {
