@@ -114,10 +114,9 @@ def read_by_humanmatting(image: gr.Image) -> gr.Image:
     def preprocess(payload):
         if payload is None:
             return None
-        is_data_url = bool(payload.url and payload.url.startswith("data:"))
-        if image.type == "filepath" and image.image_mode is None and payload.path:
-            if not is_data_url:
-                return payload.path
+        uploaded_file = payload.path and not (payload.url or "").startswith("data:")
+        if image.type == "filepath" and image.image_mode is None and uploaded_file:
+            return payload.path
         try:
             return decode(payload)
         except Exception as error:  # Pillow's errors for data it cannot decode
@@ -170,8 +169,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=int,
         default=int(os.environ.get(MAX_SHAPES_ENV, 1)),
         help="LiteRT interpreters kept per model and role (photos, camera, video), one per "
-        "network input shape: 60 MB at the camera's 320x256, 150 MB at the 512-pixel photo "
-        f"presets; more saves ~60 ms when photo shapes alternate (${MAX_SHAPES_ENV})",
+        "network input shape: about 80 MB at the 512x384 photo preset (int8); more saves a "
+        f"10-50 ms re-allocation when photo shapes alternate (${MAX_SHAPES_ENV})",
     )
     parser.add_argument(
         "--max-upload-mb",
@@ -574,7 +573,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     if registry.default:
         # Loads (and checks) the default model now; interpreters for each network input
-        # shape are made by the first request that needs one (60-150 MB each).
+        # shape are made by the first request that needs one (about 80 MB each).
         registry.matter(registry.default)
     limits = VideoLimits.from_env()
     max_upload_mb = args.max_upload_mb or max(limits.max_megabytes, 50)

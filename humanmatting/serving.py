@@ -44,8 +44,6 @@ EDGES = {"soft": None, "hard": 0.5}  # hard edges: alpha >= 0.5 becomes person
 # What a model is loaded for: each role keeps its own interpreters (see ModelRegistry).
 ROLES = ("photo", "camera", "video")
 
-# Portrait and landscape phone photos (3:4, 4:3 presets); camera frames at long side 320.
-WARM_UP_SHAPES = ((512, 384), (384, 512), (256, 320))
 # PNG writing is most of a large photo's time. OpenCV with the "up" filter only and zlib
 # level 1 writes a 12 MP RGBA cutout in about 0.26 s (Pillow at its fastest level: 0.56 s,
 # at its default: several seconds), and the file is smaller than Pillow's level 1.
@@ -163,13 +161,6 @@ class ModelRegistry:
                 )
                 self._matters[name, role] = matter
             return self._matters[name, role]
-
-    def warm_up(self, name: str | None = None, shapes=WARM_UP_SHAPES) -> None:
-        """Allocate the interpreters for the commonest network input shapes now, not on a
-        person's request."""
-        matter = self.matter(name)
-        for height, width in shapes:
-            matter.predict(np.zeros((height, width, 3), np.uint8), long_side=max(height, width))
 
 
 class OutputFolder:
