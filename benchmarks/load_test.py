@@ -24,7 +24,6 @@ import argparse
 import io
 import queue
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -39,6 +38,8 @@ from PIL import Image
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
+
+from tests.app_harness import free_port  # noqa: E402
 
 # (width, height, format, share of the requests): what a public demo receives.
 PHOTO_MIX = [
@@ -120,12 +121,6 @@ def make_inputs(folder: Path) -> tuple[dict[str, Path], list[Path], list[Path]]:
         (folder / "cut.png").write_bytes(buffer.getvalue()[:500])
         broken = [folder / "text.jpg", folder / "cut.png"]
     return photos, frames, broken
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def start_app(weights: str, app: Path, log_path: Path) -> tuple[subprocess.Popen, str]:
