@@ -2,6 +2,11 @@
 
     python -m training.evaluate --model dark-light --weights runs/dark-light --data DIR \\
         [--split val] [--split-lists LISTS_DIR] [--backend litert|keras] [--out DIR]
+    python -m training.evaluate --model dark-light --weights models/dark-light \\
+        --data ../shared/datasets/eg1800          # a mask-folder set: its test.txt
+
+`--data` is the AISegment folder (splits val, train, all, as in training) or one
+mask-folder set (training.maskfolders; splits test, the default, train, all).
 
 `--weights` is a training checkpoint (.keras), a run folder (its best checkpoint) or a
 model folder (humanmatting.json; LiteRT by default). Each image goes through the runtime's
@@ -20,6 +25,7 @@ import os
 import platform
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -29,8 +35,35 @@ from humanmatting.preprocess import load_rgb, model_input_size, prepare_input, r
 from humanmatting.specs import MODEL_SPECS, get_spec
 from humanmatting.weights import is_model_folder
 from training.dataset import index_dataset, read_matte, split_pairs
+from training.maskfolders import (
+    IMAGES_DIR,
+    SPLIT_FILES,
+    index_mask_folder,
+    is_mask_folder,
+    read_mask,
+)
 from training.metrics import confusion, ious
 from training.pipeline import PERSON_THRESHOLD
+
+
+@dataclass(frozen=True)
+class Example:
+    """One evaluated photo: its name in per_image.csv and worst.png, photo and truth paths."""
+
+    name: str
+    image: Path
+    truth: Path
+
+
+def read_aisegment_truth(example: Example) -> np.ndarray:
+    return read_matte(example.truth)
+
+
+def read_mask_folder_truth(example: Example) -> np.ndarray:
+    """The mask, turned as `load_rgb` turns the photo (EXIF orientation)."""
+    from training.cache import orient_like_photo
+
+    return orient_like_photo(read_mask(example.truth), str(example.image))
 
 
 def make_predictor(model_name: str, weights: str | os.PathLike, backend: str = "litert"):
@@ -66,12 +99,38 @@ def _stats(values: list[float]) -> dict[str, float]:
     }
 
 
+def _mask_folder_examples(
+    data: Path, split: str, verify: bool, progress: bool
+) -> tuple[list[Example], dict]:
+    """The pairs of `split` of one mask-folder set ("all": train and test)."""
+    if split != "all" and split not in SPLIT_FILES:
+        raise ValueError(
+            f"a mask-folder set has the splits {', '.join(SPLIT_FILES)} or all, not {split!r}"
+        )
+    examples, skipped = [], {}
+    for name in SPLIT_FILES if split == "all" else (split,):
+        found = index_mask_folder(data, name, verify=verify, progress=progress)
+        print(found.report(), flush=True)
+        examples += [
+            Example(f"{IMAGES_DIR}/{Path(pair.image).name}", Path(pair.image), Path(pair.mask))
+            for pair in found.pairs
+        ]
+        for reason, stems in found.skipped.items():
+            skipped[reason] = skipped.get(reason, 0) + len(stems)
+    info = {"data": str(data), "split": f"{data.name} {split}", "set": data.name}
+    return examples, {**info, "skipped": skipped}
+
+
+def _holds_mask_folders(data: Path) -> bool:
+    return data.is_dir() and any(is_mask_folder(path) for path in data.iterdir())
+
+
 def evaluate(
     model_name: str,
     weights: str | os.PathLike,
     data: str | os.PathLike,
     out_dir: str | os.PathLike,
-    split: str = "val",
+    split: str | None = None,
     split_lists: str | os.PathLike | None = None,
     val_fraction: float = 0.13,
     split_seed: int = 0,
@@ -82,24 +141,52 @@ def evaluate(
     verify: bool = True,
     progress: bool = True,
 ) -> dict:
-    """Run the model over a split; write metrics.json, per_image.csv, worst.png; return metrics."""
+    """Run the model over a split; write metrics.json, per_image.csv, worst.png; return metrics.
+
+    `data`: the AISegment folder (`split` val by default, or train or all; split_lists,
+    val_fraction and split_seed as in training) or one mask-folder set (`split` test by
+    default, or train or all: the set's own lists)."""
     spec = get_spec(model_name)
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    index = index_dataset(data, verify=verify, progress=progress)
-    print(index.report(), flush=True)
-    if split == "all":
-        pairs = index.pairs
+    data = Path(data)
+    if is_mask_folder(data):
+        split = split or "test"
+        examples, data_info = _mask_folder_examples(data, split, verify, progress)
+        read_truth = read_mask_folder_truth
+    elif _holds_mask_folders(data):
+        sets = sorted(path.name for path in data.iterdir() if is_mask_folder(path))
+        raise ValueError(
+            f"{data} holds mask-folder sets ({', '.join(sets)}): evaluate one at a time, "
+            f"e.g. --data {data / sets[0]}"
+        )
     else:
-        train_pairs, val_pairs, _ = split_pairs(index, split_lists, val_fraction, split_seed)
-        pairs = {"train": train_pairs, "val": val_pairs}[split]
-    pairs = pairs[:max_images] if max_images else pairs
+        split = split or "val"
+        index = index_dataset(data, verify=verify, progress=progress)
+        print(index.report(), flush=True)
+        if split == "all":
+            pairs = index.pairs
+        elif split in ("train", "val"):
+            train_pairs, val_pairs, _ = split_pairs(index, split_lists, val_fraction, split_seed)
+            pairs = {"train": train_pairs, "val": val_pairs}[split]
+        else:
+            raise ValueError(f"AISegment splits are val, train and all, not {split!r}")
+        examples = [
+            Example(pair.image, index.root / pair.image, index.root / pair.matte) for pair in pairs
+        ]
+        data_info = {"data": str(index.root), "split": split}
+        read_truth = read_aisegment_truth
+    examples = examples[:max_images] if max_images else examples
+    if not examples:
+        raise ValueError(f"No images to evaluate in {data} ({split})")
+    out_dir.mkdir(parents=True, exist_ok=True)
     predict, source = make_predictor(spec.name, weights, backend)
 
     total = np.zeros((2, 2), np.int64)
     rows, model_ms, seen_shapes = [], [], set()
-    for pair in tqdm(pairs, desc=f"evaluating {spec.name}", unit="image", disable=not progress):
-        rgb = load_rgb(index.root / pair.image)
+    for example in tqdm(
+        examples, desc=f"evaluating {spec.name}", unit="image", disable=not progress
+    ):
+        rgb = load_rgb(example.image)
         size = model_input_size(*rgb.shape[:2], long_side)
         batch = prepare_input(rgb, spec.channels, size)
         if size not in seen_shapes:  # first call per shape traces or allocates: not timed
@@ -108,19 +195,18 @@ def evaluate(
         started = time.perf_counter()
         probabilities = np.asarray(predict(batch))[0]
         model_ms.append((time.perf_counter() - started) * 1e3)
-        truth = resize(read_matte(index.root / pair.matte), size) >= PERSON_THRESHOLD
+        truth = resize(read_truth(example), size) >= PERSON_THRESHOLD
         predicted = probabilities[..., 1] > probabilities[..., 0]
         matrix = confusion(truth, predicted)
         total += matrix
-        rows.append({"image": pair.image, **ious(matrix), "model_ms": model_ms[-1]})
+        rows.append({"image": example.name, **ious(matrix), "model_ms": model_ms[-1]})
 
     overall = ious(total)
     ranked = sorted(rows, key=lambda row: row["person_iou"])
     metrics = {
         "model": spec.name,
         **source,
-        "data": str(index.root),
-        "split": split,
+        **data_info,
         "images": len(rows),
         "input_size": f"long side {long_side}" if long_side else "nearest aspect preset",
         "mean_iou_2class": overall["mean_iou"],
@@ -146,18 +232,18 @@ def evaluate(
         writer = csv.DictWriter(file, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
+    by_name = {example.name: example for example in examples}
     worst_cases_figure(
-        index.root,
-        [row["image"] for row in ranked[:worst]],
-        pairs,
+        [by_name[row["image"]] for row in ranked[:worst]],
         spec,
         predict,
         long_side,
         out_dir / "worst.png",
         scores={row["image"]: row["person_iou"] for row in ranked[:worst]},
+        read_truth=read_truth,
     )
     print(
-        f"{spec.name} on {len(rows)} {split} images: mIoU {overall['mean_iou']:.4f}, "
+        f"{spec.name} on {len(rows)} {metrics['split']} images: mIoU {overall['mean_iou']:.4f}, "
         f"person IoU {overall['person_iou']:.4f}; model {metrics['speed']['model_ms_median']:.1f}"
         f" ms/image -> {out_dir / 'metrics.json'}",
         flush=True,
@@ -165,32 +251,33 @@ def evaluate(
     return metrics
 
 
-def worst_cases_figure(root, images, pairs, spec, predict, long_side, path, scores) -> Path:
+def worst_cases_figure(
+    examples, spec, predict, long_side, path, scores, read_truth=read_aisegment_truth
+) -> Path:
     """Rows of image | truth | predicted alpha | errors (red: false person, blue: missed)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    by_image = {pair.image: pair for pair in pairs}
     figure, axes = plt.subplots(
-        len(images), 4, figsize=(9, 2.6 * len(images)), squeeze=False, constrained_layout=True
+        len(examples), 4, figsize=(9, 2.6 * len(examples)), squeeze=False, constrained_layout=True
     )
-    for row, image in enumerate(images):
-        rgb = load_rgb(Path(root) / image)
+    for row, example in enumerate(examples):
+        rgb = load_rgb(example.image)
         size = model_input_size(*rgb.shape[:2], long_side)
         probabilities = np.asarray(predict(prepare_input(rgb, spec.channels, size)))[0]
-        truth = resize(read_matte(Path(root) / by_image[image].matte), size) >= PERSON_THRESHOLD
+        truth = resize(read_truth(example), size) >= PERSON_THRESHOLD
         predicted = probabilities[..., 1] > probabilities[..., 0]
         shown = resize(rgb, size)
         errors = shown.copy() // 2
         errors[predicted & ~truth] = (255, 40, 40)
         errors[~predicted & truth] = (40, 80, 255)
         panels = (
-            (shown, f"{Path(image).name}"),
+            (shown, f"{Path(example.name).name}"),
             (truth, "truth"),
             (probabilities[..., 1], "predicted alpha"),
-            (errors, f"person IoU {scores[image]:.3f}\nred: false person, blue: missed"),
+            (errors, f"person IoU {scores[example.name]:.3f}\nred: false person, blue: missed"),
         )
         for axis, (picture, title) in zip(axes[row], panels, strict=True):
             axis.imshow(picture, cmap="gray", vmin=0, vmax=1 if picture.ndim == 2 else None)
@@ -205,9 +292,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", required=True, choices=list(MODEL_SPECS))
     parser.add_argument("--weights", required=True, type=Path, help=".keras, run or model folder")
-    parser.add_argument("--data", required=True, type=Path, help="AISegment dataset folder")
+    parser.add_argument(
+        "--data", required=True, type=Path, help="AISegment dataset folder or one mask-folder set"
+    )
     parser.add_argument("--out", type=Path, help="output folder (default: evaluation/MODEL)")
-    parser.add_argument("--split", choices=("val", "train", "all"), default="val")
+    parser.add_argument(
+        "--split",
+        choices=("val", "train", "test", "all"),
+        help="default: val (AISegment), test (a mask-folder set's test.txt)",
+    )
     parser.add_argument("--split-lists", type=Path, help="folder with {x,y}_{train,val}.txt")
     parser.add_argument("--val-fraction", type=float, default=0.13)
     parser.add_argument("--split-seed", type=int, default=0)

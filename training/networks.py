@@ -42,11 +42,22 @@ def dtype_policy(name: str):
 
 
 def build_training_model(
-    name: str, acnet: bool = True, input_scale: float = 1.0, mixed_precision: bool = False
+    name: str,
+    acnet: bool = True,
+    input_scale: float = 1.0,
+    mixed_precision: bool | str = False,
 ) -> keras.Model:
     """The network to train: `build_model(name, acnet)` plus the optional wrapping above."""
     spec = get_spec(name)
-    with dtype_policy("mixed_float16" if mixed_precision else "float32"):
+    # True: mixed_float16 (GPU tensor cores); or a policy name, e.g. "mixed_bfloat16", which
+    # runs about 3x faster on CPUs with AMX/AVX-512 BF16 (measured here for night and dark).
+    policy = (
+        mixed_precision
+        if isinstance(mixed_precision, str)
+        else ("mixed_float16" if mixed_precision else "float32")
+    )
+    mixed_precision = policy != "float32"
+    with dtype_policy(policy):
         network = build_model(spec, acnet=acnet and spec.acnet_training)
         if input_scale == 1.0 and not mixed_precision:
             return network
@@ -76,6 +87,17 @@ def unwrap(model: keras.Model) -> tuple[keras.Model, float]:
 
 def is_acnet(network: keras.Model) -> bool:
     return any(layer.name.endswith("-1") for layer in network.layers)
+
+
+def float32_twin(model: keras.Model, name: str) -> keras.Model:
+    """`model` computing in float32 (same weights): the reference an export is checked
+    against, since a mixed-precision model's own outputs carry its float16/bfloat16 error."""
+    if all(layer.compute_dtype == "float32" for layer in model.layers):
+        return model
+    network, scale = unwrap(model)
+    twin = build_training_model(name, acnet=is_acnet(network), input_scale=scale)
+    twin.set_weights(model.get_weights())
+    return twin
 
 
 def inference_model(model: keras.Model, name: str) -> keras.Model:

@@ -8,6 +8,11 @@ Improved: the same network and serving format, plus augmentation, inputs scaled 
 inside the training graph (folded into the first conv at export, so the exported model
 still takes raw 0..255), a cosine learning-rate schedule with warm-up, and BCE + Dice
 loss (Dice weighs the thin person borders that BCE averages away).
+
+Photos: the recipe of the shipped models, trained on real photos (mask-folder sets such as
+EG1800, VITON, CCP): the improved recipe with `training.augment.PhotoAugmentation` (zoom,
+rotation, shift, colour, gamma, blur, noise, JPEG), batch 16 of small inputs (the
+networks are fully convolutional and serve any multiple of 32), epochs of 3,000 draws.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from fractions import Fraction
 import keras
 from keras import ops
 
+from training.augment import PhotoAugmentation
 from training.pipeline import Augmentation
 
 ORIGINAL_EPOCHS = {"night": 15, "dark": 15, "dark-light": 50}
@@ -34,13 +40,15 @@ class Recipe:
     loss: str = "bce"
     schedule: str = "constant"
     warmup_epochs: float = 0.0
-    augmentation: Augmentation | None = None
+    augmentation: Augmentation | PhotoAugmentation | None = None
     input_scale: float = 1.0
     acnet: bool = True  # dark-light is trained in ACNet form (ignored for night and dark)
     extra: dict = field(default_factory=dict)
 
     def epochs_for(self, model_name: str) -> int:
-        return self.epochs if self.epochs is not None else ORIGINAL_EPOCHS[model_name]
+        if self.epochs is not None:
+            return self.epochs
+        return self.extra.get("epochs", ORIGINAL_EPOCHS)[model_name]
 
     def describe(self) -> dict:
         """JSON-ready settings, for run.json and model cards."""
@@ -58,7 +66,18 @@ IMPROVED = Recipe(
     augmentation=Augmentation(),
     input_scale=1 / 255,
 )
-RECIPES = {"original": ORIGINAL, "improved": IMPROVED}
+PHOTOS = Recipe(
+    epochs=None,
+    batch_size=16,
+    loss="bce+dice",
+    schedule="cosine",
+    warmup_epochs=1.0,
+    learning_rate=2e-3,
+    augmentation=PhotoAugmentation(),
+    input_scale=1 / 255,
+    extra={"epochs": {"night": 18, "dark": 14, "dark-light": 16}, "samples_per_epoch": 3000},
+)
+RECIPES = {"original": ORIGINAL, "improved": IMPROVED, "photos": PHOTOS}
 
 
 def parse_scale(text: str) -> float:

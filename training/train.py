@@ -1,6 +1,13 @@
-"""Train night, dark or dark-light on the AISegment matting data.
+"""Train night, dark or dark-light on the AISegment matting data or on mask-folder sets.
 
     python -m training.train --model dark-light --data AISEGMENT_DIR [--out runs/dark-light]
+    python -m training.train --model dark-light --data ../shared/datasets \\
+        --mix eg1800=0.45,viton=0.2,ccp=0.35 --recipe photos
+
+With mask-folder sets (images/, masks/, train.txt; see training.maskfolders) the photos
+are decoded once into a cache (training.cache), drawn by the `--mix` weights and
+augmented for real photos (training.mixed); a held-out part of each train.txt picks the
+checkpoints, and test.txt is never read.
 
 Defaults reproduce the original recipe (Adam amsgrad, binary cross-entropy on the 2-class
 softmax, batch 60, 15 epochs for night/dark and 50 for dark-light in ACNet form, raw
@@ -14,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
 import sys
 import time
@@ -23,10 +31,72 @@ from pathlib import Path
 from humanmatting.specs import MODEL_SPECS, get_spec
 from training.callbacks import LAST_CHECKPOINT, LAST_STATE, LOG_FILE, run_callbacks
 from training.dataset import DatasetIndex, Pair, index_dataset, split_pairs
+from training.maskfolders import is_mask_folder
 from training.pipeline import DEFAULT_PRESETS, Augmentation, parse_presets
 from training.recipe import LOSSES, RECIPES, SCHEDULES, Recipe, parse_scale, with_overrides
 
 RUN_FILE = "run.json"
+# Mask-folder sets: small inputs (any multiple of 32 serves), mostly portrait like the photos.
+PHOTO_PRESETS: tuple[tuple[int, int], ...] = ((256, 192), (192, 256), (224, 224), (320, 224))
+PHOTO_VAL_SIZE = (256, 192)
+PHOTO_VAL_FRACTION = 0.05
+PHOTO_VAL_LIMIT = 100  # held-out photos per set at most
+DEFAULT_SAMPLES_PER_EPOCH = 3000
+
+
+def parse_mix(text: str) -> dict[str, float]:
+    """'eg1800=0.45,ccp=0.35' -> {'eg1800': 0.45, 'ccp': 0.35}; a bare name weighs 1."""
+    mix: dict[str, float] = {}
+    for item in text.split(","):
+        if not item.strip():
+            continue
+        name, sep, weight = (part.strip() for part in item.partition("="))
+        try:
+            value = float(weight) if sep else 1.0
+        except ValueError:
+            raise ValueError(f"--mix item {item!r} is not NAME=WEIGHT") from None
+        if not name:
+            raise ValueError(f"--mix item {item!r} has no set name")
+        if not math.isfinite(value) or value < 0:
+            raise ValueError(f"--mix weight of {name} must be a number >= 0, not {weight!r}")
+        if name in mix:
+            raise ValueError(f"--mix names {name} twice")
+        mix[name] = value
+    if not mix:
+        raise ValueError(f"--mix {text!r} names no set")
+    if not sum(mix.values()) > 0:
+        raise ValueError(f"--mix weights must not all be 0 ({text!r})")
+    return mix
+
+
+def _mix_argument(text: str) -> dict[str, float]:
+    try:
+        return parse_mix(text)
+    except ValueError as error:  # argparse would print only "invalid value"
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def mask_folder_sets(data: Path, mix: dict[str, float] | None) -> dict[Path, float]:
+    """The mask-folder sets to train on, with their sampling weights: `data` itself, or the
+    sets below it named in `mix` (default: every set below it, equal weights)."""
+    data = Path(data)
+    if is_mask_folder(data):
+        found = {data.name: data}
+    else:
+        found = {path.name: path for path in sorted(data.iterdir()) if is_mask_folder(path)}
+    if not found:
+        raise ValueError(f"{data} holds no mask-folder sets (images/, masks/, train.txt)")
+    if mix is None:
+        return dict.fromkeys(found.values(), 1.0)
+    unknown = [name for name in mix if name not in found]
+    if unknown:
+        raise ValueError(
+            f"--mix names {', '.join(unknown)}, not mask-folder sets in {data} "
+            f"(found: {', '.join(found)})"
+        )
+    if not sum(mix.values()) > 0:
+        raise ValueError(f"--mix weights must not all be 0: {mix}")
+    return {found[name]: weight for name, weight in mix.items()}
 
 
 @dataclass
@@ -36,12 +106,15 @@ class TrainConfig:
     out: Path | None = None  # default runs/<model>
     recipe: Recipe = field(default_factory=lambda: RECIPES["original"])
     split_lists: Path | None = None  # folder with the author's {x,y}_{train,val}.txt
-    val_fraction: float = 0.13
+    val_fraction: float | None = None  # default 0.13 (AISegment) or 0.05 (mask folders)
     split_seed: int = 0
-    presets: tuple[tuple[int, int], ...] = DEFAULT_PRESETS
+    presets: tuple[tuple[int, int], ...] | None = None  # default per layout
+    mix: dict[str, float] | None = None  # mask-folder sets under `data` -> sampling weight
+    samples_per_epoch: int | None = None  # mask-folder sets: draws per epoch
+    cache_dir: Path | None = None  # decoded photos (default ~/.cache/humanmatting/training)
     max_train: int | None = None  # use a seeded subset (quick runs, notebooks in CI)
     max_val: int | None = None
-    mixed_precision: bool = False
+    mixed_precision: bool | str = False  # True = mixed_float16, or a Keras policy name
     distribute: str = "auto"  # auto | mirrored | none
     cpu_replicas: int = 0  # testing: split the CPU into N devices for MirroredStrategy
     jit_compile: str = "auto"  # auto (XLA on GPU only) | on | off
@@ -76,7 +149,7 @@ def make_split(config: TrainConfig, index: DatasetIndex) -> tuple[list[Pair], li
     train_pairs, val_pairs, info = split_pairs(
         index,
         config.split_lists,
-        config.val_fraction,
+        config.val_fraction or 0.13,
         config.split_seed,
         log=lambda text: print(text, flush=True),
     )
@@ -162,12 +235,153 @@ def _summarize(run_dir: Path, started: float, history: dict, run_info: dict) -> 
         best_val_miou=result.best_val_miou,
         epochs_done=state["epoch"],
         wall_seconds=round(result.wall_seconds, 1),
+        # Every call of a resumed run added up: the figure the README and model card give.
+        wall_seconds_total=round(run_info.get("wall_seconds_before", 0.0) + result.wall_seconds, 1),
     )
     (run_dir / RUN_FILE).write_text(json.dumps(run_info, indent=2) + "\n")
     print(
         f"best: {best} (val mIoU {result.best_val_miou}); {result.wall_seconds:.0f} s", flush=True
     )
     return result
+
+
+def is_mask_folder_data(data: Path) -> bool:
+    """Mask-folder sets (a set, or a folder of sets) rather than the AISegment layout."""
+    data = Path(data)
+    return data.is_dir() and (
+        is_mask_folder(data) or any(is_mask_folder(p) for p in data.iterdir() if p.is_dir())
+    )
+
+
+def aisegment_datasets(config: TrainConfig, channels: int, replicas: int, initial_epoch: int):
+    """AISegment: decode per example (training.pipeline), group-wise or author's split."""
+    from training.pipeline import make_dataset
+
+    recipe = config.recipe
+    if config.mix is not None:
+        raise ValueError(
+            f"--mix weighs mask-folder sets; {config.data} is not one nor a folder of them"
+        )
+    presets = config.presets or DEFAULT_PRESETS
+    index = index_dataset(config.data, verify=config.verify, progress=config.verbose != 0)
+    print(index.report(), flush=True)
+    train_pairs, val_pairs, split_info = make_split(config, index)
+    common = {"channels": channels, "batch_size": recipe.batch_size, "presets": presets}
+    train_data = make_dataset(
+        *index.paths(train_pairs),
+        **common,
+        shuffle=True,
+        augmentation=recipe.augmentation,
+        seed=config.seed,
+        drop_remainder=True,
+    )
+    # A last val batch smaller than the replica count leaves a replica empty: NaN loss.
+    remainder = len(val_pairs) % recipe.batch_size
+    drop_val_remainder = 0 < remainder < replicas
+    if drop_val_remainder:
+        print(
+            f"validating on {len(val_pairs) - remainder} pairs: the last {remainder} "
+            f"cannot be split over {replicas} replicas",
+            flush=True,
+        )
+    val_data = make_dataset(
+        *index.paths(val_pairs),
+        **common,
+        shuffle=False,
+        seed=config.seed + 1,
+        drop_remainder=drop_val_remainder,
+    )
+    steps_per_epoch = int(train_data.cardinality())
+    info = {
+        "data": str(index.root),
+        "presets": [list(p) for p in presets],
+        "split": split_info,
+        "skipped": {reason: len(paths) for reason, paths in index.skipped.items()},
+    }
+    return (
+        train_data,
+        val_data,
+        steps_per_epoch,
+        min(len(train_pairs), steps_per_epoch * recipe.batch_size),
+        info,
+    )
+
+
+def photo_datasets(config: TrainConfig, channels: int, replicas: int, initial_epoch: int):
+    """Mask-folder sets: decoded once (cache), mixed by weight, augmented for real photos."""
+    from training.augment import RESIZE_ONLY, PhotoAugmentation
+    from training.cache import decode_set
+    from training.maskfolders import index_mask_folder
+    from training.mixed import WeightedSet, make_training_dataset, make_validation_dataset
+
+    recipe = config.recipe
+    presets = config.presets or PHOTO_PRESETS
+    fraction = PHOTO_VAL_FRACTION if config.val_fraction is None else config.val_fraction
+    augmentation = recipe.augmentation
+    if augmentation is not None and not isinstance(augmentation, PhotoAugmentation):
+        augmentation = PhotoAugmentation()  # the AISegment crop/flip settings do not apply
+    train_sets, val_sets, sets_info = [], [], {}
+    for folder, weight in mask_folder_sets(Path(config.data), config.mix).items():
+        split = index_mask_folder(
+            folder, "train", verify=config.verify, progress=config.verbose != 0
+        )
+        print(split.report(), flush=True)
+        train_pairs, val_pairs = split.held_out(fraction, config.max_val or PHOTO_VAL_LIMIT)
+        train_pairs = _subset(train_pairs, config.max_train, config.seed)
+        decode = {"cache_dir": config.cache_dir, "progress": config.verbose != 0}
+        train_sets.append(
+            WeightedSet(decode_set(f"{split.name}-train", train_pairs, **decode), weight)
+        )
+        if val_pairs:  # none with --val-fraction 0 or a one-pair set
+            val_sets.append(decode_set(f"{split.name}-val", val_pairs, **decode))
+        sets_info[split.name] = {
+            "path": str(folder),
+            "weight": weight,
+            "train": len(train_pairs),
+            "val": len(val_pairs),
+            "skipped": {reason: len(stems) for reason, stems in split.skipped.items()},
+        }
+    total = sum(item.weight for item in train_sets)
+    for item, info in zip(train_sets, sets_info.values(), strict=True):
+        info["share"] = round(item.weight / total, 4)
+    samples = config.samples_per_epoch or recipe.extra.get(
+        "samples_per_epoch", DEFAULT_SAMPLES_PER_EPOCH
+    )
+    train_data = make_training_dataset(
+        train_sets,
+        channels,
+        recipe.batch_size,
+        presets,
+        samples,
+        augmentation or RESIZE_ONLY,
+        seed=config.seed,
+        first_epoch=initial_epoch,
+    )
+    val_data = make_validation_dataset(
+        val_sets, channels, recipe.batch_size, PHOTO_VAL_SIZE, replicas=replicas
+    )
+    steps_per_epoch = int(train_data.cardinality())
+    info = {
+        "data": str(config.data),
+        "layout": "mask folders",
+        "sets": sets_info,
+        "samples_per_epoch": steps_per_epoch * recipe.batch_size,
+        "presets": [list(p) for p in presets],
+        "val_size": list(PHOTO_VAL_SIZE),
+        "split": {
+            "source": "train.txt of each set; held out for validation: "
+            f"{fraction:.0%} by stem hash, at most {config.max_val or PHOTO_VAL_LIMIT} a set"
+        },
+    }
+    print(
+        "mix: "
+        + ", ".join(
+            f"{name} {v['share']:.0%} ({v['train']} train, {v['val']} val)"
+            for name, v in sets_info.items()
+        ),
+        flush=True,
+    )
+    return train_data, val_data, steps_per_epoch, steps_per_epoch * recipe.batch_size, info
 
 
 def run_training(config: TrainConfig) -> TrainResult:
@@ -181,6 +395,7 @@ def run_training(config: TrainConfig) -> TrainResult:
     if last_state is not None and last_state["epoch"] >= epochs:
         print(f"{run_dir} already has {last_state['epoch']} of {epochs} epochs; nothing to do.")
         run_info = json.loads((run_dir / RUN_FILE).read_text())
+        run_info["wall_seconds_before"] = run_info.get("wall_seconds_total", 0.0)
         return _summarize(run_dir, started, {}, run_info)
     strategy = configure_devices(config)
 
@@ -188,40 +403,17 @@ def run_training(config: TrainConfig) -> TrainResult:
 
     from training.metrics import segmentation_metrics
     from training.networks import build_training_model, load_checkpoint
-    from training.pipeline import make_dataset
     from training.recipe import make_loss, make_optimizer
     from training.steps import trace_per_shape
 
     run_dir.mkdir(parents=True, exist_ok=True)
-    index = index_dataset(config.data, verify=config.verify, progress=config.verbose != 0)
-    print(index.report(), flush=True)
-    train_pairs, val_pairs, split_info = make_split(config, index)
-    common = {"channels": spec.channels, "batch_size": recipe.batch_size, "presets": config.presets}
-    train_data = make_dataset(
-        *index.paths(train_pairs),
-        **common,
-        shuffle=True,
-        augmentation=recipe.augmentation,
-        seed=config.seed,
-        drop_remainder=True,
+    make_data = photo_datasets if is_mask_folder_data(config.data) else aisegment_datasets
+    train_data, val_data, steps_per_epoch, trained_per_epoch, data_info = make_data(
+        config,
+        spec.channels,
+        strategy.num_replicas_in_sync,
+        initial_epoch=(last_state or {}).get("epoch", 0),
     )
-    # A last val batch smaller than the replica count leaves a replica empty: NaN loss.
-    remainder = len(val_pairs) % recipe.batch_size
-    drop_val_remainder = 0 < remainder < strategy.num_replicas_in_sync
-    if drop_val_remainder:
-        print(
-            f"validating on {len(val_pairs) - remainder} pairs: the last {remainder} "
-            f"cannot be split over {strategy.num_replicas_in_sync} replicas",
-            flush=True,
-        )
-    val_data = make_dataset(
-        *index.paths(val_pairs),
-        **common,
-        shuffle=False,
-        seed=config.seed + 1,
-        drop_remainder=drop_val_remainder,
-    )
-    steps_per_epoch = int(train_data.cardinality())
 
     keras.utils.set_random_seed(config.seed)
     with strategy.scope():
@@ -245,7 +437,6 @@ def run_training(config: TrainConfig) -> TrainResult:
             initial_epoch = 0
     trace_per_shape(model)
 
-    trained_per_epoch = min(len(train_pairs), steps_per_epoch * recipe.batch_size)
     callbacks = run_callbacks(
         spec.name,
         run_dir,
@@ -253,14 +444,13 @@ def run_training(config: TrainConfig) -> TrainResult:
         best_so_far=last_state["best_val_miou"] if last_state else None,
         resuming=last_state is not None,
     )
+    earlier = json.loads((run_dir / RUN_FILE).read_text()) if last_state is not None else {}
     run_info = {
         "model": spec.name,
-        "data": str(index.root),
+        "wall_seconds_before": earlier.get("wall_seconds_total", earlier.get("wall_seconds", 0.0)),
+        **data_info,
         "recipe": recipe.describe(),
         "epochs": epochs,
-        "presets": [list(p) for p in config.presets],
-        "split": split_info,
-        "skipped": {reason: len(paths) for reason, paths in index.skipped.items()},
         "mixed_precision": config.mixed_precision,
         "replicas": strategy.num_replicas_in_sync,
         "jit_compile": bool(model.jit_compile),
@@ -294,12 +484,26 @@ def build_parser() -> argparse.ArgumentParser:
         "--split-lists ../shared/reference/humanMatting-original",
     )
     parser.add_argument("--model", required=True, choices=list(MODEL_SPECS))
-    parser.add_argument("--data", required=True, type=Path, help="AISegment dataset folder")
+    parser.add_argument(
+        "--data",
+        required=True,
+        type=Path,
+        help="AISegment dataset folder, or a mask-folder set or a folder of such sets",
+    )
+    parser.add_argument(
+        "--mix",
+        type=_mix_argument,
+        help="mask-folder sets under --data with sampling weights, e.g. eg1800=0.45,ccp=0.35",
+    )
+    parser.add_argument("--samples-per-epoch", type=int, help="mask-folder sets (default 3000)")
+    parser.add_argument("--cache-dir", type=Path, help="decoded photos (mask-folder sets)")
     parser.add_argument("--out", type=Path, help="run folder (default runs/MODEL)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
     split = parser.add_argument_group("split")
     split.add_argument("--split-lists", type=Path, help="folder with {x,y}_{train,val}.txt")
-    split.add_argument("--val-fraction", type=float, default=0.13, help="group-wise split")
+    split.add_argument(
+        "--val-fraction", type=float, help="held out for validation (0.13 AISegment, 0.05 sets)"
+    )
     split.add_argument("--split-seed", type=int, default=0)
     split.add_argument("--max-train", type=int, help="train on a seeded subset of N pairs")
     split.add_argument("--max-val", type=int, help="validate on a seeded subset of N pairs")
@@ -316,10 +520,15 @@ def build_parser() -> argparse.ArgumentParser:
     recipe.add_argument("--input-scale", type=parse_scale, help="e.g. 1/255 (folded at export)")
     recipe.add_argument("--no-acnet", action="store_true", help="train dark-light without ACNet")
     recipe.add_argument(
-        "--presets", type=parse_presets, default=DEFAULT_PRESETS, help="HxW,HxW,... per batch"
+        "--presets", type=parse_presets, help="HxW,HxW,... one per batch (default per layout)"
     )
     system = parser.add_argument_group("system")
     system.add_argument("--mixed-precision", action="store_true", help="mixed_float16 (GPUs)")
+    system.add_argument(
+        "--bf16",
+        action="store_true",
+        help="mixed_bfloat16: about 3x faster training on CPUs with AMX or AVX-512 BF16",
+    )
     system.add_argument("--distribute", choices=("auto", "mirrored", "none"), default="auto")
     system.add_argument("--cpu-replicas", type=int, default=0, help=argparse.SUPPRESS)
     system.add_argument("--jit-compile", choices=("auto", "on", "off"), default="auto")
@@ -337,7 +546,9 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         loss=args.loss,
         schedule=args.schedule,
         warmup_epochs=args.warmup_epochs,
-        augmentation=Augmentation() if args.augment else None,
+        augmentation=(
+            RECIPES[args.recipe].augmentation or Augmentation() if args.augment else None
+        ),
         input_scale=args.input_scale,
         acnet=False if args.no_acnet else None,
     )
@@ -352,9 +563,12 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         val_fraction=args.val_fraction,
         split_seed=args.split_seed,
         presets=args.presets,
+        mix=args.mix,
+        samples_per_epoch=args.samples_per_epoch,
+        cache_dir=args.cache_dir,
         max_train=args.max_train,
         max_val=args.max_val,
-        mixed_precision=args.mixed_precision,
+        mixed_precision="mixed_bfloat16" if args.bf16 else args.mixed_precision,
         distribute=args.distribute,
         cpu_replicas=args.cpu_replicas,
         jit_compile=args.jit_compile,
