@@ -40,6 +40,31 @@ DATASET_TYPE = "aisegment-matting-human"
 TASK_NAME = "Portrait matting (person vs background)"
 ORIGINAL_AUTHOR = "Zhenzhong Tang"
 
+# Our own models' training data (../shared/datasets/README.md): name, origin, license as stated.
+TRAINING_SETS = {
+    "eg1800": (
+        "EG1800",
+        "Shen et al., *Automatic Portrait Segmentation for Image Stylization*, Eurographics "
+        "2016: Flickr head-and-shoulders portraits with hand-made masks (copy from the GitHub "
+        "repository bio-punk/AutoPortraitMatting)",
+        "the repository carries Apache-2.0 for its code and states nothing for the photos "
+        "(collected by the paper's authors for research)",
+    ),
+    "viton": (
+        "VITON",
+        "Han et al., *VITON*, CVPR 2018: Zalando studio photos of fashion models; person = "
+        "any non-background label of the set's parse maps (copy from an old commit of the "
+        "GitHub repository 51N84D/Virtual-Try-On)",
+        "the repository is MIT and states nothing for the images",
+    ),
+    "ccp": (
+        "CCP",
+        "Yang et al., *Clothing Co-Parsing*, CVPR 2014: full-body street fashion photos; "
+        "person = any clothing/skin/hair label (GitHub repository bearpaw/clothing-co-parsing)",
+        "the repository carries Apache-2.0",
+    ),
+}
+
 SOURCES = {
     "original author": "reported by the original author",
     "this project": "measured by this project",
@@ -56,6 +81,12 @@ METRICS = {
         "iou",
         "person IoU",
         "intersection over union of the person class alone after argmax; the stricter figure",
+    ),
+    "boundary_f": (
+        "f1",
+        "boundary F-measure",
+        "F1 of the person outline's pixels against the true outline's, each counted as "
+        "matched within 3 pixels at the mask's resolution",
     ),
 }
 
@@ -89,6 +120,21 @@ def collect_results(spec: ModelSpec, folder: Path) -> dict[str, Any]:
                     "note": "from the original README; computed by the original training code",
                 }
             )
+    for set_name, figures in existing.get("test_splits", {}).items():
+        title = TRAINING_SETS.get(set_name, (set_name,))[0]
+        for metric in METRICS:
+            if metric in figures:
+                results.append(
+                    {
+                        "metric": metric,
+                        "value": round(float(figures[metric]), 4),
+                        "split": f"test ({figures['images']} images)",
+                        "dataset": {"name": title, "type": set_name},
+                        "source": "this project",
+                        "note": f"{existing.get('command', 'benchmarks/quality.py')}; "
+                        f"{figures.get('aggregation', 'mean over images')}",
+                    }
+                )
     if "mean_iou_2class" in existing or "person_iou" in existing:
         split = str(existing.get("split", "unknown split"))
         if existing.get("images"):
@@ -121,8 +167,8 @@ def eval_results(metrics: dict[str, Any]) -> list[EvalResult]:
             EvalResult(
                 task_type="image-segmentation",
                 task_name=TASK_NAME,
-                dataset_type=DATASET_TYPE,
-                dataset_name=DATASET_NAME,
+                dataset_type=result.get("dataset", {}).get("type", DATASET_TYPE),
+                dataset_name=result.get("dataset", {}).get("name", DATASET_NAME),
                 dataset_split=result["split"],
                 metric_type=metric_type,
                 metric_name=f"{short_name} ({SOURCES[result['source']]})",
@@ -228,8 +274,11 @@ def _results_table(metrics: dict[str, Any]) -> str:
         notes = result.get("note", "")
         if result.get("epoch"):
             notes = f"epoch {result['epoch']}; {notes}"
+        split = result["split"]
+        if "dataset" in result:
+            split = f"{result['dataset']['name']} {split}"
         rows.append(
-            f"| {short_name} | {result['value']:.4f} | {result['split']} "
+            f"| {short_name} | {result['value']:.4f} | {split} "
             f"| {SOURCES[result['source']]} | {notes} |"
         )
     definitions = "\n".join(
@@ -281,12 +330,8 @@ def _training_section(spec: ModelSpec, description: dict[str, Any], folder: Path
             )
         lines.append(common)
     else:
-        lines.append(
-            f"Trained with this project's pipeline: `python -m training.train --model "
-            f"{spec.name} --data AISEGMENT_DIR` (the defaults reproduce the original recipe)."
-        )
-        lines.append(common)
-        training = description.get("training")
+        training = description.get("training", {})
+        lines.append(_own_training_text(spec, training) if training.get("sets") else common)
         if training:
             lines.append(
                 "The run that produced these weights:\n\n```json\n"
@@ -297,6 +342,84 @@ def _training_section(spec: ModelSpec, description: dict[str, Any], folder: Path
     if curve:
         lines.append(f"![Training curves: loss and mean IoU, train and validation]({curve})")
     return "\n\n".join(lines)
+
+
+def _own_training_text(spec: ModelSpec, training: dict[str, Any]) -> str:
+    """How our own weights were trained, from the run's record (training.train's run.json)."""
+    recipe = training.get("recipe", {})
+    sets = training["sets"]
+    mix = ", ".join(
+        f"{TRAINING_SETS.get(name, (name,))[0]} {info['share']:.0%} ({info['train']:,} photos)"
+        for name, info in sets.items()
+    )
+    hours = training.get("wall_seconds_total")
+    time_text = f" in {hours / 3600:.1f} h of wall time on a 2-core CPU" if hours else ""
+    acnet = (
+        " in ACNet form (each 3x3 convolution beside a 1x3 and a 3x1, outputs summed), fused "
+        "into plain 3x3 convolutions for inference"
+        if spec.acnet_training and recipe.get("acnet", True)
+        else ""
+    )
+    presets = ", ".join(f"{h}x{w}" for h, w in training.get("presets", []))
+    return (
+        f"Trained from scratch by this project{acnet}{time_text}: "
+        f"`python -m training.train --model {spec.name} --data DATASETS --mix "
+        + ",".join(f"{name}={info['weight']:g}" for name, info in sets.items())
+        + " --recipe photos` (all three models: `bash training/scripts/train_shipped.sh`). "
+        f"{training.get('epochs_done', training.get('epochs'))} epochs of "
+        f"{training.get('samples_per_epoch', 0):,} photos drawn by weight from the training "
+        f"splits ({mix}); a held-out part of each training split picked the checkpoint "
+        f"(validation mIoU {training.get('best_val_miou', float('nan')):.4f}), the test splits "
+        "were used only for the results above. Each batch has one input size "
+        f"(height x width: {presets}); photos are zoomed, rotated, shifted, mirrored, and "
+        "changed in colour, brightness, contrast and gamma, blurred, noised and JPEG-compressed. "
+        f"Loss: {recipe.get('loss', 'bce')} (binary cross-entropy + soft Dice); Adam "
+        f"(amsgrad) at {recipe.get('learning_rate', 0):g} with {recipe.get('schedule')} decay "
+        f"and warm-up, batches of {recipe.get('batch_size')}; inputs raw 0..255 "
+        f"({spec.color_mode}), scaled by 1/255 inside the training graph and folded into the "
+        "first convolution at export."
+    )
+
+
+def _training_data_section(description: dict[str, Any]) -> str:
+    sets = description.get("training", {}).get("sets")
+    if description.get("original_release") or not sets:
+        return (
+            f"The AISegment Matting Human Datasets (Kaggle `{DATASET_ID}`): 34,427 half-length "
+            "portraits at 600x800, cropped around a detected face, with mattes."
+        )
+    rows = ["| Set | What | Photos used | License, as stated by the source |", "|---|---|---|---|"]
+    for name, info in sets.items():
+        title, origin, license_text = TRAINING_SETS.get(name, (name, "", "not stated"))
+        rows.append(f"| {title} | {origin} | {info['train']:,} | {license_text} |")
+    return "\n".join(rows)
+
+
+def _intended_use(description: dict[str, Any]) -> str:
+    if description.get("original_release") or not description.get("training", {}).get("sets"):
+        return """- **For** cutting people out of half-length portraits and webcam frames:
+  background replacement or blur, stickers, video calls. It was trained on the AISegment data
+  (Kaggle `laurentmih/aisegmentcom-matting-human-datasets`): 34,427 half-length portraits
+  at 600x800, cropped around a detected face.
+- **Out of domain**: full-body shots, small or distant people, crowds, unusual poses,
+  drawings and renders. Expect missed limbs and background leaks there.
+- The output is a soft segmentation (person probability), not a true alpha matte: fine hair
+  and transparent things come out coarse.
+- The dataset's images come from Flickr, Baidu and Taobao; how well the model does across
+  skin tones, ages, clothing and lighting has not been measured. Check on your own people
+  before relying on it, and do not use it to identify or track anyone.
+"""
+    return """- **For** cutting people out of photos and webcam frames: head-and-shoulders portraits
+  and selfies, half-length shots, full-body street photos; background replacement or blur,
+  stickers, video calls. Trained on real photos (EG1800, VITON, CCP; see Training data).
+- **Out of domain**: crowds, very small or distant people, people lying down or upside down,
+  drawings and renders. Expect missed limbs and background leaks there.
+- The output is a soft segmentation (person probability), not a true alpha matte: fine hair
+  and transparent things come out coarse.
+- The photos come from Flickr, a fashion shop and street fashion blogs; how well the model
+  does across skin tones, ages, clothing and lighting has not been measured. Check on your
+  own people before relying on it, and do not use it to identify or track anyone.
+"""
 
 
 def _usage_section(spec: ModelSpec, repo_id: str) -> str:
@@ -405,7 +528,8 @@ def build_card(
             "unet",
             "rgb" if spec.channels == 3 else "grayscale",
         ],
-        datasets=[DATASET_ID],
+        # Our own sets are not Hub datasets: they are named in the card's Training data.
+        datasets=None if description.get("training", {}).get("sets") else [DATASET_ID],
         eval_results=results or None,
     )
     parameters = count_parameters(folder / "model.weights.h5")
@@ -440,17 +564,10 @@ def build_card(
 
 ## Intended use and limits
 
-- **For** cutting people out of half-length portraits and webcam frames: background
-  replacement or blur, stickers, video calls. It was trained on the AISegment data
-  (Kaggle `{DATASET_ID}`): 34,427 half-length portraits at
-  600x800, cropped around a detected face.
-- **Out of domain**: full-body shots, small or distant people, crowds, unusual poses,
-  drawings and renders. Expect missed limbs and background leaks there.
-- The output is a soft segmentation (person probability), not a true alpha matte: fine hair
-  and transparent things come out coarse.
-- The dataset's images come from Flickr, Baidu and Taobao; how well the model does across
-  skin tones, ages, clothing and lighting has not been measured. Check on your own people
-  before relying on it, and do not use it to identify or track anyone.
+{_intended_use(description)}
+## Training data
+
+{_training_data_section(description)}
 
 ## How to use
 

@@ -20,7 +20,7 @@ from PIL import Image
 from humanmatting import compose
 from humanmatting.files import atomic_path
 from humanmatting.preprocess import IMAGE_SUFFIXES, InvalidImageError, load_rgb
-from humanmatting.specs import MODEL_SPECS
+from humanmatting.specs import DEFAULT_MODEL, MODEL_SPECS
 from humanmatting.video import AlphaSmoother, InvalidVideoError, is_video_path, process_video
 from humanmatting.weights import InvalidWeightsError, WeightsNotFoundError
 
@@ -37,9 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--model",
-        default="dark-light",
+        default=DEFAULT_MODEL,
         help=f"one of {', '.join(MODEL_SPECS)} "
-        "(add -fp16 or -int8 for a quantized variant); default dark-light",
+        f"(add -fp16 or -int8 for a quantized variant); default {DEFAULT_MODEL}",
     )
     parser.add_argument(
         "--gray",

@@ -24,6 +24,7 @@ from humanmatting.preprocess import (
     prepare_input,
 )
 from humanmatting.specs import (
+    DEFAULT_MODEL,
     DYNAMIC_SIGNATURE,
     TFLITE_FILES,
     ModelSpec,
@@ -281,7 +282,7 @@ class Matter:
 
 
 def load_matter(
-    name: str = "dark-light",
+    name: str = DEFAULT_MODEL,
     weights: str | os.PathLike | None = None,
     backend: str = "litert",
     threads: int | None = None,

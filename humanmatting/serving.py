@@ -27,7 +27,7 @@ import numpy as np
 from humanmatting import compose
 from humanmatting.preprocess import ImageInput, load_rgb, model_input_size
 from humanmatting.runtime import Matter, load_matter
-from humanmatting.specs import MODEL_SPECS
+from humanmatting.specs import DEFAULT_MODEL, MODEL_SPECS
 from humanmatting.video import AlphaSmoother, InvalidVideoError, open_video, process_video
 from humanmatting.weights import (
     WeightsIntegrityError,
@@ -35,7 +35,6 @@ from humanmatting.weights import (
     resolve_model_folder,
 )
 
-DEFAULT_MODEL = "dark-light"
 # Image tab: what goes behind the person. Videos and the camera have no transparency, so
 # they offer the matte itself instead.
 IMAGE_BACKGROUNDS = ("transparent", "colour", "image", "blur")

@@ -139,6 +139,18 @@ MODEL_SPECS: dict[str, ModelSpec] = {
             hub_repo_name="humanmatting-dark-light",
             description="Grayscale LikeUnet with BatchNorm, trained with ACNet blocks; about 1 MB.",
             acnet_training=True,
+            legacy_architecture="dark-light.json",
+            default_variant="int8",
+        ),
+        # The original author's 2020 release of dark-light (AISegment crops only), for users
+        # who convert it (hub.convert_legacy) or pull it; never shipped in the package.
+        ModelSpec(
+            name="dark-light-original",
+            channels=1,
+            architecture=DARK_LIGHT_ARCHITECTURE,
+            hub_repo_name="humanmatting-dark-light-original",
+            description="The original author's dark-light weights (2020, MIT), converted.",
+            acnet_training=True,
             legacy_weights="dark-light-50-0.9735.h5",
             legacy_acnet_weights="dark-light-pre-50-0.9735.h5",
             legacy_architecture="dark-light.json",
@@ -153,6 +165,11 @@ MODEL_SPECS: dict[str, ModelSpec] = {
         ),
     )
 }
+
+
+# The model the app, the CLI and load_matter use when none is named: the one of ours that
+# measures best on the test splits (QUALITY.md).
+DEFAULT_MODEL = "dark-light"
 
 
 def get_spec(name: str) -> ModelSpec:

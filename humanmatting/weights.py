@@ -1,4 +1,5 @@
-"""Where a model folder comes from: explicit path, local directory, Hugging Face cache, Hub.
+"""Where a model folder comes from: explicit path, local directory, Hugging Face cache, the
+files shipped inside this package, the Hub.
 
 The first source that has the model wins. When none does, the error says exactly how to
 get the weights, because the most common first-run failure is simply not having them.
@@ -13,6 +14,19 @@ from pathlib import Path
 from humanmatting.specs import DEFAULT_HUB_NAMESPACE, FORMAT_FILE, ModelSpec, get_spec
 
 WEIGHTS_DIR_ENV = "HUMANMATTING_WEIGHTS_DIR"
+# Our own trained models' runtime files (humanmatting.json + TFLite), inside the package so
+# that a fresh offline install serves every model. Set HUMANMATTING_PACKAGED_WEIGHTS=0 to
+# ignore them (for example to test what happens without weights).
+PACKAGED_WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+PACKAGED_WEIGHTS_ENV = "HUMANMATTING_PACKAGED_WEIGHTS"
+
+
+def packaged_folder(name: str) -> Path | None:
+    """The model folder shipped in the package for `name`, or None."""
+    if os.environ.get(PACKAGED_WEIGHTS_ENV, "1").strip().lower() in ("0", "false", "no", "off"):
+        return None
+    folder = PACKAGED_WEIGHTS_DIR / name
+    return folder if is_model_folder(folder) else None
 
 
 class WeightsNotFoundError(FileNotFoundError):
@@ -117,7 +131,8 @@ def how_to_get(spec: ModelSpec) -> str:
         )
     else:
         lines.append(
-            f"  or train it: python -m training.train --model {spec.name} --data AISEGMENT_DIR"
+            f"  or reinstall the package (it ships {spec.name}: pip install -e .), or train it: "
+            f"python -m training.train --model {spec.name} --data DATASETS_DIR --recipe photos"
         )
     return "\n".join(lines)
 
@@ -184,7 +199,8 @@ def _verified(spec: ModelSpec, folder: Path) -> Path:
 def resolve_model_folder(
     name: str, weights: str | os.PathLike | None = None, download: bool = True
 ) -> Path:
-    """Find the folder of model `name`: explicit path, $HUMANMATTING_WEIGHTS_DIR, HF cache, Hub.
+    """Find the folder of model `name`: explicit path, $HUMANMATTING_WEIGHTS_DIR, HF cache,
+    the package's own files, Hub.
 
     The Hub is `$HF_ENDPOINT` (huggingface.co by default) and the cache honours `HF_HOME` /
     `HF_HUB_CACHE` and `HF_HUB_OFFLINE`, as everywhere in huggingface_hub. Folders that came
@@ -216,6 +232,11 @@ def resolve_model_folder(
             else f"the Hub ({_endpoint()}/{spec.hub_repo_id})"
         )
         tried.append(f"{where}: {why_not}")
+        if local_only:
+            shipped = packaged_folder(spec.name)
+            if shipped is not None:
+                return shipped
+            tried.append(f"the package ({PACKAGED_WEIGHTS_DIR / spec.name}: not shipped)")
     raise WeightsNotFoundError(
         f"No weights for model {spec.name!r}. Tried:\n"
         + "".join(f"  - {attempt}\n" for attempt in tried)

@@ -173,14 +173,14 @@ def test_card_labels_every_figure_with_its_source_split_and_definition(
     from hub.card import build_card
 
     folder = _folder_copy(
-        random_weights_dir / "dark-light",
-        tmp_path / "dark-light",
+        random_weights_dir / "dark-light-original",
+        tmp_path / "dark-light-original",
         original_release={"weights": "dark-light-50-0.9735.h5", "author": "Zhenzhong Tang"},
     )
-    evaluation = {"model": "dark-light", "split": "val", "images": 120}
+    evaluation = {"model": "dark-light-original", "split": "val", "images": 120}
     evaluation.update(mean_iou_2class=0.95123, person_iou=0.90456)
     (folder / "metrics.json").write_text(json.dumps(evaluation))
-    card = ModelCard(str(build_card(get_spec("dark-light"), folder, "someone/dl")))
+    card = ModelCard(str(build_card(get_spec("dark-light-original"), folder, "someone/dl")))
 
     assert card.data.library_name == "keras"
     assert card.data.pipeline_tag == "image-segmentation" and card.data.license == "mit"
@@ -201,6 +201,71 @@ def test_card_labels_every_figure_with_its_source_split_and_definition(
     assert "HUMANMATTING_HUB_NAMESPACE=someone" in text  # not the spec table's namespace
     assert sha256_of(folder / "model.weights.h5") in text
     assert "the stricter figure" in text and "the large, easy background class" in text
+
+
+def test_card_of_our_trained_model_has_measured_test_figures_data_licenses_recipe_and_time(
+    random_weights_dir, tmp_path
+):
+    """What training.export + benchmarks/quality.py --model-metrics put in a folder becomes
+    model-index entries per test split, the training-data table and the recipe."""
+    from hub.card import build_card
+
+    sets = {
+        "eg1800": {"path": "x", "weight": 0.45, "train": 1274, "val": 67, "share": 0.45},
+        "ccp": {"path": "y", "weight": 0.55, "train": 857, "val": 45, "share": 0.55},
+    }
+    training = {
+        "checkpoint": "night-18-0.9500.keras",
+        "epochs": 18,
+        "epochs_done": 18,
+        "layout": "mask folders",
+        "sets": sets,
+        "samples_per_epoch": 2992,
+        "presets": [[256, 192], [192, 256]],
+        "best_val_miou": 0.95,
+        "wall_seconds_total": 2.5 * 3600,
+        "recipe": {
+            "loss": "bce+dice",
+            "learning_rate": 0.002,
+            "schedule": "cosine",
+            "batch_size": 16,
+            "acnet": True,
+        },
+    }
+    folder = _folder_copy(random_weights_dir / "night", tmp_path / "night", training=training)
+    metrics = {
+        "model": "night",
+        "command": "python benchmarks/quality.py",
+        "test_splits": {
+            "eg1800": {
+                "images": 259,
+                "person_iou": 0.951234,
+                "mean_iou_2class": 0.9612,
+                "boundary_f": 0.7,
+            },
+            "ccp": {"images": 101, "person_iou": 0.91, "mean_iou_2class": 0.94, "boundary_f": 0.6},
+        },
+    }
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+    card = ModelCard(str(build_card(get_spec("night"), folder, "someone/night")))
+
+    figures = {
+        (r.dataset_name, r.dataset_split, r.metric_name, r.metric_value)
+        for r in card.data.eval_results
+    }
+    assert ("EG1800", "test (259 images)", "person IoU (measured by this project)", 0.9512) in (
+        figures
+    )
+    assert ("CCP", "test (101 images)", "boundary F-measure (measured by this project)", 0.6) in (
+        figures
+    )
+    assert len(figures) == 6 and not card.data.datasets  # our sets are not Hub datasets
+    text = card.text
+    assert "## Training data" in text and "Apache-2.0" in text and "states nothing" in text
+    assert "1,274" in text and "AISegment" not in text.split("## Training data")[1].split("##")[0]
+    assert "2.5 h of wall time" in text and "--recipe photos" in text and "eg1800=0.45" in text
+    assert "within 3 pixels" in text  # the boundary F definition
+    assert "Zhenzhong Tang" in text  # the architecture's origin, credited
 
 
 def test_card_of_project_weights_claims_no_author_figures(random_weights_dir, tmp_path):
@@ -447,19 +512,19 @@ def test_original_dark_light_convert_push_pull_then_cli_library_and_keras(
     from humanmatting import load_matter
 
     namespace = {"HUMANMATTING_HUB_NAMESPACE": "original-port"}
-    repo_id = "original-port/humanmatting-dark-light"
+    repo_id = "original-port/humanmatting-dark-light-original"
     push_env = command_env(local_hub.upload.endpoint, tmp_path / "hf-push", **namespace)
-    pushed = run("hub.push", "dark-light", "--from", original_weights_dir, env=push_env)
+    pushed = run("hub.push", "dark-light-original", "--from", original_weights_dir, env=push_env)
     assert pushed.returncode == 0, pushed.stderr
     assert repo_id in pushed.stdout
 
     pull_env = command_env(local_hub.olah.endpoint, tmp_path / "hf-pull", **namespace)
-    pulled = run("hub.pull", "dark-light", env=pull_env)
+    pulled = run("hub.pull", "dark-light-original", env=pull_env)
     assert pulled.returncode == 0, pulled.stderr
     folder = Path(pulled.stdout.strip().splitlines()[-1])
     for name in ("model.weights.h5", "model.tflite", "humanmatting.json"):
         assert (folder / name).read_bytes() == (
-            original_weights_dir / "dark-light" / name
+            original_weights_dir / "dark-light-original" / name
         ).read_bytes()
     card = ModelCard.load(folder / "README.md")
     assert card.data.eval_results[0].metric_value == 0.9735
@@ -470,18 +535,30 @@ def test_original_dark_light_convert_push_pull_then_cli_library_and_keras(
     matte_path = tmp_path / "matte.png"
     cli_env = command_env(local_hub.olah.endpoint, tmp_path / "hf-cli", **namespace)
     cli = run(
-        "humanmatting.cli", grace_hopper_path, "--mode", "matte", "-o", matte_path, env=cli_env
+        "humanmatting.cli",
+        grace_hopper_path,
+        "--model",
+        "dark-light-original",
+        "--mode",
+        "matte",
+        "-o",
+        matte_path,
+        env=cli_env,
     )
     assert cli.returncode == 0, cli.stderr
-    assert (tmp_path / "hf-cli" / "hub" / "models--original-port--humanmatting-dark-light").is_dir()
+    assert (
+        tmp_path / "hf-cli" / "hub" / "models--original-port--humanmatting-dark-light-original"
+    ).is_dir()
 
-    local = load_matter("dark-light", weights=original_weights_dir).predict(grace_hopper_path)
+    local = load_matter("dark-light-original", weights=original_weights_dir).predict(
+        grace_hopper_path
+    )
     matte = np.asarray(Image.open(matte_path)) / 255.0
     assert np.abs(matte - local).max() <= 1 / 255 + 1e-6
 
     hub_client(local_hub.olah.endpoint)
     monkeypatch.setenv("HUMANMATTING_HUB_NAMESPACE", "original-port")
-    matter = load_matter("dark-light")
+    matter = load_matter("dark-light-original")
     assert matter.folder.name == folder.name
     np.testing.assert_array_equal(matter.predict(grace_hopper_path), local)
 

@@ -109,7 +109,10 @@ def test_acnet_fusion_is_exact_on_random_weights():
 
 
 def test_only_dark_light_has_an_acnet_form():
-    assert [name for name, spec in MODEL_SPECS.items() if spec.acnet_training] == ["dark-light"]
+    assert [name for name, spec in MODEL_SPECS.items() if spec.acnet_training] == [
+        "dark-light",
+        "dark-light-original",
+    ]
     with pytest.raises(ValueError, match="no ACNet"):
         build_model("night", acnet=True)
 

@@ -65,7 +65,7 @@ def test_conversion_writes_a_safe_keras_model_and_tflite(original_weights_dir, r
 
     import keras
 
-    folder = original_weights_dir / "dark-light"
+    folder = original_weights_dir / "dark-light-original"
     description = json.loads((folder / "humanmatting.json").read_text())
     assert description["channels"] == 1
     assert description["input_range"] == [0.0, 255.0]

@@ -154,8 +154,8 @@ def quantized_original(original_weights_dir, tmp_path_factory):
     graph for 256x256 only, to keep the test short; other sizes use the any-size graph)."""
     from humanmatting.quantize import quantize_folder
 
-    folder = tmp_path_factory.mktemp("quantized") / "dark-light"
-    shutil.copytree(original_weights_dir / "dark-light", folder)
+    folder = tmp_path_factory.mktemp("quantized") / "dark-light-original"
+    shutil.copytree(original_weights_dir / "dark-light-original", folder)
     record = quantize_folder(folder, variants=("fp16", "int8"), shapes=[(256, 256)])
     return folder, record
 
@@ -188,7 +188,7 @@ def test_variants_agree_with_fp32_on_held_out_photos(quantized_original):
     fp16 = record["fp16"]["agreement_with_fp32"]
     assert fp16["presets"]["iou"] >= 0.998 and fp16["long_side_320"]["iou"] >= 0.997
     assert fp16["presets"]["mean_abs_difference"] <= 0.002
-    matter = load_matter("dark-light", folder.parent)  # the default variant, now present
+    matter = load_matter("dark-light-original", folder.parent)  # the default variant, now present
     assert matter.variant == "int8"
 
 
@@ -196,7 +196,7 @@ def test_model_card_reports_how_the_variants_agree(quantized_original):
     from hub.card import build_card
 
     folder, record = quantized_original
-    text = str(build_card(get_spec("dark-light"), folder))
+    text = str(build_card(get_spec("dark-light-original"), folder))
     for variant in ("int8", "fp16"):
         presets = record[variant]["agreement_with_fp32"]["presets"]
         rows = [line for line in text.splitlines() if line.startswith(f"| `model-{variant}")]

@@ -20,8 +20,8 @@ def test_litert_and_keras_agree(random_weights_dir, photos, name):
 
 
 def test_original_dark_light_litert_vs_keras_on_photos(original_weights_dir, photos):
-    litert = load_matter("dark-light", original_weights_dir)
-    keras_matter = load_matter("dark-light", original_weights_dir, backend="keras")
+    litert = load_matter("dark-light-original", original_weights_dir)
+    keras_matter = load_matter("dark-light-original", original_weights_dir, backend="keras")
     for rgb in photos.values():
         for long_side in (None, 320, 640):
             assert (
@@ -60,8 +60,11 @@ def test_missing_weights_say_how_to_get_them(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     monkeypatch.delenv("HUMANMATTING_WEIGHTS_DIR", raising=False)
-    with pytest.raises(WeightsNotFoundError, match="hub.pull dark-light.*\n.*\n.*convert_legacy"):
-        load_matter("dark-light", download=False)
+    monkeypatch.setenv("HUMANMATTING_PACKAGED_WEIGHTS", "0")  # as if not shipped
+    with pytest.raises(
+        WeightsNotFoundError, match="hub.pull dark-light-original.*\n.*\n.*convert_legacy"
+    ):
+        load_matter("dark-light-original", download=False)
     with pytest.raises(WeightsNotFoundError, match="training.train --model night"):
         load_matter("night", download=False)
 
