@@ -15,6 +15,7 @@ our own description lives in `humanmatting.json`. Needs TensorFlow; the runtime 
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -276,6 +277,10 @@ def save_model_folder(
 ) -> Path:
     """Write the Keras model, its fp32 TFLite (and given variants) and humanmatting.json."""
     out_dir = Path(out_dir)
+    if (out_dir / FORMAT_FILE).is_file():
+        # A model folder written earlier: start afresh, so no file of older weights (a stale
+        # int8 variant, Keras's assets/) stays beside the new ones.
+        shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     keras.saving.save_model(model, str(out_dir), zipped=False)
     variants = {"fp32": convert_to_tflite(model), **(tflite_variants or {})}

@@ -126,14 +126,20 @@ def folder_photos(folder: str | os.PathLike, count: int) -> list[np.ndarray]:
 
 
 def calibration_inputs(
-    channels: int, calibration_dir: str | os.PathLike | None = None, count: int = 64
+    channels: int,
+    calibration_dir: str | os.PathLike | None = None,
+    count: int = 64,
+    photos: Iterable[np.ndarray] = (),
 ) -> list[np.ndarray]:
     """int8 calibration inputs: the sample photos at every aspect preset, plus up to
-    `count` photos from `calibration_dir` at the size the runtime gives them."""
+    `count` photos from `calibration_dir` and every one of `photos` (for example training
+    photos of people), each at the size the runtime gives it."""
     inputs = preset_views((sample_photo(name) for name in CALIBRATION_PHOTOS), channels)
+    extra = list(photos)
     if calibration_dir is not None:
-        for rgb in folder_photos(calibration_dir, count):
-            inputs.append(prepare_input(rgb, channels, model_input_size(*rgb.shape[:2])))
+        extra += folder_photos(calibration_dir, count)
+    for rgb in extra:
+        inputs.append(prepare_input(rgb, channels, model_input_size(*rgb.shape[:2])))
     return inputs
 
 
@@ -343,10 +349,13 @@ def quantize_folder(
     variants: tuple[str, ...] = ("fp32", "fp16", "int8"),
     measure: bool = True,
     shapes: list[tuple[int, int]] | None = None,
+    photos: Iterable[np.ndarray] = (),
+    photos_source: str | None = None,
 ) -> dict:
     """Write the TFLite `variants` of a model folder from its Keras weights; update
     humanmatting.json (variants, calibration, agreement). Returns what was recorded.
-    `shapes`: the fixed-shape signatures (default `export.fixed_shapes()`)."""
+    `shapes`: the fixed-shape signatures (default `export.fixed_shapes()`); `photos`:
+    more calibration photos (HxWx3 uint8), described in the record by `photos_source`."""
     from humanmatting.export import convert_to_tflite
     from humanmatting.runtime import load_keras_model
 
@@ -362,7 +371,7 @@ def quantize_folder(
     calibration: list[np.ndarray] = []
     for variant in variants:
         if variant == "int8":
-            calibration = calibration_inputs(channels, calibration_dir, count)
+            calibration = calibration_inputs(channels, calibration_dir, count, photos)
         print(f"{folder.name}: converting {variant} ...", flush=True)
         flatbuffer = convert_to_tflite(
             model, variant, calibration if variant == "int8" else None, shapes=shapes
@@ -380,6 +389,7 @@ def quantize_folder(
                 "aspect_presets": len(ASPECT_PRESETS),
                 "folder_photos": len(calibration) - len(CALIBRATION_PHOTOS) * len(ASPECT_PRESETS),
                 "inputs": len(calibration),
+                **({"photos_from": photos_source} if photos_source else {}),
             },
             "cross_layer_equalization": EQUALIZE_STRENGTH,
             "first_conv": "float32",

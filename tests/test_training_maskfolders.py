@@ -446,6 +446,25 @@ def two_sets(tmp_path_factory):
     return root
 
 
+def test_int8_calibration_photos_come_from_every_sets_train_split_only(two_sets):
+    """training.export calibrates int8 on training photos of people, never on test photos."""
+    from humanmatting.preprocess import load_rgb
+    from training.export import training_photos
+
+    photos = training_photos(two_sets, 6)
+    assert len(photos) == 6
+    by_bytes = {}
+    for name in ("a", "b"):
+        for split in ("train", "test"):
+            for stem in (two_sets / name / f"{split}.txt").read_text().split():
+                path = two_sets / name / "images" / f"{stem}.jpg"
+                by_bytes[load_rgb(path).tobytes()] = (name, split)
+    sources = [by_bytes[photo.tobytes()] for photo in photos]
+    assert {split for _, split in sources} == {"train"}
+    assert sorted(name for name, _ in sources) == ["a", "a", "a", "b", "b", "b"]
+    assert len(training_photos(two_sets / "a", 4)) == 4  # one set given directly
+
+
 def test_mask_folder_sets_and_unknown_names(two_sets):
     from training.train import is_mask_folder_data, mask_folder_sets
 

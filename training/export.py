@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from humanmatting.preprocess import model_input_size, prepare_input
+from humanmatting.preprocess import prepare_input
 from humanmatting.specs import FORMAT_FILE, MODEL_SPECS, TFLITE_FILES, get_spec
 
 CHECK_SIZES = ((128, 96), (96, 160))  # two shapes: the TFLite file must serve any H, W
@@ -49,7 +49,8 @@ def compare_with_folder(trained, model_name: str, folder: Path, images=None) -> 
     images = images if images is not None else check_images()
     worst = {}
     for backend in ("keras", "litert"):
-        matter = load_matter(spec.name, weights=folder, backend=backend, download=False)
+        # fp32 explicitly: the int8 default variant is measured apart (quantize agreement).
+        matter = load_matter(f"{spec.name}-fp32", weights=folder, backend=backend, download=False)
         difference = 0.0
         for rgb, size in zip(images, CHECK_SIZES, strict=False):
             batch = prepare_input(rgb, spec.channels, size)
@@ -59,19 +60,34 @@ def compare_with_folder(trained, model_name: str, folder: Path, images=None) -> 
     return worst
 
 
-def calibration_inputs(model_name: str, data: str | os.PathLike, count: int) -> list[np.ndarray]:
-    """Model-ready arrays of `count` dataset images at their runtime size, for int8."""
+def training_photos(data: str | os.PathLike, count: int) -> list[np.ndarray]:
+    """`count` training photos (evenly spaced; never a test or validation photo of the
+    AISegment author's split) for int8 calibration: from the train.txt of mask-folder sets
+    (a set or a folder of sets), or from an AISegment folder."""
     from humanmatting.preprocess import load_rgb
-    from training.dataset import index_dataset
+    from training.maskfolders import index_mask_folder, is_mask_folder
 
-    spec = get_spec(model_name)
-    index = index_dataset(data, verify=False, progress=False)
-    step = max(1, len(index.pairs) // count)
-    inputs = []
-    for pair in index.pairs[::step][:count]:
-        rgb = load_rgb(index.root / pair.image)
-        inputs.append(prepare_input(rgb, spec.channels, model_input_size(*rgb.shape[:2])))
-    return inputs
+    data = Path(data)
+    if is_mask_folder(data):
+        sets = [data]
+    elif data.is_dir():
+        sets = [path for path in sorted(data.iterdir()) if is_mask_folder(path)]
+    else:
+        raise FileNotFoundError(f"Calibration data folder {data} does not exist")
+    if sets:
+        paths = []
+        for number, folder in enumerate(sets):
+            pairs = index_mask_folder(folder, "train", verify=False, progress=False).pairs
+            share = count // len(sets) + (number < count % len(sets))
+            step = max(1, len(pairs) // max(1, share))
+            paths += [pair.image for pair in pairs[::step][:share]]
+    else:
+        from training.dataset import index_dataset
+
+        index = index_dataset(data, verify=False, progress=False)
+        step = max(1, len(index.pairs) // count)
+        paths = [index.root / pair.image for pair in index.pairs[::step][:count]]
+    return [load_rgb(path) for path in paths]
 
 
 def _training_info(checkpoint: Path) -> dict:
@@ -84,7 +100,21 @@ def _training_info(checkpoint: Path) -> dict:
     run_file = checkpoint.parent / "run.json"
     if run_file.is_file():
         run = json.loads(run_file.read_text())
-        info.update({key: run[key] for key in ("recipe", "split", "epochs") if key in run})
+        keys = (
+            "recipe",
+            "split",
+            "epochs",
+            "epochs_done",
+            "layout",
+            "sets",
+            "samples_per_epoch",
+            "presets",
+            "val_size",
+            "best_val_miou",
+            "wall_seconds_total",
+            "parameters",
+        )
+        info.update({key: run[key] for key in keys if key in run})
     return info
 
 
@@ -99,36 +129,43 @@ def export_model(
     check: bool = True,
 ) -> Path:
     """Write OUT/MODEL from a checkpoint or run folder; returns the model folder."""
-    from humanmatting.export import convert_to_tflite, save_model_folder
-    from training.networks import best_checkpoint, inference_model, load_checkpoint
+    from humanmatting.export import save_model_folder
+    from humanmatting.quantize import quantize_folder
+    from training.networks import best_checkpoint, float32_twin, inference_model, load_checkpoint
 
     spec = get_spec(model_name)
-    checkpoint = best_checkpoint(weights)
-    trained = load_checkpoint(checkpoint)
-    model = inference_model(trained, spec.name)
-    tflite_variants = {}
     for variant in variants:
         if variant not in TFLITE_FILES or variant == "fp32":
             raise ValueError(f"variant must be fp16 or int8, not {variant!r} (fp32 is always made)")
-        calibration = None
-        if variant == "int8":
-            if calibration_data is None:
-                raise ValueError("int8 needs --calibration-data (the dataset folder)")
-            calibration = calibration_inputs(spec.name, calibration_data, calibration_count)
-        tflite_variants[variant] = convert_to_tflite(model, variant, calibration)
+    if "int8" in variants and calibration_data is None:
+        raise ValueError("int8 needs --calibration-data (the training data folder)")
+    checkpoint = best_checkpoint(weights)
+    trained = load_checkpoint(checkpoint)
+    model = inference_model(trained, spec.name)
     folder = Path(out_dir) / spec.name
     save_model_folder(
         model,
         spec.name,
         folder,
-        tflite_variants=tflite_variants,
         source="trained with this project's training pipeline",
         training=_training_info(checkpoint),
     )
+    for curves in ("curves.png", "curves.svg"):  # the run's curves, shown in the model card
+        if (checkpoint.parent / curves).is_file():
+            shutil.copyfile(checkpoint.parent / curves, folder / curves)
+    if variants:
+        # The one int8 path (humanmatting.quantize), calibrated on training photos of people.
+        photos = training_photos(calibration_data, calibration_count) if "int8" in variants else []
+        quantize_folder(
+            folder,
+            variants=tuple(variants),
+            photos=photos,
+            photos_source=f"{len(photos)} training photos from {calibration_data}",
+        )
     if metrics is not None:
         attach_metrics(folder, metrics)
     if check:
-        differences = compare_with_folder(trained, spec.name, folder)
+        differences = compare_with_folder(float32_twin(trained, spec.name), spec.name, folder)
         description = json.loads((folder / FORMAT_FILE).read_text())
         description["export_check"] = {
             "max_probability_difference": differences,
