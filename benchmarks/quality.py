@@ -49,10 +49,9 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from benchmarks.speed import MediaPipePipeline  # noqa: E402
 from humanmatting.preprocess import load_rgb, model_input_size, resize  # noqa: E402
-from humanmatting.specs import FORMAT_FILE  # noqa: E402
+from humanmatting.specs import FORMAT_FILE, SHIPPED_MODELS  # noqa: E402
 from training.maskfolders import PERSON_LEVEL, index_mask_folder, read_mask  # noqa: E402
 from training.metrics import BOUNDARY_TOLERANCE, boundary, confusion, ious, mask_scores  # noqa: E402
-from training.ship import SHIPPED_MODELS  # noqa: E402
 
 SHARED_DIR = REPO_ROOT.parent / "shared"
 DEFAULT_SETS = ("eg1800", "viton", "ccp")

@@ -19,7 +19,12 @@ from pathlib import Path
 
 from huggingface_hub import HfApi, SpaceCard
 
-from humanmatting.specs import DEFAULT_HUB_NAMESPACE, HUB_NAMESPACE_ENV, MODEL_SPECS
+from humanmatting.specs import (
+    DEFAULT_HUB_NAMESPACE,
+    HUB_NAMESPACE_ENV,
+    MODEL_SPECS,
+    SHIPPED_MODELS,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SPACE_README = Path(__file__).with_name("README.md")
@@ -29,9 +34,9 @@ IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".*")
 
 def space_card() -> SpaceCard:
     """The Space README, its `models:` taken from the spec table (so the namespace follows
-    $HUMANMATTING_HUB_NAMESPACE)."""
+    $HUMANMATTING_HUB_NAMESPACE): the models the Space serves, shipped in its package copy."""
     card = SpaceCard.load(SPACE_README)
-    card.data.models = [spec.hub_repo_id for spec in MODEL_SPECS.values()]
+    card.data.models = [MODEL_SPECS[name].hub_repo_id for name in SHIPPED_MODELS]
     return card
 
 

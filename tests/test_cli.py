@@ -101,6 +101,7 @@ def test_missing_weights_message(grace_hopper_path, tmp_path):
     import os
 
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
+    env["HUMANMATTING_PACKAGED_WEIGHTS"] = "0"  # as an install that ships no weights
     env.pop("HUMANMATTING_WEIGHTS_DIR", None)
     result = run_cli(grace_hopper_path, env=env)
     assert result.returncode == 2

@@ -25,6 +25,7 @@ from humanmatting.serving import (
     matte_video,
     render,
 )
+from humanmatting.specs import MODEL_SPECS
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +38,7 @@ def dark_light_only(random_weights_dir, tmp_path_factory) -> ModelRegistry:
 def test_registry_offers_models_with_weights_and_says_how_to_get_the_rest(dark_light_only):
     assert dark_light_only.available == ["dark-light"]
     assert dark_light_only.default == "dark-light"
-    assert set(dark_light_only.problems) == {"night", "dark"}
+    assert set(dark_light_only.problems) == set(MODEL_SPECS) - {"dark-light"}
     assert "python -m hub.pull night" in dark_light_only.problems["night"]
     with pytest.raises(ModelUnavailableError, match="hub.pull dark"):
         dark_light_only.matter("dark")

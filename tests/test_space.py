@@ -9,7 +9,7 @@ import urllib.request
 
 import pytest
 
-from humanmatting.specs import HUB_NAMESPACE_ENV, MODEL_SPECS
+from humanmatting.specs import HUB_NAMESPACE_ENV, MODEL_SPECS, SHIPPED_MODELS
 from tests.app_harness import REPO_ROOT, clean_env, launch_app
 
 gradio = pytest.importorskip("gradio")
@@ -23,7 +23,7 @@ def test_front_matter_names_the_tested_gradio_and_the_model_repos(monkeypatch):
     assert data.sdk == "gradio" and data.sdk_version == gradio.__version__
     assert data.app_file == "app.py" and data.license == "mit"
     assert data.python_version == f"{sys.version_info.major}.{sys.version_info.minor}"
-    assert data.models == [spec.hub_repo_id for spec in MODEL_SPECS.values()]
+    assert data.models == [MODEL_SPECS[name].hub_repo_id for name in SHIPPED_MODELS]
     assert data.title and data.emoji and data.colorFrom and data.colorTo
     assert 0 < len(data.short_description) <= 60  # the Hub's limit
 
@@ -77,7 +77,9 @@ def test_assembled_space_has_app_package_requirements_examples(space_dir):
 
 
 def test_app_starts_from_the_assembled_space(space_dir, random_weights_dir, tmp_path):
-    """Only dark-light has weights: the others must be offered with how to get them."""
+    """dark-light from $HUMANMATTING_WEIGHTS_DIR, night and dark from the package copy the
+    Space carries (no download); the author's model, not shipped, is offered with how to get
+    it."""
     weights = tmp_path / "weights"
     weights.mkdir()
     (weights / "dark-light").symlink_to(random_weights_dir / "dark-light")
@@ -87,9 +89,9 @@ def test_app_starts_from_the_assembled_space(space_dir, random_weights_dir, tmp_
         assert f"from {space_dir / 'humanmatting'}" in app.log()  # the Space's own copy
         client = gradio_client.Client(app.url, verbose=False, download_files=str(tmp_path))
         models = client.predict(api_name="/models")
-        assert list(models["available"]) == ["dark-light"]
-        assert sorted(models["unavailable"]) == ["dark", "night"]
-        assert "hub.pull night" in models["unavailable"]["night"]
+        assert list(models["available"]) == ["night", "dark", "dark-light"]
+        assert sorted(models["unavailable"]) == ["dark-light-original"]
+        assert "hub.pull dark-light-original" in models["unavailable"]["dark-light-original"]
         *_, summary = client.predict(
             gradio_client.handle_file(str(space_dir / "examples" / "astronaut.jpg")),
             api_name="/matte",
@@ -97,8 +99,8 @@ def test_app_starts_from_the_assembled_space(space_dir, random_weights_dir, tmp_
         assert summary.startswith("dark-light: 512x512 photo")
         with urllib.request.urlopen(app.url + "config") as response:
             config = json.dumps(json.load(response))
-        assert "Not available here: night, dark." in config  # the page says so
-        assert "**night**: not available here. To get it:" in config
+        assert "Not available here: dark-light-original." in config  # the page says so
+        assert "**dark-light-original**: not available here. To get it:" in config
         events = app.audit_events()
         assert events == [], events  # no internet, no TensorFlow
     finally:

@@ -20,10 +20,9 @@ import shutil
 import sys
 from pathlib import Path
 
-from humanmatting.specs import FORMAT_FILE, TFLITE_FILES, get_spec
+from humanmatting.specs import FORMAT_FILE, SHIPPED_MODELS, TFLITE_FILES, get_spec
 from humanmatting.weights import PACKAGED_WEIGHTS_DIR, sha256_of
 
-SHIPPED_MODELS = ("night", "dark", "dark-light")
 DEFAULT_BUDGET_MB = 15.0
 
 

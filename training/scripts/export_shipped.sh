@@ -20,7 +20,7 @@ if [[ " $steps " == *" export "* ]]; then
 fi
 if [[ " $steps " == *" quality "* ]]; then
     python benchmarks/quality.py --weights "$out" --datasets "$data" --model-metrics "$out" \
-        --sizes 160,224,256,320,384,512
+        --sizes 160,256,320,512
 fi
 if [[ " $steps " == *" ship "* ]]; then
     python -m training.ship "$out"

@@ -1,0 +1,188 @@
+"""Our own models ship inside the package: a fresh offline install serves all three."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from humanmatting import weights as weights_module
+from humanmatting.specs import FORMAT_FILE, SHIPPED_MODELS, TFLITE_FILES, get_spec
+from humanmatting.weights import (
+    PACKAGED_WEIGHTS_DIR,
+    PACKAGED_WEIGHTS_ENV,
+    WeightsNotFoundError,
+    resolve_model_folder,
+)
+from training.ship import plan_files, ship
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+BUDGET_BYTES = 15_000_000
+
+
+def offline_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("HUMANMATTING_", "HF_"))
+    }
+    env.update(HF_HOME=str(tmp_path / "empty-hf-home"), HF_HUB_OFFLINE="1", **extra)
+    env["PYTHONPATH"] = str(REPO_ROOT)
+    return env
+
+
+@pytest.fixture
+def export_dir(random_weights_dir, tmp_path) -> Path:
+    """Exported folders of the three models, with their default variant's file (a copy of
+    fp32: the plumbing is under test here, not the quantization)."""
+    out = tmp_path / "export"
+    for name in SHIPPED_MODELS:
+        shutil.copytree(random_weights_dir / name, out / name)
+        default = TFLITE_FILES[get_spec(name).default_variant]
+        shutil.copyfile(out / name / TFLITE_FILES["fp32"], out / name / default)
+    return out
+
+
+def test_the_package_ships_all_three_models_within_the_budget():
+    total = 0
+    for name in SHIPPED_MODELS:
+        folder = PACKAGED_WEIGHTS_DIR / name
+        description = json.loads((folder / FORMAT_FILE).read_text())
+        assert description["model"] == name
+        assert "original_release" not in description  # never the author's weights
+        default = TFLITE_FILES[get_spec(name).default_variant or "fp32"]
+        assert (folder / default).is_file()
+        assert set(description["tflite"].values()) == {
+            path.name for path in folder.glob("*.tflite")
+        }
+        total += sum(path.stat().st_size for path in folder.iterdir())
+    assert total <= BUDGET_BYTES
+
+
+@pytest.mark.parametrize("name", SHIPPED_MODELS)
+def test_a_fresh_offline_process_loads_the_shipped_model_and_finds_the_person(
+    name, grace_hopper_path, tmp_path
+):
+    script = (
+        "import sys; from humanmatting import load_matter\n"
+        f"matter = load_matter({name!r})\n"
+        "alpha = matter.predict(sys.argv[1])\n"
+        "h, w = alpha.shape\n"
+        "middle, top = alpha[h // 2 :, w // 3 : 2 * w // 3].mean(), alpha[: h // 10].mean()\n"
+        "print(matter.folder, middle, top)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(grace_hopper_path)],
+        env=offline_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    folder, person, top = result.stdout.split()
+    assert Path(folder) == PACKAGED_WEIGHTS_DIR / name
+    assert float(person) > 0.8  # Grace Hopper fills the lower middle of her portrait
+    assert float(top) < float(person)
+
+
+@pytest.mark.parametrize("name", SHIPPED_MODELS)
+def test_the_cli_cuts_out_with_the_shipped_model_offline(name, grace_hopper_path, tmp_path):
+    out = tmp_path / f"{name}.png"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "humanmatting.cli",
+            str(grace_hopper_path),
+            "--model",
+            name,
+            "--mode",
+            "cutout",
+            "-o",
+            str(out),
+        ],
+        env=offline_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    from PIL import Image
+
+    with Image.open(out) as cutout:
+        alpha = np.asarray(cutout.convert("RGBA"))[:, :, 3]
+    height, width = alpha.shape
+    assert alpha[height // 2 :, width // 3 : 2 * width // 3].mean() > 200  # her uniform, kept
+    assert alpha[: height // 10, : width // 10].mean() < alpha.mean()
+
+
+def test_resolution_order_explicit_then_cache_then_package(
+    random_weights_dir, tmp_path, monkeypatch
+):
+    packaged = tmp_path / "packaged"
+    shutil.copytree(random_weights_dir / "dark", packaged / "dark")
+    monkeypatch.setattr(weights_module, "PACKAGED_WEIGHTS_DIR", packaged)
+    monkeypatch.delenv(weights_module.WEIGHTS_DIR_ENV, raising=False)
+    monkeypatch.delenv(PACKAGED_WEIGHTS_ENV, raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert resolve_model_folder("dark", download=False) == packaged / "dark"
+    assert resolve_model_folder("dark", random_weights_dir) == random_weights_dir / "dark"
+    monkeypatch.setenv(weights_module.WEIGHTS_DIR_ENV, str(random_weights_dir))
+    assert resolve_model_folder("dark", download=False) == random_weights_dir / "dark"
+
+
+def test_packaged_weights_can_be_switched_off_and_the_error_says_what_was_tried(
+    random_weights_dir, tmp_path, monkeypatch
+):
+    packaged = tmp_path / "packaged"
+    shutil.copytree(random_weights_dir / "night", packaged / "night")
+    monkeypatch.setattr(weights_module, "PACKAGED_WEIGHTS_DIR", packaged)
+    monkeypatch.delenv(weights_module.WEIGHTS_DIR_ENV, raising=False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv(PACKAGED_WEIGHTS_ENV, "0")
+    with pytest.raises(WeightsNotFoundError, match="the package") as error:
+        resolve_model_folder("night", download=False)
+    assert "training.train --model night" in str(error.value)
+
+
+def test_ship_copies_the_runtime_files_and_records_their_hashes(export_dir, tmp_path):
+    target = tmp_path / "weights"
+    # These stand-ins are fp32 files (7 MB for night and dark): a budget that fits them.
+    written = ship(export_dir, budget_mb=30, target_dir=target)
+    assert set(written) == set(SHIPPED_MODELS)
+    for name in SHIPPED_MODELS:
+        folder = target / name
+        assert not (folder / "model.weights.h5").exists()  # the Keras files stay out
+        description = json.loads((folder / FORMAT_FILE).read_text())
+        for file, digest in description["shipped"]["files"].items():
+            assert (folder / file).read_bytes() == (export_dir / name / file).read_bytes()
+            assert weights_module.sha256_of(folder / file) == digest
+    assert sum(size for files in written.values() for size in files.values()) <= 30e6
+
+
+def test_ship_adds_fp32_files_smallest_first_only_within_the_budget(export_dir):
+    defaults = sum(
+        (export_dir / name / TFLITE_FILES[get_spec(name).default_variant]).stat().st_size
+        for name in SHIPPED_MODELS
+    )
+    smallest = min(SHIPPED_MODELS, key=lambda n: (export_dir / n / "model.tflite").stat().st_size)
+    fp32_smallest = (export_dir / smallest / TFLITE_FILES["fp32"]).stat().st_size
+    plan = plan_files(export_dir, SHIPPED_MODELS, defaults + fp32_smallest + 10_000)
+    assert [name for name, files in plan.items() if TFLITE_FILES["fp32"] in files] == [smallest]
+    with pytest.raises(ValueError, match="over the budget"):
+        plan_files(export_dir, SHIPPED_MODELS, defaults // 2)
+
+
+def test_ship_refuses_the_original_authors_weights(export_dir):
+    path = export_dir / "dark-light" / FORMAT_FILE
+    description = json.loads(path.read_text())
+    description["original_release"] = {"weights": "dark-light-50-0.9735.h5"}
+    path.write_text(json.dumps(description))
+    with pytest.raises(ValueError, match="original author"):
+        plan_files(export_dir, SHIPPED_MODELS, BUDGET_BYTES)
