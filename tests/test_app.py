@@ -41,7 +41,9 @@ needs_chromium = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def app_weights(tmp_path_factory, random_weights_dir, request) -> dict:
-    """All three models: the author's dark-light when ../shared has it, else random weights."""
+    """Every model: random weights, but the author's dark-light weights (as dark-light, the
+    page's default, and as dark-light-original) when ../shared has them, so the page is
+    checked with a model that finds people."""
     try:
         original = request.getfixturevalue("original_weights_dir")
     except pytest.skip.Exception:
@@ -49,8 +51,8 @@ def app_weights(tmp_path_factory, random_weights_dir, request) -> dict:
     folder = tmp_path_factory.mktemp("app-weights")
     for name in MODEL_SPECS:
         source = random_weights_dir / name
-        if original is not None and (original / name).is_dir():
-            source = original / name
+        if original is not None and name in ("dark-light", "dark-light-original"):
+            source = original / "dark-light-original"
         (folder / name).symlink_to(source, target_is_directory=True)
     return {"folder": folder, "original": original is not None}
 
