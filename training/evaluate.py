@@ -40,6 +40,7 @@ from training.maskfolders import (
     SPLIT_FILES,
     index_mask_folder,
     is_mask_folder,
+    mask_folder_sets_in,
     read_mask,
 )
 from training.metrics import confusion, ious
@@ -121,10 +122,6 @@ def _mask_folder_examples(
     return examples, {**info, "skipped": skipped}
 
 
-def _holds_mask_folders(data: Path) -> bool:
-    return data.is_dir() and any(is_mask_folder(path) for path in data.iterdir())
-
-
 def evaluate(
     model_name: str,
     weights: str | os.PathLike,
@@ -153,8 +150,7 @@ def evaluate(
         split = split or "test"
         examples, data_info = _mask_folder_examples(data, split, verify, progress)
         read_truth = read_mask_folder_truth
-    elif _holds_mask_folders(data):
-        sets = sorted(path.name for path in data.iterdir() if is_mask_folder(path))
+    elif sets := [path.name for path in mask_folder_sets_in(data)]:
         raise ValueError(
             f"{data} holds mask-folder sets ({', '.join(sets)}): evaluate one at a time, "
             f"e.g. --data {data / sets[0]}"

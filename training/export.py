@@ -65,15 +65,12 @@ def training_photos(data: str | os.PathLike, count: int) -> list[np.ndarray]:
     AISegment author's split) for int8 calibration: from the train.txt of mask-folder sets
     (a set or a folder of sets), or from an AISegment folder."""
     from humanmatting.preprocess import load_rgb
-    from training.maskfolders import index_mask_folder, is_mask_folder
+    from training.maskfolders import index_mask_folder, mask_folder_sets_in
 
     data = Path(data)
-    if is_mask_folder(data):
-        sets = [data]
-    elif data.is_dir():
-        sets = [path for path in sorted(data.iterdir()) if is_mask_folder(path)]
-    else:
+    if not data.is_dir():
         raise FileNotFoundError(f"Calibration data folder {data} does not exist")
+    sets = mask_folder_sets_in(data)
     if sets:
         paths = []
         for number, folder in enumerate(sets):

@@ -100,6 +100,17 @@ def is_mask_folder(path: str | os.PathLike) -> bool:
     )
 
 
+def mask_folder_sets_in(path: str | os.PathLike) -> list[Path]:
+    """`path` itself when it is a set, else the sets directly below it (sorted by name);
+    empty when there are none (an AISegment folder, a missing path)."""
+    path = Path(path)
+    if is_mask_folder(path):
+        return [path]
+    if not path.is_dir():
+        return []
+    return [child for child in sorted(path.iterdir()) if is_mask_folder(child)]
+
+
 def read_mask(path: str | os.PathLike) -> np.ndarray:
     """HxW uint8 mask, 255 = person: a grayscale/1-bit mask as is, an RGBA matte's alpha."""
     with Image.open(path) as image:

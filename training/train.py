@@ -31,7 +31,7 @@ from pathlib import Path
 from humanmatting.specs import MODEL_SPECS, get_spec
 from training.callbacks import LAST_CHECKPOINT, LAST_STATE, LOG_FILE, run_callbacks
 from training.dataset import DatasetIndex, Pair, index_dataset, split_pairs
-from training.maskfolders import is_mask_folder
+from training.maskfolders import mask_folder_sets_in
 from training.pipeline import DEFAULT_PRESETS, Augmentation, parse_presets
 from training.recipe import LOSSES, RECIPES, SCHEDULES, Recipe, parse_scale, with_overrides
 
@@ -80,10 +80,7 @@ def mask_folder_sets(data: Path, mix: dict[str, float] | None) -> dict[Path, flo
     """The mask-folder sets to train on, with their sampling weights: `data` itself, or the
     sets below it named in `mix` (default: every set below it, equal weights)."""
     data = Path(data)
-    if is_mask_folder(data):
-        found = {data.name: data}
-    else:
-        found = {path.name: path for path in sorted(data.iterdir()) if is_mask_folder(path)}
+    found = {path.name: path for path in mask_folder_sets_in(data)}
     if not found:
         raise ValueError(f"{data} holds no mask-folder sets (images/, masks/, train.txt)")
     if mix is None:
@@ -247,10 +244,7 @@ def _summarize(run_dir: Path, started: float, history: dict, run_info: dict) -> 
 
 def is_mask_folder_data(data: Path) -> bool:
     """Mask-folder sets (a set, or a folder of sets) rather than the AISegment layout."""
-    data = Path(data)
-    return data.is_dir() and (
-        is_mask_folder(data) or any(is_mask_folder(p) for p in data.iterdir() if p.is_dir())
-    )
+    return bool(mask_folder_sets_in(data))
 
 
 def aisegment_datasets(config: TrainConfig, channels: int, replicas: int, initial_epoch: int):
