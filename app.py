@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import argparse
 import base64
+import binascii
+import functools
 import os
 import re
+import signal
 import sys
 import tempfile
 import time
@@ -26,14 +29,26 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 import cv2  # noqa: E402
 import gradio as gr  # noqa: E402
+import gradio.route_utils  # noqa: E402
+import gradio.utils  # noqa: E402
 import numpy as np  # noqa: E402
 from gradio.data_classes import ImageData  # noqa: E402
+from starlette.formparsers import MultiPartException  # noqa: E402
+from starlette.middleware import Middleware  # noqa: E402
+from starlette.requests import ClientDisconnect  # noqa: E402
 
 import humanmatting  # noqa: E402
 from humanmatting import serving  # noqa: E402
-from humanmatting.preprocess import max_pixels  # noqa: E402
-from humanmatting.serving import Background, ModelRegistry, VideoLimits  # noqa: E402
-from humanmatting.video import InvalidVideoError  # noqa: E402
+from humanmatting.preprocess import InvalidImageError, load_rgb, max_pixels  # noqa: E402
+from humanmatting.serving import (  # noqa: E402
+    AppTempFolder,
+    Background,
+    BodyLimit,
+    ModelRegistry,
+    SettingError,
+    VideoLimits,
+    setting,
+)
 
 IMPORT_S = time.perf_counter() - STARTED_AT
 
@@ -55,8 +70,18 @@ QUEUE_SIZE_ENV = "HUMANMATTING_QUEUE_SIZE"
 # - Videos: 1, in their own lane, so a long video never blocks photos.
 # - At most QUEUE_SIZE requests wait; the next one is refused at once ("queue is full")
 #   instead of waiting minutes (32 photos at about 0.3 s each is a 5 s wait at most).
+#   There is no quota per client: behind a Space's proxy every visitor has the same
+#   address, and the session id is chosen by the client, so a quota would either throttle
+#   everyone together or be dodged by changing it. What one client can do is bounded
+#   instead by each request's cost (pixels, bytes, video frames x pixels, camera time).
 PHOTO_CONCURRENCY = 2
-QUEUE_SIZE = int(os.environ.get(QUEUE_SIZE_ENV, 32))
+QUEUE_SIZE = 32
+# Request bodies other than uploads (JSON: camera frames and pasted pictures arrive in it
+# as data: URLs, about 0.1-1 MB for a 640x480 frame) are refused over this size before
+# they are read; uploads have their own limit (--max-upload-mb).
+REQUEST_MAX_BYTES = 10 * 2**20
+# Upload requests carry a multipart envelope around the file: a few kB at most.
+UPLOAD_ENVELOPE_BYTES = 64 * 2**10
 # Chromium's fake camera (and many webcams) default to 1920x1440: 640x480 is what makes
 # live matting fluid, because frame transfer dominates the streaming path.
 WEBCAM_OPTIONS = gr.WebcamOptions(constraints={"video": {"width": 640, "height": 480}})
@@ -79,6 +104,10 @@ SERVER_ROOTS = {tempfile.gettempdir(), os.environ.get("GRADIO_TEMP_DIR") or temp
 SERVER_PATH = re.compile(
     "|".join(re.escape(root.rstrip(os.sep)) + r"(?:/[^\s/]+)+" for root in SERVER_ROOTS)
 )
+HEAP_ADDRESS = re.compile(r"<[^<>]* at 0x[0-9a-fA-F]+>|\s+at 0x[0-9a-fA-F]+")
+# The one answer for a file payload that is not an upload of this server, whether or not
+# the path exists, so that it tells nothing about the server's files.
+NOT_AN_UPLOAD = "The file was not uploaded to this server (or is gone); upload it again."
 
 
 def user_error(error: BaseException, *uploads: str | None) -> gr.Error:
@@ -89,39 +118,105 @@ def user_error(error: BaseException, *uploads: str | None) -> gr.Error:
     else:
         message = str(error)
         for upload in uploads:
-            if isinstance(upload, (str, os.PathLike)) and str(upload):
+            if isinstance(upload, (str, os.PathLike)) and os.sep in str(upload):
                 message = message.replace(str(upload), Path(upload).name)
         message = SERVER_PATH.sub(lambda match: Path(match.group()).name, message)
-    print(f"refused a request: {message}", file=sys.stderr, flush=True)  # one line, no traceback
+        message = HEAP_ADDRESS.sub(
+            lambda match: "" if match.group()[0].isspace() else "data", message
+        )
+    one_line = " ".join(message.split())
+    print(f"refused a request: {one_line}", file=sys.stderr, flush=True)  # no traceback
     return gr.Error(message, print_exception=False)
 
 
+def answers_errors(function):
+    """Make a request handler answer every failure with a gr.Error (never Gradio's generic
+    "upstream Gradio app has raised an exception"): the library's message for what a
+    visitor can fix, naming uploads by their file names; for anything else (a bug) a
+    short apology, with one line in the server's log."""
+
+    @functools.wraps(function)
+    def handler(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except gr.Error:
+            raise
+        except (*USER_ERRORS, MemoryError) as error:
+            raise user_error(error, *args, *kwargs.values()) from None
+        except Exception as error:
+            reason = " ".join(HEAP_ADDRESS.sub("", str(error)).split())[:300]
+            print(
+                f"failed a request: {type(error).__name__}: {reason}", file=sys.stderr, flush=True
+            )
+            raise gr.Error(
+                "The server could not process this request (an internal error, logged); "
+                "try another file.",
+                print_exception=False,
+            ) from None
+
+    return handler
+
+
+def uploaded_file(path: str | os.PathLike) -> str:
+    """`path` if it is a file uploaded to this server (in Gradio's upload folder, where
+    uploads and cached examples live), else a gr.Error that is the same whether or not
+    the path exists.
+
+    Every file a request names passes here before it is opened: Gradio checks the files
+    of payloads that carry its "meta" key, but an image payload without it reaches the
+    component as it was sent, with any path on the server's disk.
+    """
+    folder = Path(gradio.utils.get_upload_folder()).resolve()
+    try:
+        resolved = Path(path).resolve()
+        inside = resolved.is_relative_to(folder) and resolved.is_file()
+    except (OSError, ValueError, TypeError):
+        inside = False
+    if not inside:
+        raise gr.Error(NOT_AN_UPLOAD, print_exception=False)
+    return str(path)  # as sent (inside the folder): messages name it by its file name
+
+
+def data_url_bytes(url: str) -> bytes:
+    """The bytes of a base64 data: URL (its size is bounded by the request body limit)."""
+    header, _, data = url.partition(",")
+    if ";base64" not in header:
+        raise InvalidImageError("The pasted picture is not base64 data; paste it again.")
+    try:
+        return base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidImageError("The pasted picture is damaged (invalid base64).") from None
+
+
 def read_by_humanmatting(image: gr.Image) -> gr.Image:
-    """Make `image` hand uploaded files to humanmatting unopened, and report undecodable
-    data as a clear gr.Error.
+    """Make `image` hand its input to humanmatting: an uploaded file (only from this
+    server's upload folder) or the bytes of a data: URL (camera frames and pastes).
 
     gr.Image opens every upload with Pillow before the app's function runs, even with
     type="filepath" (gradio/image_utils.py, preprocess_image), so an empty file, text named
     .jpg or a decompression bomb failed inside Gradio with its generic "upstream Gradio app
-    has raised an exception". humanmatting.load_rgb reads the file once, with the pixel
-    limit and a clear message for each problem. Other payloads (camera frames and pastes
-    arrive as data URLs) are decoded by Gradio as before. This replaces the component's
+    has raised an exception"; it also decoded any format Pillow knows, any path it was
+    sent, and data: URLs before the pixel limit was checked. humanmatting.load_rgb reads
+    the data once, checks the format and the pixel count from the header before decoding,
+    and has a clear message for each problem. type="filepath" components get the path
+    (or the data URL's bytes), others the decoded RGB array. This replaces the component's
     own preprocess: a gr.Image subclass would do the same, but Gradio writes a stub file
     (app.pyi) beside the source of every component class it sees defined.
     """
-    decode = image.preprocess
 
+    @answers_errors
     def preprocess(payload):
         if payload is None:
             return None
-        uploaded_file = payload.path and not (payload.url or "").startswith("data:")
-        if image.type == "filepath" and image.image_mode is None and uploaded_file:
-            return payload.path
-        try:
-            return decode(payload)
-        except Exception as error:  # Pillow's errors for data it cannot decode
-            name = payload.orig_name or "the uploaded image"
-            raise user_error(ValueError(f"Cannot read {name} as an image ({error}).")) from None
+        if (payload.url or "").startswith("data:"):
+            source = data_url_bytes(payload.url)
+        elif payload.path:
+            source = uploaded_file(payload.path)
+        else:
+            raise gr.Error(NOT_AN_UPLOAD, print_exception=False)
+        if image.type == "filepath":
+            return source
+        return load_rgb(source)
 
     image.preprocess = preprocess
     return image
@@ -147,8 +242,30 @@ def sent_inline_as_jpeg(image: gr.Image, quality: int = 85) -> gr.Image:
     return image
 
 
+def positive_int(text: str) -> int:
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
+    return int(text)
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number above 0, not {text!r}")
+    return value
+
+
+class OneLineParser(argparse.ArgumentParser):
+    def error(self, message: str):
+        self.exit(2, f"humanmatting app: error: {message} (see --help)\n")
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    """The options; SettingError for a HUMANMATTING_* variable that cannot be used."""
+    parser = OneLineParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--weights",
         help="folder with one model folder per model (default: $HUMANMATTING_WEIGHTS_DIR, "
@@ -163,26 +280,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--host", default=None, help="default 127.0.0.1 ($GRADIO_SERVER_NAME)")
     parser.add_argument("--port", type=int, default=None, help="default 7860 ($GRADIO_SERVER_PORT)")
-    parser.add_argument("--threads", type=int, default=None, help="LiteRT threads per model")
+    parser.add_argument(
+        "--threads", type=positive_int, default=None, help="LiteRT threads per model"
+    )
     parser.add_argument(
         "--max-shapes",
-        type=int,
-        default=int(os.environ.get(MAX_SHAPES_ENV, 1)),
+        type=positive_int,
+        default=setting(MAX_SHAPES_ENV, 1, 1, whole=True),
         help="LiteRT interpreters kept per model and role (photos, camera, video), one per "
         "network input shape: about 80 MB at the 512x384 photo preset (int8); more saves a "
         f"10-50 ms re-allocation when photo shapes alternate (${MAX_SHAPES_ENV})",
     )
     parser.add_argument(
         "--max-upload-mb",
-        type=float,
-        default=float(os.environ.get(MAX_UPLOAD_ENV, 0)) or None,
+        type=positive_float,
+        default=setting(MAX_UPLOAD_ENV, 0, 0) or None,
         help="largest upload accepted, in MB (default: 50, or the video limit if larger; "
         f"${MAX_UPLOAD_ENV})",
     )
     parser.add_argument(
         "--webcam-time-limit",
-        type=int,
-        default=int(os.environ.get(WEBCAM_TIME_LIMIT_ENV, 300)),
+        type=positive_int,
+        default=setting(WEBCAM_TIME_LIMIT_ENV, 300, 1, whole=True),
         help=f"seconds a camera stream may run before it stops (${WEBCAM_TIME_LIMIT_ENV})",
     )
     return parser.parse_args(argv)
@@ -197,8 +316,8 @@ def availability_note(registry: ModelRegistry) -> tuple[str, str]:
     if registry.problems:
         summary += f" Not available here: {', '.join(registry.problems)}."
     details = []
-    for name, problem in registry.problems.items():
-        how = problem.split("To get them:", 1)[-1].split("To get the weights:", 1)[-1].strip()
+    for name in registry.problems:
+        how = registry.how_to_get(name)
         details.append(f"**{name}**: not available here. To get it:\n```\n{how}\n```")
     return summary, "\n\n".join(details)
 
@@ -256,10 +375,14 @@ def build_app(
     registry: ModelRegistry,
     limits: VideoLimits | None = None,
     webcam_time_limit: int = 300,
+    output_dir: Path | None = None,
 ) -> gr.Blocks:
     limits = limits or VideoLimits.from_env()
-    outputs = serving.OutputFolder()  # PNGs written fast; Gradio copies them to its cache
+    # PNGs written fast; Gradio copies them to its cache. main() puts them in the server's
+    # own temporary folder (removed when it stops).
+    outputs = serving.OutputFolder(output_dir)
 
+    @answers_errors
     def matte(
         image,
         model=None,
@@ -272,12 +395,9 @@ def build_app(
         """Cut the person out of a photo: (RGBA cutout PNG, composite, matte, timing)."""
         if image is None:
             raise gr.Error("Upload or paste a photo first.")
-        try:
-            result = serving.matte_image(
-                registry, image, model, background_of(mode, color, background_image, blur), edges
-            )
-        except (*USER_ERRORS, MemoryError) as error:
-            raise user_error(error, image, background_image) from None
+        result = serving.matte_image(
+            registry, image, model, background_of(mode, color, background_image, blur), edges
+        )
         folder = outputs.new_dir()
         cutout = outputs.png(result.cutout, "cutout", folder)
         transparent = mode == "transparent"  # then the composite is the cutout
@@ -288,17 +408,16 @@ def build_app(
         """Runs when the photo changes (upload, paste, example); clearing it clears the results."""
         return matte(image, *settings) if image is not None else (None, None, None, "")
 
+    @answers_errors
     def compare(image, edges="soft"):
         """The matte of every available model, side by side."""
         if image is None:
             raise gr.Error("Upload or paste a photo first.")
-        try:
-            mattes = serving.compare_models(registry, image, edges)
-            folder = outputs.new_dir()
-            return [(outputs.png(matte, name, folder), caption) for matte, caption, name in mattes]
-        except (*USER_ERRORS, MemoryError) as error:
-            raise user_error(error, image) from None
+        mattes = serving.compare_models(registry, image, edges)
+        folder = outputs.new_dir()
+        return [(outputs.png(matte, name, folder), caption) for matte, caption, name in mattes]
 
+    @answers_errors
     def stream_frame(
         frame, model, mode, color, background_image, blur, edges, smoothing, size, session
     ):
@@ -306,20 +425,18 @@ def build_app(
         if frame is None:
             return None, "waiting for the camera", session
         session = session or serving.StreamSession()
-        try:
-            picture, readout = session.process(
-                registry,
-                frame,
-                model,
-                background_of(mode, color, background_image, blur),
-                edges,
-                smoothing,
-                int(size),
-            )
-        except (*USER_ERRORS, MemoryError) as error:
-            raise user_error(error, background_image) from None
+        picture, readout = session.process(
+            registry,
+            frame,
+            model,
+            background_of(mode, color, background_image, blur),
+            edges,
+            smoothing,
+            int(size),
+        )
         return picture, readout, session
 
+    @answers_errors
     def matte_video(
         video,
         model=None,
@@ -334,30 +451,25 @@ def build_app(
         """Matte every frame of a short video; returns a WebM (VP9) video."""
         if video is None:
             raise gr.Error("Upload a video first.")
+        video = uploaded_file(video)
         progress(0, desc="Reading the video")
-        try:
-            with outputs.lease() as folder:  # not cleaned up however long the video takes
-                return str(
-                    serving.matte_video(
-                        registry,
-                        video,
-                        model,
-                        background_of(mode, color, background_image, blur),
-                        edges,
-                        0.6 if smoothing else None,
-                        limits,
-                        folder,
-                    )
+        with outputs.lease() as folder:  # not cleaned up however long the video takes
+            return str(
+                serving.matte_video(
+                    registry,
+                    video,
+                    model,
+                    background_of(mode, color, background_image, blur),
+                    edges,
+                    0.6 if smoothing else None,
+                    limits,
+                    folder,
                 )
-        except (InvalidVideoError, *USER_ERRORS, MemoryError) as error:
-            raise user_error(error, video, background_image) from None
+            )
 
-    def models() -> dict[str, dict[str, str]]:
-        """Which models this server can run, and how to get the others."""
-        return {
-            "available": {name: str(folder) for name, folder in registry.folders.items()},
-            "unavailable": dict(registry.problems),
-        }
+    def models() -> dict:
+        """Which models this server can run (names), and how to get the others."""
+        return registry.summary()
 
     # delete_cache: results leave the server's disk within an hour (and at every restart).
     with gr.Blocks(title="humanmatting", analytics_enabled=False, delete_cache=(600, 3600)) as demo:
@@ -558,46 +670,128 @@ def return_freed_memory_to_the_system() -> None:
         pass
 
 
+def remove_uploads_cut_off() -> None:
+    """Make Gradio delete the files of an upload that did not arrive whole.
+
+    Gradio's multipart parser streams each uploaded file into a temporary file in the
+    upload folder and deletes it when the upload is malformed or too large, but not when
+    the client goes away mid-way (or BodyLimit stops it): 20 cut-off uploads left 210 MiB.
+    This wraps the parser so that any failure deletes them.
+    """
+    parser = gradio.route_utils.GradioMultiPartParser
+    if getattr(parser.parse, "removes_partial_files", False):
+        return
+    parse = parser.parse
+
+    async def parse_or_remove(self):
+        try:
+            return await parse(self)
+        except BaseException as error:
+            for file in self._files_to_close_on_error:
+                file.close()
+                Path(file.name).unlink(missing_ok=True)
+            if isinstance(error, ClientDisconnect):  # answered as Gradio's own upload errors
+                raise MultiPartException("The upload was cut off.") from None
+            raise
+
+    parse_or_remove.removes_partial_files = True
+    parser.parse = parse_or_remove
+
+
+def fail(error: BaseException) -> None:
+    """End the start-up with one line that says what is wrong, and status 2."""
+    print(f"humanmatting app: error: {' '.join(str(error).split())}", file=sys.stderr, flush=True)
+    sys.exit(2)
+
+
+def temp_base() -> Path:
+    """Where the servers' own temporary folders are made (`AppTempFolder`)."""
+    return Path(os.environ.get("GRADIO_TEMP_DIR") or tempfile.gettempdir()) / "humanmatting-app"
+
+
 def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
-    args = parse_args(argv)
+    try:
+        args = parse_args(argv)
+        queue_size = int(setting(QUEUE_SIZE_ENV, QUEUE_SIZE, 1, whole=True))
+        limits = VideoLimits.from_env()
+        max_pixels()  # HUMANMATTING_MAX_PIXELS, checked now rather than at the first photo
+    except (SettingError, ValueError) as error:
+        fail(error)
     return_freed_memory_to_the_system()
-    registry = ModelRegistry(
-        args.weights, download=args.download, threads=args.threads, max_shapes=args.max_shapes
-    )
-    print(
-        f"humanmatting {humanmatting.__version__} from {Path(humanmatting.__file__).parent}; "
-        f"models: {', '.join(registry.available) or 'none'}"
-        + "".join(f"; {name}: unavailable" for name in registry.problems),
-        flush=True,
-    )
-    if registry.default:
-        # Loads (and checks) the default model now; interpreters for each network input
-        # shape are made by the first request that needs one (about 80 MB each).
-        registry.matter(registry.default)
-    limits = VideoLimits.from_env()
+    # Everything this server writes goes into its own folder: Gradio's uploads and cache,
+    # our results, temporary files; removed when it stops, or by the next start if killed.
+    temp = AppTempFolder(temp_base())
+    os.environ["GRADIO_TEMP_DIR"] = str(temp.path / "gradio")
+    for module in ("routes", "route_utils", "screen_recording_utils", "mcp"):  # read at import
+        loaded = sys.modules.get(f"gradio.{module}")
+        if loaded is not None and hasattr(loaded, "DEFAULT_TEMP_DIR"):
+            loaded.DEFAULT_TEMP_DIR = os.environ["GRADIO_TEMP_DIR"]
+    os.environ["TMPDIR"] = tempfile.tempdir = str(temp.path / "tmp")
+    Path(tempfile.tempdir).mkdir()
+    print(f"temporary files in {temp.path} (removed when the server stops)", flush=True)
+    if temp.removed:
+        print(f"removed the temporary files of {len(temp.removed)} stopped server(s)", flush=True)
+    try:
+        registry = ModelRegistry(
+            args.weights, download=args.download, threads=args.threads, max_shapes=args.max_shapes
+        )
+        print(
+            f"humanmatting {humanmatting.__version__} from {Path(humanmatting.__file__).parent}; "
+            f"models: {', '.join(registry.available) or 'none'}"
+            + "".join(f"; {name}: unavailable" for name in registry.problems),
+            flush=True,
+        )
+        if registry.default:
+            # Loads (and checks) the default model now; interpreters for each network input
+            # shape are made by the first request that needs one (about 80 MB each).
+            registry.matter(registry.default)
+    except (*USER_ERRORS, MemoryError) as error:
+        temp.remove()
+        fail(error)
     max_upload_mb = args.max_upload_mb or max(limits.max_megabytes, 50)
-    demo = build_app(registry, limits, args.webcam_time_limit)
-    demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=PHOTO_CONCURRENCY)
-    demo.launch(
-        server_name=args.host,
-        server_port=args.port,
-        share=False,
-        ssr_mode=False,
-        run_history=False,  # photos stay out of the browser's storage
-        max_file_size=f"{max_upload_mb:g}mb",
-        allowed_paths=[str(EXAMPLES_DIR)],
-        footer_links=["api"],
-        css=CSS,
-        prevent_thread_lock=True,
-    )
-    print(
-        f"serving {time.perf_counter() - STARTED_AT:.1f} s after start (imports {IMPORT_S:.1f} s,"
-        f" model and page {time.perf_counter() - started:.1f} s); uploads up to "
-        f"{max_upload_mb:g} MB, images up to {max_pixels():,} pixels",
-        flush=True,
-    )
-    demo.block_thread()
+    upload_bytes = int(max_upload_mb * 2**20) + UPLOAD_ENVELOPE_BYTES
+    remove_uploads_cut_off()
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt  # Gradio closes the server; then the files go
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        # Results inside tempfile's folder, from where Gradio accepts files to serve.
+        outputs = Path(tempfile.tempdir) / "outputs"
+        demo = build_app(registry, limits, args.webcam_time_limit, outputs)
+        demo.queue(max_size=queue_size, default_concurrency_limit=PHOTO_CONCURRENCY)
+        demo.launch(
+            server_name=args.host,
+            server_port=args.port,
+            share=False,
+            ssr_mode=False,
+            run_history=False,  # photos stay out of the browser's storage
+            max_file_size=f"{max_upload_mb:g}mb",
+            allowed_paths=[str(EXAMPLES_DIR)],
+            footer_links=["api"],
+            css=CSS,
+            prevent_thread_lock=True,
+            app_kwargs={"middleware": [Middleware(BodyLimit, REQUEST_MAX_BYTES, upload_bytes)]},
+        )
+        print(
+            f"serving {time.perf_counter() - STARTED_AT:.1f} s after start (imports "
+            f"{IMPORT_S:.1f} s, model and page {time.perf_counter() - started:.1f} s); uploads "
+            f"up to {max_upload_mb:g} MB, images up to {max_pixels():,} pixels",
+            flush=True,
+        )
+        demo.block_thread()
+    except KeyboardInterrupt:
+        pass
+    except OSError as error:  # the port is taken, ...
+        temp.remove()
+        fail(error)
+    temp.remove()
+    print(f"stopped; removed {temp.path}", flush=True)
+    # Requests still running (a long video) would keep the process alive: their files
+    # are gone, and so is the server.
+    os._exit(0)
 
 
 if __name__ == "__main__":

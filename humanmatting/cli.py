@@ -2,16 +2,23 @@
 
 The successor of the original demo.py. Every output is written to a temporary file and
 moved into place, so an interrupted or failed run never leaves a half-written file.
-Exit status: 0 done; 1 a folder run skipped some files (listed); 2 bad input or weights;
-130 interrupted.
+Exit status: 0 done; 1 a folder run skipped some files (listed); 2 bad input, options or
+weights; 3 an unexpected error (a bug: please report it); 130 interrupted (Ctrl+C);
+143 terminated (SIGTERM). Every error is one line on stderr.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
+import math
 import os
+import signal
 import sys
-from collections.abc import Callable
+import threading
+import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +26,13 @@ from PIL import Image
 
 from humanmatting import compose
 from humanmatting.files import atomic_path
-from humanmatting.preprocess import IMAGE_SUFFIXES, InvalidImageError, load_rgb
+from humanmatting.preprocess import (
+    IMAGE_SUFFIXES,
+    MAX_LONG_SIDE,
+    SIZE_MULTIPLE,
+    InvalidImageError,
+    load_rgb,
+)
 from humanmatting.specs import DEFAULT_MODEL, MODEL_SPECS
 from humanmatting.video import AlphaSmoother, InvalidVideoError, is_video_path, process_video
 from humanmatting.weights import InvalidWeightsError, WeightsNotFoundError
@@ -27,8 +40,37 @@ from humanmatting.weights import InvalidWeightsError, WeightsNotFoundError
 MODES = ("matte", "cutout", "blur", "replace", "overlay")
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM: stopped as for Ctrl+C (temporary files removed), with exit status 143."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse's errors as one line, like every other error of the command."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def number_in(low: float, high: float, whole: bool = False, low_open: bool = False):
+    """An argparse type: a finite number from `low` to `high` (NaN and inf refused)."""
+
+    def parse(text: str):
+        try:
+            value = int(text) if whole else float(text)
+        except ValueError:
+            value = math.nan
+        above_low = value > low if low_open else value >= low
+        if not (above_low and value <= high):  # also NaN
+            kind = "a whole number" if whole else "a number"
+            bounds = f"{'above' if low_open else 'from'} {low:g} to {high:g}"
+            raise argparse.ArgumentTypeError(f"must be {kind} {bounds}, not {text!r}")
+        return value
+
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="humanmatting",
         description="Cut people out of images, videos or the camera with a LikeUnet model.",
     )
@@ -65,27 +107,36 @@ def build_parser() -> argparse.ArgumentParser:
         help="colour name, #rrggbb or an image path for --mode replace",
     )
     parser.add_argument(
-        "--blur", type=float, default=15, help="blur sigma in pixels for --mode blur"
+        "--blur",
+        type=number_in(0, 500),
+        default=15,
+        help="blur sigma in pixels for --mode blur (0-500)",
     )
     parser.add_argument(
         "--threshold",
-        type=float,
+        type=number_in(0, 1),
         default=None,
-        help="hard edges: alpha >= THRESHOLD becomes person (default: soft alpha)",
+        help="hard edges: alpha >= THRESHOLD (0-1) becomes person (default: soft alpha)",
     )
     parser.add_argument(
         "--long-side",
-        type=int,
+        type=number_in(SIZE_MULTIPLE, MAX_LONG_SIDE, whole=True),
         default=None,
-        help="run the model at this long side (multiple of 32) instead of the preset",
+        help=f"run the model at this long side ({SIZE_MULTIPLE}-{MAX_LONG_SIDE}, rounded to "
+        "a multiple of 32) instead of the preset",
     )
     parser.add_argument(
         "--smooth",
-        type=float,
+        type=number_in(0, 1, low_open=True),
         default=None,
         help="videos/camera: temporal smoothing weight of the new frame in (0, 1]",
     )
-    parser.add_argument("--max-frames", type=int, default=None, help="videos/camera: stop after N")
+    parser.add_argument(
+        "--max-frames",
+        type=number_in(1, math.inf, whole=True),
+        default=None,
+        help="videos/camera: stop after N",
+    )
     parser.add_argument(
         "--output",
         "-o",
@@ -128,15 +179,26 @@ def _video_frame(picture: np.ndarray) -> np.ndarray:
     return picture
 
 
-def save_picture(picture: np.ndarray, output: Path) -> None:
-    """Write an image atomically, refusing formats that cannot hold it."""
+def check_image_output(output: Path, alpha: bool) -> None:
+    """Refuse an output name that cannot hold the result (an RGBA cutout when `alpha`)."""
     suffix = output.suffix.lower()
     if suffix not in Image.registered_extensions():
         raise InvalidImageError(f"Cannot write an image as {output.name}; use .png, .webp or .jpg.")
-    if picture.ndim == 3 and picture.shape[2] == 4 and suffix in (".jpg", ".jpeg"):
+    if alpha and suffix in (".jpg", ".jpeg"):
         raise InvalidImageError("JPEG has no transparency; write the cutout as .png or .webp.")
+
+
+def save_picture(picture: np.ndarray, output: Path) -> None:
+    """Write an image atomically, refusing formats that cannot hold it."""
+    check_image_output(output, picture.ndim == 3 and picture.shape[2] == 4)
+    image_format = Image.registered_extensions()[output.suffix.lower()]
     with atomic_path(output) as temporary:
-        Image.fromarray(picture).save(temporary, format=Image.registered_extensions()[suffix])
+        try:
+            Image.fromarray(picture).save(temporary, format=image_format)
+        except (ValueError, KeyError) as error:  # a format that cannot hold this picture
+            raise InvalidImageError(
+                f"Cannot write the result as {output.name} ({error})."
+            ) from None
 
 
 def folder_outputs(images: list[Path], output_dir: Path) -> list[Path]:
@@ -176,10 +238,23 @@ def run_folder(args, matter, render, folder: Path, output_dir: Path) -> list[str
     return skipped
 
 
+def check_not_overwriting_inputs(source: Path, output: Path, folder: bool) -> None:
+    """Refuse an output that would replace the input, or (for a folder) be written among
+    the inputs, where `photo.png` would overwrite the neighbour of `photo.jpg`."""
+    if folder and output.resolve() == source.resolve():
+        raise ValueError(
+            f"The output folder is the input folder {source}: the results would overwrite "
+            "the images beside the inputs. Choose another --output folder."
+        )
+    if not folder and output.exists() and output.resolve() == source.resolve():
+        raise ValueError(f"The output {output} is the input; choose another --output.")
+
+
 def run(args: argparse.Namespace) -> tuple[Path, list[str]]:
     """Do what the command line asks; returns the output path and any skipped files."""
     from humanmatting.runtime import load_matter, split_variant
     from humanmatting.specs import get_spec
+    from humanmatting.weights import resolve_model_folder
 
     if args.gray and get_spec(split_variant(args.model)[0]).channels != 1:
         raise ValueError(
@@ -197,13 +272,21 @@ def run(args: argparse.Namespace) -> tuple[Path, list[str]]:
     if not camera and not folder and not Path(args.input).is_file():
         raise InvalidImageError(f"No such file: {args.input}")
     output = Path(args.output) if args.output else default_output(args.input, args.mode, video)
-    matter = load_matter(args.model, args.weights, backend=args.backend)
+    if not camera:
+        check_not_overwriting_inputs(Path(args.input), output, folder)
+    # Missing or unverified weights first, then a bad image or output name, then the model
+    # load (slower, and its warnings would come before the error).
+    weights = resolve_model_folder(split_variant(args.model)[0], args.weights)
+    rgb = None
+    if not folder and not video:
+        check_image_output(output, args.mode == "cutout")
+        rgb = load_rgb(args.input)
+    matter = load_matter(args.model, weights, backend=args.backend)
     render = frame_renderer(args, background)
 
     if folder:
         return output, run_folder(args, matter, render, Path(args.input), output)
-    if not video:
-        rgb = load_rgb(args.input)
+    if rgb is not None:
         alpha = matter.predict(rgb, long_side=args.long_side)
         save_picture(render(rgb, alpha), output)
         return output, []
@@ -221,30 +304,92 @@ def run(args: argparse.Namespace) -> tuple[Path, list[str]]:
     return output, []
 
 
+def _terminate(signum, frame):
+    raise Terminated
+
+
+@contextlib.contextmanager
+def quiet_libraries() -> Iterator[None]:
+    """Keep the libraries' own lines off the terminal, so that an error is one line.
+
+    LiteRT prints "INFO: Created TensorFlow Lite XNNPACK delegate" for each model it
+    loads, libtiff and libpng print their warnings, straight to file descriptor 2; Pillow
+    warns (Python warnings) about damaged metadata that load_rgb handles anyway. While
+    the command runs, descriptor 2 goes to /dev/null and Python's own stderr (our
+    messages, the progress bar) to a copy of the real one. Only when stderr is the
+    process's real one (not under a test's capture).
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", module=r"PIL\.")
+        try:
+            real = sys.stderr.fileno() == 2
+        except (AttributeError, ValueError, OSError):  # a replaced stderr without a descriptor
+            real = False
+        if not real:
+            yield
+            return
+        sys.stderr.flush()
+        saved = os.dup(2)
+        original = sys.stderr
+        sys.stderr = open(saved, "w", buffering=1, closefd=False)  # noqa: SIM115
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            sys.stderr = original
+
+
+def _one_line(error: BaseException) -> str:
+    """The message of `error`; an OSError as 'reason: file' (the file name, not its repr)."""
+    if isinstance(error, OSError) and error.strerror:
+        return f"{error.strerror}: {error.filename}" if error.filename else error.strerror
+    return str(error) or type(error).__name__
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
     # FFmpeg's own log lines would only repeat, less clearly, the error printed below.
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    logging.basicConfig(format="humanmatting: warning: %(message)s", level=logging.WARNING)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     try:
-        output, skipped = run(args)
+        args = build_parser().parse_args(argv)
+        with quiet_libraries():
+            output, skipped = run(args)
     except (
         InvalidImageError,
         InvalidVideoError,
         InvalidWeightsError,
         WeightsNotFoundError,
         ValueError,
+        OSError,
     ) as error:
-        print(f"humanmatting: error: {error}", file=sys.stderr)
+        print(f"humanmatting: error: {_one_line(error)}", file=sys.stderr)
         return 2
-    except OSError as error:
-        print(
-            f"humanmatting: error: {error.strerror or error}: {error.filename or ''}",
-            file=sys.stderr,
-        )
+    except MemoryError:
+        print("humanmatting: error: out of memory; try a smaller input", file=sys.stderr)
         return 2
+    except Terminated:
+        print("humanmatting: terminated; no partial output was left", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("humanmatting: interrupted; no partial output was left", file=sys.stderr)
         return 130
+    except Exception as error:  # a bug: one line all the same, and how to report it
+        print(
+            f"humanmatting: error: unexpected {type(error).__name__}: {_one_line(error)} "
+            "(a bug: please report it with the command that failed)",
+            file=sys.stderr,
+        )
+        return 3
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     print(output)
     if skipped:
         print(

@@ -29,6 +29,8 @@ def harden(alpha: np.ndarray, threshold: float | None) -> np.ndarray:
     """Soft alpha as is (threshold None) or a 0/1 mask of alpha >= threshold."""
     if threshold is None:
         return alpha
+    if not 0.0 <= threshold <= 1.0:  # also NaN, which would give an empty mask
+        raise ValueError(f"The threshold must be a number from 0 to 1, not {threshold}.")
     return (alpha >= threshold).astype(np.float32)
 
 

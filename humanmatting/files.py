@@ -19,10 +19,23 @@ def atomic_path(destination: str | os.PathLike) -> Iterator[Path]:
     """
     destination = Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
-    token = uuid.uuid4().hex[:8]
-    temporary = destination.with_name(f".{destination.stem}.{token}.partial{destination.suffix}")
+    temporary = destination.with_name(_temporary_name(destination))
     try:
         yield temporary
         os.replace(temporary, destination)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def _temporary_name(destination: Path) -> str:
+    """`.<stem>.<token>.partial<suffix>`, the stem shortened when the name would be longer
+    than the file system allows (a valid 241-character name must stay writable)."""
+    token = uuid.uuid4().hex[:8]
+    try:
+        limit = os.pathconf(destination.parent, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):  # no pathconf (Windows)
+        limit = 255
+    stem, tail = destination.stem, f".{token}.partial{destination.suffix}"
+    while stem and len(f".{stem}{tail}".encode(errors="surrogateescape")) > limit:
+        stem = stem[:-1]
+    return f".{stem}{tail}"

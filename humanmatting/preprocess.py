@@ -10,11 +10,12 @@ from __future__ import annotations
 import io
 import math
 import os
+import re
 from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 ImageInput = str | os.PathLike | bytes | Image.Image | np.ndarray
 
@@ -31,8 +32,32 @@ ASPECT_PRESETS: dict[float, tuple[int, int]] = {
 SIZE_MULTIPLE = 32
 INPUT_RANGE = (0.0, 255.0)
 
-# What the CLI picks out of a folder; load_rgb itself reads anything Pillow can.
+# What the CLI picks out of a folder.
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
+# The only formats load_rgb decodes (Pillow's names; MPO is the JPEG of many phones). The
+# format is recognised from the file's first bytes, whatever its name. Each has a C decoder
+# whose work is bounded by the pixel limit; Pillow's other formats (QOI, BLP, DDS, ICO, ...)
+# are refused: some have pure-Python decoders (QOI: over a minute for one photo), others
+# headers that do not say what they decode to (an ICO's directory can lie about its PNG).
+OPEN_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF")
+IMAGE_FORMATS = (*OPEN_FORMATS, "MPO")  # Pillow opens MPO with its JPEG plugin
+FORMAT_NAMES = "JPEG, PNG, WebP, BMP, GIF or TIFF"
+# A progressive JPEG decodes every scan over the whole picture: a 125 kB file with 1000
+# tiny scans of a 16 MP picture took 15 s. Encoders write about 10.
+MAX_JPEG_SCANS = 100
+# The network's input at most twice the presets' long side: at 4096 one photo took 4.7 GB.
+MAX_LONG_SIDE = 1024
+EXIF_ORIENTATION = 0x0112
+# EXIF orientation -> the transpose that shows the picture as intended (as ImageOps does).
+_ORIENTATIONS = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 
 MAX_PIXELS_ENV = "HUMANMATTING_MAX_PIXELS"
 DEFAULT_MAX_PIXELS = 40_000_000  # 40 MP: larger than any phone photo, far below a bomb
@@ -76,23 +101,56 @@ def _too_large(what: str) -> ImageTooLargeError:
     )
 
 
+_OBJECT_REPR = re.compile(r"<[^<>]* at 0x[0-9a-fA-F]+>")
+_ADDRESS = re.compile(r"\s+at 0x[0-9a-fA-F]+")
+
+
+def _reason(error: BaseException) -> str:
+    """An exception's text for a person: one line, no object reprs or heap addresses."""
+    text = _ADDRESS.sub("", _OBJECT_REPR.sub("the data", str(error)))
+    return " ".join(text.split()) or type(error).__name__
+
+
+def _refuse_python_decoders(image: Image.Image, what: str) -> None:
+    """Pillow decodes a few variants of the allowed formats (RLE-compressed BMP) in Python,
+    a byte at a time: their time is not bounded by the pixel limit, so they are refused."""
+    slow = [tile[0] for tile in getattr(image, "tile", None) or () if tile[0] in Image.DECODERS]
+    if slow:
+        raise InvalidImageError(
+            f"{what} uses a compression that is not supported ({slow[0]}); "
+            "save it as an ordinary JPEG or PNG."
+        )
+
+
 def _decode(image: Image.Image, what: str) -> Image.Image:
     """Decode a lazily opened Pillow image, refusing bombs and broken data with clear errors.
 
     The size in the header is checked before any pixel is decoded, and again after
-    decoding (ICO, GIF and TIFF can decode to a size other than the header's).
+    decoding (GIF and TIFF can decode to a size other than the header's). Any error of a
+    decoder (Pillow's plugins raise a dozen kinds on damaged data) is an InvalidImageError.
     """
     try:
         _check_pixel_count(image.height, image.width, what)
+        _refuse_python_decoders(image, what)
         image.load()
         _check_pixel_count(image.height, image.width, what)
+    except (InvalidImageError, MemoryError):
+        raise
     except Image.DecompressionBombError:
         raise _too_large(what) from None
-    except (OSError, SyntaxError, ValueError, EOFError) as error:
-        if isinstance(error, InvalidImageError):
-            raise
-        raise InvalidImageError(f"{what} is damaged or truncated ({error}).") from None
+    except Exception as error:
+        raise InvalidImageError(f"{what} is damaged or truncated ({_reason(error)}).") from None
     return image
+
+
+def _count_jpeg_scans(stream) -> int:
+    """Start-of-scan markers in a JPEG (0xFF 0xDA never occurs inside coded data)."""
+    count, previous = 0, b""
+    while chunk := stream.read(1 << 20):
+        count += (previous + chunk).count(b"\xff\xda")
+        previous = chunk[-1:]
+    stream.seek(0)
+    return count
 
 
 def _open_pil(source: str | os.PathLike | bytes) -> Image.Image:
@@ -116,26 +174,40 @@ def _open_pil(source: str | os.PathLike | bytes) -> Image.Image:
     try:
         # Our own file object, closed on return: Pillow keeps multi-frame files open.
         with io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb") as stream:
-            return _decode(Image.open(stream), what)
+            image = Image.open(stream, formats=OPEN_FORMATS)
+            if image.format in ("JPEG", "MPO") and _count_jpeg_scans(stream) > MAX_JPEG_SCANS:
+                raise InvalidImageError(
+                    f"{what} is a JPEG of more than {MAX_JPEG_SCANS} scans, which would take "
+                    "minutes to decode; save it again as an ordinary JPEG."
+                )
+            return _decode(image, what)
     except Image.DecompressionBombError:
         raise _too_large(what) from None
     except UnidentifiedImageError:
         raise InvalidImageError(
-            f"Cannot read {name} as an image; use a JPEG, PNG, WebP, BMP or GIF file."
+            f"Cannot read {name} as an image; use a {FORMAT_NAMES} file."
         ) from None
-    except (OSError, SyntaxError, ValueError, EOFError) as error:
-        if isinstance(error, InvalidImageError):
-            raise
-        raise InvalidImageError(f"{what} is damaged or cannot be read ({error}).") from None
+    except (InvalidImageError, MemoryError):
+        raise
+    except Exception as error:  # a plugin's error on a damaged header, an unreadable file
+        raise InvalidImageError(
+            f"{what} is damaged or cannot be read ({_reason(error)})."
+        ) from None
 
 
 def _pil_to_rgb_array(image: Image.Image) -> np.ndarray:
     """Honour EXIF orientation and turn any Pillow mode into HxWx3 uint8 RGB.
 
     Animated images give their first frame. Transparency is dropped (the stored colours
-    are kept), as for HxWx4 arrays.
+    are kept), as for HxWx4 arrays. A damaged EXIF block does not stop the picture: it is
+    used as stored, as browsers show it.
     """
-    image = ImageOps.exif_transpose(image)
+    try:
+        orientation = int(image.getexif().get(EXIF_ORIENTATION, 1))
+    except Exception:  # Pillow raises SyntaxError, struct.error, ... on damaged EXIF
+        orientation = 1
+    if orientation in _ORIENTATIONS:
+        image = image.transpose(_ORIENTATIONS[orientation])
     if image.mode in ("I;16", "I;16B", "I;16L", "I"):
         # 16-bit PNG/TIFF; 32-bit signed "I" data is clipped to the 16-bit range.
         return _array_to_rgb_uint8(np.clip(np.asarray(image), 0, 65535).astype(np.uint16))
@@ -185,11 +257,24 @@ def load_rgb(image: ImageInput) -> np.ndarray:
     if isinstance(image, np.ndarray):
         return _array_to_rgb_uint8(image)
     if isinstance(image, Image.Image):
+        if getattr(image, "tile", None) and image.format not in (None, *IMAGE_FORMATS):
+            raise InvalidImageError(
+                f"Cannot read a {image.format} image; use a {FORMAT_NAMES} file."
+            )
         return _pil_to_rgb_array(_decode(image, "Image"))
     if hasattr(image, "read"):  # an open binary file
         image = image.read()
     if isinstance(image, (str, os.PathLike, bytes)):
-        return _pil_to_rgb_array(_open_pil(image))
+        decoded = _open_pil(image)
+        try:
+            return _pil_to_rgb_array(decoded)
+        except (InvalidImageError, MemoryError):
+            raise
+        except Exception as error:  # a mode or layout Pillow decodes but cannot convert
+            what = "The uploaded image" if isinstance(image, bytes) else f"Image {image}"
+            raise InvalidImageError(
+                f"{what} cannot be converted to RGB ({decoded.mode}: {_reason(error)})."
+            ) from None
     raise InvalidImageError(
         f"Cannot use a {type(image).__name__} as an image; pass a path, bytes, "
         "a PIL image or a numpy array."
@@ -224,8 +309,11 @@ def model_input_size(height: int, width: int, long_side: int | None = None) -> t
     """
     if long_side is None:
         return nearest_preset(height, width)
-    if long_side < SIZE_MULTIPLE:
-        raise ValueError(f"long_side must be at least {SIZE_MULTIPLE}, got {long_side}")
+    if not SIZE_MULTIPLE <= long_side <= MAX_LONG_SIDE:
+        raise ValueError(
+            f"The network's long side must be between {SIZE_MULTIPLE} and {MAX_LONG_SIDE} "
+            f"pixels, not {long_side}."
+        )
     scale = long_side / max(height, width)
     return round_to_multiple(height * scale), round_to_multiple(width * scale)
 

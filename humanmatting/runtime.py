@@ -6,6 +6,7 @@ TensorFlow, so the app starts fast) and Keras (TensorFlow; the reference).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import threading
@@ -35,6 +36,16 @@ from humanmatting.weights import InvalidWeightsError, resolve_model_folder
 
 BACKENDS = ("litert", "keras")
 logger = logging.getLogger(__name__)
+# Any-size graphs are tried at two shapes (a square and a tall one), so that a damage that
+# shows only at some sizes is found too.
+PROBE_SHAPES = ((64, 64), (160, 96))
+# SHA-256 of the model files that passed the probe in this process -> their channels: the
+# app loads each model once per role, and probing every graph costs about 0.5 s.
+_PROBED: dict[str, int] = {}
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
 
 
 def split_variant(name: str) -> tuple[str, str | None]:
@@ -58,6 +69,19 @@ class _SignatureRunner:
             self._runner = interpreter.get_signature_runner(signature)
             self._input_name = next(iter(self._runner.get_input_details()))
             self._output_name = next(iter(self._runner.get_output_details()))
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """The graph's input shape; -1 for sides of any size."""
+        if self._runner is None:
+            details = self.interpreter.get_input_details()[0]
+        else:
+            details = self._runner.get_input_details()[self._input_name]
+        return tuple(int(side) for side in details.get("shape_signature", details["shape"]))
+
+    @property
+    def channels(self) -> int:
+        return self.input_shape[-1]
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         if self._runner is None:
@@ -95,36 +119,63 @@ class LiteRTBackend:
         self.channels = self._probe()
 
     def _probe(self) -> int:
-        """Run the model once on a small blank input, so that a damaged or foreign file
-        fails here with a clear message, not on the first request. Returns its channels."""
+        """Run every graph of the file once on a blank input (the any-size graph at
+        PROBE_SHAPES, each fixed-shape graph at its shape), so that a damaged or foreign
+        file fails here with a clear message, not at the first photo. Returns the channels.
+
+        A single flipped bit can break one graph only: the probe of the any-size graph
+        alone once passed a file whose 512x384 graph pointed at a tensor that does not
+        exist, and the first photo failed with a RuntimeError.
+        """
+        graph = "the file"
         try:
             if not self._model_content:
                 raise ValueError("the file is empty")
-            probe = self._interpreter_class(model_content=self._model_content, num_threads=1)
-            self.signatures = set(probe.get_signature_list())
-            runner = _SignatureRunner(probe, self._dynamic_signature())
-            if runner._runner is None:
-                channels = int(probe.get_input_details()[0]["shape"][-1])
-            else:
-                channels = int(runner._runner.get_input_details()[runner._input_name]["shape"][-1])
-            output = runner(np.zeros((1, 64, 64, channels), np.float32))
-        except (ValueError, RuntimeError, IndexError, StopIteration) as error:
+            interpreter = self._interpreter_class(model_content=self._model_content, num_threads=1)
+            self.signatures = set(interpreter.get_signature_list())
+            digest = hashlib.sha256(self._model_content).hexdigest()
+            if digest in _PROBED:
+                return _PROBED[digest]
+            dynamic = self._dynamic_signature()
+            runner = _SignatureRunner(interpreter, dynamic)
+            channels = runner.channels
+            for height, width in PROBE_SHAPES:
+                graph = f"{dynamic or 'the graph'} at {height}x{width}"
+                self._check_output(runner(np.zeros((1, height, width, channels), np.float32)))
+            for signature in sorted(self.signatures - {dynamic}):
+                graph = signature
+                # One interpreter per graph, dropped at once: each holds its buffers.
+                fixed = _SignatureRunner(
+                    self._interpreter_class(model_content=self._model_content, num_threads=1),
+                    signature,
+                )
+                shape = fixed.input_shape
+                if fixed.channels != channels or min(shape) <= 0:
+                    raise ValueError(f"its input shape {shape} does not match the model's")
+                self._check_output(fixed(np.zeros(shape, np.float32)))
+                del fixed
+        except InvalidWeightsError:
+            raise
+        except (ValueError, RuntimeError, IndexError, KeyError, TypeError, StopIteration) as error:
             raise InvalidWeightsError(
-                f"{self.model_path} is not a working TFLite model ({error}); it is damaged "
-                "or truncated: delete the model folder and pull or export it again."
+                f"{self.model_path} is not a working TFLite model ({graph}: {_one_line(error)}); "
+                "it is damaged or truncated: delete the model folder and pull or export it again."
             ) from None
-        if output.shape not in ((1, 64, 64, 1), (1, 64, 64, 2)):
+        _PROBED[digest] = channels
+        return channels
+
+    def _check_output(self, output: np.ndarray) -> None:
+        """The person probability (1, H, W, 1) or 2-class matte (1, H, W, 2), finite."""
+        if output.ndim != 4 or output.shape[0] != 1 or output.shape[-1] not in (1, 2):
             raise InvalidWeightsError(
-                f"{self.model_path} outputs shape {output.shape} for a 64x64 input, not the "
-                "person probability (1, 64, 64, 1) or 2-class matte (1, 64, 64, 2) of a "
-                "humanmatting model."
+                f"{self.model_path} outputs shape {output.shape}, not the person probability "
+                "(1, H, W, 1) or 2-class matte (1, H, W, 2) of a humanmatting model."
             )
         if not np.isfinite(output).all():
             raise InvalidWeightsError(
                 f"{self.model_path} computes NaN or infinite values; its weights are damaged: "
                 "delete the model folder and pull or export it again."
             )
-        return channels
 
     def _dynamic_signature(self) -> str | None:
         if not self.signatures:
@@ -156,16 +207,24 @@ class LiteRTBackend:
             self._runners.popitem(last=False)
         return runner
 
+    def _run(self, batch: np.ndarray) -> np.ndarray:
+        with self._lock:
+            try:
+                return self._runner_for(batch.shape)(batch)
+            except (RuntimeError, ValueError) as error:  # what LiteRT raises for a bad graph
+                raise InvalidWeightsError(
+                    f"{self.model_path} failed on a {batch.shape[2]}x{batch.shape[1]} input "
+                    f"({_one_line(error)}); it is damaged: delete the model folder and pull or "
+                    "export it again."
+                ) from None
+
     def person_probability(self, batch: np.ndarray) -> np.ndarray:
         """(1, H, W, C) float32 -> (H, W) person probability (a view into the output)."""
-        with self._lock:
-            output = self._runner_for(batch.shape)(batch)
-        return output[0, :, :, -1]
+        return self._run(batch)[0, :, :, -1]
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         """(1, H, W, C) -> (1, H, W, 2) class probabilities, whatever the file's output."""
-        with self._lock:
-            output = self._runner_for(batch.shape)(batch)
+        output = self._run(batch)
         if output.shape[-1] == 1:
             output = np.concatenate([1.0 - output, output], axis=-1)
         return output

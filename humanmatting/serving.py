@@ -10,25 +10,36 @@ from __future__ import annotations
 import atexit
 import contextlib
 import dataclasses
+import math
 import os
 import shutil
 import tempfile
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+try:
+    import fcntl
+except ImportError:  # Windows: no file locks, no clean-up of other servers' folders
+    fcntl = None
+
 from humanmatting import compose
-from humanmatting.preprocess import ImageInput, load_rgb, model_input_size
+from humanmatting.preprocess import ImageInput, InvalidImageError, load_rgb, model_input_size
 from humanmatting.runtime import Matter, load_matter
 from humanmatting.specs import DEFAULT_MODEL, MODEL_SPECS
-from humanmatting.video import AlphaSmoother, InvalidVideoError, open_video, process_video
+from humanmatting.video import (
+    AlphaSmoother,
+    FrameBudget,
+    VideoTooLargeError,
+    open_video,
+    process_video,
+)
 from humanmatting.weights import (
     WeightsIntegrityError,
     WeightsNotFoundError,
@@ -54,8 +65,20 @@ PNG_OPTIONS = [
 ]
 _TO_BGR = {3: cv2.COLOR_RGB2BGR, 4: cv2.COLOR_RGBA2BGRA}
 
+# libpng (OpenCV's PNG writer) refuses wider or taller pictures.
+PNG_MAX_SIDE = 1_000_000
+# Decoded background pictures kept for the next request (the camera sends one per frame):
+# bounded by bytes, so a few 40 MP pictures never stay pinned (a 12 MP one is 36 MB).
+BACKGROUND_CACHE_BYTES = 64 * 2**20
+
 VIDEO_MAX_MEGABYTES_ENV = "HUMANMATTING_VIDEO_MAX_MB"
 VIDEO_MAX_SECONDS_ENV = "HUMANMATTING_VIDEO_MAX_SECONDS"
+# The work of one video, bounded by what is decoded (headers can claim anything), all
+# derived from the duration limit: at most 60 frames per second of it, frames up to 4K UHD,
+# and frames x pixels of that many seconds of 1080p at 30 frames/s (1.87e9 at 30 s).
+VIDEO_MAX_FPS = 60
+VIDEO_MAX_FRAME_PIXELS = 3840 * 2160
+VIDEO_WORK_PIXELS_PER_SECOND = 30 * 1920 * 1080
 # VP9 in WebM: every current browser plays it, and OpenCV's bundled FFmpeg encodes it
 # (its pip wheels have no H.264 encoder).
 VIDEO_SUFFIX, VIDEO_FOURCC = ".webm", "VP90"
@@ -65,8 +88,30 @@ class ModelUnavailableError(LookupError):
     """The requested model has no weights here; the message says how to get them."""
 
 
-class VideoTooLargeError(InvalidVideoError):
-    """The uploaded video is over the configured size or duration limit."""
+class SettingError(ValueError):
+    """An environment variable or option has a value that cannot be used."""
+
+
+def setting(
+    name: str, default: float, minimum: float = 0, whole: bool = False, above: bool = False
+) -> float:
+    """The number in environment variable `name` (`default` when unset): at least
+    `minimum` (above it with `above`); SettingError that says what is wrong otherwise."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    kind = "a whole number" if whole else "a number"
+    try:
+        number = float(value)
+        if whole and number != int(number):
+            raise ValueError
+    except (ValueError, OverflowError):
+        number = math.nan
+    in_range = number > minimum if above else number >= minimum  # False for NaN
+    if not in_range or math.isinf(number):
+        bound = f"above {minimum:g}" if above else f"of at least {minimum:g}"
+        raise SettingError(f"{name} must be {kind} {bound}, not {value!r}.")
+    return int(number) if whole else number
 
 
 @dataclass(frozen=True)
@@ -142,11 +187,31 @@ class ModelRegistry:
             return DEFAULT_MODEL
         return next(iter(self.folders), None)
 
+    def how_to_get(self, name: str) -> str:
+        """The commands that get model `name`'s weights (the end of its problem, which
+        also lists the folders tried on this server: never shown to visitors)."""
+        problem = self.problems.get(name, "")
+        return problem.split("To get them:", 1)[-1].split("To get the weights:", 1)[-1].strip()
+
+    def summary(self) -> dict:
+        """Which models can be chosen, and how to get the others: no server paths."""
+        return {
+            "available": self.available,
+            "unavailable": {name: self.how_to_get(name) for name in self.problems},
+        }
+
     def matter(self, name: str | None, role: str = "photo") -> Matter:
         """The model `name` (None: the default) loaded for `role`, one of ROLES."""
         name = name or self.default
         if name not in self.folders:
-            raise ModelUnavailableError(self.problems.get(name) or f"Unknown model {name!r}.")
+            if name in self.problems:
+                raise ModelUnavailableError(
+                    f"Model {name} is not available on this server. To get it:\n"
+                    + self.how_to_get(name)
+                )
+            raise ModelUnavailableError(
+                f"Unknown model {name!r}; choose one of {', '.join(self.available)}."
+            )
         if role not in ROLES:
             raise ValueError(f"role must be one of {ROLES}, not {role!r}")
         with self._lock:
@@ -172,7 +237,7 @@ class OutputFolder:
     """
 
     def __init__(self, path: str | os.PathLike | None = None, keep_s: float = 60):
-        if path is None:
+        if path is None:  # the app passes a folder inside its own temporary folder
             path = tempfile.mkdtemp(prefix="humanmatting-outputs-")
             atexit.register(shutil.rmtree, path, ignore_errors=True)
         self.path = Path(path)
@@ -213,22 +278,68 @@ class OutputFolder:
 
     def png(self, picture: np.ndarray, name: str, directory: Path | None = None) -> Path:
         """Write `picture` as <new subfolder>/name.png with fast compression."""
+        check_png_size(*picture.shape[:2])
         path = (directory or self.new_dir()) / f"{name}.png"
         if picture.ndim == 3:
             picture = cv2.cvtColor(picture, _TO_BGR[picture.shape[2]])
-        if not cv2.imwrite(str(path), picture, PNG_OPTIONS):
-            raise OSError(f"Could not write {path.name}.")
+        try:
+            written = cv2.imwrite(str(path), picture, PNG_OPTIONS)
+        except cv2.error:
+            written = False
+        if not written:
+            path.unlink(missing_ok=True)
+            raise OSError(f"Could not write {path.name} on the server (is its disk full?).")
         return path
 
 
-@lru_cache(maxsize=4)
-def _background_picture(path: str) -> np.ndarray:
-    return load_rgb(path)
+def check_png_size(height: int, width: int) -> None:
+    """Results are PNG files: refuse, before any work, a picture that cannot be one."""
+    if max(height, width) > PNG_MAX_SIDE:
+        raise InvalidImageError(
+            f"The picture is {width}x{height} pixels; the results are PNG files, which hold "
+            f"at most {PNG_MAX_SIDE:,} pixels a side: crop or downscale it first."
+        )
+
+
+class PictureCache:
+    """Decoded pictures by path, least recently used dropped first, at most `max_bytes` in
+    all; a picture larger than that is decoded for its request only. A file changed under
+    the same path (size or modification time) is decoded again."""
+
+    def __init__(self, max_bytes: int = BACKGROUND_CACHE_BYTES):
+        self.max_bytes = max_bytes
+        self._pictures: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @property
+    def nbytes(self) -> int:
+        return sum(picture.nbytes for picture in self._pictures.values())
+
+    def get(self, path: str | os.PathLike) -> np.ndarray:
+        try:
+            status = os.stat(path)
+            key = (str(path), status.st_size, status.st_mtime_ns)
+        except OSError:
+            return load_rgb(path)  # its own clear error
+        with self._lock:
+            if key in self._pictures:
+                self._pictures.move_to_end(key)
+                return self._pictures[key]
+        picture = load_rgb(path)
+        if picture.nbytes <= self.max_bytes:
+            with self._lock:
+                self._pictures[key] = picture
+                while self.nbytes > self.max_bytes:
+                    self._pictures.popitem(last=False)
+        return picture
+
+
+BACKGROUND_PICTURES = PictureCache()
 
 
 def _background_rgb(image: ImageInput) -> np.ndarray:
     if isinstance(image, (str, os.PathLike)):
-        return _background_picture(str(image))
+        return BACKGROUND_PICTURES.get(image)
     return load_rgb(image)
 
 
@@ -265,6 +376,9 @@ def matte_image(
     threshold = EDGES[edges]
     matter = registry.matter(model)
     rgb = load_rgb(image)
+    check_png_size(*rgb.shape[:2])
+    if background.mode == "image" and background.image is not None:
+        _background_rgb(background.image)  # a broken picture fails before the model runs
     alpha = matter.predict(rgb)
     model_ms = matter.last_timing.model_ms
     cutout = compose.cutout(rgb, alpha, threshold)
@@ -287,6 +401,7 @@ def compare_models(
 ) -> list[tuple[np.ndarray, str, str]]:
     """(matte, caption with the model time, model name) for every available model."""
     rgb = load_rgb(image)
+    check_png_size(*rgb.shape[:2])
     results = []
     for name in registry.available:
         matter = registry.matter(name)
@@ -294,6 +409,154 @@ def compare_models(
         caption = f"{name}: {matter.last_timing.model_ms:.1f} ms"
         results.append((compose.matte_image(alpha, EDGES[edges]), caption, name))
     return results
+
+
+class AppTempFolder:
+    """A server's own temporary folder, `<base>/<name>/`, for everything it writes
+    (uploads, results, videos being written): removed by `remove()` when the server stops,
+    and, for a server that was killed, by the next one that starts.
+
+    Each live server holds an exclusive lock on `<base>/<name>.lock` (taken before the
+    folder is made), so a folder whose lock can be taken belongs to a server that is gone,
+    and servers running side by side never remove each other's files.
+    """
+
+    def __init__(self, base: str | os.PathLike):
+        self.base = Path(base)
+        self.base.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.removed = self.remove_leftovers(self.base)  # names of the folders removed
+        name = f"{os.getpid()}-{os.urandom(4).hex()}"
+        self._lock = open(self.base / f"{name}.lock", "w")  # noqa: SIM115 - held until remove
+        if fcntl is not None:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        self.path = self.base / name
+        self.path.mkdir(mode=0o700)
+
+    @staticmethod
+    def remove_leftovers(base: Path) -> list[str]:
+        """Remove the folders of servers that are gone; returns their names."""
+        if fcntl is None:  # no flock (Windows): never guess
+            return []
+        removed = []
+        for lock_path in sorted(base.glob("*.lock")):
+            try:
+                with open(lock_path, "a") as lock:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # BlockingIOError: alive
+                    shutil.rmtree(base / lock_path.stem, ignore_errors=True)
+                    lock_path.unlink(missing_ok=True)
+                removed.append(lock_path.stem)
+            except OSError:
+                continue
+        for folder in base.iterdir():  # a folder without its lock file: nobody's
+            if folder.is_dir() and not folder.with_name(f"{folder.name}.lock").exists():
+                shutil.rmtree(folder, ignore_errors=True)
+                removed.append(folder.name)
+        return removed
+
+    def remove(self) -> None:
+        """Delete the folder and everything in it (twice: a request may still be writing)."""
+        for _ in range(2):
+            shutil.rmtree(self.path, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            (self.base / f"{self.path.name}.lock").unlink()
+            self._lock.close()
+
+
+class RequestTooLargeError(Exception):
+    """A request body went over BodyLimit's limit while it was being read."""
+
+
+class BodyLimit:
+    """ASGI middleware: bounds every request body before the application works on it.
+
+    A body over the limit (`upload_bytes` for file uploads, which the server streams to
+    disk; `max_bytes` for everything else, JSON with any data: URLs in it, which is read
+    into memory) is answered 413 at once when its Content-Length says so, or as soon as
+    that many bytes have arrived. Other bodies are read whole (at most `max_bytes`) before
+    the application sees them, so no framework code runs on an over-long one.
+    """
+
+    def __init__(self, app, max_bytes: int, upload_bytes: int, upload_suffix: str = "/upload"):
+        self.app = app
+        self.max_bytes = max_bytes
+        self.upload_bytes = upload_bytes
+        self.upload_suffix = upload_suffix
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        upload = scope["path"].rstrip("/").endswith(self.upload_suffix)
+        limit = self.upload_bytes if upload else self.max_bytes
+        headers = dict(scope.get("headers") or ())
+        try:
+            declared = int(headers.get(b"content-length", b"0"))
+        except ValueError:
+            declared = 0
+        if declared > limit:
+            return await self._refuse(send, limit)
+        if upload:  # streamed by the application: count as it reads
+            return await self._streamed(scope, receive, send, limit)
+        body, more = bytearray(), True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                return
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > limit:
+                return await self._refuse(send, limit)
+        replayed = False
+
+        async def replay():
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": bytes(body), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _streamed(self, scope, receive, send, limit: int):
+        received, started = 0, False
+
+        async def counted():
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise RequestTooLargeError
+            return message
+
+        async def watched(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted, watched)
+        except RequestTooLargeError:
+            if not started:
+                await self._refuse(send, limit)
+
+    @staticmethod
+    async def _refuse(send, limit: int):
+        text = (
+            f"The request is larger than this server's limit of {limit / 1e6:g} MB; "
+            "send a smaller file."
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"text/plain; charset=utf-8"),
+                    (b"content-length", str(len(text)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": text})
 
 
 @dataclass(frozen=True)
@@ -306,12 +569,23 @@ class VideoLimits:
     @classmethod
     def from_env(cls) -> VideoLimits:
         return cls(
-            max_megabytes=float(os.environ.get(VIDEO_MAX_MEGABYTES_ENV, cls.max_megabytes)),
-            max_seconds=float(os.environ.get(VIDEO_MAX_SECONDS_ENV, cls.max_seconds)),
+            max_megabytes=setting(VIDEO_MAX_MEGABYTES_ENV, cls.max_megabytes, above=True),
+            max_seconds=setting(VIDEO_MAX_SECONDS_ENV, cls.max_seconds, above=True),
         )
 
-    def check(self, path: str | os.PathLike) -> int:
-        """Raise VideoTooLargeError when over a limit; return the frames to process."""
+    def budget(self) -> FrameBudget:
+        """What one video may cost, checked on the frames as they are decoded."""
+        return FrameBudget(
+            max_frames=math.ceil(self.max_seconds * VIDEO_MAX_FPS),
+            max_pixels=int(self.max_seconds * VIDEO_WORK_PIXELS_PER_SECOND),
+            max_frame_pixels=VIDEO_MAX_FRAME_PIXELS,
+            max_seconds=self.max_seconds,
+            hint=f"Trim or downscale it first (or set {VIDEO_MAX_SECONDS_ENV}).",
+        )
+
+    def check(self, path: str | os.PathLike) -> FrameBudget:
+        """Raise VideoTooLargeError when the file or its header is over a limit; return the
+        budget that bounds the frames actually decoded."""
         megabytes = Path(path).stat().st_size / 1e6
         if megabytes > self.max_megabytes:
             raise VideoTooLargeError(
@@ -325,8 +599,10 @@ class VideoLimits:
                 f"The video is {info.duration_s:.1f} s long; the limit is {self.max_seconds:g} s "
                 f"(set {VIDEO_MAX_SECONDS_ENV} to change it). Trim it first."
             )
-        # Containers without a frame count still stop at the limit.
-        return max(1, int(self.max_seconds * info.fps))
+        budget = self.budget()
+        # The header's claims, refused before any frame is decoded when they are over.
+        budget.check(str(path), info.frame_count, 0, info.width, info.height, info.fps)
+        return budget
 
 
 def matte_video(
@@ -343,7 +619,7 @@ def matte_video(
     limits = limits or VideoLimits.from_env()
     if background.mode == "transparent":
         raise ValueError("Videos have no transparency; choose blur, colour, image or matte.")
-    max_frames = limits.check(source)
+    budget = limits.check(source)
     matter = registry.matter(model, role="video")
     threshold = EDGES[edges]
     smoother = AlphaSmoother(smoothing) if smoothing else None
@@ -356,7 +632,7 @@ def matte_video(
 
     output_dir = Path(output_dir or tempfile.mkdtemp(prefix="humanmatting-video-"))
     destination = output_dir / f"{Path(source).stem}-{matter.name}{VIDEO_SUFFIX}"
-    process_video(source, destination, frame_function, max_frames, fourcc=VIDEO_FOURCC)
+    process_video(source, destination, frame_function, fourcc=VIDEO_FOURCC, budget=budget)
     return destination
 
 

@@ -98,6 +98,81 @@ def launch_app(
     raise TimeoutError(f"app.py did not serve {app.url} within {timeout_s} s:\n{app.log()}")
 
 
+@dataclass
+class QueueAnswer:
+    """What the server answered one event sent to /gradio_api/queue/join (as the page does)."""
+
+    status: int  # of the join request: 200, 413 (body too large), 503 (queue full), ...
+    messages: list[dict]  # the event's messages from /gradio_api/queue/data, in order
+    raw: bytes  # every byte the server sent for the join and the event stream
+
+    @property
+    def final(self) -> dict:
+        return next((m for m in self.messages if m.get("msg") == "process_completed"), {})
+
+    @property
+    def error(self) -> str | None:
+        """The gr.Error message (None when the event succeeded or never ran)."""
+        final = self.final
+        if final and not final.get("success"):
+            output = final.get("output") or {}
+            return str(output.get("error") or final.get("title") or "error")
+        return None
+
+    @property
+    def data(self) -> list | None:
+        final = self.final
+        return (final.get("output") or {}).get("data") if final.get("success") else None
+
+
+def fn_index(url: str, api_name: str) -> int:
+    """The index of the event handler called `api_name` in the app's /config."""
+    with urllib.request.urlopen(f"{url}config", timeout=10) as response:
+        config = json.load(response)
+    for dependency in config["dependencies"]:
+        if dependency.get("api_name") == api_name.lstrip("/"):
+            return dependency["id"]
+    raise KeyError(api_name)
+
+
+def queue_call(
+    url: str, index: int, data: list, timeout_s: float = 60, body: bytes | None = None
+) -> QueueAnswer:
+    """POST one event to /gradio_api/queue/join with raw HTTP (no gradio_client, so the
+    payload is exactly `data`, or the bytes `body`), then read its event stream until the
+    event completes or `timeout_s` passes."""
+    import secrets
+
+    import httpx
+
+    session = secrets.token_hex(8)
+    if body is None:
+        payload = {"data": data, "fn_index": index, "session_hash": session, "trigger_id": None}
+        body = json.dumps(payload).encode()
+    raw = bytearray()
+    with httpx.Client(base_url=url, timeout=timeout_s) as client:
+        join = client.post(
+            "gradio_api/queue/join", content=body, headers={"content-type": "application/json"}
+        )
+        raw += join.content
+        if join.status_code != 200:
+            return QueueAnswer(join.status_code, [], bytes(raw))
+        messages = []
+        deadline = time.monotonic() + timeout_s
+        params = {"session_hash": session}
+        with client.stream("GET", "gradio_api/queue/data", params=params) as stream:
+            for line in stream.iter_lines():
+                raw += line.encode() + b"\n"
+                if line.startswith("data:"):
+                    message = json.loads(line[5:])
+                    messages.append(message)
+                    if message.get("msg") in ("process_completed", "unexpected_error"):
+                        break
+                if time.monotonic() > deadline:
+                    break
+    return QueueAnswer(join.status_code, messages, bytes(raw))
+
+
 def memory_mib(pid: int) -> tuple[float, float]:
     """(resident, peak resident) memory of a process in MiB: VmRSS and VmHWM (Linux)."""
     status = Path(f"/proc/{pid}/status").read_text().splitlines()

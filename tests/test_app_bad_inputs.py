@@ -178,15 +178,24 @@ def test_the_server_survived_and_logged_one_line_per_refusal(app, client, bad_im
 # --- the upload component itself, in process (camera frames come as data URLs) ---------------
 
 
-def test_image_inputs_hand_files_over_unopened_and_refuse_broken_data_urls(bad_images, tmp_path):
+def test_image_inputs_hand_files_over_unopened_and_refuse_broken_data_urls(
+    bad_images, tmp_path, monkeypatch
+):
+    import shutil
+
     gradio = pytest.importorskip("gradio")
     from gradio.data_classes import ImageData
 
     import app as app_module
 
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "uploads"))  # Gradio's upload folder
+    uploaded = tmp_path / "uploads" / "0123abcd" / "bomb.png"
+    uploaded.parent.mkdir(parents=True)
+    shutil.copy(bad_images["bomb.png"], uploaded)
     photo = app_module.read_by_humanmatting(gradio.Image(type="filepath", image_mode=None))
-    bomb = bad_images["bomb.png"]
-    assert photo.preprocess(ImageData(path=str(bomb), orig_name="bomb.png")) == str(bomb)
+    assert photo.preprocess(ImageData(path=str(uploaded), orig_name="bomb.png")) == str(uploaded)
+    with pytest.raises(gradio.Error, match="was not uploaded to this server"):
+        photo.preprocess(ImageData(path=str(bad_images["bomb.png"])))  # anywhere else
     camera = app_module.read_by_humanmatting(
         gradio.Image(type="numpy", streaming=True, sources=["webcam"])
     )
@@ -194,8 +203,10 @@ def test_image_inputs_hand_files_over_unopened_and_refuse_broken_data_urls(bad_i
     good = "data:image/jpeg;base64," + base64.b64encode(jpeg).decode()
     assert camera.preprocess(ImageData(url=good)).shape == (512, 512, 3)
     broken = "data:image/jpeg;base64," + base64.b64encode(jpeg[:40]).decode()
-    with pytest.raises(gradio.Error, match="Cannot read the uploaded image as an image"):
+    with pytest.raises(gradio.Error, match="The uploaded image is damaged"):
         camera.preprocess(ImageData(url=broken))
+    with pytest.raises(gradio.Error, match="invalid base64"):
+        camera.preprocess(ImageData(url="data:image/jpeg;base64,not base64!"))
 
 
 def test_error_messages_name_files_not_server_paths():

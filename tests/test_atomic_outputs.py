@@ -102,3 +102,17 @@ def test_failed_image_run_keeps_an_existing_output(
     assert cli.main(argv) == 2
     assert out.read_bytes() == b"previous result"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cutout.png", "photos"]
+
+
+def test_temporary_name_fits_the_file_system_whatever_the_output_name(tmp_path):
+    """The hidden name adds 18 characters: a valid 241-character name could not be written."""
+    stems = ["n", "n" * 200, "n" * 237, "n" * 251, "é" * 100 + "n" * 40]  # up to 255 bytes
+    for stem in stems:
+        target = tmp_path / f"{stem}.png"
+        assert len(target.name.encode()) <= 255
+        with atomic_path(target) as temporary:
+            assert len(temporary.name.encode()) <= 255 and temporary.suffix == ".png"
+            assert temporary.name.startswith(".") and temporary.parent == tmp_path
+            temporary.write_bytes(b"done")
+        assert target.read_bytes() == b"done"
+    assert len(list(tmp_path.iterdir())) == len(stems)  # nothing hidden left

@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from humanmatting import cli
-from humanmatting.preprocess import ImageTooLargeError, InvalidImageError, load_rgb
+from humanmatting.preprocess import FORMAT_NAMES, ImageTooLargeError, InvalidImageError, load_rgb
 from humanmatting.video import InvalidVideoError, process_video
 from tests.bad_media import _photo
 
@@ -29,6 +29,15 @@ REFUSED = {
     "truncated.jpg": (InvalidImageError, "damaged or truncated"),
     "truncated.png": (InvalidImageError, "damaged or truncated"),
     "bomb.png": (ImageTooLargeError, "limit of 40,000,000 pixels; .* HUMANMATTING_MAX_PIXELS"),
+    # Only the README's formats are decoded, recognised from the first bytes: a QOI named
+    # .png took 76 s in Pillow's Python decoder; an ICO's directory said 16x16 and its PNG
+    # was 13000x13000, found only after decoding it.
+    "qoi-named.png": (InvalidImageError, f"Cannot read .* as an image; use a {FORMAT_NAMES}"),
+    "dds-named.png": (InvalidImageError, f"Cannot read .* as an image; use a {FORMAT_NAMES}"),
+    "ico-lying.png": (InvalidImageError, f"Cannot read .* as an image; use a {FORMAT_NAMES}"),
+    # Variants whose decoding time the pixel limit does not bound.
+    "rle-compressed.bmp": (InvalidImageError, "uses a compression that is not supported"),
+    "scan-bomb.jpg": (InvalidImageError, "JPEG of more than 100 scans"),
 }
 ACCEPTED = [
     "one-pixel.png",
@@ -40,6 +49,8 @@ ACCEPTED = [
     "rgba.png",
     "animated.gif",
     "exif-rotated.jpg",
+    "damaged-exif.png",  # Pillow raised SyntaxError reading its EXIF: used as stored
+    "damaged-exif-lossless.webp",
 ]
 
 
@@ -62,6 +73,8 @@ def expected_rgb(name: str) -> np.ndarray:
         "rgba.png": PHOTO,
         "animated.gif": np.full_like(PHOTO, 30),  # the first frame
         "exif-rotated.jpg": np.rot90(PHOTO, -1),  # orientation 6: turn 90 degrees clockwise
+        "damaged-exif.png": PHOTO,
+        "damaged-exif-lossless.webp": PHOTO,
     }[name]
 
 
@@ -266,3 +279,74 @@ def test_cli_folder_of_every_bad_file_in_a_real_process(bad_images, random_weigh
         cutout = Image.open(out / f"{name.rsplit('.', 1)[0]}.png")
         height, width = load_rgb(bad_images[name]).shape[:2]
         assert cutout.mode == "RGBA" and cutout.size == (width, height)
+
+
+# --- fuzzed files: the probe's 12,750 images, in small -----------------------------------
+
+
+def test_fuzzed_images_give_a_picture_or_a_typed_error_quickly(tmp_path):
+    """600 damaged files of 15 formats (the allowed ones and QOI, DDS, ICO, TGA): each is
+    decoded or refused with InvalidImageError, whose message names no heap address, within
+    a second; before, QOI, AVIF, BLP, DDS, TIFF and WebP files escaped as SyntaxError,
+    IndexError, struct.error, ..."""
+    import time
+
+    from tests.bad_media import fuzzed_images
+
+    outcomes = {"decoded": 0, "refused": 0}
+    slowest = 0.0
+    for name, data in fuzzed_images().items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        for source in (path, data):
+            started = time.perf_counter()
+            try:
+                rgb = load_rgb(source)
+            except InvalidImageError as error:
+                assert " at 0x" not in str(error) and "\n" not in str(error), (name, error)
+                outcomes["refused"] += 1
+            else:
+                assert rgb.dtype == np.uint8 and rgb.ndim == 3, name
+                outcomes["decoded"] += 1
+            slowest = max(slowest, time.perf_counter() - started)
+    assert outcomes["decoded"] > 50 and outcomes["refused"] > 500, outcomes
+    assert slowest < 1.0, slowest
+
+
+def test_pil_images_of_other_formats_are_refused_before_decoding(bad_images):
+    opened = Image.open(bad_images["qoi-named.png"])  # the caller opened it, lazily
+    assert opened.format == "QOI"
+    with pytest.raises(InvalidImageError, match="Cannot read a QOI image"):
+        load_rgb(opened)
+    assert load_rgb(Image.open(bad_images["rgba.png"])).shape == (48, 64, 3)
+
+
+def test_cli_folder_of_fuzzed_files_reports_every_one_in_one_line(random_weights_dir, tmp_path):
+    """One damaged file used to stop the whole folder run with a traceback, the rest never
+    reported: now each bad one is one line, and the good ones are written."""
+    from tests.bad_media import fuzzed_images
+
+    folder = tmp_path / "fuzzed"
+    folder.mkdir()
+    files = {
+        name: data
+        for name, data in fuzzed_images(count_per_format=6, seed=1).items()
+        if name.endswith((".jpg", ".png", ".webp", ".gif", ".bmp", ".tif"))
+    }
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [sys.executable, "-m", "humanmatting.cli", folder, "--weights", random_weights_dir]
+        + ["--mode", "matte", "-o", out, "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 1, result.stderr[-2000:]
+    lines = result.stderr.splitlines()
+    skipped = [line for line in lines if line.startswith("humanmatting: skipped ")]
+    written = sorted(p.name for p in out.iterdir())
+    assert len(skipped) + len(written) == len(files)
+    assert all(line.startswith("humanmatting: ") for line in lines), lines  # no other noise
+    assert "Traceback" not in result.stderr and len(written) > 0

@@ -114,3 +114,139 @@ def test_empty_video_exits_2(random_weights_dir, tmp_path):
     result = run_cli(path, "--weights", random_weights_dir)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert not (tmp_path / "broken-cutout.mp4").exists()
+
+
+# --- one line per error, no noise, names and folders that are safe ------------------------
+
+
+def refused(path) -> bool:
+    from humanmatting.preprocess import InvalidImageError, load_rgb
+
+    try:
+        load_rgb(path)
+    except InvalidImageError:
+        return True
+    return False
+
+
+def only_line(result) -> str:
+    """The one line of stderr (the libraries' own lines used to follow it: XNNPACK's INFO,
+    Pillow's warnings, libtiff's complaints)."""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    "make, options, message",
+    [
+        ("qoi", [], "Cannot read .*qoi-named.png as an image; use a JPEG, PNG"),
+        ("fuzzed-tiff", [], "damaged or truncated|damaged or cannot be read|Cannot read"),
+        ("photo", ["--threshold", "nan"], "--threshold: must be a number from 0 to 1, not 'nan'"),
+        ("photo", ["--long-side", "100000"], "--long-side: must be a whole number from 32 to 1024"),
+        ("photo", ["--long-side", "4096"], "--long-side: must be a whole number from 32 to 1024"),
+        ("photo", ["--blur", "inf"], "--blur: must be a number from 0 to 500"),
+        ("photo", ["--mode", "cutout", "-o", "{tmp}/cutout.jpg"], "JPEG has no transparency"),
+    ],
+)
+def test_errors_are_one_line_and_nothing_else(
+    random_weights_dir, bad_images, tmp_path, make, options, message
+):
+    import re
+
+    from tests.bad_media import fuzzed_images
+
+    if make == "qoi":
+        source = bad_images["qoi-named.png"]
+    elif make == "fuzzed-tiff":  # damaged TIFFs: libtiff complains about them on stderr
+        source = tmp_path / "damaged.tif"
+        for name, data in fuzzed_images(count_per_format=20).items():
+            source.write_bytes(data)
+            if name.endswith(".lzw.tif") and refused(source):
+                break
+    else:
+        source = bad_images["rgba.png"]
+    options = [option.replace("{tmp}", str(tmp_path)) for option in options]
+    result = run_cli(source, "--weights", random_weights_dir, *options)
+    assert result.returncode == 2
+    line = only_line(result)
+    assert line.startswith("humanmatting: error: ") and re.search(message, line), line
+
+
+def test_a_photo_with_damaged_exif_is_matted_without_warnings(
+    random_weights_dir, bad_images, tmp_path
+):
+    out = tmp_path / "matte.png"
+    result = run_cli(
+        bad_images["damaged-exif.png"],
+        "--weights",
+        random_weights_dir,
+        "--mode",
+        "matte",
+        "-o",
+        out,
+    )
+    assert result.returncode == 0, result.stderr
+    assert Image.open(out).size == (64, 48)
+    noise = [line for line in result.stderr.splitlines() if "int8" not in line]  # random weights
+    assert noise == [], noise  # no "Corrupt EXIF data" warning, no XNNPACK INFO line
+
+
+def test_a_long_output_name_that_the_file_system_takes_is_written(random_weights_dir, tmp_path):
+    """241 characters: the hidden temporary name beside it was 259, over the 255 allowed."""
+    photo = tmp_path / "photo.png"
+    Image.new("RGB", (40, 30), "navy").save(photo)
+    out = tmp_path / ("n" * 237 + ".png")
+    result = run_cli(photo, "--weights", random_weights_dir, "--mode", "matte", "-o", out)
+    assert result.returncode == 0, result.stderr
+    assert Image.open(out).size == (40, 30)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([out.name, "photo.png"])
+
+
+def test_outputs_never_overwrite_the_inputs(random_weights_dir, tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    Image.new("RGB", (40, 30), "navy").save(folder / "a.jpg")
+    Image.new("RGB", (20, 10), "red").save(folder / "a.png")  # someone's own, beside a.jpg
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    result = run_cli(folder, "--weights", random_weights_dir, "-o", folder)
+    assert result.returncode == 2
+    assert "The output folder is the input folder" in only_line(result)
+    result = run_cli(folder / "a.jpg", "--weights", random_weights_dir, "-o", folder / "a.jpg")
+    assert result.returncode == 2 and "is the input" in only_line(result)
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    result = run_cli(folder, "--weights", random_weights_dir, "-o", folder / "mattes")
+    assert result.returncode == 0, result.stderr  # a folder inside is another folder: fine
+    assert sorted(p.name for p in (folder / "mattes").iterdir()) == ["a.jpg.png", "a.png.png"]
+
+
+def test_sigterm_mid_video_leaves_no_hidden_file(random_weights_dir, tmp_path):
+    """SIGINT was clean, SIGTERM left the hidden .partial video behind."""
+    import os
+    import signal
+    import time
+
+    source = tmp_path / "long.avi"
+    writer = cv2.VideoWriter(str(source), cv2.VideoWriter_fourcc(*"MJPG"), 30, (320, 240))
+    for index in range(600):
+        writer.write(np.full((240, 320, 3), index % 256, np.uint8))
+    writer.release()
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "humanmatting.cli", source, "--weights", random_weights_dir]
+        + ["--mode", "blur", "-o", out_dir / "long-blur.mp4"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not any(out_dir.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    partial = list(out_dir.iterdir())
+    assert partial and partial[0].name.startswith("."), partial  # writing, hidden
+    os.kill(process.pid, signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 143, stderr
+    assert "humanmatting: terminated; no partial output was left" in stderr
+    assert "Traceback" not in stderr
+    assert list(out_dir.iterdir()) == []

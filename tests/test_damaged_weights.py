@@ -212,3 +212,55 @@ def test_weights_that_compute_nan_are_refused(tmp_path):
     matter = load_matter("dark-light", tmp_path, backend="keras")
     with pytest.raises(InvalidWeightsError, match="produced NaN"):
         matter.predict(np.zeros((40, 50), np.uint8))
+
+
+def flip_bit_in_fixed_graph(model: bytes, signature: str, bit: int = 18) -> bytes:
+    """`model` with one bit flipped in the first input index of the first operator of the
+    graph behind `signature`: a tensor index far out of range, which LiteRT finds when that
+    graph is allocated (the probe's kind of damage, placed where a 64x64 probe never looks)."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    root = schema.Model.GetRootAsModel(model, 0)
+    keys = [
+        root.SignatureDefs(i).SignatureKey().decode() for i in range(root.SignatureDefsLength())
+    ]
+    graph = root.Subgraphs(root.SignatureDefs(keys.index(signature)).SubgraphIndex())
+    operator = graph.Operators(0)
+    inputs = operator._tab.Vector(operator._tab.Offset(6))  # field 1: inputs (int32 vector)
+    damaged = bytearray(model)
+    damaged[inputs + bit // 8] ^= 1 << (bit % 8)
+    return bytes(damaged)
+
+
+def test_a_bit_flip_in_one_fixed_shape_graph_fails_at_load_not_at_the_first_photo(
+    random_weights_dir, tmp_path
+):
+    from ai_edge_litert.interpreter import Interpreter
+
+    folder = tmp_path / "weights" / "dark-light"
+    shutil.copytree(random_weights_dir / "dark-light", folder)
+    tflite = folder / "model.tflite"
+    damaged = flip_bit_in_fixed_graph(tflite.read_bytes(), "static_512x384")
+    tflite.write_bytes(damaged)
+    # The any-size graph still runs a 64x64 input, all the old probe tried ...
+    runner = Interpreter(model_content=damaged).get_signature_runner("serving_default")
+    name = next(iter(runner.get_input_details()))
+    assert runner(**{name: np.zeros((1, 64, 64, 1), np.float32)})["output_0"].shape[1:3] == (64, 64)
+    # ... so a 3:4 photo failed with LiteRT's RuntimeError. Now the load says it all.
+    with pytest.raises(InvalidWeightsError, match="static_512x384: Invalid tensor index") as raised:
+        load_matter("dark-light", folder.parent, download=False)
+    assert "\n" not in str(raised.value) and "pull or export it again" in str(raised.value)
+
+
+def test_a_graph_failing_at_run_time_is_a_typed_error(random_weights_dir, monkeypatch):
+    """The safety net behind the probe: LiteRT's RuntimeError becomes InvalidWeightsError."""
+    from humanmatting.runtime import _SignatureRunner
+
+    matter = load_matter("dark-light", random_weights_dir, download=False)
+
+    def broken(self, batch):
+        raise RuntimeError("Node number 64 (TfLiteXNNPackDelegate) failed to prepare.")
+
+    monkeypatch.setattr(_SignatureRunner, "__call__", broken)
+    with pytest.raises(InvalidWeightsError, match="failed on a 512x384 input .* failed to prepare"):
+        matter.predict(np.zeros((600, 800, 3), np.uint8))

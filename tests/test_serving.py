@@ -40,8 +40,13 @@ def test_registry_offers_models_with_weights_and_says_how_to_get_the_rest(dark_l
     assert dark_light_only.default == "dark-light"
     assert set(dark_light_only.problems) == set(MODEL_SPECS) - {"dark-light"}
     assert "python -m hub.pull night" in dark_light_only.problems["night"]
-    with pytest.raises(ModelUnavailableError, match="hub.pull dark"):
+    with pytest.raises(ModelUnavailableError, match="hub.pull dark") as raised:
         dark_light_only.matter("dark")
+    assert str(dark_light_only.folders["dark-light"].parent) not in str(raised.value)
+    summary = dark_light_only.summary()  # what /models answers: names and commands, no paths
+    assert summary["available"] == ["dark-light"]
+    assert "python -m hub.pull night" in summary["unavailable"]["night"]
+    assert "/" + "tmp" not in str(summary) and "Tried" not in str(summary)
     assert dark_light_only.matter(None) is dark_light_only.matter("dark-light")  # loaded once
 
 
@@ -83,7 +88,9 @@ def write_video(path, frames=20, fps=10.0):
 
 def test_video_limits_refuse_large_or_long_videos(tmp_path, monkeypatch):
     video = write_video(tmp_path / "clip.mp4")  # 2 s
-    assert VideoLimits(max_megabytes=1, max_seconds=5).check(video) == 50
+    budget = VideoLimits(max_megabytes=1, max_seconds=5).check(video)
+    assert (budget.max_frames, budget.max_seconds) == (300, 5)  # 60 frames a second at most
+    assert budget.max_pixels == 5 * 30 * 1920 * 1080  # 5 s of 1080p at 30 frames/s
     with pytest.raises(VideoTooLargeError, match="HUMANMATTING_VIDEO_MAX_SECONDS"):
         VideoLimits(max_seconds=1.5).check(video)
     with pytest.raises(VideoTooLargeError, match="limit is 1e-06 MB"):
@@ -189,3 +196,105 @@ def test_output_folder_keeps_leased_folders_however_old(tmp_path):
         assert video_folder.is_dir()
     outputs.new_dir()
     assert not video_folder.exists()
+
+
+# --- bounded caches, settings, the server's own temporary folder, request bodies ------------
+
+
+def test_background_pictures_are_cached_within_a_byte_budget(tmp_path):
+    """lru_cache(maxsize=4) pinned four decoded 40 MP pictures (+460 MiB that stayed)."""
+    from PIL import Image
+
+    from humanmatting.serving import BACKGROUND_CACHE_BYTES, PictureCache
+
+    assert BACKGROUND_CACHE_BYTES <= 64 * 2**20
+    cache = PictureCache(max_bytes=2_000_000)  # room for two 600x500 pictures (0.9 MB each)
+    paths = []
+    for index in range(6):
+        path = tmp_path / f"picture{index}.png"
+        Image.new("RGB", (600, 500), (index, 0, 0)).save(path)
+        paths.append(path)
+        assert cache.get(path)[0, 0, 0] == index
+        assert cache.nbytes <= cache.max_bytes
+    assert cache.get(paths[-1]) is cache.get(paths[-1])  # kept: decoded once
+    Image.new("RGB", (600, 500), (99, 0, 0)).save(paths[-1])  # changed under the same name
+    assert cache.get(paths[-1])[0, 0, 0] == 99
+    large = tmp_path / "large.png"
+    Image.new("RGB", (1000, 1000)).save(large)  # 3 MB decoded: used, never kept
+    assert cache.get(large).shape == (1000, 1000, 3) and cache.nbytes <= cache.max_bytes
+
+
+def test_settings_from_the_environment_say_what_is_wrong(monkeypatch):
+    from humanmatting.serving import SettingError, setting
+
+    monkeypatch.setenv("HUMANMATTING_TEST", "12")
+    assert setting("HUMANMATTING_TEST", 3, 1, whole=True) == 12
+    monkeypatch.delenv("HUMANMATTING_TEST")
+    assert setting("HUMANMATTING_TEST", 3, 1) == 3
+    for bad in ("abc", "nan", "inf", "0", "-1", "2.5"):
+        monkeypatch.setenv("HUMANMATTING_TEST", bad)
+        with pytest.raises(SettingError, match=f"HUMANMATTING_TEST must be a whole .*{bad!r}"):
+            setting("HUMANMATTING_TEST", 3, 1, whole=True)
+    monkeypatch.setenv("HUMANMATTING_VIDEO_MAX_SECONDS", "0")
+    with pytest.raises(SettingError, match="VIDEO_MAX_SECONDS must be a number above 0"):
+        VideoLimits.from_env()
+
+
+def test_app_temp_folders_of_stopped_servers_are_removed_at_the_next_start(tmp_path):
+    from humanmatting.serving import AppTempFolder
+
+    running = AppTempFolder(tmp_path)
+    (running.path / "upload.png").write_bytes(b"x")
+    stopped = AppTempFolder(tmp_path)
+    (stopped.path / "half.partial.webm").write_bytes(b"x")
+    stopped._lock.close()  # as when its process was killed: the lock is released
+    orphan = tmp_path / "no-lock-file"
+    orphan.mkdir()
+    starting = AppTempFolder(tmp_path)
+    assert sorted(starting.removed) == sorted([stopped.path.name, "no-lock-file"])
+    assert not stopped.path.exists() and not orphan.exists()
+    assert (running.path / "upload.png").exists()  # a live server's files stay
+    running.remove()
+    starting.remove()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_body_limit_refuses_large_bodies_before_the_application_reads_them():
+    import asyncio
+
+    from humanmatting.serving import BodyLimit
+
+    seen = []
+
+    async def application(scope, receive, send):
+        message = await receive()
+        seen.append(len(message["body"]))
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    def request(path, chunks, declared=None):
+        headers = [] if declared is None else [(b"content-length", str(declared).encode())]
+        scope = {"type": "http", "path": path, "headers": headers}
+        pending = [
+            {"type": "http.request", "body": chunk, "more_body": index < len(chunks) - 1}
+            for index, chunk in enumerate(chunks)
+        ]
+        sent = []
+
+        async def receive():
+            return pending.pop(0) if pending else {"type": "http.disconnect"}
+
+        async def send(message):
+            sent.append(message)
+
+        asyncio.run(BodyLimit(application, 1000, 5000)(scope, receive, send))
+        return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
+
+    assert request("/gradio_api/queue/join", [b"x" * 600, b"x" * 300]) == (200, b"ok")
+    assert seen == [900]  # the application got the whole body at once
+    status, text = request("/gradio_api/queue/join", [b"x" * 600] * 3)  # chunked, no length
+    assert status == 413 and b"limit of 0.001 MB" in text and seen == [900]
+    assert request("/gradio_api/queue/join", [b"x"], declared=10**9)[0] == 413
+    assert request("/gradio_api/upload", [b"x" * 3000])[0] == 200  # uploads: their own limit
+    assert request("/gradio_api/upload", [b"x" * 6000], declared=6000)[0] == 413
+    assert request("/gradio_api/upload", [b"x" * 6000])[0] == 413  # counted as it is read

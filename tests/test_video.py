@@ -1,7 +1,13 @@
 import numpy as np
 import pytest
 
-from humanmatting.video import AlphaSmoother, InvalidVideoError, process_video
+from humanmatting.video import (
+    AlphaSmoother,
+    FrameBudget,
+    InvalidVideoError,
+    VideoTooLargeError,
+    process_video,
+)
 
 
 def test_smoother_is_an_exponential_average_and_resets_on_new_size():
@@ -38,3 +44,93 @@ def test_failure_mid_video_leaves_no_output(tmp_path):
 def test_missing_video(tmp_path):
     with pytest.raises(InvalidVideoError, match="No such video"):
         process_video(tmp_path / "none.mp4", tmp_path / "out.mp4", lambda f: f, progress=False)
+
+
+# --- work bounded by what is decoded; truncation reported -----------------------------------
+
+
+def counting(calls: list):
+    def frame_function(frame):
+        calls.append(frame.shape)
+        return frame
+
+    return frame_function
+
+
+def test_a_video_that_stops_early_is_damaged_not_a_shorter_result(bad_videos, tmp_path):
+    """26 of 100 frames came back as a success; now: how many frames could be read."""
+    calls = []
+    with pytest.raises(InvalidVideoError, match="damaged or truncated: only 8 of its 100 frames"):
+        process_video(
+            bad_videos["cut-short.avi"], tmp_path / "out.mp4", counting(calls), progress=False
+        )
+    assert len(calls) == 8 and list(tmp_path.iterdir()) == []
+    # ... while a complete video, and a camera-style stop at max_frames, are fine.
+    assert process_video(bad_videos["good.avi"], tmp_path / "ok.mp4", lambda f: f, None, False) == 6
+    assert process_video(bad_videos["cut-short.avi"], tmp_path / "few.mp4", lambda f: f, 5, False)
+
+
+def test_frame_budget_counts_the_frames_decoded_not_the_header(bad_videos, tmp_path):
+    calls = []
+    # 1,000,000 frames/s: the header says 100 frames last 0.1 ms, the budget counts frames.
+    with pytest.raises(VideoTooLargeError, match="more than 60 frames"):
+        process_video(
+            bad_videos["million-fps.avi"],
+            tmp_path / "out.mp4",
+            counting(calls),
+            progress=False,
+            budget=FrameBudget(max_frames=60, max_seconds=30),
+        )
+    assert len(calls) == 60
+    # "1 frame": the duration is the decoded frames' (10 frames/s), refused at 5 s.
+    calls.clear()
+    with pytest.raises(VideoTooLargeError, match="is longer than 5 s"):
+        process_video(
+            bad_videos["claims-one-frame.avi"],
+            tmp_path / "out.mp4",
+            counting(calls),
+            progress=False,
+            budget=FrameBudget(max_frames=1000, max_seconds=5),
+        )
+    assert len(calls) == 50
+    # Frames x pixels, and the size of each frame as decoded, before any work on it.
+    calls.clear()
+    with pytest.raises(VideoTooLargeError, match="more work than the limit of 30,720 pixels"):
+        process_video(
+            bad_videos["claims-one-frame.avi"],
+            tmp_path / "out.mp4",
+            counting(calls),
+            progress=False,
+            budget=FrameBudget(max_pixels=64 * 48 * 10),
+        )
+    assert len(calls) == 10 and calls[0] == (48, 64, 3)
+    with pytest.raises(VideoTooLargeError, match="frames of 64x48 = 3,072 pixels"):
+        process_video(
+            bad_videos["good.avi"],
+            tmp_path / "out.mp4",
+            counting(calls := []),
+            progress=False,
+            budget=FrameBudget(max_frame_pixels=3000),
+        )
+    assert calls == [] and list(tmp_path.iterdir()) == []
+
+
+def test_cli_reports_a_truncated_video_in_one_line(bad_videos, random_weights_dir, tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "out.mp4"
+    result = subprocess.run(
+        [sys.executable, "-m", "humanmatting.cli", str(bad_videos["cut-short.avi"])]
+        + ["--weights", str(random_weights_dir), "-o", str(out), "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    errors = [line for line in result.stderr.splitlines() if "warning" not in line]
+    assert result.returncode == 2, result.stderr
+    assert errors == [
+        f"humanmatting: error: Video {bad_videos['cut-short.avi']} is damaged or truncated: "
+        "only 8 of its 100 frames could be read."
+    ]
+    assert list(tmp_path.iterdir()) == []

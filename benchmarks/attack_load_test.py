@@ -1,0 +1,338 @@
+"""The mixed photo load of benchmarks/load_test.py with issue 16's attacks sent alongside.
+
+    python benchmarks/attack_load_test.py --weights DIR               # 16 clients, 2 rounds
+    python benchmarks/attack_load_test.py --weights DIR --clients 2 --rounds 1 --requests 10
+
+Starts app.py on a free loopback port (tests/app_harness.py, with its temporary files in
+a folder of this run), warms it up, then runs rounds of load_test.py's photo mix (sizes
+from 320x240 to 12 MP, webcam-style bursts, broken uploads) from --clients gradio_client
+clients while one attacker thread sends, again and again until the round ends, what the
+probe of issue 16 sent: file payloads naming files outside the upload folder, a 60 MB
+`data:` URL body, a `data:` URL bomb, a QOI picture, an ICO whose directory lies, a
+progressive JPEG of 1000 scans, uploads cut off mid-way, a picture too wide for a PNG,
+videos whose headers lie or that stop early, and 12 MP background pictures.
+
+It prints p50/p95 per kind of request, what each attack got, the server's memory (after
+warm-up, peak during the rounds, after them) and, once the app has stopped (SIGTERM), the
+listing of its temporary folder; it exits 0 only when no valid request failed, every
+attack got its expected answer, the memory came back within --max-growth-mb of its start
+and no file was left behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import os
+import random
+import socket
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+from benchmarks.load_test import (  # noqa: E402
+    MemorySampler,
+    build_jobs,
+    call,
+    connect,
+    make_inputs,
+    percentile,
+    report,
+    run_round,
+)
+from tests.app_harness import clean_env, fn_index, launch_app, queue_call  # noqa: E402
+from tests.bad_media import (  # noqa: E402
+    _mjpeg,
+    bomb_png,
+    ico_with_lying_directory,
+    jpeg_scan_bomb,
+    make_videos,
+    png_with_damaged_exif,
+)
+
+NOT_AN_UPLOAD = "The file was not uploaded to this server"
+MATTE_SETTINGS = ["dark-light", "transparent", "#00b140", None, 15, "soft"]
+
+
+@dataclass
+class Attack:
+    name: str
+    send: object  # () -> (answered as expected, what came back)
+
+
+@dataclass
+class Outcome:
+    attack: str
+    seconds: float
+    ok: bool
+    detail: str
+
+
+def attack_files(folder: Path) -> dict[str, Path]:
+    """The attack files, written once."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    files = {}
+    noise = Image.fromarray(rng.integers(0, 256, (600, 800, 3), np.uint8))
+    noise.save(folder / "holiday.jpg", "QOI")  # a QOI named .jpg
+    files["qoi"] = folder / "holiday.jpg"
+    (folder / "icon.png").write_bytes(ico_with_lying_directory(bomb_png(13000, 13000)))
+    files["ico"] = folder / "icon.png"
+    (folder / "scans.jpg").write_bytes(jpeg_scan_bomb())
+    files["scan-bomb"] = folder / "scans.jpg"
+    Image.new("L", (1_000_001, 1)).save(folder / "panorama.png")
+    files["too-wide"] = folder / "panorama.png"
+    photo = rng.integers(0, 256, (480, 640, 3), np.uint8)
+    (folder / "exif.png").write_bytes(png_with_damaged_exif(photo))
+    files["damaged-exif"] = folder / "exif.png"
+    y, x = np.mgrid[0:3000, 0:4000]
+    for index in range(4):  # 12 MP backgrounds, each different
+        picture = np.stack([(x + index * 50) % 256, y % 256, (x ^ y) % 256], -1).astype(np.uint8)
+        Image.fromarray(picture).save(folder / f"background{index}.jpg", quality=80)
+        files[f"background{index}"] = folder / f"background{index}.jpg"
+    videos = make_videos(folder / "videos")
+    files.update({name: videos[name] for name in ("huge-frames.avi", "cut-short.avi")})
+    (folder / "secret.png").write_bytes(b"\x89PNG not for visitors " + os.urandom(16))
+    files["secret"] = folder / "secret.png"
+    clip = _mjpeg(100, fps=10)
+    (folder / "stops-early.avi").write_bytes(clip[: len(clip) // 3])
+    files["stops-early"] = folder / "stops-early.avi"
+    return files
+
+
+def attacks(url: str, files: dict[str, Path], client) -> list[Attack]:
+    from gradio_client import handle_file
+
+    matte = fn_index(url, "matte")
+    port = int(url.rsplit(":", 1)[1].strip("/"))
+    secret = files["secret"].read_bytes()
+
+    def refused(path: Path, expected: str, endpoint="/matte", **options):
+        def send():
+            try:
+                client.predict(handle_file(str(path)), api_name=endpoint, **options)
+            except Exception as error:  # the AppError with the message
+                return expected in str(error), str(error).splitlines()[0][:120]
+            return False, "answered without an error"
+
+        return send
+
+    def served(path: Path, endpoint="/matte", **options):
+        def send():
+            try:
+                client.predict(handle_file(str(path)), api_name=endpoint, **options)
+            except Exception as error:
+                return False, str(error).splitlines()[0][:120]
+            return True, "served"
+
+        return send
+
+    def file_read():
+        answers = [
+            queue_call(url, matte, [{"path": path}, *MATTE_SETTINGS], timeout_s=30)
+            for path in (str(files["secret"]), "/etc/hostname", "/no/such/file.png")
+        ]
+        same = {answer.error for answer in answers}
+        leaked = any(secret[4:24] in answer.raw for answer in answers)
+        ok = len(same) == 1 and NOT_AN_UPLOAD in (same.pop() or "") and not leaked
+        return ok, "refused, same words, no byte" if ok else f"{answers[0].error}, {leaked=}"
+
+    def huge_body():
+        body = b'{"data": [{"url": "data:image/png;base64,' + b"A" * (60 * 2**20) + b'"}]}'
+        answer = queue_call(url, matte, [], body=body)
+        return answer.status == 413, f"HTTP {answer.status}"
+
+    def data_url_bomb():
+        data = base64.b64encode(bomb_png(13000, 13000)).decode()
+        answer = queue_call(url, matte, [{"url": "data:image/png;base64," + data}, *MATTE_SETTINGS])
+        return "169,000,000 pixels" in (answer.error or ""), (answer.error or "")[:120]
+
+    def cut_off_uploads():
+        boundary = "cut"
+        part = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="a.png"'
+            "\r\nContent-Type: image/png\r\n\r\n"
+        ).encode()
+        for _ in range(5):
+            with socket.create_connection(("127.0.0.1", port)) as connection:
+                connection.sendall(
+                    b"POST /gradio_api/upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
+                    + f"multipart/form-data; boundary={boundary}\r\n".encode()
+                    + b"Content-Length: 20000000\r\n\r\n"
+                    + part
+                    + b"\0" * 2_000_000
+                )
+                time.sleep(0.2)
+        return True, "5 cut off (leftovers checked after the run)"
+
+    def backgrounds():
+        for index in range(4):
+            background = handle_file(str(files[f"background{index}"]))
+            client.predict(
+                handle_file(str(files["damaged-exif"])),
+                mode="image",
+                background_image=background,
+                api_name="/matte",
+            )
+        return True, "4 distinct 12 MP backgrounds served"
+
+    return [
+        Attack("file read", file_read),
+        Attack("60 MB body", huge_body),
+        Attack("data: URL bomb", data_url_bomb),
+        Attack("QOI named .jpg", refused(files["qoi"], "Cannot read holiday.jpg as an image")),
+        Attack("lying ICO", refused(files["ico"], "Cannot read icon.png as an image")),
+        Attack("1000-scan JPEG", refused(files["scan-bomb"], "more than 100 scans")),
+        Attack("1000001x1 PNG", refused(files["too-wide"], "at most 1,000,000 pixels a side")),
+        Attack("damaged EXIF (valid)", served(files["damaged-exif"])),
+        Attack("cut-off uploads", cut_off_uploads),
+        Attack("12 MP backgrounds (valid)", backgrounds),
+        Attack(
+            "5760x5760 video",
+            refused(files["huge-frames.avi"], "frames of 5760x5760", "/matte_video", mode="matte"),
+        ),
+        Attack(
+            "truncated video",
+            refused(files["stops-early"], "damaged or truncated", "/matte_video", mode="matte"),
+        ),
+    ]
+
+
+def attacker(attack_list, outcomes: list, stop: threading.Event, rng: random.Random) -> None:
+    """Sends every attack, in a new order each pass, pass after pass until `stop` (the
+    pass under way is finished, so each round sees each attack at least once)."""
+    while not stop.is_set():
+        for attack in rng.sample(attack_list, len(attack_list)):
+            started = time.perf_counter()
+            try:
+                ok, detail = attack.send()
+            except Exception as error:  # the attack itself broke: a connection error, ...
+                ok, detail = False, f"{type(error).__name__}: {str(error)[:100]}"
+            outcomes.append(Outcome(attack.name, time.perf_counter() - started, ok, detail))
+
+
+def report_attacks(outcomes: list[Outcome]) -> list[str]:
+    by_attack = defaultdict(list)
+    for outcome in outcomes:
+        by_attack[outcome.attack].append(outcome)
+    print("\nattacks:")
+    problems = []
+    for name, results in by_attack.items():
+        failed = [r for r in results if not r.ok]
+        seconds = [r.seconds for r in results]
+        print(
+            f"  {name:>26}: {len(results):3d} sent, {len(failed)} unexpected, "
+            f"p50 {percentile(seconds, 50):6.0f} ms, max {max(seconds) * 1e3:6.0f} ms; "
+            f"{(failed or results)[0].detail}"
+        )
+        problems += [f"attack {name}: {r.detail}" for r in failed]
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--weights", required=True, help="start app.py with these weights")
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--requests", type=int, default=200, help="photo requests in all")
+    parser.add_argument("--bursts", type=int, default=8, help="webcam-style bursts in all")
+    parser.add_argument("--burst-frames", type=int, default=10)
+    parser.add_argument("--request-timeout", type=float, default=120)
+    parser.add_argument("--max-seconds", type=float, default=900)
+    parser.add_argument("--max-growth-mb", type=float, default=50)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    args.endpoint = args.burst_endpoint = "/matte"
+    args.requests = args.requests * 2 // args.rounds  # build_jobs sends half per round
+
+    workdir = Path(tempfile.mkdtemp(prefix="attack-load-test-"))
+    temp = workdir / "tmp"  # the app's $TMPDIR: everything it writes goes below
+    temp.mkdir()
+    photos, frames, broken = make_inputs(workdir)
+    files = attack_files(workdir / "attacks")
+    env = clean_env(PYTHONPATH=str(REPO_ROOT), TMPDIR=str(temp), HF_HOME=str(workdir / "hf"))
+    app = launch_app(REPO_ROOT / "app.py", workdir / "app", ["--weights", args.weights], env)
+    pid = app.process.pid
+    print(f"started app.py at {app.url} (pid {pid}); log: {app.output}")
+    problems: list[str] = []
+    memory: dict[str, float] = {}
+    sampler = MemorySampler(pid)
+    outcomes: list[Outcome] = []
+    deadline = time.monotonic() + args.max_seconds
+    try:
+        client = connect(app.url, app.process)
+        for path in [*photos.values(), frames[0]]:  # warm-up, as load_test.py
+            call(client, args.endpoint, path, args.request_timeout)
+        attack_list = attacks(app.url, files, connect(app.url, app.process))
+        # ... and what the attacks use in their valid form: the video lane's model, and the
+        # background pictures' cache (at most 64 MB by design), so that what is measured
+        # after the rounds is what the attacks left, not the server's warm state.
+        warm = {attack.name: attack for attack in attack_list}
+        assert warm["12 MP backgrounds (valid)"].send()[0]
+        from gradio_client import handle_file
+
+        good_video = make_videos(workdir / "good")["good.avi"]
+        client.predict(handle_file(str(good_video)), mode="matte", api_name="/matte_video")
+        clients = [connect(app.url, app.process) for _ in range(args.clients)]
+        time.sleep(2.0)
+        memory["after warm-up"] = sampler.rss() / 2**20
+        sampler.start()
+        rng = random.Random(args.seed)
+        for round_number in range(1, args.rounds + 1):
+            stop = threading.Event()
+            thread = threading.Thread(
+                target=attacker, args=(attack_list, outcomes, stop, rng), daemon=True
+            )
+            thread.start()
+            jobs = build_jobs(photos, frames, broken, args, rng)
+            expected = sum(len(job.files) for job in jobs)
+            stats, seconds = run_round(clients, jobs, args, deadline)
+            stop.set()
+            thread.join(args.request_timeout)
+            problems += report(f"round {round_number}", stats, seconds, expected)
+        time.sleep(3.0)  # let the last responses be freed
+        memory["peak during the rounds"] = sampler.peak / 2**20
+        memory["after the rounds"] = sampler.rss() / 2**20
+        call(client, args.endpoint, photos["640x480"], args.request_timeout)  # still serves
+    except Exception as error:
+        problems.append(f"run aborted: {type(error).__name__}: {error}")
+    finally:
+        sampler.stopped.set()
+        app.stop()  # SIGTERM
+    problems += report_attacks(outcomes)
+    print(
+        "\nserver memory (RSS): "
+        + ", ".join(f"{key} {value:.0f} MiB" for key, value in memory.items())
+    )
+    if "after the rounds" in memory:
+        growth = memory["after the rounds"] - memory["after warm-up"]
+        print(f"  after the rounds vs after warm-up: {growth:+.0f} MiB")
+        if growth > args.max_growth_mb:
+            problems.append(f"memory grew {growth:.0f} MiB (> {args.max_growth_mb:g})")
+    left = sorted(str(path.relative_to(temp)) for path in temp.rglob("*"))
+    print(f"\nthe app's temporary folder {temp} after it stopped: {left}")
+    if [name for name in left if name != "humanmatting-app"]:
+        problems.append(f"{len(left) - 1} files or folders left behind")
+    if "Traceback" in app.log():
+        problems.append(f"a traceback in the app's log {app.output}")
+    if problems:
+        print(f"\nFAILED: {len(problems)} problems")
+        for line in sorted(set(problems))[:30]:
+            print(f"  {line}")
+        return 1
+    print("\nOK: no failed valid request, every attack answered as expected, nothing left")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
