@@ -38,7 +38,7 @@ from starlette.middleware import Middleware  # noqa: E402
 from starlette.requests import ClientDisconnect  # noqa: E402
 
 import humanmatting  # noqa: E402
-from humanmatting import serving  # noqa: E402
+from humanmatting import heap, serving  # noqa: E402
 from humanmatting.preprocess import InvalidImageError, load_rgb, max_pixels  # noqa: E402
 from humanmatting.serving import (  # noqa: E402
     AppTempFolder,
@@ -652,24 +652,6 @@ def build_app(
     return demo
 
 
-def return_freed_memory_to_the_system() -> None:
-    """Make glibc give large freed buffers back at once (Linux only; elsewhere a no-op).
-
-    Photos of every size and LiteRT interpreters for new shapes come and go; by default
-    glibc raises its mmap threshold after the first frees and keeps later buffers in its
-    heaps, so the server's memory only grows. A fixed threshold of 1 MB keeps it bounded.
-    """
-    import ctypes
-    import ctypes.util
-
-    m_mmap_threshold = -3
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.mallopt(m_mmap_threshold, 1 << 20)
-    except (OSError, AttributeError):  # not glibc
-        pass
-
-
 def remove_uploads_cut_off() -> None:
     """Make Gradio delete the files of an upload that did not arrive whole.
 
@@ -718,9 +700,9 @@ def main(argv: list[str] | None = None) -> None:
         max_pixels()  # HUMANMATTING_MAX_PIXELS, checked now rather than at the first photo
     except (SettingError, ValueError) as error:
         fail(error)
-    return_freed_memory_to_the_system()
     # Everything this server writes goes into its own folder: Gradio's uploads and cache,
     # our results, temporary files; removed when it stops, or by the next start if killed.
+    heap.keep_returning_freed_memory()  # RSS back near its start after a burst
     temp = AppTempFolder(temp_base())
     os.environ["GRADIO_TEMP_DIR"] = str(temp.path / "gradio")
     for module in ("routes", "route_utils", "screen_recording_utils", "mcp"):  # read at import
