@@ -195,6 +195,16 @@ def _open_pil(source: str | os.PathLike | bytes) -> Image.Image:
         ) from None
 
 
+def upright_transpose(image: Image.Image) -> Image.Transpose | None:
+    """The transpose that shows `image` as its EXIF orientation says (None: as stored, also
+    when the EXIF block is damaged, as browsers show it)."""
+    try:
+        orientation = int(image.getexif().get(EXIF_ORIENTATION, 1))
+    except Exception:  # Pillow raises SyntaxError, struct.error, ... on damaged EXIF
+        return None
+    return _ORIENTATIONS.get(orientation)
+
+
 def _pil_to_rgb_array(image: Image.Image) -> np.ndarray:
     """Honour EXIF orientation and turn any Pillow mode into HxWx3 uint8 RGB.
 
@@ -202,12 +212,9 @@ def _pil_to_rgb_array(image: Image.Image) -> np.ndarray:
     are kept), as for HxWx4 arrays. A damaged EXIF block does not stop the picture: it is
     used as stored, as browsers show it.
     """
-    try:
-        orientation = int(image.getexif().get(EXIF_ORIENTATION, 1))
-    except Exception:  # Pillow raises SyntaxError, struct.error, ... on damaged EXIF
-        orientation = 1
-    if orientation in _ORIENTATIONS:
-        image = image.transpose(_ORIENTATIONS[orientation])
+    upright = upright_transpose(image)
+    if upright is not None:
+        image = image.transpose(upright)
     if image.mode in ("I;16", "I;16B", "I;16L", "I"):
         # 16-bit PNG/TIFF; 32-bit signed "I" data is clipped to the 16-bit range.
         return _array_to_rgb_uint8(np.clip(np.asarray(image), 0, 65535).astype(np.uint16))

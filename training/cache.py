@@ -22,13 +22,12 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from humanmatting.preprocess import load_rgb
+from humanmatting.preprocess import load_rgb, upright_transpose
 from training.maskfolders import MaskPair, read_mask
 
 CACHE_VERSION = 1
 DEFAULT_LONG_SIDE = 384
 INDEX_FILE = "index.json"
-EXIF_ORIENTATION = 0x0112
 
 
 @dataclass
@@ -66,23 +65,11 @@ def shrink(array: np.ndarray, long_side: int) -> np.ndarray:
     return cv2.resize(array, size, interpolation=cv2.INTER_AREA)
 
 
-# EXIF orientation -> the transpose that shows the photo upright (as ImageOps.exif_transpose).
-_ORIENTATIONS = {
-    2: Image.Transpose.FLIP_LEFT_RIGHT,
-    3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_270,
-    7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_90,
-}
-
-
 def orient_like_photo(mask: np.ndarray, image_path: str) -> np.ndarray:
     """The mask turned as `load_rgb` turns the photo (EXIF orientation). Masks are drawn on
     the stored pixels (the index checks the stored size), so they must follow the photo."""
     with Image.open(image_path) as image:
-        method = _ORIENTATIONS.get(image.getexif().get(EXIF_ORIENTATION, 1))
+        method = upright_transpose(image)
     if method is None:
         return mask
     return np.asarray(Image.fromarray(mask).transpose(method)).copy()
