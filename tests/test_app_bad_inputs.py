@@ -156,7 +156,7 @@ def test_videos_within_and_over_the_duration_limit(client, bad_videos, tmp_path)
         api_name="/matte_video",
     )
     capture = cv2.VideoCapture(result)
-    assert Path(result).suffix == ".webm" and sum(1 for _ in iter(capture.read, (False, None))) >= 6
+    assert Path(result).suffix == ".mp4" and sum(1 for _ in iter(capture.read, (False, None))) >= 6
     long_clip = tmp_path / "long.avi"
     writer = cv2.VideoWriter(str(long_clip), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 48))
     for index in range(25):  # 2.5 s, over HUMANMATTING_VIDEO_MAX_SECONDS=1
