@@ -14,6 +14,7 @@ import argparse
 import base64
 import binascii
 import functools
+import html
 import os
 import re
 import signal
@@ -32,13 +33,13 @@ import gradio as gr  # noqa: E402
 import gradio.route_utils  # noqa: E402
 import gradio.utils  # noqa: E402
 import numpy as np  # noqa: E402
-from gradio.data_classes import ImageData  # noqa: E402
+from gradio.data_classes import FileData, GradioModel, GradioRootModel, ImageData  # noqa: E402
 from starlette.formparsers import MultiPartException  # noqa: E402
 from starlette.middleware import Middleware  # noqa: E402
 from starlette.requests import ClientDisconnect  # noqa: E402
 
 import humanmatting  # noqa: E402
-from humanmatting import heap, serving  # noqa: E402
+from humanmatting import browser, heap, serving  # noqa: E402
 from humanmatting.preprocess import InvalidImageError, load_rgb, max_pixels  # noqa: E402
 from humanmatting.serving import (  # noqa: E402
     AppTempFolder,
@@ -49,6 +50,8 @@ from humanmatting.serving import (  # noqa: E402
     VideoLimits,
     setting,
 )
+from humanmatting.specs import QUALITIES  # noqa: E402
+from humanmatting.video import VIDEO_SUFFIXES, InvalidVideoError, open_video  # noqa: E402
 
 IMPORT_S = time.perf_counter() - STARTED_AT
 
@@ -89,12 +92,13 @@ WEBCAM_OPTIONS = gr.WebcamOptions(constraints={"video": {"width": 640, "height":
 # arrived: at 0.04 s, a 45 ms round trip waited for the second tick (12.5 frames/s); at
 # 0.02 s it waits at most 20 ms. Measured with benchmarks/webcam_fps.py (see README).
 STREAM_EVERY_S = 0.02
-# Gradio recognises a gr.Progress default; tqdm bars (process_video's) drive it.
-PROGRESS = gr.Progress(track_tqdm=True)
+# Gradio recognises a gr.Progress default; the video's frames drive it (progress_reporter).
+PROGRESS = gr.Progress()
 OUTPUT_HEIGHT = 360
-# A checkerboard behind transparent results, so the transparency shows.
+# A checkerboard behind transparent results, so the transparency shows (the before/after
+# slider only for a transparent result: else it would fill the picture's letterbox too).
 CSS = """
-#cutout img, #composite img, #compare img {
+#before-after.see-through img, #matte img, #compare img {
     background: repeating-conic-gradient(#d0d0d0 0% 25%, #ffffff 0% 50%) 50% / 20px 20px;
 }
 """
@@ -307,29 +311,88 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def availability_note(registry: ModelRegistry) -> tuple[str, str]:
-    """Markdown: (which models can be chosen, how to get each of the others)."""
-    if registry.available:
-        summary = f"Models available: **{', '.join(registry.available)}**."
-    else:
-        summary = "**No model weights found.** See below how to get them."
-    if registry.problems:
-        summary += f" Not available here: {', '.join(registry.problems)}."
-    details = []
-    for name in registry.problems:
-        how = registry.how_to_get(name)
-        details.append(f"**{name}**: not available here. To get it:\n```\n{how}\n```")
-    return summary, "\n\n".join(details)
+def availability_note(registry: ModelRegistry) -> str:
+    """Markdown for visitors: which models can be chosen. How to get the others is for the
+    operator (README, the start-up log and /models), never on the page."""
+    if not registry.available:
+        return "**No model is installed on this server**, so nothing can be matted yet."
+    return ""
+
+
+class WrappedVideo(GradioModel):
+    """`{"video": handle_file(...)}`: how Gradio's own video component sends a file, and
+    how its documentation tells API callers to send one."""
+
+    video: FileData
+    subtitles: FileData | None = None
+
+
+class VideoUpload(GradioRootModel):
+    root: FileData | WrappedVideo
+
+
+def read_video_upload(component: gr.File) -> gr.File:
+    """Make `component` take a video as a file (`handle_file(...)`) or as Gradio's video
+    payload (`{"video": handle_file(...)}`), and hand over only uploads of this server.
+
+    A file component, not gr.Video: the browser cannot preview many ordinary uploads
+    (MPEG-4 Part 2, HEVC), and gr.Video then shows a red "Video not playable" error
+    although the matting works; the first frame, decoded here, is the preview instead.
+    """
+    component.data_model = VideoUpload
+
+    @answers_errors
+    def preprocess(payload):
+        if payload is None:
+            return None
+        payload = getattr(payload, "root", payload)
+        if isinstance(payload, WrappedVideo):
+            payload = payload.video
+        if not getattr(payload, "path", None):
+            raise gr.Error(NOT_AN_UPLOAD, print_exception=False)
+        return uploaded_file(payload.path)
+
+    component.preprocess = preprocess
+    return component
+
+
+def refusing_in_one_line(demo: gr.Blocks) -> gr.Blocks:
+    """Make Gradio's own refusals of a request (a value not among a component's choices:
+    `model="nope"`, `mode="green"`) one line in the server's log, like the app's own,
+    instead of a traceback."""
+    for block in demo.blocks.values():
+        preprocess = getattr(block, "preprocess", None)
+        if preprocess is None or getattr(preprocess, "one_line", False):
+            continue
+
+        def checked(payload, _preprocess=preprocess, _block=block):
+            try:
+                return _preprocess(payload)
+            except gr.Error as error:
+                if not error.print_exception:
+                    raise
+                message = error.message
+                choices = [value for _, value in getattr(_block, "choices", None) or ()]
+                if choices and payload not in choices:
+                    what = (getattr(_block, "label", None) or "value").split(":")[0].lower()
+                    message = f"Unknown {what} {payload!r}; choose one of {', '.join(choices)}."
+                raise user_error(ValueError(message)) from None
+
+        checked.one_line = True
+        block.preprocess = checked
+    return demo
 
 
 def background_of(mode: str, color: str, image: str | None, blur: float) -> Background:
-    return Background(mode=mode, color=color or "#00b140", image=image, blur=float(blur))
+    return Background(
+        mode=mode, color=color or serving.DEFAULT_COLOR, image=image, blur=float(blur)
+    )
 
 
-def background_controls(modes: tuple[str, ...], default: str):
-    """Radio for the background mode and the settings each mode needs (shown when relevant)."""
+def background_controls(modes: tuple[str, ...], default: str = serving.DEFAULT_BACKGROUND):
+    """Radio for the background and the setting each choice needs (shown when relevant)."""
     mode = gr.Radio(list(modes), value=default, label="Background")
-    color = gr.ColorPicker(value="#00b140", label="Colour", visible=default == "colour")
+    color = gr.ColorPicker(value=serving.DEFAULT_COLOR, label="Color", visible=default == "color")
     image = read_by_humanmatting(
         gr.Image(
             type="filepath",
@@ -340,10 +403,17 @@ def background_controls(modes: tuple[str, ...], default: str):
             height=160,
         )
     )
-    blur = gr.Slider(1, 50, value=15, step=1, label="Blur strength", visible=default == "blur")
+    blur = gr.Slider(
+        1,
+        50,
+        value=serving.DEFAULT_BLUR,
+        step=1,
+        label="Blur strength",
+        visible=default == "blur",
+    )
     mode.change(
         lambda m: (
-            gr.update(visible=m == "colour"),
+            gr.update(visible=m == "color"),
             gr.update(visible=m == "image"),
             gr.update(visible=m == "blur"),
         ),
@@ -360,62 +430,412 @@ def model_dropdown(registry: ModelRegistry) -> gr.Dropdown:
         registry.available,
         value=registry.default,
         label="Model",
-        info="night: RGB; dark and dark-light: grayscale (dark-light is the fastest)",
+        info="dark-light is the fastest; night looks at color, dark and dark-light at shades "
+        "of gray",
         interactive=bool(registry.available),
     )
 
 
 def edges_radio() -> gr.Radio:
     return gr.Radio(
-        list(serving.EDGES), value="soft", label="Edges", info="hard: alpha >= 0.5 is person"
+        list(serving.EDGES),
+        value="soft",
+        label="Edges",
+        info="soft keeps hair and motion blur; hard gives a crisp outline",
     )
 
 
-def build_app(
-    registry: ModelRegistry,
-    limits: VideoLimits | None = None,
-    webcam_time_limit: int = 300,
-    output_dir: Path | None = None,
-) -> gr.Blocks:
-    limits = limits or VideoLimits.from_env()
-    # PNGs written fast; Gradio copies them to its cache. main() puts them in the server's
-    # own temporary folder (removed when it stops).
-    outputs = serving.OutputFolder(output_dir)
+def quality_radio() -> gr.Radio:
+    """Photos: quality against speed (specs.QUALITIES)."""
+    return gr.Radio(
+        list(QUALITIES),
+        value="best",
+        label="Quality",
+        info="best: the network size that measures best, edges refined in colour; "
+        "fast: a smaller network input and cheaper edges",
+        elem_id="image-quality",
+    )
+
+
+def describe_video(path: str) -> tuple[np.ndarray | None, str]:
+    """The first frame of an upload (the preview, whatever its codec) and a line about it."""
+    capture, info = open_video(path)
+    try:
+        ok, frame = capture.read()
+    finally:
+        capture.release()
+    if not ok or frame is None:
+        raise InvalidVideoError(f"{Path(path).name} has no frame that can be read.")
+    frame = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+    return frame, (
+        f"**{Path(path).name}**: {info.width}x{info.height}, {info.duration_s:.1f} s at "
+        f"{info.fps:g} frames/s. Press *Matte the video*."
+    )
+
+
+def progress_reporter(progress: gr.Progress, every_s: float = 0.5):
+    """An `on_progress` for process_video: frames done of frames total, and the time left,
+    at most every `every_s` (each update is a message to the page)."""
+    last = [-every_s]
+
+    def report(done: int, total: int | None, elapsed_s: float) -> None:
+        if elapsed_s - last[0] < every_s and done != total:
+            return
+        last[0] = elapsed_s
+        if total:
+            left = elapsed_s / done * max(total - done, 0)
+            progress((done, total), desc=f"about {left:.0f} s left", unit="frames")
+        else:
+            progress(None, desc=f"{done} frames done")
+
+    return report
+
+
+def image_tab(registry: ModelRegistry, outputs: serving.OutputFolder) -> None:
+    """The Image tab: the photo and the examples, the result beside it, the settings after.
+    Every change of a setting re-renders from the matte already computed for the photo
+    (serving.MATTES); only a new photo or model runs the network."""
+
+    def result_files(
+        image, model, mode, color, background_image, blur, edges, image_format, quality="best"
+    ):
+        """(ImageResult, cutout PNG, composite in `image_format`, matte PNG, note)."""
+        background = background_of(mode, color, background_image, blur)
+        result = serving.matte_image(registry, image, model, background, edges, quality)
+        folder = outputs.new_dir()
+        name = serving.download_name(image, mode)
+        note = ""
+        cutout = outputs.png(result.cutout, serving.download_name(image, "transparent"), folder)
+        if mode == "transparent" and image_format == "jpeg":
+            image_format = "png"
+            note = "JPEG has no transparency: the download is a PNG. "
+        if mode == "transparent" and image_format == "png":
+            composite = cutout
+        else:
+            composite = outputs.picture(result.composite, name, image_format, folder)
+        matte = outputs.png(result.matte, serving.download_name(image, "matte"), folder)
+        if not result.person_found:
+            note = (
+                "**No person found** in this photo: the cutout is empty. The models look "
+                "for people who fill a good part of the picture; try a closer photo or "
+                "another model. " + note
+            )
+        return result, cutout, composite, matte, note
 
     @answers_errors
     def matte(
         image,
         model=None,
-        mode="transparent",
-        color="#00b140",
+        mode=serving.DEFAULT_BACKGROUND,
+        color=serving.DEFAULT_COLOR,
         background_image=None,
-        blur=15,
+        blur=serving.DEFAULT_BLUR,
         edges="soft",
+        image_format="png",
+        quality="best",
     ):
-        """Cut the person out of a photo: (RGBA cutout PNG, composite, matte, timing)."""
+        """Cut the person out of a photo: (RGBA cutout PNG, the person on the chosen
+        background in `image_format`, matte PNG, timing)."""
         if image is None:
-            raise gr.Error("Upload or paste a photo first.")
-        result = serving.matte_image(
-            registry, image, model, background_of(mode, color, background_image, blur), edges
+            raise gr.Error("Upload or paste a photo first.", print_exception=False)
+        result, cutout, composite, matte_png, _ = result_files(
+            image, model, mode, color, background_image, blur, edges, image_format, quality
         )
-        folder = outputs.new_dir()
-        cutout = outputs.png(result.cutout, "cutout", folder)
-        transparent = mode == "transparent"  # then the composite is the cutout
-        composite = cutout if transparent else outputs.png(result.composite, "composite", folder)
-        return cutout, composite, outputs.png(result.matte, "matte", folder), result.summary()
+        return cutout, composite, matte_png, result.summary()
 
-    def matte_if_photo(image, *settings):
-        """Runs when the photo changes (upload, paste, example); clearing it clears the results."""
-        return matte(image, *settings) if image is not None else (None, None, None, "")
+    @answers_errors
+    def show(
+        image, model, mode, color, background_image, blur, edges, image_format, quality="best"
+    ):
+        """What the page shows: before/after, the download, the matte, timing and note."""
+        if image is None:
+            return None, gr.update(value=None, visible=False), None, "", ""
+        result, _, composite, matte_png, note = result_files(
+            image, model, mode, color, background_image, blur, edges, image_format, quality
+        )
+        if note.startswith("**No person"):
+            gr.Warning("No person found in this photo.")
+        download = gr.update(value=str(composite), label=f"Download {composite.name}", visible=True)
+        before_after = gr.update(
+            value=(str(image), str(composite)),
+            elem_classes=["see-through"] if mode == "transparent" else [],
+        )
+        return before_after, download, str(matte_png), result.summary(), note
 
     @answers_errors
     def compare(image, edges="soft"):
         """The matte of every available model, side by side."""
         if image is None:
-            raise gr.Error("Upload or paste a photo first.")
+            raise gr.Error("Upload or paste a photo first.", print_exception=False)
         mattes = serving.compare_models(registry, image, edges)
         folder = outputs.new_dir()
-        return [(outputs.png(matte, name, folder), caption) for matte, caption, name in mattes]
+        return [
+            (outputs.png(matte, serving.download_name(image, name), folder), caption)
+            for matte, caption, name in mattes
+        ]
+
+    with gr.Row(equal_height=False):
+        with gr.Column(min_width=300):
+            photo = read_by_humanmatting(
+                gr.Image(
+                    type="filepath",
+                    image_mode=None,  # the file as uploaded: humanmatting reads it
+                    sources=["upload", "clipboard"],
+                    label="Photo: drop, paste or click to upload",
+                    elem_id="photo",
+                    height=300,
+                )
+            )
+            examples = sorted(EXAMPLES_DIR.glob("*.jpg"))
+            if examples:
+                gr.Examples(
+                    [[str(path)] for path in examples],
+                    inputs=photo,
+                    label="Or try an example",
+                    examples_per_page=6,
+                )
+        with gr.Column(scale=2, min_width=320):
+            slider = gr.ImageSlider(
+                label="Before / after (drag the handle)",
+                type="filepath",
+                interactive=False,
+                buttons=["fullscreen"],
+                elem_id="before-after",
+                max_height=OUTPUT_HEIGHT,
+                height=OUTPUT_HEIGHT,
+            )
+            note = gr.Markdown(elem_id="image-note")
+            download = gr.DownloadButton(
+                "Download", variant="primary", visible=False, elem_id="download"
+            )
+            timing = gr.Textbox(
+                label="Processing time", elem_id="timing", lines=1, interactive=False
+            )
+        with gr.Column(min_width=280):
+            image_model = model_dropdown(registry)
+            image_background = background_controls(serving.IMAGE_BACKGROUNDS)
+            image_edges = edges_radio()
+            image_quality = quality_radio()
+            image_format = gr.Radio(
+                [("PNG", "png"), ("JPEG", "jpeg"), ("WebP", "webp")],
+                value="png",
+                label="Download as",
+                info="PNG keeps transparency; JPEG and WebP are much smaller",
+                elem_id="image-format",
+            )
+            with gr.Accordion("Matte", open=False):
+                matte_output = gr.Image(
+                    label="Matte (white: person)",
+                    type="filepath",
+                    format="png",
+                    buttons=["download"],
+                    interactive=False,
+                    elem_id="matte",
+                    height=240,
+                )
+    if len(registry.available) > 1:
+        with gr.Accordion("Compare models", open=False):
+            compare_button = gr.Button("Run every available model on the photo")
+            gallery = gr.Gallery(
+                label="Matte per model",
+                columns=len(registry.available),
+                height="auto",
+                object_fit="contain",
+                format="png",
+                buttons=["download", "fullscreen"],
+                elem_id="compare",
+            )
+    else:
+        compare_button = gr.Button(visible=False)
+        gallery = gr.Gallery(visible=False, format="png", elem_id="compare")
+
+    settings = [image_model, *image_background, image_edges, image_format, image_quality]
+    photo_work = {"concurrency_id": "photo", "concurrency_limit": PHOTO_CONCURRENCY}
+    shown = [slider, download, matte_output, timing, note]
+    for trigger in (photo.change, *(component.change for component in settings)):
+        trigger(
+            show,
+            [photo, *settings],
+            shown,
+            api_visibility="private",
+            trigger_mode="always_last",
+            **photo_work,
+        )
+    # The API's /matte: the files themselves (the page shows them with `show`).
+    api_outputs = [
+        gr.Image(type="filepath", format="png", visible=False, image_mode="RGBA"),
+        gr.Image(type="filepath", visible=False),
+        gr.Image(type="filepath", format="png", visible=False),
+        gr.Textbox(visible=False),
+    ]
+    gr.Button(visible=False).click(
+        matte, [photo, *settings], api_outputs, api_name="matte", **photo_work
+    )
+    compare_button.click(compare, [photo, image_edges], gallery, api_name="compare", **photo_work)
+
+
+# The in-browser camera (web/; built by `npm ci && npm run build` there, never committed):
+# the page runs the server's own model files with LiteRT.js, so no camera frame leaves the
+# visitor's device and every visitor's device does its own work. The server only hands out
+# files: web/dist, camera.json (its preprocessing facts) and the model files.
+WEB_DIST = HERE / "web" / "dist"
+WEB_ROUTES = "humanmatting"  # humanmatting/web/..., humanmatting/camera.json, .../models/
+WHERE_CHOICES = [
+    ("In this browser: no frame leaves your device", "browser"),
+    ("On the server: frames are sent to it and come back matted", "server"),
+]
+# Runs in the page on load and whenever a setting changes: no request to the server.
+CONFIGURE_JS = """
+(model, background, color, image, blur, edges, smoothing, size, where) => {
+  const settings = {model, background, color, image, blur, edges, smoothing, size, where};
+  if (window.humanmattingWebcam) window.humanmattingWebcam.configure(settings);
+  else window.humanmattingWebcamSettings = {
+    ...(window.humanmattingWebcamSettings || {}), ...settings};
+  return [];
+}
+"""
+# The panel hands itself to web/src/webcam.js once that has loaded; if it never does (the
+# script could not be fetched), the tab says so and uses the server's stream.
+PANEL_JS = """
+const attach = () => window.humanmattingWebcam.attach(element);
+if (window.humanmattingWebcam) attach();
+else {
+  window.addEventListener('humanmatting-webcam-ready', attach, {once: true});
+  setTimeout(() => {
+    if (window.humanmattingWebcam) return;
+    const note = document.querySelector('#webcam-note .hm-note');
+    if (note) note.textContent = 'In-browser matting is not available (its script did not load); '
+      + 'the camera is matted on the server instead.';
+    const server = document.querySelector('#webcam-where input[value="server"]');
+    if (server && !server.checked) server.click();
+  }, 20000);
+}
+"""
+PANEL_HTML = """
+<div class="hm-panel">
+  <div class="hm-bar">
+    <button class="hm-start" type="button">Start the camera</button>
+    <label class="hm-refine"><input type="checkbox" checked> Refine edges</label>
+    <span class="hm-readout">Loading the in-browser model…</span>
+  </div>
+  <canvas class="hm-output" width="640" height="480"></canvas>
+</div>
+"""
+PANEL_CSS = """
+.hm-bar { display: flex; gap: 0.75em; align-items: center; margin-bottom: 0.5em; }
+.hm-start { padding: 0.4em 1em; border-radius: 6px; white-space: nowrap;
+  border: 1px solid var(--button-primary-border-color);
+  background: var(--button-primary-background-fill); color: var(--button-primary-text-color); }
+.hm-refine { white-space: nowrap; font-size: 0.9em; }
+.hm-readout { font-size: 0.9em; }
+.hm-output { width: 100%; height: auto; background: #222; border-radius: 6px; }
+"""
+
+
+def browser_camera_routes(registry: ModelRegistry) -> list:
+    """The files the in-browser camera loads: camera.json, each model's TFLite file (the one
+    the server runs) and, when built, web/dist. Starlette routes, ahead of Gradio's own."""
+    from starlette.responses import FileResponse, Response
+    from starlette.routing import Mount, Route
+    from starlette.staticfiles import StaticFiles
+
+    models = browser.browser_models({name: registry.folders[name] for name in registry.available})
+    camera = WEBCAM_OPTIONS.constraints["video"]
+    config = browser.config_json(
+        browser.camera_config(
+            models,
+            registry.default,
+            camera=(camera["width"], camera["height"]),
+            mirror=WEBCAM_OPTIONS.mirror,
+            smoothing_weight=serving.StreamSession().smoother.weight,
+            hard_threshold=serving.EDGES["hard"],
+            default_background=serving.DEFAULT_BACKGROUND,
+        )
+    )
+
+    async def camera_json(request):
+        headers = {"cache-control": "no-cache"}
+        return Response(config, media_type="application/json", headers=headers)
+
+    async def model_file(request):
+        model = models.get(request.path_params["name"])
+        if model is None:
+            return Response("No such model on this server.", 404, media_type="text/plain")
+        return FileResponse(model.path, media_type="application/octet-stream")
+
+    routes = [
+        Route(f"/{WEB_ROUTES}/camera.json", camera_json),
+        Route(f"/{WEB_ROUTES}/models/{{name}}.tflite", model_file),
+    ]
+    if browser.built(WEB_DIST):
+        routes.append(Mount(f"/{WEB_ROUTES}/web", app=StaticFiles(directory=WEB_DIST)))
+    return routes
+
+
+def browser_camera_choice() -> tuple[gr.Radio, gr.HTML]:
+    """Where the camera is matted (in the browser by default, when web/ is built) and the
+    one line that says how it goes (web/src/webcam.js rewrites it)."""
+    built = browser.built(WEB_DIST)
+    where = gr.Radio(
+        WHERE_CHOICES,
+        value="browser" if built else "server",
+        label="Where the camera is matted",
+        elem_id="webcam-where",
+        interactive=built,
+    )
+    if built:
+        text = "The camera is matted in this browser: no frame leaves this device."
+    else:
+        text = (
+            "In-browser matting is not built on this server (npm ci && npm run build in web/); "
+            "the camera is matted on the server."
+        )
+    note = gr.HTML(f'<p class="hm-note">{html.escape(text)}</p>', elem_id="webcam-note")
+    return where, note
+
+
+def browser_camera_panel() -> gr.HTML:
+    """The in-browser camera: its picture, start button and readout."""
+    built = browser.built(WEB_DIST)
+    return gr.HTML(
+        PANEL_HTML,
+        head=f'<script src="{WEB_ROUTES}/web/webcam.js"></script>' if built else None,
+        js_on_load=PANEL_JS if built else None,
+        css_template=PANEL_CSS,
+        elem_id="browser-camera",
+        visible=built,
+    )
+
+
+def wire_browser_camera(
+    where: gr.Radio,
+    panel: gr.HTML,
+    server_parts: list,
+    *,
+    model: gr.Dropdown,
+    background: tuple,
+    edges: gr.Radio,
+    smoothing: gr.Checkbox,
+    size: gr.Slider,
+) -> None:
+    """Hand the settings to the page's camera on load and on every change (js only: nothing
+    is sent), and show the browser's panel or the server's stream (`server_parts`)."""
+    in_browser = where.value == "browser"
+    for part in server_parts:
+        part.visible = not in_browser
+    settings = [model, *background, edges, smoothing, size, where]
+    gr.on(None, None, settings, None, js=CONFIGURE_JS, api_visibility="private")
+
+    def show(choice: str):
+        shown = choice == "browser"
+        return [gr.update(visible=shown)] + [gr.update(visible=not shown)] * len(server_parts)
+
+    where.change(show, where, [panel, *server_parts], queue=False, api_visibility="private")
+
+
+def webcam_tab(registry: ModelRegistry, webcam_time_limit: int) -> None:
+    """The Webcam tab: camera and live result side by side (one after the other on a
+    phone), the settings after them."""
 
     @answers_errors
     def stream_frame(
@@ -436,21 +856,87 @@ def build_app(
         )
         return picture, readout, session
 
+    session = gr.State(None)
+    where, _ = browser_camera_choice()
+    with gr.Row(equal_height=False):
+        with gr.Column(min_width=300):
+            panel = browser_camera_panel()
+            camera = read_by_humanmatting(
+                gr.Image(
+                    sources=["webcam"],
+                    streaming=True,
+                    type="numpy",
+                    label="Camera",
+                    elem_id="camera",
+                    webcam_options=WEBCAM_OPTIONS,
+                )
+            )
+        with gr.Column(min_width=300) as live_column:
+            live = sent_inline_as_jpeg(
+                gr.Image(
+                    label="Live result",
+                    format="jpeg",
+                    buttons=["fullscreen"],
+                    elem_id="live",
+                )
+            )
+            readout = gr.Textbox(label="Speed", elem_id="readout")
+        with gr.Column(min_width=280):
+            camera_model = model_dropdown(registry)
+            camera_background = background_controls(serving.FRAME_BACKGROUNDS)
+            camera_edges = edges_radio()
+            smoothing = gr.Checkbox(
+                True, label="Steady edges", info="average the matte over a few frames"
+            )
+            network_size = gr.Slider(
+                160,
+                512,
+                value=320,
+                step=32,
+                label="Detail",
+                info="lower is faster, higher follows edges more closely",
+                elem_id="network-size",
+            )
+    camera.stream(
+        stream_frame,
+        [camera, camera_model, *camera_background, camera_edges, smoothing, network_size, session],
+        [live, readout, session],
+        stream_every=STREAM_EVERY_S,
+        time_limit=webcam_time_limit,
+        concurrency_limit=1,
+        api_name="webcam",
+        api_visibility="undocumented",
+    )
+    wire_browser_camera(
+        where,
+        panel,
+        [camera, live_column],
+        model=camera_model,
+        background=camera_background,
+        edges=camera_edges,
+        smoothing=smoothing,
+        size=network_size,
+    )
+
+
+def video_tab(registry: ModelRegistry, limits: VideoLimits, outputs: serving.OutputFolder) -> None:
+    """The Video tab: upload (first frame as the preview), result, settings."""
+
     @answers_errors
     def matte_video(
         video,
         model=None,
-        mode="colour",
-        color="#00b140",
+        mode=serving.DEFAULT_BACKGROUND,
+        color=serving.DEFAULT_COLOR,
         background_image=None,
-        blur=15,
+        blur=serving.DEFAULT_BLUR,
         edges="soft",
         smoothing=True,
         progress=PROGRESS,
     ):
-        """Matte every frame of a short video; returns a WebM (VP9) video."""
+        """Matte every frame of a short video; returns an MP4 (H.264) with its sound."""
         if video is None:
-            raise gr.Error("Upload a video first.")
+            raise gr.Error("Upload a video first.", print_exception=False)
         video = uploaded_file(video)
         progress(0, desc="Reading the video")
         with outputs.lease() as folder:  # not cleaned up however long the video takes
@@ -464,8 +950,73 @@ def build_app(
                     0.6 if smoothing else None,
                     limits,
                     folder,
+                    on_progress=progress_reporter(progress),
                 )
             )
+
+    @answers_errors
+    def preview(video):
+        if video is None:
+            return gr.update(value=None, visible=False), ""
+        frame, line = describe_video(uploaded_file(video))
+        return gr.update(value=frame, visible=True), line
+
+    with gr.Row(equal_height=False):
+        with gr.Column(min_width=300):
+            video = read_video_upload(
+                gr.File(
+                    label="Video: drop or click to upload",
+                    file_types=sorted(VIDEO_SUFFIXES),
+                    elem_id="video-input",
+                    height=120,
+                )
+            )
+            first_frame = gr.Image(
+                label="First frame",
+                interactive=False,
+                visible=False,
+                height=200,
+                elem_id="video-preview",
+                buttons=[],
+            )
+            video_info = gr.Markdown(elem_id="video-info")
+            video_button = gr.Button("Matte the video", variant="primary", elem_id="video-button")
+            gr.Markdown(
+                f"Videos up to {limits.max_seconds:g} s and {limits.max_megabytes:g} MB. The "
+                "result is an MP4 video with the original sound."
+            )
+        with gr.Column(min_width=300):
+            video_output = gr.Video(
+                label="Result", buttons=["download"], elem_id="video-result", format=None
+            )
+        with gr.Column(min_width=280):
+            video_model = model_dropdown(registry)
+            video_background = background_controls(serving.FRAME_BACKGROUNDS)
+            video_edges = edges_radio()
+            video_smoothing = gr.Checkbox(
+                True, label="Steady edges", info="average the matte over a few frames"
+            )
+    video.change(preview, video, [first_frame, video_info], api_visibility="private")
+    video_button.click(
+        matte_video,
+        [video, video_model, *video_background, video_edges, video_smoothing],
+        video_output,
+        api_name="matte_video",
+        concurrency_id="video",
+        concurrency_limit=1,
+    )
+
+
+def build_app(
+    registry: ModelRegistry,
+    limits: VideoLimits | None = None,
+    webcam_time_limit: int = 300,
+    output_dir: Path | None = None,
+) -> gr.Blocks:
+    limits = limits or VideoLimits.from_env()
+    # Results written fast; Gradio copies them to its cache. main() puts them in the
+    # server's own temporary folder (removed when it stops).
+    outputs = serving.OutputFolder(output_dir)
 
     def models() -> dict:
         """Which models this server can run (names), and how to get the others."""
@@ -474,182 +1025,18 @@ def build_app(
     # delete_cache: results leave the server's disk within an hour (and at every restart).
     with gr.Blocks(title="humanmatting", analytics_enabled=False, delete_cache=(600, 3600)) as demo:
         gr.Markdown(
-            "# humanmatting\nCut people out of photos, the live camera and videos with small "
-            "LikeUnet networks. Everything runs on this server; nothing is sent elsewhere."
+            "# humanmatting\nCut people out of photos, your camera and videos. Everything runs "
+            "on this server; nothing is sent elsewhere."
         )
-        summary, details = availability_note(registry)
-        gr.Markdown(summary, elem_id="model-availability")
-        if details:
-            with gr.Accordion(
-                "How to get the other models", open=not registry.available, elem_id="get-models"
-            ):
-                gr.Markdown(details)
-
+        gr.Markdown(availability_note(registry), elem_id="model-availability")
         with gr.Tab("Image", id="image"):
-            with gr.Row():
-                with gr.Column():
-                    photo = read_by_humanmatting(
-                        gr.Image(
-                            type="filepath",
-                            image_mode=None,  # the file as uploaded: humanmatting reads it
-                            sources=["upload", "clipboard"],
-                            label="Photo",
-                            elem_id="photo",
-                        )
-                    )
-                    image_model = model_dropdown(registry)
-                    image_background = background_controls(serving.IMAGE_BACKGROUNDS, "colour")
-                    image_edges = edges_radio()
-                    run_button = gr.Button("Cut out", variant="primary")
-                with gr.Column(scale=2):
-                    with gr.Row():
-                        cutout = gr.Image(
-                            label="Cutout (PNG with transparency)",
-                            type="numpy",
-                            image_mode="RGBA",
-                            format="png",
-                            buttons=["download", "fullscreen"],
-                            interactive=False,
-                            elem_id="cutout",
-                            height=OUTPUT_HEIGHT,
-                        )
-                        composite = gr.Image(
-                            label="With the chosen background",
-                            format="png",
-                            buttons=["download", "fullscreen"],
-                            interactive=False,
-                            elem_id="composite",
-                            height=OUTPUT_HEIGHT,
-                        )
-                    with gr.Row():
-                        matte_output = gr.Image(
-                            label="Matte",
-                            format="png",
-                            buttons=["download"],
-                            interactive=False,
-                            elem_id="matte",
-                            height=OUTPUT_HEIGHT,
-                        )
-                        timing = gr.Textbox(label="Processing time", elem_id="timing", lines=2)
-            examples = sorted(EXAMPLES_DIR.glob("*.jpg"))
-            if examples:
-                gr.Examples([[str(path)] for path in examples], inputs=photo, label="Examples")
-            with gr.Accordion("Compare models", open=False):
-                compare_button = gr.Button("Run every available model on the photo")
-                gallery = gr.Gallery(
-                    label="Matte per model",
-                    columns=3,
-                    height="auto",
-                    format="png",
-                    buttons=["download", "fullscreen"],
-                    elem_id="compare",
-                )
-            image_inputs = [photo, image_model, *image_background, image_edges]
-            photo_work = {"concurrency_id": "photo", "concurrency_limit": PHOTO_CONCURRENCY}
-            run_button.click(
-                matte,
-                image_inputs,
-                [cutout, composite, matte_output, timing],
-                api_name="matte",
-                **photo_work,
-            )
-            photo.change(
-                matte_if_photo,
-                image_inputs,
-                [cutout, composite, matte_output, timing],
-                api_visibility="private",
-                **photo_work,
-            )
-            compare_button.click(
-                compare, [photo, image_edges], gallery, api_name="compare", **photo_work
-            )
-
+            image_tab(registry, outputs)
         with gr.Tab("Webcam", id="webcam"):
-            session = gr.State(None)
-            with gr.Row():
-                with gr.Column():
-                    camera = read_by_humanmatting(
-                        gr.Image(
-                            sources=["webcam"],
-                            streaming=True,
-                            type="numpy",
-                            label="Camera",
-                            elem_id="camera",
-                            webcam_options=WEBCAM_OPTIONS,
-                        )
-                    )
-                    camera_model = model_dropdown(registry)
-                    camera_background = background_controls(serving.FRAME_BACKGROUNDS, "blur")
-                    camera_edges = edges_radio()
-                    smoothing = gr.Checkbox(
-                        True, label="Temporal smoothing", info="average the matte over frames"
-                    )
-                    network_size = gr.Slider(
-                        160,
-                        512,
-                        value=320,
-                        step=32,
-                        label="Network input (long side, pixels)",
-                        info="smaller is faster; 512 is the model's preset for 4:3 cameras",
-                        elem_id="network-size",
-                    )
-                with gr.Column():
-                    live = sent_inline_as_jpeg(
-                        gr.Image(
-                            label="Live result",
-                            format="jpeg",
-                            buttons=["fullscreen"],
-                            elem_id="live",
-                        )
-                    )
-                    readout = gr.Textbox(label="Speed", elem_id="readout")
-            camera.stream(
-                stream_frame,
-                [
-                    camera,
-                    camera_model,
-                    *camera_background,
-                    camera_edges,
-                    smoothing,
-                    network_size,
-                    session,
-                ],
-                [live, readout, session],
-                stream_every=STREAM_EVERY_S,
-                time_limit=webcam_time_limit,
-                concurrency_limit=1,
-                api_name="webcam",
-                api_visibility="undocumented",
-            )
-
+            webcam_tab(registry, webcam_time_limit)
         with gr.Tab("Video", id="video"):
-            with gr.Row():
-                with gr.Column():
-                    video = gr.Video(sources=["upload"], label="Video", elem_id="video-input")
-                    video_model = model_dropdown(registry)
-                    video_background = background_controls(serving.FRAME_BACKGROUNDS, "colour")
-                    video_edges = edges_radio()
-                    video_smoothing = gr.Checkbox(True, label="Temporal smoothing")
-                    video_button = gr.Button("Matte the video", variant="primary")
-                    gr.Markdown(
-                        f"Up to {limits.max_megabytes:g} MB and {limits.max_seconds:g} s; "
-                        "the result is a WebM (VP9) video without sound."
-                    )
-                with gr.Column():
-                    video_output = gr.Video(
-                        label="Result", buttons=["download"], elem_id="video-result"
-                    )
-            video_button.click(
-                matte_video,
-                [video, video_model, *video_background, video_edges, video_smoothing],
-                video_output,
-                api_name="matte_video",
-                concurrency_id="video",
-                concurrency_limit=1,
-            )
-
+            video_tab(registry, limits, outputs)
         gr.api(models, api_name="models")
-    return demo
+    return refusing_in_one_line(demo)
 
 
 def remove_uploads_cut_off() -> None:
@@ -724,6 +1111,9 @@ def main(argv: list[str] | None = None) -> None:
             + "".join(f"; {name}: unavailable" for name in registry.problems),
             flush=True,
         )
+        for name in registry.problems:  # for the operator: the page shows only what runs
+            how = " ".join(registry.how_to_get(name).split())
+            print(f"to get {name}: {how}", flush=True)
         if registry.default:
             # Loads (and checks) the default model now; interpreters for each network input
             # shape are made by the first request that needs one (about 80 MB each).
@@ -755,7 +1145,10 @@ def main(argv: list[str] | None = None) -> None:
             footer_links=["api"],
             css=CSS,
             prevent_thread_lock=True,
-            app_kwargs={"middleware": [Middleware(BodyLimit, REQUEST_MAX_BYTES, upload_bytes)]},
+            app_kwargs={
+                "middleware": [Middleware(BodyLimit, REQUEST_MAX_BYTES, upload_bytes)],
+                "routes": browser_camera_routes(registry),  # ahead of Gradio's own
+            },
         )
         print(
             f"serving {time.perf_counter() - STARTED_AT:.1f} s after start (imports "

@@ -48,7 +48,13 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from benchmarks.speed import MediaPipePipeline  # noqa: E402
-from humanmatting.preprocess import load_rgb, model_input_size, resize  # noqa: E402
+from humanmatting.preprocess import (  # noqa: E402
+    alpha_to_size,
+    load_rgb,
+    model_input_size,
+    prepare_input,
+    resize,
+)
 from humanmatting.specs import FORMAT_FILE, SHIPPED_MODELS  # noqa: E402
 from training.maskfolders import PERSON_LEVEL, index_mask_folder, read_mask  # noqa: E402
 from training.metrics import BOUNDARY_TOLERANCE, boundary, confusion, ious, mask_scores  # noqa: E402
@@ -130,8 +136,15 @@ class Candidate:
 
 def matter_candidate(matter, key: str, label: str, ours: bool, where: str) -> Candidate:
     def run(rgb: np.ndarray, long_side: int | None) -> tuple[np.ndarray, float]:
-        alpha = matter.predict(rgb, long_side=long_side)
-        return alpha, matter.last_timing.model_ms
+        """The network's own matte, stretched (no refinement: benchmarks/refinement.py
+        measures that), at the aspect preset or at `long_side`."""
+        height, width = rgb.shape[:2]
+        size = model_input_size(height, width, long_side)
+        batch = prepare_input(rgb, matter.spec.channels, size)
+        started = time.perf_counter()
+        probability = matter.backend.person_probability(batch)
+        model_ms = (time.perf_counter() - started) * 1e3
+        return alpha_to_size(probability, height, width), model_ms
 
     source = f"{where}: `{matter.folder}` (LiteRT {matter.variant})"
     try:
@@ -775,8 +788,10 @@ def markdown(
         "matrix summed over all pixels of the split (large photos and large persons weigh "
         "more), as Keras' MeanIoU over a validation set.",
         "- **model ms**: median over the photos of the model call alone (set input, invoke, "
-        "read output: `Matter.last_timing.model_ms`, and the same part for MediaPipe), at "
-        "the candidate's default input; the first call on each input shape is not counted.",
+        "read output: the call `Matter.last_timing.model_ms` times, and the same part for "
+        "MediaPipe), at the candidate's default input; the first call on each input shape is "
+        "not counted. Our models' mattes are the network's, stretched to the photo without "
+        "the edge refinement (benchmarks/refinement.py measures that).",
         "",
         "## Results",
         "",

@@ -1,4 +1,5 @@
-"""Frames per second of the live webcam tab in headless Chromium (fake 640x480 camera).
+"""Frames per second of the webcam tab's server stream in headless Chromium (fake 640x480
+camera); the in-browser matting has its own: benchmarks/browser_webcam_fps.py.
 
     python benchmarks/webcam_fps.py --weights DIR [--seconds 10] [--sizes 320 512]
 
@@ -72,6 +73,9 @@ def main() -> int:
                 page = context.new_page()
                 page.goto(app.url, wait_until="domcontentloaded")
                 page.get_by_role("tab", name="Webcam").click()
+                on_the_server = page.locator('#webcam-where input[value="server"]')
+                if not on_the_server.is_checked():  # the server's stream, not the browser's
+                    on_the_server.click()
                 size_box = page.locator("#network-size input[type=number]")
                 size_box.fill(str(size))
                 size_box.press("Enter")

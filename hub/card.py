@@ -447,18 +447,21 @@ Install this project (`pip install -e .` in its repository), then:
 
 ```bash
 {env}python -m hub.pull {spec.name}   # into the Hugging Face cache; SHA-256 checked
-humanmatting photo.jpg --model {spec.name} --mode cutout -o cutout.png
+humanmatting photo.jpg --model {spec.name} --mode transparent -o cutout.png
 ```
 
 ```python
 from humanmatting import load_matter
 
 matter = load_matter("{spec.name}")     # LiteRT; finds the download in the HF cache
-alpha = matter.predict("photo.jpg")      # float32 (H, W) person probability at the photo's size
+alpha = matter.predict("photo.jpg")      # float32 (H, W) alpha at the photo's size
 ```
 
-The package picks the aspect preset nearest to each photo, converts it to the model's
-channels and resizes the result back; the snippets below do the minimum by hand.
+The package runs the network at the long side that measures best for the model
+({spec.best_long_side} pixels), converts the photo to the model's channels and upsamples
+the matte guided by the photo, so that it follows the photo's edges
+(`predict(..., refine=False)`: stretched only). The snippets below do the minimum by hand:
+the aspect preset nearest the photo, the matte stretched back.
 
 ### With plain Keras 3
 

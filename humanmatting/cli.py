@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from humanmatting import compose
+from humanmatting import compose, refine
 from humanmatting.files import atomic_path
 from humanmatting.preprocess import (
     IMAGE_SUFFIXES,
@@ -33,11 +33,14 @@ from humanmatting.preprocess import (
     InvalidImageError,
     load_rgb,
 )
-from humanmatting.specs import DEFAULT_MODEL, MODEL_SPECS
+from humanmatting.refine import HQUnavailableError
+from humanmatting.serving import BACKGROUNDS, DEFAULT_BACKGROUND, DEFAULT_BLUR, DEFAULT_COLOR, MATTE
+from humanmatting.specs import DEFAULT_MODEL, MODEL_SPECS, QUALITIES
 from humanmatting.video import AlphaSmoother, InvalidVideoError, is_video_path, process_video
 from humanmatting.weights import InvalidWeightsError, WeightsNotFoundError
 
-MODES = ("matte", "cutout", "blur", "replace", "overlay")
+# The app's vocabulary (serving.BACKGROUNDS, plus the matte itself) and its default.
+MODES = (*BACKGROUNDS, MATTE)
 
 
 class Terminated(KeyboardInterrupt):
@@ -97,20 +100,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--mode",
         choices=MODES,
-        default="cutout",
-        help="matte: 8-bit alpha; cutout: RGBA PNG (videos: green screen); "
-        "blur/replace/overlay: composited RGB (default cutout)",
+        default=DEFAULT_BACKGROUND,
+        help="what goes behind the person: transparent (RGBA PNG), blur, color, image; or "
+        "matte (8-bit alpha). Videos have no transparency. Default %(default)s",
     )
     parser.add_argument(
         "--background",
-        default="#00b140",
-        help="colour name, #rrggbb or an image path for --mode replace",
+        default=DEFAULT_COLOR,
+        help="the colour for --mode color (name or #rrggbb, default %(default)s) or the "
+        "picture for --mode image",
     )
     parser.add_argument(
         "--blur",
         type=number_in(0, 500),
-        default=15,
-        help="blur sigma in pixels for --mode blur (0-500)",
+        default=DEFAULT_BLUR,
+        help="blur strength (Gaussian sigma in pixels, 0-500) for --mode blur",
     )
     parser.add_argument(
         "--threshold",
@@ -123,7 +127,41 @@ def build_parser() -> argparse.ArgumentParser:
         type=number_in(SIZE_MULTIPLE, MAX_LONG_SIDE, whole=True),
         default=None,
         help=f"run the model at this long side ({SIZE_MULTIPLE}-{MAX_LONG_SIDE}, rounded to "
-        "a multiple of 32) instead of the preset",
+        "a multiple of 32) instead of the one --quality picks",
+    )
+    parser.add_argument(
+        "--quality",
+        choices=QUALITIES,
+        default=None,
+        help="best: the network input size that measures best for the model and edges "
+        "refined with the photo in colour; fast: a smaller input and a cheaper refinement "
+        "(default: best for images, fast for videos and the camera)",
+    )
+    parser.add_argument(
+        "--no-refine",
+        dest="refine",
+        action="store_false",
+        help="no edge refinement: the network's matte stretched to the picture's size",
+    )
+    parser.add_argument(
+        "--no-decontaminate",
+        dest="decontaminate",
+        action="store_false",
+        help="keep the photo's own colours in soft edges (no foreground colour estimation, "
+        "so the old background can show through there)",
+    )
+    parser.add_argument(
+        "--hq",
+        action="store_true",
+        help="images: high-quality matting of hair and fine edges (closed-form alpha matting "
+        "of the edge band; needs pip install 'humanmatting[hq]'); seconds, not milliseconds",
+    )
+    parser.add_argument(
+        "--hq-seconds",
+        type=number_in(0, 3600, low_open=True),
+        default=60.0,
+        help="time limit of --hq per image in seconds (default %(default)s): the solver "
+        "stops there and keeps what it reached",
     )
     parser.add_argument(
         "--smooth",
@@ -159,24 +197,28 @@ def frame_renderer(
     args: argparse.Namespace, background
 ) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     """RGB frame + alpha -> output picture for the chosen mode."""
+    threshold, clean = args.threshold, args.decontaminate
     if args.mode == "matte":
-        return lambda rgb, alpha: compose.matte_image(alpha, args.threshold)
-    if args.mode == "cutout":
-        return lambda rgb, alpha: compose.cutout(rgb, alpha, args.threshold)
+        return lambda rgb, alpha: compose.matte_image(alpha, threshold)
+    if args.mode == "transparent":
+        return lambda rgb, alpha: compose.cutout(rgb, alpha, threshold, clean)
     if args.mode == "blur":
-        return lambda rgb, alpha: compose.blur_background(rgb, alpha, args.blur, args.threshold)
-    if args.mode == "overlay":
-        return lambda rgb, alpha: compose.overlay_mask(rgb, alpha, threshold=args.threshold)
-    return lambda rgb, alpha: compose.replace_background(rgb, alpha, background, args.threshold)
+        return lambda rgb, alpha: compose.blur_background(rgb, alpha, args.blur, threshold, clean)
+    return lambda rgb, alpha: compose.replace_background(rgb, alpha, background, threshold, clean)
+
+
+def matte_alpha(matter, rgb: np.ndarray, args: argparse.Namespace, still: bool) -> np.ndarray:
+    """The alpha of one picture with the command line's quality options (--hq: stills)."""
+    quality = args.quality or ("best" if still else "fast")
+    alpha = matter.predict(rgb, long_side=args.long_side, quality=quality, refine=args.refine)
+    if args.hq and still:
+        alpha = refine.hq_matte(rgb, alpha, seconds=args.hq_seconds, progress=not args.quiet)
+    return alpha
 
 
 def _video_frame(picture: np.ndarray) -> np.ndarray:
-    """Videos have no transparency: matte -> RGB gray, RGBA cutout -> on green."""
-    if picture.ndim == 2:
-        return np.dstack([picture] * 3)
-    if picture.shape[2] == 4:
-        return compose.replace_background(picture[:, :, :3], picture[:, :, 3] / 255.0, "#00b140")
-    return picture
+    """Videos are RGB: the matte as gray."""
+    return np.dstack([picture] * 3) if picture.ndim == 2 else picture
 
 
 def check_image_output(output: Path, alpha: bool) -> None:
@@ -230,7 +272,7 @@ def run_folder(args, matter, render, folder: Path, output_dir: Path) -> list[str
     for path, output in zip(bar, folder_outputs(images, output_dir), strict=True):
         try:
             rgb = load_rgb(path)
-            save_picture(render(rgb, matter.predict(rgb, long_side=args.long_side)), output)
+            save_picture(render(rgb, matte_alpha(matter, rgb, args, still=True)), output)
         except InvalidImageError as error:
             skipped.append(f"{path.name}: {error}")
             bar.write(f"humanmatting: skipped {path.name}: {error}", file=sys.stderr)
@@ -261,14 +303,23 @@ def run(args: argparse.Namespace) -> tuple[Path, list[str]]:
             f"--gray needs a grayscale model, and {args.model!r} is RGB; use dark or dark-light."
         )
     background = args.background
-    if args.mode == "replace":
-        # Check the background before the (slower) model load, so typos fail fast.
-        background = (
-            load_rgb(background) if Path(background).is_file() else compose.parse_color(background)
-        )
+    if args.mode == "color":  # checked before the (slower) model load: typos fail fast
+        background = compose.parse_color(background)
+    elif args.mode == "image":
+        if not Path(background).is_file():
+            raise InvalidImageError(
+                f"--mode image needs --background PICTURE; no such file: {background}"
+            )
+        background = load_rgb(background)
     folder = Path(args.input).is_dir()
     camera = args.input.isdigit() and not Path(args.input).exists()
     video = camera or is_video_path(args.input)
+    if video and args.mode == "transparent":
+        raise ValueError("Videos have no transparency; choose --mode blur, color, image or matte.")
+    if video and args.hq:
+        raise ValueError("--hq is for images (it takes seconds each); leave it out for videos.")
+    if args.hq:
+        refine.require_hq()  # a missing pymatting fails before the model load
     if not camera and not folder and not Path(args.input).is_file():
         raise InvalidImageError(f"No such file: {args.input}")
     output = Path(args.output) if args.output else default_output(args.input, args.mode, video)
@@ -279,7 +330,7 @@ def run(args: argparse.Namespace) -> tuple[Path, list[str]]:
     weights = resolve_model_folder(split_variant(args.model)[0], args.weights)
     rgb = None
     if not folder and not video:
-        check_image_output(output, args.mode == "cutout")
+        check_image_output(output, args.mode == "transparent")
         rgb = load_rgb(args.input)
     matter = load_matter(args.model, weights, backend=args.backend)
     render = frame_renderer(args, background)
@@ -287,14 +338,14 @@ def run(args: argparse.Namespace) -> tuple[Path, list[str]]:
     if folder:
         return output, run_folder(args, matter, render, Path(args.input), output)
     if rgb is not None:
-        alpha = matter.predict(rgb, long_side=args.long_side)
+        alpha = matte_alpha(matter, rgb, args, still=True)
         save_picture(render(rgb, alpha), output)
         return output, []
 
     smoother = AlphaSmoother(args.smooth) if args.smooth else None
 
     def matte_frame(rgb: np.ndarray) -> np.ndarray:
-        alpha = matter.predict(rgb, long_side=args.long_side)
+        alpha = matte_alpha(matter, rgb, args, still=False)
         if smoother is not None:
             alpha = smoother(alpha)
         return _video_frame(render(rgb, alpha))
@@ -366,6 +417,7 @@ def main(argv: list[str] | None = None) -> int:
         InvalidVideoError,
         InvalidWeightsError,
         WeightsNotFoundError,
+        HQUnavailableError,
         ValueError,
         OSError,
     ) as error:

@@ -24,6 +24,7 @@ from humanmatting.preprocess import (
     model_input_size,
     prepare_input,
 )
+from humanmatting.refine import refine_alpha
 from humanmatting.specs import (
     DEFAULT_MODEL,
     DYNAMIC_SIGNATURE,
@@ -289,7 +290,8 @@ class Timing:
 
     preprocess_ms: float = 0.0
     model_ms: float = 0.0
-    postprocess_ms: float = 0.0
+    postprocess_ms: float = 0.0  # the matte to the photo's size, refinement included
+    refine_ms: float = 0.0  # the refinement alone (part of postprocess_ms)
 
     @property
     def total_ms(self) -> float:
@@ -309,21 +311,40 @@ class Matter:
         self.folder = folder
         self.variant = variant
         self.last_timing = Timing()
+        self.last_input_size: tuple[int, int] | None = None  # (height, width) the network saw
 
     @property
     def name(self) -> str:
         return self.spec.name if self.variant == "fp32" else f"{self.spec.name}-{self.variant}"
 
-    def predict(self, image: ImageInput, long_side: int | None = None) -> np.ndarray:
+    def input_size(
+        self, height: int, width: int, long_side: int | None = None, quality: str = "best"
+    ) -> tuple[int, int]:
+        """(height, width) the network sees for a photo of that size: scaled so that its
+        longer side is `long_side`, or the spec's long side for `quality` (QUALITIES), both
+        sides rounded to multiples of 32."""
+        by_quality = self.spec.long_side(quality)  # also refuses an unknown quality
+        return model_input_size(height, width, long_side or by_quality)
+
+    def predict(
+        self,
+        image: ImageInput,
+        long_side: int | None = None,
+        quality: str = "best",
+        refine: bool = True,
+    ) -> np.ndarray:
         """Alpha in [0, 1], shape (H, W) of the (EXIF-rotated) input.
 
-        The model sees the image at the aspect preset nearest to it, or scaled so its
-        longer side is `long_side` (both sides rounded to multiples of 32).
+        `quality` ("best" for photos, "fast" for camera and video frames) picks the network
+        input's size (unless `long_side` is given) and the refinement: with `refine`, the
+        network's matte is upsampled guided by the photo, so that it follows the photo's
+        edges at full resolution (humanmatting.refine); without, it is stretched bilinearly.
         """
         started = time.perf_counter()
         rgb = load_rgb(image)
         height, width = rgb.shape[:2]
-        batch = prepare_input(rgb, self.spec.channels, model_input_size(height, width, long_side))
+        size = self.input_size(height, width, long_side, quality)
+        batch = prepare_input(rgb, self.spec.channels, size)
         prepared = time.perf_counter()
         probability = self.backend.person_probability(batch)
         inferred = time.perf_counter()
@@ -332,12 +353,51 @@ class Matter:
                 f"Model {self.name} ({self.folder}) produced NaN or infinite values; its weights "
                 "are damaged: delete the model folder and pull or export it again."
             )
-        alpha = alpha_to_size(probability, height, width)
+        if refine:
+            alpha = refine_alpha(rgb, probability, quality)
+        else:
+            alpha = alpha_to_size(probability, height, width)
         finished = time.perf_counter()
+        self.last_input_size = size
         self.last_timing = Timing(
-            (prepared - started) * 1e3, (inferred - prepared) * 1e3, (finished - inferred) * 1e3
+            (prepared - started) * 1e3,
+            (inferred - prepared) * 1e3,
+            (finished - inferred) * 1e3,
+            (finished - inferred) * 1e3 if refine else 0.0,
         )
         return alpha
+
+
+def tflite_file(name: str, folder: Path) -> tuple[Path, str]:
+    """(The TFLite file LiteRT runs for model `name` in `folder`, its variant): the one
+    load_matter loads, and the one the app hands to the in-browser camera.
+
+    Without a variant in the name: the spec's `default_variant`, or fp32 (with a warning
+    that says how to make the variant) when the folder lacks that file.
+    """
+    base_name, requested = split_variant(name)
+    spec = get_spec(base_name)
+    folder = Path(folder)
+    variant = requested or spec.default_variant or "fp32"
+    model_path = folder / TFLITE_FILES[variant]
+    if not model_path.is_file() and requested is None and variant != "fp32":
+        logger.warning(
+            "%s has no %s (the default %s variant of %r); running the fp32 %s instead. "
+            "Make the variant with: python -m humanmatting.quantize %s",
+            folder,
+            TFLITE_FILES[variant],
+            variant,
+            spec.name,
+            TFLITE_FILES["fp32"],
+            folder,
+        )
+        variant, model_path = "fp32", folder / TFLITE_FILES["fp32"]
+    if not model_path.is_file():
+        raise FileNotFoundError(
+            f"{folder} has no {TFLITE_FILES[variant]} for variant {variant!r} of "
+            f"{spec.name!r}; make it with: python -m humanmatting.quantize {folder}"
+        )
+    return model_path, variant
 
 
 def load_matter(
@@ -360,25 +420,7 @@ def load_matter(
     spec = get_spec(base_name)
     folder = resolve_model_folder(spec.name, weights, download=download)
     if backend == "litert":
-        variant = requested or spec.default_variant or "fp32"
-        model_path = folder / TFLITE_FILES[variant]
-        if not model_path.is_file() and requested is None and variant != "fp32":
-            logger.warning(
-                "%s has no %s (the default %s variant of %r); running the fp32 %s instead. "
-                "Make the variant with: python -m humanmatting.quantize %s",
-                folder,
-                TFLITE_FILES[variant],
-                variant,
-                spec.name,
-                TFLITE_FILES["fp32"],
-                folder,
-            )
-            variant, model_path = "fp32", folder / TFLITE_FILES["fp32"]
-        if not model_path.is_file():
-            raise FileNotFoundError(
-                f"{folder} has no {TFLITE_FILES[variant]} for variant {variant!r} of "
-                f"{spec.name!r}; make it with: python -m humanmatting.quantize {folder}"
-            )
+        model_path, variant = tflite_file(name, folder)
         runner = LiteRTBackend(model_path, threads, max_shapes)
     elif backend == "keras":
         if requested not in (None, "fp32"):

@@ -30,12 +30,13 @@ except ImportError:  # Windows: no file locks, no clean-up of other servers' fol
     fcntl = None
 
 from humanmatting import compose
-from humanmatting.preprocess import ImageInput, InvalidImageError, load_rgb, model_input_size
+from humanmatting.preprocess import ImageInput, InvalidImageError, load_rgb
 from humanmatting.runtime import Matter, load_matter
 from humanmatting.specs import DEFAULT_MODEL, MODEL_SPECS
 from humanmatting.video import (
     AlphaSmoother,
     FrameBudget,
+    ProgressFunction,
     VideoTooLargeError,
     open_video,
     process_video,
@@ -46,11 +47,25 @@ from humanmatting.weights import (
     resolve_model_folder,
 )
 
-# Image tab: what goes behind the person. Videos and the camera have no transparency, so
-# they offer the matte itself instead.
-IMAGE_BACKGROUNDS = ("transparent", "colour", "image", "blur")
-FRAME_BACKGROUNDS = ("blur", "colour", "image", "matte")
+# The one vocabulary of the app's tabs, its API and the CLI: what goes behind the person,
+# plus the matte itself as an output. Videos and the camera have no transparency (MP4 has
+# no alpha channel), so they offer the matte instead of "transparent".
+BACKGROUNDS = ("transparent", "blur", "color", "image")
+MATTE = "matte"
+IMAGE_BACKGROUNDS = BACKGROUNDS  # the Image tab shows the matte beside the result anyway
+FRAME_BACKGROUNDS = ("blur", "color", "image", MATTE)
+DEFAULT_BACKGROUND = "blur"  # the one default that every tab, the API and the CLI offer
+DEFAULT_COLOR = "#00b140"
+DEFAULT_BLUR = 15.0
 EDGES = {"soft": None, "hard": 0.5}  # hard edges: alpha >= 0.5 becomes person
+# Download formats of the Image tab: PNG keeps transparency; JPEG and WebP are far smaller
+# for opaque results (a group photo's PNG: 2.9 MB).
+DOWNLOAD_FORMATS = ("png", "jpeg", "webp")
+JPEG_QUALITY = 90
+WEBP_QUALITY = 90
+# Below this share of person pixels (alpha >= 0.5) a photo is reported as "no person
+# found": an empty cutout should say why.
+PERSON_MIN_SHARE = 0.002
 # What a model is loaded for: each role keeps its own interpreters (see ModelRegistry).
 ROLES = ("photo", "camera", "video")
 
@@ -70,6 +85,8 @@ PNG_MAX_SIDE = 1_000_000
 # Decoded background pictures kept for the next request (the camera sends one per frame):
 # bounded by bytes, so a few 40 MP pictures never stay pinned (a 12 MP one is 36 MB).
 BACKGROUND_CACHE_BYTES = 64 * 2**20
+# Mattes kept for instant re-rendering (float32: 4 bytes a pixel): two 12 MP photos.
+MATTE_CACHE_BYTES = 96 * 2**20
 
 VIDEO_MAX_MEGABYTES_ENV = "HUMANMATTING_VIDEO_MAX_MB"
 VIDEO_MAX_SECONDS_ENV = "HUMANMATTING_VIDEO_MAX_SECONDS"
@@ -79,9 +96,9 @@ VIDEO_MAX_SECONDS_ENV = "HUMANMATTING_VIDEO_MAX_SECONDS"
 VIDEO_MAX_FPS = 60
 VIDEO_MAX_FRAME_PIXELS = 3840 * 2160
 VIDEO_WORK_PIXELS_PER_SECOND = 30 * 1920 * 1080
-# VP9 in WebM: every current browser plays it, and OpenCV's bundled FFmpeg encodes it
-# (its pip wheels have no H.264 encoder).
-VIDEO_SUFFIX, VIDEO_FOURCC = ".webm", "VP90"
+# H.264 + AAC in MP4 (PyAV's bundled FFmpeg): what every browser and phone plays, written
+# about 150x faster than OpenCV's VP9 (benchmarks/video_timing.py).
+VIDEO_SUFFIX = ".mp4"
 
 
 class ModelUnavailableError(LookupError):
@@ -116,12 +133,21 @@ def setting(
 
 @dataclass(frozen=True)
 class Background:
-    """What goes behind the person: a mode from IMAGE_/FRAME_BACKGROUNDS and its settings."""
+    """What goes behind the person: a mode from BACKGROUNDS (or MATTE) and its settings."""
 
-    mode: str = "transparent"
-    color: str = "#00b140"
+    mode: str = DEFAULT_BACKGROUND
+    color: str = DEFAULT_COLOR
     image: ImageInput | None = None
-    blur: float = 15.0
+    blur: float = DEFAULT_BLUR
+
+    def check(self, choices: tuple[str, ...] = (*BACKGROUNDS, MATTE)) -> Background:
+        """Self, or ValueError naming the choices (one line, for the server's log too)."""
+        if self.mode not in choices:
+            hint = " (spelled color)" if self.mode == "colour" else ""
+            raise ValueError(
+                f"Unknown background {self.mode!r}{hint}; choose one of {', '.join(choices)}."
+            )
+        return self
 
 
 @dataclass
@@ -133,12 +159,18 @@ class ImageResult:
     model_input: tuple[int, int]  # (height, width) the network saw
     model_ms: float
     total_ms: float
+    reused: bool = False  # the matte came from MATTES: the network did not run again
+
+    @property
+    def person_found(self) -> bool:
+        return float(np.mean(self.matte >= 128)) >= PERSON_MIN_SHARE
 
     def summary(self) -> str:
         height, width = self.cutout.shape[:2]
+        model = "matte reused, no model run" if self.reused else f"model {self.model_ms:.1f} ms"
         return (
             f"{self.model}: {width}x{height} photo, network input "
-            f"{self.model_input[1]}x{self.model_input[0]}; model {self.model_ms:.1f} ms, "
+            f"{self.model_input[1]}x{self.model_input[0]}; {model}, "
             f"total {self.total_ms:.1f} ms"
         )
 
@@ -291,6 +323,54 @@ class OutputFolder:
             raise OSError(f"Could not write {path.name} on the server (is its disk full?).")
         return path
 
+    def picture(
+        self,
+        picture: np.ndarray,
+        name: str,
+        image_format: str = "png",
+        directory: Path | None = None,
+    ) -> Path:
+        """Write `picture` as <subfolder>/name.<png|jpg|webp>: PNG as png(); JPEG (which
+        has no transparency: only for RGB pictures) and WebP at quality 90."""
+        if image_format == "png":
+            return self.png(picture, name, directory)
+        if image_format not in DOWNLOAD_FORMATS:
+            raise ValueError(
+                f"Unknown format {image_format!r}; choose one of {', '.join(DOWNLOAD_FORMATS)}."
+            )
+        if image_format == "jpeg" and picture.ndim == 3 and picture.shape[2] == 4:
+            raise ValueError("JPEG has no transparency; download a transparent result as PNG.")
+        if max(picture.shape[:2]) > WEBP_MAX_SIDE and image_format == "webp":
+            raise InvalidImageError(
+                f"WebP holds at most {WEBP_MAX_SIDE:,} pixels a side; download it as PNG."
+            )
+        suffix, options = {
+            "jpeg": (".jpg", [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]),
+            "webp": (".webp", [cv2.IMWRITE_WEBP_QUALITY, WEBP_QUALITY]),
+        }[image_format]
+        path = (directory or self.new_dir()) / f"{name}{suffix}"
+        if picture.ndim == 3:
+            picture = cv2.cvtColor(picture, _TO_BGR[picture.shape[2]])
+        try:
+            written = cv2.imwrite(str(path), picture, options)
+        except cv2.error:
+            written = False
+        if not written:
+            path.unlink(missing_ok=True)
+            raise OSError(f"Could not write {path.name} on the server (is its disk full?).")
+        return path
+
+
+# libwebp refuses larger pictures.
+WEBP_MAX_SIDE = 16383
+
+
+def download_name(upload: ImageInput | str | None, mode: str) -> str:
+    """`<upload's name>-<mode>`: what the visitor's download is called (never a path)."""
+    stem = Path(upload).stem if isinstance(upload, (str, os.PathLike)) else "photo"
+    stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in stem)[:80].strip("_")
+    return f"{stem or 'photo'}-{mode}"
+
 
 def check_png_size(height: int, width: int) -> None:
     """Results are PNG files: refuse, before any work, a picture that cannot be one."""
@@ -337,6 +417,48 @@ class PictureCache:
 BACKGROUND_PICTURES = PictureCache()
 
 
+class MatteCache:
+    """The mattes of recent photos, by (file, model): a change of background, edges or
+    download format re-renders from the matte already computed, without running the
+    network again. Bounded by bytes (a 12 MP photo's matte is 48 MB), least recently used
+    dropped first; a file changed under the same path is matted again."""
+
+    def __init__(self, max_bytes: int = MATTE_CACHE_BYTES):
+        self.max_bytes = max_bytes
+        self._mattes: OrderedDict[tuple, tuple[np.ndarray, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(image: ImageInput, model: str) -> tuple | None:
+        if not isinstance(image, (str, os.PathLike)):
+            return None  # arrays and bytes: no identity to remember them by
+        try:
+            status = os.stat(image)
+        except OSError:
+            return None
+        return (str(image), status.st_size, status.st_mtime_ns, model)
+
+    def get(self, key: tuple | None) -> tuple[np.ndarray, float] | None:
+        if key is None:
+            return None
+        with self._lock:
+            if key in self._mattes:
+                self._mattes.move_to_end(key)
+                return self._mattes[key]
+        return None
+
+    def put(self, key: tuple | None, alpha: np.ndarray, model_ms: float) -> None:
+        if key is None or alpha.nbytes > self.max_bytes:
+            return
+        with self._lock:
+            self._mattes[key] = (alpha, model_ms)
+            while sum(a.nbytes for a, _ in self._mattes.values()) > self.max_bytes:
+                self._mattes.popitem(last=False)
+
+
+MATTES = MatteCache()
+
+
 def _background_rgb(image: ImageInput) -> np.ndarray:
     if isinstance(image, (str, os.PathLike)):
         return BACKGROUND_PICTURES.get(image)
@@ -344,24 +466,31 @@ def _background_rgb(image: ImageInput) -> np.ndarray:
 
 
 def render(
-    rgb: np.ndarray, alpha: np.ndarray, background: Background, threshold: float | None = None
+    rgb: np.ndarray,
+    alpha: np.ndarray,
+    background: Background,
+    threshold: float | None = None,
+    decontaminate: bool | compose.EdgeColors | None = True,
 ) -> np.ndarray:
-    """The person in front of `background`; 'transparent' gives RGBA, the rest RGB."""
+    """The person in front of `background`; 'transparent' gives RGBA, the rest RGB.
+    `decontaminate`: the person's colours in the soft edge (compose's; True estimates them)."""
     mode = background.mode
+    clean = {"decontaminate": decontaminate}
     if mode == "transparent":
-        return compose.cutout(rgb, alpha, threshold)
-    if mode == "colour":
-        return compose.replace_background(rgb, alpha, background.color, threshold)
+        return compose.cutout(rgb, alpha, threshold, **clean)
+    if mode == "color":
+        return compose.replace_background(rgb, alpha, background.color, threshold, **clean)
     if mode == "image":
         if background.image is None:
             raise ValueError("Choose a background picture first (or another background mode).")
         backdrop = _background_rgb(background.image)
-        return compose.replace_background(rgb, alpha, backdrop, threshold)
+        return compose.replace_background(rgb, alpha, backdrop, threshold, **clean)
     if mode == "blur":
-        return compose.blur_background(rgb, alpha, background.blur, threshold)
+        return compose.blur_background(rgb, alpha, background.blur, threshold, **clean)
     if mode == "matte":
         return np.dstack([compose.matte_image(alpha, threshold)] * 3)
-    raise ValueError(f"Unknown background {mode!r}; choose one of {IMAGE_BACKGROUNDS}.")
+    background.check()  # raises: an unknown mode
+    raise AssertionError(mode)
 
 
 def matte_image(
@@ -370,30 +499,54 @@ def matte_image(
     model: str | None = None,
     background: Background = Background(),
     edges: str = "soft",
+    quality: str = "best",
 ) -> ImageResult:
-    """One photo -> matte, RGBA cutout and composite, with timings."""
+    """One photo -> matte, RGBA cutout and composite, with timings. The matte of a file
+    matted before with the same model and quality is reused (MATTES): only the rendering
+    runs. `quality` (QUALITIES): the network's input size and the edge refinement."""
     started = time.perf_counter()
-    threshold = EDGES[edges]
+    threshold = edge_threshold(edges)
+    background.check(BACKGROUNDS)
     matter = registry.matter(model)
     rgb = load_rgb(image)
     check_png_size(*rgb.shape[:2])
     if background.mode == "image" and background.image is not None:
         _background_rgb(background.image)  # a broken picture fails before the model runs
-    alpha = matter.predict(rgb)
-    model_ms = matter.last_timing.model_ms
-    cutout = compose.cutout(rgb, alpha, threshold)
+    model_input = matter.input_size(*rgb.shape[:2], quality=quality)  # refuses a bad quality
+    key = MATTES.key(image, f"{matter.name}@{quality}")
+    cached = MATTES.get(key)
+    if cached is None:
+        alpha = matter.predict(rgb, quality=quality)
+        model_ms = matter.last_timing.model_ms
+        MATTES.put(key, alpha, model_ms)
+    else:
+        alpha, model_ms = cached
+    # The person's colours in the soft edge, estimated once for the cutout and composite.
+    colors = compose.edge_colors(rgb, alpha, threshold)
+    cutout = compose.cutout(rgb, alpha, threshold, decontaminate=colors)
     transparent = background.mode == "transparent"  # then the composite is the cutout
+    composite = (
+        cutout if transparent else render(rgb, alpha, background, threshold, decontaminate=colors)
+    )
     result = ImageResult(
         model=matter.name,
         matte=cutout[:, :, 3],
         cutout=cutout,
-        composite=cutout if transparent else render(rgb, alpha, background, threshold),
-        model_input=model_input_size(*rgb.shape[:2]),
+        composite=composite,
+        model_input=model_input,
         model_ms=model_ms,
         total_ms=0.0,
+        reused=cached is not None,
     )
     result.total_ms = (time.perf_counter() - started) * 1e3
     return result
+
+
+def edge_threshold(edges: str) -> float | None:
+    """The threshold of an EDGES choice; ValueError naming the choices otherwise."""
+    if edges not in EDGES:
+        raise ValueError(f"Unknown edges {edges!r}; choose one of {', '.join(EDGES)}.")
+    return EDGES[edges]
 
 
 def compare_models(
@@ -407,7 +560,7 @@ def compare_models(
         matter = registry.matter(name)
         alpha = matter.predict(rgb)
         caption = f"{name}: {matter.last_timing.model_ms:.1f} ms"
-        results.append((compose.matte_image(alpha, EDGES[edges]), caption, name))
+        results.append((compose.matte_image(alpha, edge_threshold(edges)), caption, name))
     return results
 
 
@@ -609,30 +762,42 @@ def matte_video(
     registry: ModelRegistry,
     source: str | os.PathLike,
     model: str | None = None,
-    background: Background = Background(mode="colour"),
+    background: Background = Background(),
     edges: str = "soft",
     smoothing: float | None = 0.6,
     limits: VideoLimits | None = None,
     output_dir: str | os.PathLike | None = None,
+    on_progress: ProgressFunction | None = None,
 ) -> Path:
-    """Matte every frame of a video into a browser-playable WebM (VP9); audio is dropped."""
+    """Matte every frame of a video into an MP4 (H.264) that browsers play, with the
+    source's sound; named `<source>-<mode>.mp4`."""
     limits = limits or VideoLimits.from_env()
     if background.mode == "transparent":
-        raise ValueError("Videos have no transparency; choose blur, colour, image or matte.")
+        raise ValueError(
+            "Videos have no transparency; choose " + ", ".join(FRAME_BACKGROUNDS) + "."
+        )
+    background.check(FRAME_BACKGROUNDS)
+    threshold = edge_threshold(edges)
     budget = limits.check(source)
     matter = registry.matter(model, role="video")
-    threshold = EDGES[edges]
     smoother = AlphaSmoother(smoothing) if smoothing else None
 
     def frame_function(rgb: np.ndarray) -> np.ndarray:
-        alpha = matter.predict(rgb)
+        alpha = matter.predict(rgb, quality="fast")  # frames: the cheaper refinement
         if smoother is not None:
             alpha = smoother(alpha)
         return render(rgb, alpha, background, threshold)
 
     output_dir = Path(output_dir or tempfile.mkdtemp(prefix="humanmatting-video-"))
-    destination = output_dir / f"{Path(source).stem}-{matter.name}{VIDEO_SUFFIX}"
-    process_video(source, destination, frame_function, fourcc=VIDEO_FOURCC, budget=budget)
+    destination = output_dir / f"{download_name(source, background.mode)}{VIDEO_SUFFIX}"
+    process_video(
+        source,
+        destination,
+        frame_function,
+        progress=False,
+        budget=budget,
+        on_progress=on_progress,
+    )
     return destination
 
 
@@ -656,30 +821,33 @@ class StreamSession:
         registry: ModelRegistry,
         frame: np.ndarray,
         model: str | None = None,
-        background: Background = Background(mode="blur"),
+        background: Background = Background(),
         edges: str = "soft",
         smoothing: bool = True,
         long_side: int | None = None,
     ) -> tuple[np.ndarray, str]:
         """One camera frame -> (picture, readout of frames/s and server time).
 
-        `long_side` trades quality for speed (the network's input; None: the aspect preset).
+        `long_side` trades quality for speed (the network's input; None: quality "fast"'s).
         """
         started = self.clock()
         matter = registry.matter(model, role="camera")
         rgb = load_rgb(frame)
-        alpha = matter.predict(rgb, long_side=long_side)
+        alpha = matter.predict(rgb, long_side=long_side, quality="fast")
         if smoothing:
             alpha = self.smoother(alpha)
         else:
             self.smoother.reset()
         if background.mode == "transparent":  # camera frames are shown without alpha
-            background = dataclasses.replace(background, mode="matte")
-        picture = render(rgb, alpha, background, EDGES[edges])
+            background = dataclasses.replace(background, mode=MATTE)
+        # No foreground colours for live frames: 25 ms on a 640x480 frame, as much as the
+        # network (benchmarks/refinement/results.md); photos and videos get them.
+        threshold = edge_threshold(edges)
+        picture = render(rgb, alpha, background.check(), threshold, decontaminate=False)
         finished = self.clock()
         self.finished.append(finished)
         self.frames += 1
-        network_height, network_width = model_input_size(*rgb.shape[:2], long_side)
+        network_height, network_width = matter.input_size(*rgb.shape[:2], long_side, "fast")
         readout = (
             f"{self.frames_per_second:.1f} frames/s · {(finished - started) * 1e3:.0f} ms "
             f"server time per frame · camera {rgb.shape[1]}x{rgb.shape[0]}, network "

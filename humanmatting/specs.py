@@ -91,6 +91,10 @@ class ModelSpec:
     default_variant: str = ""
     # Trained by this project and shipped inside the package (humanmatting/weights/NAME).
     shipped: bool = False
+    # The network input's long side that measures best on photos (mean person IoU of the
+    # EG1800 and CCP test splits: QUALITY.md, benchmarks/refinement/sizes.md): what
+    # quality="best" runs at. Our models were trained at about 256; 512 lost 0.06-0.15.
+    best_long_side: int = 320
     # Pinned Hub revision and SHA-256 of each published file (filled by hub.push).
     hub_revision: str | None = None
     sha256: dict[str, str] = field(default_factory=dict)
@@ -103,6 +107,24 @@ class ModelSpec:
     @property
     def color_mode(self) -> str:
         return "rgb" if self.channels == 3 else "gray"
+
+    def long_side(self, quality: str) -> int:
+        """The network input's long side for a quality of QUALITIES."""
+        if quality not in QUALITIES:
+            choices = ", ".join(QUALITIES)
+            raise ValueError(f"Unknown quality {quality!r}; choose one of: {choices}.")
+        if quality == "best":
+            return self.best_long_side
+        return max(32, round(self.best_long_side * FAST_SCALE / 32) * 32)
+
+
+# Quality against speed, for every front end: "best" runs the network at the spec's
+# best_long_side and refines the matte with the photo as guide in colour; "fast" runs it at
+# FAST_SCALE of that (256 for our models: 35-40% less network time, person IoU 0.917
+# instead of 0.918 on EG1800, 0.855 instead of 0.880 on CCP) with a cheaper refinement (a
+# gray guide at a smaller working size): the setting for camera and video frames.
+QUALITIES: tuple[str, ...] = ("best", "fast")
+FAST_SCALE = 0.8
 
 
 MODEL_SPECS: dict[str, ModelSpec] = {
@@ -168,6 +190,9 @@ MODEL_SPECS: dict[str, ModelSpec] = {
             # int8 (humanmatting.quantize): 2.8x faster than fp32 with LiteRT, IoU 0.994 with
             # fp32 on held-out photos (BENCHMARKS.md). Folders without it run fp32.
             default_variant="int8",
+            # Trained at the 512-long presets: 0.735 mean person IoU at 512, 0.566 at 320
+            # (CCP's full-length photos: 0.52 against 0.17; benchmarks/refinement/sizes.md).
+            best_long_side=512,
             reported=(
                 ReportedResult(
                     0.9735, "mean_iou_2class", "author's val split", "original author", 35

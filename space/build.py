@@ -1,7 +1,13 @@
-"""Assemble the Hugging Face Space folder (app, package, requirements, examples) and upload it.
+"""Assemble the Hugging Face Space folder (app, package, requirements, examples, the built
+in-browser camera) and upload it.
 
     python -m space.build --dry-run OUTDIR        # assemble only, into OUTDIR
     python -m space.build [--repo-id NS/NAME]      # assemble into a temporary folder, upload
+
+The in-browser camera (web/) is built first (`npm ci` when its node_modules is missing or
+older than the lock file, then `npm run build`) and its web/dist copied in, so that the
+Space's visitors matte their camera in their own browser; `--no-web-build` copies the
+web/dist there is (none: the Space streams the camera to the server, as without a build).
 
 The Space runs `app.py` beside a copy of the `humanmatting` package (no install step); the
 SDK installs gradio at the README's `sdk_version`, so requirements.txt leaves gradio out.
@@ -13,12 +19,14 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 from huggingface_hub import HfApi, SpaceCard
 
+from humanmatting.browser import built
 from humanmatting.specs import (
     DEFAULT_HUB_NAMESPACE,
     HUB_NAMESPACE_ENV,
@@ -27,6 +35,7 @@ from humanmatting.specs import (
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+WEB_DIR = REPO_ROOT / "web"
 SPACE_README = Path(__file__).with_name("README.md")
 SPACE_NAME = "humanmatting"
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".*")
@@ -47,8 +56,30 @@ def space_requirements() -> str:
     return "\n".join(kept) + "\n"
 
 
-def assemble(out_dir: str | Path) -> Path:
-    """Write the Space folder to `out_dir` (which must not exist or be empty)."""
+def build_web(web: Path = WEB_DIR) -> Path:
+    """Build the in-browser camera: `npm ci` when node_modules is missing or older than the
+    lock file, then `npm run build`; returns web/dist. OSError when npm fails or is absent."""
+    npm = shutil.which("npm")
+    if npm is None:
+        raise OSError("npm not found: install Node.js 20 or later to build web/, or --no-web-build")
+    installed = web / "node_modules" / ".package-lock.json"
+    lock = web / "package-lock.json"
+    commands = [["run", "build"]]
+    if not installed.is_file() or installed.stat().st_mtime < lock.stat().st_mtime:
+        commands.insert(0, ["ci", "--no-audit", "--no-fund"])
+    for command in commands:
+        try:
+            subprocess.run([npm, *command], cwd=web, check=True, stdout=sys.stderr)
+        except subprocess.CalledProcessError as error:
+            raise OSError(
+                f"npm {' '.join(command)} in {web} failed (status {error.returncode})"
+            ) from None
+    return web / "dist"
+
+
+def assemble(out_dir: str | Path, web_dist: Path | None = WEB_DIR / "dist") -> Path:
+    """Write the Space folder to `out_dir` (which must not exist or be empty), with the
+    in-browser camera's `web_dist` when it holds a build."""
     out = Path(out_dir)
     if out.exists() and any(out.iterdir()):
         raise FileExistsError(f"{out} is not empty; choose a new folder for the Space.")
@@ -56,6 +87,8 @@ def assemble(out_dir: str | Path) -> Path:
     shutil.copy2(REPO_ROOT / "app.py", out / "app.py")
     shutil.copytree(REPO_ROOT / "humanmatting", out / "humanmatting", ignore=IGNORED)
     shutil.copytree(REPO_ROOT / "examples", out / "examples", ignore=IGNORED)
+    if web_dist is not None and built(web_dist):
+        shutil.copytree(web_dist, out / "web" / "dist", ignore=shutil.ignore_patterns("*.map"))
     (out / "requirements.txt").write_text(space_requirements())
     space_card().save(out / "README.md")
     return out
@@ -70,6 +103,11 @@ def upload(
 ) -> str:
     """Create the Space if needed and upload the folder as one commit; returns its URL."""
     api = api or HfApi(token=token)
+    # The Space serves the models shipped in its package copy (no download); its front
+    # matter links only the model repos that exist on the Hub now.
+    card = SpaceCard.load(folder / "README.md")
+    card.data.models = [repo for repo in card.data.models or [] if api.repo_exists(repo)]
+    card.save(folder / "README.md")
     api.create_repo(repo_id, repo_type="space", space_sdk="gradio", private=private, exist_ok=True)
     api.upload_folder(
         folder_path=str(folder),
@@ -88,13 +126,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repo-id", default=f"{namespace}/{SPACE_NAME}")
     parser.add_argument("--private", action="store_true")
     parser.add_argument("--token", help="Hub token (default: HF_TOKEN or `hf auth login`)")
+    parser.add_argument(
+        "--no-web-build", action="store_true", help="copy web/dist as it is, without npm"
+    )
     args = parser.parse_args(argv)
     try:
+        web_dist = WEB_DIR / "dist" if args.no_web_build else build_web()
+        if not built(web_dist):
+            print("space.build: web/dist is not built: the Space streams the camera to the server")
         if args.dry_run:
-            print(assemble(args.dry_run))
+            print(assemble(args.dry_run, web_dist))
             return 0
         with tempfile.TemporaryDirectory(prefix="humanmatting-space-") as folder:
-            print(upload(assemble(Path(folder) / "space"), args.repo_id, args.private, args.token))
+            space = assemble(Path(folder) / "space", web_dist)
+            print(upload(space, args.repo_id, args.private, args.token))
     except (FileExistsError, OSError) as error:
         print(f"space.build: error: {error}", file=sys.stderr)
         return 2

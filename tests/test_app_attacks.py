@@ -43,8 +43,9 @@ MAX_PIXELS = 4_000_000
 MAX_VIDEO_SECONDS = 1
 NOT_AN_UPLOAD = "The file was not uploaded to this server (or is gone); upload it again."
 FILE_META = {"_type": "gradio.FileData"}
-# /matte's settings after the photo: model, mode, colour, background picture, blur, edges.
-MATTE_SETTINGS = ["dark-light", "transparent", "#00b140", None, 15, "soft"]
+# /matte's settings after the photo: model, mode, color, background picture, blur, edges,
+# download format, quality.
+MATTE_SETTINGS = ["dark-light", "transparent", "#00b140", None, 15, "soft", "png", "best"]
 
 
 def app_env(workdir: Path, **extra: str) -> dict[str, str]:
@@ -142,7 +143,7 @@ def test_file_payloads_outside_the_upload_folder_give_nothing_away(app, tmp_path
         "/matte photo": ("matte", lambda bad: [bad, *MATTE_SETTINGS]),
         "/matte background": (
             "matte",
-            lambda bad: [photo, "dark-light", "image", "#00b140", bad, 15, "soft"],
+            lambda bad: [photo, "dark-light", "image", "#00b140", bad, 15, "soft", "png", "best"],
         ),
         "/compare": ("compare", lambda bad: [bad, "soft"]),
         "/webcam": (

@@ -96,9 +96,10 @@ def test_accepted_images_give_the_library_result(client, bad_images, matter, nam
     with Image.open(cutout) as png:
         assert png.mode == "RGBA" and png.size == (rgb.shape[1], rgb.shape[0])
         rgba = np.asarray(png)
-    np.testing.assert_array_equal(rgba[:, :, :3], rgb)
-    expected = compose.cutout(rgb, matter.predict(rgb))[:, :, 3]
-    assert np.abs(rgba[:, :, 3].astype(int) - expected).max() <= 1
+    expected = compose.cutout(rgb, matter.predict(rgb))  # the library's defaults
+    assert np.abs(rgba.astype(int) - expected).max() <= 1
+    opaque = rgba[:, :, 3] == 255  # only the soft edge gets estimated colours
+    np.testing.assert_array_equal(rgba[opaque][:, :3], rgb[opaque])
     assert Image.open(matte_png).size == (rgb.shape[1], rgb.shape[0])
     assert f"{rgb.shape[1]}x{rgb.shape[0]} photo" in summary
 
@@ -156,7 +157,7 @@ def test_videos_within_and_over_the_duration_limit(client, bad_videos, tmp_path)
         api_name="/matte_video",
     )
     capture = cv2.VideoCapture(result)
-    assert Path(result).suffix == ".webm" and sum(1 for _ in iter(capture.read, (False, None))) >= 6
+    assert Path(result).suffix == ".mp4" and sum(1 for _ in iter(capture.read, (False, None))) >= 6
     long_clip = tmp_path / "long.avi"
     writer = cv2.VideoWriter(str(long_clip), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 48))
     for index in range(25):  # 2.5 s, over HUMANMATTING_VIDEO_MAX_SECONDS=1

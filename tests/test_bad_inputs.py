@@ -262,7 +262,7 @@ def test_cli_folder_of_every_bad_file_in_a_real_process(bad_images, random_weigh
     out = tmp_path / "mattes"
     result = subprocess.run(
         [sys.executable, "-m", "humanmatting.cli", folder, "--weights", random_weights_dir]
-        + ["--mode", "cutout", "-o", out],
+        + ["--mode", "transparent", "-o", out],
         capture_output=True,
         text=True,
         timeout=300,

@@ -36,10 +36,12 @@ def test_matte_is_8bit_gray_at_input_size_and_equals_the_library(
 
 
 @pytest.mark.parametrize(
-    "mode, channels", [("cutout", 4), ("blur", 3), ("replace", 3), ("overlay", 3)]
+    "mode, channels", [("transparent", 4), ("blur", 3), ("color", 3), ("image", 3)]
 )
 def test_modes(random_weights_dir, grace_hopper_path, tmp_path, mode, channels):
+    """The app's vocabulary: transparent, blur, color, image (and matte, above)."""
     out = tmp_path / f"{mode}.png"
+    background = str(grace_hopper_path) if mode == "image" else "navy"
     result = run_cli(
         grace_hopper_path,
         "--weights",
@@ -47,12 +49,22 @@ def test_modes(random_weights_dir, grace_hopper_path, tmp_path, mode, channels):
         "--mode",
         mode,
         "--background",
-        "navy",
+        background,
         "-o",
         out,
     )
     assert result.returncode == 0, result.stderr
     assert np.asarray(Image.open(out)).shape[2] == channels
+
+
+def test_default_mode_is_the_apps_and_old_names_are_refused(
+    random_weights_dir, grace_hopper_path, tmp_path
+):
+    result = run_cli(grace_hopper_path, "--weights", random_weights_dir, "-o", tmp_path / "a.jpg")
+    assert result.returncode == 0, result.stderr  # blur: opaque, so JPEG is fine
+    assert Image.open(tmp_path / "a.jpg").mode == "RGB"
+    result = run_cli(grace_hopper_path, "--weights", random_weights_dir, "--mode", "cutout")
+    assert result.returncode == 2 and "invalid choice: 'cutout'" in result.stderr
 
 
 def test_video_in_video_out(random_weights_dir, tmp_path):
@@ -67,7 +79,11 @@ def test_video_in_video_out(random_weights_dir, tmp_path):
         source, "--weights", random_weights_dir, "--mode", "blur", "--smooth", "0.5", "-o", out
     )
     assert result.returncode == 0, result.stderr
-    assert "frame" in result.stderr  # the progress bar
+    assert "12/12" in result.stderr  # the progress bar: frames done of frames total
+    import av
+
+    with av.open(str(out)) as container:  # H.264, which browsers play (not MPEG-4 Part 2)
+        assert container.streams.video[0].codec_context.name == "h264"
     capture = cv2.VideoCapture(str(out))
     assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 12
     assert (capture.get(cv2.CAP_PROP_FRAME_WIDTH), capture.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (
@@ -113,7 +129,7 @@ def test_empty_video_exits_2(random_weights_dir, tmp_path):
     path.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 100)
     result = run_cli(path, "--weights", random_weights_dir)
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert not (tmp_path / "broken-cutout.mp4").exists()
+    assert not (tmp_path / "broken-blur.mp4").exists()
 
 
 # --- one line per error, no noise, names and folders that are safe ------------------------
@@ -146,7 +162,7 @@ def only_line(result) -> str:
         ("photo", ["--long-side", "100000"], "--long-side: must be a whole number from 32 to 1024"),
         ("photo", ["--long-side", "4096"], "--long-side: must be a whole number from 32 to 1024"),
         ("photo", ["--blur", "inf"], "--blur: must be a number from 0 to 500"),
-        ("photo", ["--mode", "cutout", "-o", "{tmp}/cutout.jpg"], "JPEG has no transparency"),
+        ("photo", ["--mode", "transparent", "-o", "{tmp}/cutout.jpg"], "JPEG has no transparency"),
     ],
 )
 def test_errors_are_one_line_and_nothing_else(
@@ -250,3 +266,89 @@ def test_sigterm_mid_video_leaves_no_hidden_file(random_weights_dir, tmp_path):
     assert "humanmatting: terminated; no partial output was left" in stderr
     assert "Traceback" not in stderr
     assert list(out_dir.iterdir()) == []
+
+
+def test_quality_and_refinement_options_match_the_library(
+    random_weights_dir, grace_hopper_path, tmp_path
+):
+    matter = load_matter("dark-light", random_weights_dir)
+    for options, library in (
+        (["--quality", "fast"], {"quality": "fast"}),
+        (["--no-refine"], {"refine": False}),
+        (
+            ["--quality", "fast", "--no-refine", "--long-side", "384"],
+            {"quality": "fast", "refine": False, "long_side": 384},
+        ),
+    ):
+        out = tmp_path / "matte.png"
+        result = run_cli(
+            grace_hopper_path, "--weights", random_weights_dir, "--mode", "matte", *options,
+            "-o", out,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        expected = matter.predict(grace_hopper_path, **library)
+        assert np.abs(np.asarray(Image.open(out)) / 255.0 - expected).max() <= 1 / 255 + 1e-6
+    assert run_cli(grace_hopper_path, "--quality", "max").returncode == 2
+
+
+def test_cutout_edges_carry_the_persons_colours_unless_told_not_to(
+    random_weights_dir, grace_hopper_path, tmp_path
+):
+    from humanmatting import compose
+    from humanmatting.preprocess import load_rgb
+
+    rgb = load_rgb(grace_hopper_path)
+    alpha = load_matter("dark-light", random_weights_dir).predict(rgb)
+    pictures = {}
+    for name, options in (("clean", []), ("kept", ["--no-decontaminate"])):
+        out = tmp_path / f"{name}.png"
+        result = run_cli(
+            grace_hopper_path, "--weights", random_weights_dir, "--mode", "transparent",
+            *options, "-o", out,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        pictures[name] = np.asarray(Image.open(out))
+    np.testing.assert_array_equal(pictures["kept"][..., :3], rgb)
+    np.testing.assert_array_equal(pictures["clean"], compose.cutout(rgb, alpha))
+    assert (pictures["clean"][..., :3] != rgb).any()
+
+
+def test_hq_mattes_a_photo_with_a_progress_bar(grace_hopper_path, tmp_path):
+    pytest.importorskip("pymatting", reason="the optional [hq] extra is not installed")
+    from humanmatting import refine
+    from humanmatting.preprocess import load_rgb
+    from humanmatting.weights import PACKAGED_WEIGHTS_DIR
+
+    out = tmp_path / "matte.png"
+    result = run_cli(
+        grace_hopper_path, "--weights", PACKAGED_WEIGHTS_DIR, "--mode", "matte", "--hq", "-o", out
+    )
+    assert result.returncode == 0, result.stderr
+    assert "HQ matting" in result.stderr  # the progress bar
+    matter = load_matter("dark-light", PACKAGED_WEIGHTS_DIR)
+    alpha = matter.predict(grace_hopper_path)
+    expected = refine.hq_matte(load_rgb(grace_hopper_path), alpha, progress=False)
+    assert np.abs(np.asarray(Image.open(out)) / 255.0 - expected).max() <= 1 / 255 + 1e-6
+    assert np.abs(expected - alpha).max() > 0.1  # it changed the matte
+
+
+def test_hq_is_refused_for_videos_and_says_how_to_install_pymatting(
+    random_weights_dir, grace_hopper_path, tmp_path, monkeypatch, capsys
+):
+    from humanmatting import cli
+
+    source = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(source), cv2.VideoWriter_fourcc(*"MJPG"), 10, (96, 64))
+    writer.write(np.zeros((64, 96, 3), np.uint8))
+    writer.release()
+    result = run_cli(source, "--weights", random_weights_dir, "--hq")
+    assert result.returncode == 2 and "--hq is for images" in result.stderr
+    monkeypatch.setitem(sys.modules, "pymatting", None)  # as without the [hq] extra
+    code = cli.main(
+        [str(grace_hopper_path), "--weights", str(random_weights_dir), "--hq", "-o",
+         str(tmp_path / "out.png")]
+    )  # fmt: skip
+    assert code == 2
+    error = capsys.readouterr().err
+    assert 'pip install "humanmatting[hq]"' in error and "Traceback" not in error
+    assert not (tmp_path / "out.png").exists()

@@ -262,5 +262,6 @@ def test_a_graph_failing_at_run_time_is_a_typed_error(random_weights_dir, monkey
         raise RuntimeError("Node number 64 (TfLiteXNNPackDelegate) failed to prepare.")
 
     monkeypatch.setattr(_SignatureRunner, "__call__", broken)
-    with pytest.raises(InvalidWeightsError, match="failed on a 512x384 input .* failed to prepare"):
+    # A 4:3 photo goes in at the best long side, 320 (width) x 256 (height).
+    with pytest.raises(InvalidWeightsError, match="failed on a 320x256 input .* failed to prepare"):
         matter.predict(np.zeros((600, 800, 3), np.uint8))

@@ -103,7 +103,7 @@ def test_the_cli_cuts_out_with_the_shipped_model_offline(name, grace_hopper_path
             "--model",
             name,
             "--mode",
-            "cutout",
+            "transparent",
             "-o",
             str(out),
         ],

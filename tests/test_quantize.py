@@ -75,12 +75,13 @@ def test_fixed_shape_signatures_serve_presets_and_agree_with_the_any_size_one(
     }
     assert backend.signature_for((1, 256, 256, 1)) == fixed_signature(256, 256)
     assert backend.signature_for((1, 256, 320, 1)) == DYNAMIC_SIGNATURE
-    rgb = photos["grace_hopper"]
-    fixed = matter.predict(rgb)  # nearest preset: 512x384, a fixed-shape signature
+    rgb = photos["grace_hopper"][:512, :384]  # 4:3, so long side 512 is the 512x384 preset
+    fixed = matter.predict(rgb, long_side=512, refine=False)  # a fixed-shape signature
+    assert matter.last_input_size == (512, 384)
     assert backend.signature_for((1, 512, 384, 1)) == fixed_signature(512, 384)
     backend.signatures.discard(fixed_signature(512, 384))  # now it runs the any-size graph
     backend._runners.clear()
-    np.testing.assert_allclose(matter.predict(rgb), fixed, atol=1e-5)
+    np.testing.assert_allclose(matter.predict(rgb, long_side=512, refine=False), fixed, atol=1e-5)
 
 
 def test_the_first_graph_takes_any_size_for_single_graph_readers(random_weights_dir):

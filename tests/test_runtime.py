@@ -111,3 +111,43 @@ def test_keras_backend_traces_each_size_without_retracing_warnings(random_weight
     finally:
         tf.get_logger().removeHandler(handler)
     assert not [record for record in warnings if "retracing" in record.getMessage()]
+
+
+def test_photos_run_at_the_models_best_size_and_square_ones_no_longer_drop_to_256(
+    random_weights_dir,
+):
+    from humanmatting.preprocess import model_input_size
+
+    matter = load_matter("dark-light", random_weights_dir)
+    square = np.random.default_rng(0).integers(0, 255, (900, 900, 3), np.uint8)
+    assert model_input_size(900, 900) == (256, 256)  # the aspect preset: the old default
+    matter.predict(square)
+    best = matter.spec.best_long_side
+    assert best > 256 and matter.last_input_size == (best, best)
+    matter.predict(square, quality="fast")
+    assert matter.last_input_size == (256, 256)  # 0.8 of the best side, a multiple of 32
+    matter.predict(np.zeros((600, 800, 3), np.uint8))  # 4:3: both sides multiples of 32
+    assert matter.last_input_size == model_input_size(600, 800, best) == (256, 320)
+    matter.predict(square, long_side=448, quality="fast")  # long_side= wins over quality
+    assert matter.last_input_size == (448, 448)
+    with pytest.raises(ValueError, match="choose one of: best, fast"):
+        matter.predict(square, quality="max")
+
+
+def test_predict_refines_at_the_photos_size_unless_told_not_to(random_weights_dir, photos):
+    from humanmatting.preprocess import alpha_to_size, prepare_input
+    from humanmatting.refine import refine_alpha
+
+    matter = load_matter("night", random_weights_dir)
+    rgb = photos["astronaut"]
+    size = matter.input_size(*rgb.shape[:2], quality="best")
+    probability = np.array(matter.backend.person_probability(prepare_input(rgb, 3, size)))
+    plain = matter.predict(rgb, refine=False)
+    np.testing.assert_allclose(plain, alpha_to_size(probability, *rgb.shape[:2]), atol=1e-6)
+    assert matter.last_timing.refine_ms == 0
+    refined = matter.predict(rgb)
+    np.testing.assert_allclose(refined, refine_alpha(rgb, probability, "best"), atol=1e-6)
+    assert 0 < matter.last_timing.refine_ms <= matter.last_timing.postprocess_ms
+    assert np.abs(refined - plain).max() > 0.1  # it does change the matte
+    fast = matter.predict(rgb, quality="fast")
+    assert fast.shape == rgb.shape[:2] and matter.last_input_size != size

@@ -14,6 +14,11 @@ import pytest
 
 from humanmatting import compose
 from humanmatting.serving import (
+    BACKGROUNDS,
+    DEFAULT_BACKGROUND,
+    FRAME_BACKGROUNDS,
+    IMAGE_BACKGROUNDS,
+    MATTE,
     Background,
     ModelRegistry,
     ModelUnavailableError,
@@ -21,6 +26,7 @@ from humanmatting.serving import (
     StreamSession,
     VideoLimits,
     VideoTooLargeError,
+    download_name,
     matte_image,
     matte_video,
     render,
@@ -52,24 +58,41 @@ def test_registry_offers_models_with_weights_and_says_how_to_get_the_rest(dark_l
 
 def test_matte_image_outputs_agree_with_the_library(dark_light_only, photos):
     rgb = photos["grace_hopper"]
-    result = matte_image(dark_light_only, rgb, background=Background("colour", "#0000ff"))
+    result = matte_image(dark_light_only, rgb, background=Background("color", "#0000ff"))
     alpha = dark_light_only.matter("dark-light").predict(rgb)
     np.testing.assert_array_equal(result.cutout, compose.cutout(rgb, alpha))
     np.testing.assert_array_equal(result.matte, compose.matte_image(alpha))
     np.testing.assert_array_equal(
         result.composite, compose.replace_background(rgb, alpha, "#0000ff")
     )
-    assert result.model_input == (512, 384) and result.total_ms >= result.model_ms > 0
+    # The network's input: the model's best long side (320), not the 512x384 aspect preset.
+    assert result.model_input == (320, 288) and result.total_ms >= result.model_ms > 0
     assert "dark-light: 512x600 photo" in result.summary()
     hard = matte_image(dark_light_only, rgb, edges="hard")
     assert set(np.unique(hard.cutout[:, :, 3])) <= {0, 255}
+
+
+def test_photo_quality_picks_the_network_size_and_the_refinement(dark_light_only, tmp_path, photos):
+    path = tmp_path / "person.png"
+    cv2.imwrite(str(path), cv2.cvtColor(photos["grace_hopper"], cv2.COLOR_RGB2BGR))
+    matter = dark_light_only.matter("dark-light")
+    best = matte_image(dark_light_only, path, background=Background("transparent"))
+    fast = matte_image(dark_light_only, path, background=Background("transparent"), quality="fast")
+    assert not fast.reused  # another quality is another matte
+    assert fast.model_input == matter.input_size(600, 512, quality="fast") == (256, 224)
+    alpha = matter.predict(photos["grace_hopper"], quality="fast")
+    np.testing.assert_array_equal(fast.matte, compose.matte_image(alpha))
+    assert (fast.matte != best.matte).any()
+    assert matte_image(dark_light_only, path, quality="fast").reused
+    with pytest.raises(ValueError, match="Unknown quality 'max'"):
+        matte_image(dark_light_only, path, quality="max")
 
 
 def test_render_puts_the_chosen_background_behind_the_person(photos):
     rgb = photos["astronaut"][:64, :96]
     nobody = np.zeros(rgb.shape[:2], np.float32)
     assert render(rgb, nobody, Background("transparent")).shape == (64, 96, 4)
-    assert (render(rgb, nobody, Background("colour", "#ff0000")) == [255, 0, 0]).all()
+    assert (render(rgb, nobody, Background("color", "#ff0000")) == [255, 0, 0]).all()
     backdrop = np.full((10, 10, 3), 7, np.uint8)
     assert (render(rgb, nobody, Background("image", image=backdrop)) == 7).all()
     assert (render(rgb, np.ones_like(nobody), Background("blur", blur=9)) == rgb).all()
@@ -99,15 +122,111 @@ def test_video_limits_refuse_large_or_long_videos(tmp_path, monkeypatch):
     assert VideoLimits.from_env().max_seconds == 1
 
 
-def test_matte_video_writes_a_vp9_webm(dark_light_only, tmp_path):
-    video = write_video(tmp_path / "clip.mp4", frames=6)
-    out = matte_video(dark_light_only, video, background=Background("matte"), output_dir=tmp_path)
-    assert out.suffix == ".webm" and out.parent == tmp_path
-    capture = cv2.VideoCapture(str(out))
-    assert int(capture.get(cv2.CAP_PROP_FOURCC)).to_bytes(4, "little") == b"VP90"
-    assert sum(1 for _ in iter(lambda: capture.read()[0], False)) == 6
+def test_matte_video_writes_h264_mp4_named_after_the_upload_and_keeps_the_sound(
+    dark_light_only, tmp_path
+):
+    import av
+
+    from humanmatting.video import encode_frames
+
+    silent = write_video(tmp_path / "clip.mp4", frames=6)
+    out = matte_video(dark_light_only, silent, background=Background("matte"), output_dir=tmp_path)
+    assert out.name == "clip-matte.mp4" and out.parent == tmp_path
+    with av.open(str(out)) as container:
+        assert [stream.codec_context.name for stream in container.streams] == ["h264"]
+        assert sum(1 for _ in container.decode(video=0)) == 6
+    # A clip with sound (AAC, as phones record): the result has the same sound, as long.
+    voiced = tmp_path / "voiced.mp4"
+    frames = [np.full((48, 64, 3), 12 * index, np.uint8) for index in range(20)]
+    encode_frames(frames, voiced, 10)
+    with_sound = tmp_path / "with-sound.mp4"
+    with av.open(str(voiced)) as source, av.open(str(with_sound), "w") as target:
+        video_out = target.add_stream_from_template(source.streams.video[0])
+        audio_out = target.add_stream("aac", rate=8000, layout="mono")
+        for packet in source.demux(source.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = video_out
+                target.mux(packet)
+        tone = np.sin(np.linspace(0, 880 * np.pi, 16000, dtype=np.float32))[None, :]
+        frame = av.AudioFrame.from_ndarray(tone, format="flt", layout="mono")
+        frame.sample_rate, frame.pts = 8000, 0
+        target.mux(audio_out.encode(frame))
+        target.mux(audio_out.encode(None))
+    out = matte_video(
+        dark_light_only, with_sound, background=Background("blur"), output_dir=tmp_path
+    )
+    assert out.name == "with-sound-blur.mp4"
+    with av.open(str(out)) as container:
+        kinds = {stream.type: stream.codec_context.name for stream in container.streams}
+        assert kinds == {"video": "h264", "audio": "aac"}
+        audio = container.streams.audio[0]
+        samples = sum(frame.samples for frame in container.decode(audio=0))
+    assert abs(samples / audio.rate - 2.0) < 0.15  # 2 s of sound, cut to the 2 s of video
     with pytest.raises(ValueError, match="no transparency"):
-        matte_video(dark_light_only, video, background=Background("transparent"))
+        matte_video(dark_light_only, silent, background=Background("transparent"))
+    with pytest.raises(ValueError, match="Unknown background 'green'; choose one of blur"):
+        matte_video(dark_light_only, silent, background=Background("green"))
+
+
+def test_one_vocabulary_and_one_default_everywhere():
+    from humanmatting import cli
+
+    assert BACKGROUNDS == ("transparent", "blur", "color", "image")
+    assert set(FRAME_BACKGROUNDS) == {*BACKGROUNDS, MATTE} - {"transparent"}
+    assert DEFAULT_BACKGROUND in IMAGE_BACKGROUNDS and DEFAULT_BACKGROUND in FRAME_BACKGROUNDS
+    assert Background().mode == DEFAULT_BACKGROUND
+    assert set(cli.MODES) == {*BACKGROUNDS, MATTE}
+    assert cli.build_parser().get_default("mode") == DEFAULT_BACKGROUND
+    with pytest.raises(ValueError, match=r"'colour' \(spelled color\)"):
+        Background("colour").check()
+
+
+def test_settings_re_render_from_the_matte_already_computed(dark_light_only, tmp_path, photos):
+    path = tmp_path / "person.png"
+    cv2.imwrite(str(path), cv2.cvtColor(photos["grace_hopper"], cv2.COLOR_RGB2BGR))
+    matter = dark_light_only.matter("dark-light")
+    calls = []
+    predict = matter.predict
+    matter.predict = lambda rgb, **options: calls.append(1) or predict(rgb, **options)
+    try:
+        first = matte_image(dark_light_only, path, background=Background("blur"))
+        again = matte_image(
+            dark_light_only, path, background=Background("color", "#ff0000"), edges="hard"
+        )
+    finally:
+        matter.predict = predict
+    assert len(calls) == 1 and not first.reused and again.reused
+    assert "matte reused, no model run" in again.summary()
+    np.testing.assert_array_equal(again.matte, np.where(first.matte >= 128, 255, 0))
+    # A new file under the same name is matted again.
+    cv2.imwrite(str(path), np.zeros((48, 64, 3), np.uint8))
+    assert not matte_image(dark_light_only, path).reused
+
+
+def test_downloads_are_named_after_the_upload_and_in_the_chosen_format(tmp_path, photos):
+    folder = OutputFolder(tmp_path)
+    rgb = photos["grace_hopper"]
+    name = download_name("/somewhere/gradio/abc/Family photo.JPG", "blur")
+    assert name == "Family_photo-blur"
+    sizes = {}
+    for image_format, suffix in (("png", ".png"), ("jpeg", ".jpg"), ("webp", ".webp")):
+        path = folder.picture(rgb, name, image_format)
+        assert path.name == f"{name}{suffix}"
+        decoded = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+        assert np.abs(decoded.astype(int) - rgb).mean() < 4
+        sizes[image_format] = path.stat().st_size
+    assert sizes["jpeg"] < sizes["png"] / 2 and sizes["webp"] < sizes["png"] / 2
+    with pytest.raises(ValueError, match="JPEG has no transparency"):
+        folder.picture(np.zeros((4, 4, 4), np.uint8), name, "jpeg")
+
+
+def test_an_empty_matte_says_no_person_found(dark_light_only):
+    result = matte_image(dark_light_only, np.zeros((64, 64, 3), np.uint8))
+    assert result.person_found == bool((result.matte >= 128).mean() >= 0.002)
+    result.matte[:] = 0
+    assert not result.person_found
+    result.matte[:8, :8] = 255  # 1.6 % of the picture
+    assert result.person_found
 
 
 def test_stream_session_reports_rate_and_smooths(dark_light_only, photos):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import urllib.request
@@ -40,8 +41,17 @@ def test_upload_creates_a_gradio_space_and_sends_the_folder(tmp_path):
         def upload_folder(self, **options):
             self.calls.append(("upload_folder", options["repo_id"], options))
 
+        def repo_exists(self, repo_id, **options):
+            return repo_id.endswith("-dark-light")  # only this one was pushed
+
     api = RecordingApi()
+    card = SpaceCard.load(REPO_ROOT / "space" / "README.md")
+    card.data.models = [MODEL_SPECS[name].hub_repo_id for name in SHIPPED_MODELS]
+    card.save(tmp_path / "README.md")
     url = upload(tmp_path, "someone/humanmatting", api=api)
+    assert SpaceCard.load(tmp_path / "README.md").data.models == [
+        MODEL_SPECS["dark-light"].hub_repo_id
+    ]
     assert url == "https://huggingface.co/spaces/someone/humanmatting"
     (_, _, create), (_, _, send) = api.calls
     assert create["repo_type"] == "space" and create["space_sdk"] == "gradio"
@@ -51,8 +61,11 @@ def test_upload_creates_a_gradio_space_and_sends_the_folder(tmp_path):
 @pytest.fixture(scope="module")
 def space_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("space") / "humanmatting"
+    # space.build builds the in-browser camera with npm (CI has it); without npm, the
+    # web/dist there is (tests/test_browser_camera.py skips when there is none).
+    no_npm = [] if shutil.which("npm") else ["--no-web-build"]
     result = subprocess.run(
-        [sys.executable, "-m", "space.build", "--dry-run", str(out)],
+        [sys.executable, "-m", "space.build", "--dry-run", str(out), *no_npm],
         cwd=REPO_ROOT,
         env=clean_env(PYTHONPATH=str(REPO_ROOT)),
         capture_output=True,
@@ -61,6 +74,21 @@ def space_dir(tmp_path_factory):
     )
     assert result.returncode == 0, result.stderr
     return out
+
+
+def test_assembled_space_has_the_built_in_browser_camera(space_dir):
+    if not shutil.which("npm") and not (REPO_ROOT / "web" / "dist" / "webcam.js").is_file():
+        pytest.skip("no npm to build web/ and no web/dist (cd web && npm ci && npm run build)")
+    dist = space_dir / "web" / "dist"
+    for name in (
+        "webcam.js",
+        "worker.js",
+        "wasm/litert_wasm_internal.wasm",
+        "wasm/litert_wasm_compat_internal.wasm",
+    ):
+        assert (dist / name).is_file(), name
+        assert (dist / name).read_bytes() == (REPO_ROOT / "web" / "dist" / name).read_bytes()
+    assert not list(dist.rglob("*.map")) and not (space_dir / "web" / "node_modules").exists()
 
 
 def test_assembled_space_has_app_package_requirements_examples(space_dir):
@@ -99,8 +127,13 @@ def test_app_starts_from_the_assembled_space(space_dir, random_weights_dir, tmp_
         assert summary.startswith("dark-light: 512x512 photo")
         with urllib.request.urlopen(app.url + "config") as response:
             config = json.dumps(json.load(response))
-        assert "Not available here: dark-light-original." in config  # the page says so
-        assert "**dark-light-original**: not available here. To get it:" in config
+        # How to get a model is for the operator (log, /models, README), not on the page.
+        assert "hub.pull" not in config and "to get dark-light-original: " in app.log()
+        if (space_dir / "web" / "dist" / "webcam.js").is_file():  # the in-browser camera
+            with urllib.request.urlopen(app.url + "humanmatting/web/webcam.js") as response:
+                assert response.read() == (space_dir / "web/dist/webcam.js").read_bytes()
+            with urllib.request.urlopen(app.url + "humanmatting/camera.json") as response:
+                assert sorted(json.load(response)["models"]) == sorted(models["available"])
         events = app.audit_events()
         assert events == [], events  # no internet, no TensorFlow
     finally:

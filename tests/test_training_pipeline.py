@@ -40,15 +40,15 @@ def test_training_feeds_the_model_exactly_what_serving_feeds_it(index, model_nam
     backend = RecordingBackend()
     matter = Matter(spec, backend)
     for image in images:
-        matter.predict(image)  # the runtime picks the nearest preset: 512x384 for 4:3
+        matter.predict(image)  # photos: the spec's best long side, 320x256 for 4:3
     served_size = backend.batches[0].shape[1:3]
-    assert served_size == (512, 384)
+    assert served_size == (320, 256)
     dataset = make_dataset(
         images, mattes, spec.channels, batch_size=3, presets=(served_size,), shuffle=False
     )
     (inputs, targets), *rest = list(dataset.as_numpy_iterator())
     assert not rest
-    assert inputs.dtype == np.float32 and inputs.shape == (3, 512, 384, spec.channels)
+    assert inputs.dtype == np.float32 and inputs.shape == (3, 320, 256, spec.channels)
     for trained, served in zip(inputs, backend.batches, strict=True):
         np.testing.assert_array_equal(trained, served[0])
     for target, matte in zip(targets, mattes, strict=True):

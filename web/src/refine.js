@@ -1,0 +1,212 @@
+// The server's edge refinement for camera frames (humanmatting/refine.py, guided_upsample
+// with a gray guide): the network's matte, upsampled with the frame as guide, so that it
+// follows the frame's edges. The settings (working size, radius, eps, levels) come from
+// camera.json, i.e. from refine.REFINEMENTS on the server.
+//
+// Float32 arithmetic as numpy's, box sums in double as OpenCV's; where the server looks up
+// unsettled tiles, this looks up unsettled pixels (the two agree where the matte is settled).
+
+import {linearTable, resizeLinearFloat, resizePixels, rgbaToGray, roundHalfEven} from './preprocess.js';
+
+const f32 = Math.fround;
+const INVERSE_255 = f32(1 / 255);
+// refine.SETTLED: matte values this close to 0 or 1 round to 0 or 255 in 8 bits.
+const SETTLED = 0.5 / 255;
+
+/** cv2.boxFilter(normalize=True, BORDER_REFLECT) of a float32 plane: (2r+1)^2 means, with
+ * sums in double as OpenCV's for float32 input. */
+export function boxFilter(source, width, height, radius) {
+  return boxInto(source, width, height, radius, new Float64Array(width * height), new Float32Array(width * height));
+}
+
+const scratches = new Map();
+/** A typed scratch array kept between frames (a camera's frames all have one size). */
+function scratch(name, Type, length) {
+  let buffer = scratches.get(name);
+  if (!buffer || buffer.length !== length) {
+    buffer = new Type(length);
+    scratches.set(name, buffer);
+  }
+  return buffer;
+}
+
+function reflected(size, radius) {
+  const reflect = (i) => (i < 0 ? -i - 1 : i >= size ? 2 * size - i - 1 : i);
+  const first = new Int32Array(2 * radius + 1);
+  const enter = new Int32Array(size);
+  const leave = new Int32Array(size);
+  for (let k = -radius; k <= radius; k++) first[k + radius] = reflect(k);
+  for (let x = 0; x < size; x++) {
+    enter[x] = reflect(x + radius + 1);
+    leave[x] = reflect(x - radius);
+  }
+  return {first, enter, leave};
+}
+
+/** boxFilter into `out`, with `rows` (Float64Array) as scratch. */
+function boxInto(source, width, height, radius, rows, out) {
+  const size = 2 * radius + 1;
+  const scale = 1 / (size * size);
+  const xs = reflected(width, radius);
+  const ys = reflected(height, radius);
+  for (let y = 0; y < height; y++) {
+    const offset = y * width;
+    let sum = 0;
+    for (let k = 0; k < size; k++) sum += source[offset + xs.first[k]];
+    for (let x = 0; x < width; x++) {
+      rows[offset + x] = sum;
+      sum += source[offset + xs.enter[x]] - source[offset + xs.leave[x]];
+    }
+  }
+  const sums = scratch('column sums', Float64Array, width);
+  sums.fill(0);
+  for (let k = 0; k < size; k++) {
+    const offset = ys.first[k] * width;
+    for (let x = 0; x < width; x++) sums[x] += rows[offset + x];
+  }
+  for (let y = 0; y < height; y++) {
+    const offset = y * width;
+    const entering = ys.enter[y] * width;
+    const leaving = ys.leave[y] * width;
+    for (let x = 0; x < width; x++) {
+      out[offset + x] = sums[x] * scale;
+      sums[x] += rows[entering + x] - rows[leaving + x];
+    }
+  }
+  return out;
+}
+
+/** refine._gray_coefficients: the window means of a and b, as two planes. */
+export function grayCoefficients(guide, source, width, height, radius, eps) {
+  const n = width * height;
+  const rows = scratch('rows', Float64Array, n);
+  const products = scratch('products', Float32Array, n);
+  const meanI = boxInto(guide, width, height, radius, rows, scratch('mean I', Float32Array, n));
+  const meanP = boxInto(source, width, height, radius, rows, scratch('mean p', Float32Array, n));
+  for (let i = 0; i < n; i++) products[i] = guide[i] * source[i];
+  const a = boxInto(products, width, height, radius, rows, scratch('a', Float32Array, n));
+  for (let i = 0; i < n; i++) products[i] = guide[i] * guide[i];
+  const variance = boxInto(products, width, height, radius, rows, scratch('variance', Float32Array, n));
+  const b = scratch('b', Float32Array, n);
+  const epsilon = f32(eps);
+  for (let i = 0; i < n; i++) {
+    const covariance = f32(a[i] - f32(meanI[i] * meanP[i]));
+    const spread = f32(f32(variance[i] - f32(meanI[i] * meanI[i])) + epsilon);
+    a[i] = f32(covariance / spread);
+    b[i] = f32(meanP[i] - f32(a[i] * meanI[i]));
+  }
+  return [
+    boxInto(a, width, height, radius, rows, new Float32Array(n)),
+    boxInto(b, width, height, radius, rows, new Float32Array(n)),
+  ];
+}
+
+function grayGuide(gray) {
+  const out = new Float32Array(gray.length);
+  for (let i = 0; i < gray.length; i++) out[i] = gray[i] * INVERSE_255;
+  return out;
+}
+
+/** refine._levels: at or below low is background, at or above high person, linear between. */
+function levels(matte, [low, high]) {
+  if (low === 0 && high === 1) return matte;
+  const lowF = f32(low);
+  const scale = f32(1 / (high - low));
+  for (let i = 0; i < matte.length; i++) {
+    const value = f32(f32(matte[i] - lowF) * scale);
+    matte[i] = value < 0 ? 0 : value > 1 ? 1 : value;
+  }
+  return matte;
+}
+
+/** The network's probability (networkWidth x networkHeight) -> alpha at the frame's size,
+ * refined with the frame `rgba` as guide (settings: refine.RefineSettings as JSON). The
+ * frame's gray (cv2's RGB2GRAY of the whole frame) may be passed when already computed. */
+export function guidedUpsample(probability, networkWidth, networkHeight, rgba, width, height, settings, gray = null) {
+  if (settings.guide !== 'gray') throw new Error(`the page refines with a gray guide, not ${settings.guide}`);
+  const networkLongSide = Math.max(networkWidth, networkHeight);
+  const longSide = Math.max(width, height);
+  const workLong = Math.min(longSide, Math.max(1, roundHalfEven(settings.work_scale * networkLongSide)));
+  const scale = workLong / longSide;
+  const workWidth = Math.max(1, roundHalfEven(width * scale));
+  const workHeight = Math.max(1, roundHalfEven(height * scale));
+  const source = levels(
+    resizeLinearFloat(probability, networkWidth, networkHeight, workWidth, workHeight, false),
+    settings.levels,
+  );
+  const fullGray = gray || rgbaToGray(rgba, width * height);
+  const full = workWidth === width && workHeight === height;
+  // The server shrinks the frame, then takes its gray; the gray shrunk differs from that by
+  // a grey level at most, and costs a third (the matte differs by 1e-5 on average).
+  const guide = grayGuide(full ? fullGray : resizePixels(fullGray, width, height, 1, workWidth, workHeight));
+  const radius = Math.max(1, roundHalfEven((settings.radius * workLong) / networkLongSide));
+  const [a, b] = grayCoefficients(guide, source, workWidth, workHeight, radius, settings.eps);
+  const alpha = new Float32Array(width * height);
+  if (full) {
+    for (let i = 0; i < alpha.length; i++) {
+      const value = f32(f32(a[i] * guide[i]) + b[i]);
+      alpha[i] = value < 0 ? 0 : value > 1 ? 1 : value;
+    }
+    return alpha;
+  }
+  // As the server: the working-size result stretched to the frame where the matte is
+  // settled (a is 0 there, and the frame adds nothing), a . I + b from the stretched a and b
+  // where it is not (around unsettled working pixels, dilated by one).
+  const atWork = new Float32Array(workWidth * workHeight);
+  const unsettled = new Uint8Array(workWidth * workHeight);
+  for (let i = 0; i < atWork.length; i++) {
+    const value = f32(f32(a[i] * guide[i]) + b[i]);
+    atWork[i] = value < 0 ? 0 : value > 1 ? 1 : value;
+    unsettled[i] = Math.abs(a[i]) > 1e-3 || (atWork[i] > SETTLED && atWork[i] < 1 - SETTLED) ? 1 : 0;
+  }
+  const near = dilate(unsettled, workWidth, workHeight);
+  const stretched = resizeLinearFloat(atWork, workWidth, workHeight, width, height, false);
+  const xs = linearTable(workWidth, width);
+  const ys = linearTable(workHeight, height);
+  for (let y = 0; y < height; y++) {
+    const row = ys.index[y];
+    const y0 = row * workWidth;
+    const y1 = (row + 1 < workHeight ? row + 1 : row) * workWidth;
+    const wy = ys.weight[y];
+    const wy0 = f32(1 - wy);
+    const offset = y * width;
+    for (let x = 0; x < width; x++) {
+      const x0 = xs.index[x];
+      if (!near[y0 + x0]) {
+        alpha[offset + x] = stretched[offset + x];
+        continue;
+      }
+      const x1 = x0 + 1 < workWidth ? x0 + 1 : x0;
+      const wx = xs.weight[x];
+      const wx0 = f32(1 - wx);
+      const a0 = f32(f32(a[y0 + x0] * wx0) + f32(a[y0 + x1] * wx));
+      const a1 = f32(f32(a[y1 + x0] * wx0) + f32(a[y1 + x1] * wx));
+      const b0 = f32(f32(b[y0 + x0] * wx0) + f32(b[y0 + x1] * wx));
+      const b1 = f32(f32(b[y1 + x0] * wx0) + f32(b[y1 + x1] * wx));
+      const slope = f32(f32(a0 * wy0) + f32(a1 * wy));
+      const intercept = f32(f32(b0 * wy0) + f32(b1 * wy));
+      const value = f32(f32(slope * f32(fullGray[offset + x] * INVERSE_255)) + intercept);
+      alpha[offset + x] = value < 0 ? 0 : value > 1 ? 1 : value;
+    }
+  }
+  return alpha;
+}
+
+/** 3x3 dilation of a 0/1 map (cv2.dilate with a 3x3 kernel). */
+function dilate(map, width, height) {
+  const out = new Uint8Array(map.length);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      if (!map[y * width + x]) continue;
+      for (let dy = -1; dy <= 1; dy++) {
+        const yy = y + dy;
+        if (yy < 0 || yy >= height) continue;
+        for (let dx = -1; dx <= 1; dx++) {
+          const xx = x + dx;
+          if (xx >= 0 && xx < width) out[yy * width + xx] = 1;
+        }
+      }
+    }
+  }
+  return out;
+}

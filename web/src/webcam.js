@@ -1,0 +1,467 @@
+// The Webcam tab's in-browser matting: the camera, the model and the compositing all run in
+// this page, so no frame leaves the device and each visitor's device does its own work.
+//
+// The page gets from the app only what every visitor shares: this script and its worker,
+// LiteRT.js's WebAssembly, camera.json (the server's preprocessing facts) and the model
+// files the server itself runs. Settings come from the tab's own controls through js-only
+// Gradio events (app.py): changing one sends nothing to the server either. Where this
+// cannot run (no WebAssembly SIMD, a model that fails to load), the tab says so in one
+// line and switches to the server's stream.
+//
+// Per frame, as serving.StreamSession: the frame (mirrored as Gradio mirrors the frames it
+// sends) -> preprocess.js -> the model (worker.js) -> refine.js (the matte at the frame's
+// size, with the frame as guide) -> the exponential average -> compose.js. The model of
+// frame N runs in the worker while this thread refines and composes frame N - 1.
+
+import {Compositor} from './compose.js';
+import {Smoother, modelInputSize, prepareInput, resizeLinearFloat, rgbaToGray} from './preprocess.js';
+import {guidedUpsample} from './refine.js';
+
+// Built as a classic script (Gradio's gr.HTML(head=...) adds a plain <script src>): where
+// it was loaded from is document.currentScript, read while it first runs.
+const SCRIPT = document.currentScript && document.currentScript.src;
+const HERE = new URL('./', SCRIPT || new URL('humanmatting/web/webcam.js', document.baseURI));
+const CONFIG_URL = new URL('../camera.json', HERE);
+// The smallest module with a SIMD instruction (wasm-feature-detect's probe): LiteRT.js's
+// WebAssembly is built with SIMD (its "compat" build too) and cannot load without it.
+const SIMD_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11,
+]);
+const RATE_WINDOW = 30; // frames in the frames/s readout, as the server's StreamSession
+
+function median(values) {
+  if (!values.length) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+function oneLine(error) {
+  const text = String(error && error.message ? error.message : error);
+  return text.split('\n')[0].slice(0, 200);
+}
+
+function base64(bytes) {
+  let text = '';
+  const chunk = 0x8000;
+  for (let i = 0; i < bytes.length; i += chunk) {
+    text += String.fromCharCode.apply(null, bytes.subarray(i, i + chunk));
+  }
+  return btoa(text);
+}
+
+/** Why this browser cannot run the models here, or null when it can. */
+export function unsupportedReason() {
+  if (typeof WebAssembly !== 'object' || !WebAssembly.validate) return 'this browser has no WebAssembly';
+  if (!WebAssembly.validate(SIMD_PROBE)) return 'this browser has no WebAssembly SIMD';
+  if (typeof Worker !== 'function') return 'this browser has no Web Workers';
+  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+    return 'this page cannot use the camera here (it needs https or localhost)';
+  }
+  return null;
+}
+
+/** worker.js, called like a function: each request answered by its own message. */
+class ModelWorker {
+  constructor(url) {
+    this.worker = new Worker(url);
+    this.pending = new Map();
+    this.next = 0;
+    this.worker.onmessage = ({data}) => {
+      const request = this.pending.get(data.id);
+      this.pending.delete(data.id);
+      if (!request) return;
+      if (data.error) request.reject(new Error(data.error));
+      else request.resolve(data);
+    };
+    this.worker.onerror = (event) => {
+      const error = new Error(event.message || 'the model worker failed');
+      this.pending.forEach((request) => request.reject(error));
+      this.pending.clear();
+    };
+  }
+
+  call(message, transfer = []) {
+    const id = ++this.next;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, {resolve, reject});
+      this.worker.postMessage({...message, id}, transfer);
+    });
+  }
+}
+
+class BrowserCamera {
+  constructor() {
+    this.config = null;
+    this.settings = {...(window.humanmattingWebcamSettings || {})};
+    this.element = null;
+    this.where = this.settings.where || 'browser';
+    this.problem = null; // why the browser cannot run it: set once, then the server is used
+    this.ready = null; // promise: LiteRT.js and the chosen model loaded
+    this.worker = null;
+    this.files = new Map(); // model name -> bytes (the server's own file)
+    this.compiled = new Map(); // "model@HxW" -> promise of the signature the worker runs
+    this.smoother = null;
+    this.stream = null;
+    this.video = null;
+    this.running = false;
+    this.starting = false;
+    // One loop at a time: each start() gets a new generation, and a frame of an older one
+    // (in flight when the camera was stopped) goes no further.
+    this.generation = 0;
+    this.frame = document.createElement('canvas');
+    this.finished = [];
+    this.timings = [];
+    this.frames = 0;
+    this.last = null; // the last frame's pixels and matte, for snapshot()
+    this.picture = null; // the background picture, loaded from its URL
+    this.pictureUrl = null;
+  }
+
+  /** Bind to the tab's panel (js_on_load of the gr.HTML; again whenever Gradio re-mounts it). */
+  attach(element) {
+    if (element === this.element) return; // js_on_load again for the same panel
+    this.element = element;
+    this.compositor = new Compositor(element.querySelector('.hm-output'));
+    element.querySelector('.hm-start').addEventListener('click', () => this.toggle());
+    this.showButton();
+    if (!this.ready) this.ready = this.prepare();
+    if (this.problem) this.fallBack(this.problem);
+  }
+
+  note(text) {
+    const line = document.querySelector('#webcam-note');
+    if (line) line.textContent = text;
+  }
+
+  readout(text) {
+    const line = this.element && this.element.querySelector('.hm-readout');
+    if (line) line.textContent = text;
+  }
+
+  /** The panel's "refine edges" box (on unless cleared). */
+  refineEdges() {
+    const box = this.element && this.element.querySelector('.hm-refine input');
+    return !box || box.checked;
+  }
+
+  showButton() {
+    const button = this.element && this.element.querySelector('.hm-start');
+    if (button) button.textContent = this.running ? 'Stop the camera' : 'Start the camera';
+  }
+
+  /** Load the configuration, LiteRT.js and the chosen model; on failure, fall back. */
+  async prepare() {
+    try {
+      const reason = unsupportedReason();
+      if (reason) throw new Error(reason);
+      const response = await fetch(CONFIG_URL);
+      if (!response.ok) throw new Error(`camera.json: HTTP ${response.status}`);
+      this.config = await response.json();
+      if (!Object.keys(this.config.models).length) throw new Error('this server has no model for it');
+      this.smoother = new Smoother(this.config.smoothing_weight);
+      this.note('Loading the model into this browser…');
+      this.worker = new ModelWorker(new URL('worker.js', HERE));
+      await this.worker.call({type: 'init', wasm: new URL('wasm/', HERE).href});
+      const {width, height} = this.config.camera;
+      await this.runner(this.modelName(), this.networkSize(height, width));
+      this.note('The camera is matted in this browser (LiteRT.js, WebAssembly): no frame leaves this device.');
+      this.readout('Ready: press Start the camera.');
+    } catch (error) {
+      this.fallBack(`In-browser matting is not available (${oneLine(error)})`);
+    }
+  }
+
+  /** Say why in one line, and hand the camera to the server's stream. */
+  fallBack(reason) {
+    this.problem = reason;
+    this.stop();
+    this.note(`${reason}; the camera is matted on the server instead.`);
+    this.readout(reason);
+    const server = document.querySelector('#webcam-where input[value="server"]');
+    if (server && !server.checked) server.click();
+  }
+
+  modelName() {
+    const models = this.config ? Object.keys(this.config.models) : [];
+    return this.settings.model && models.includes(this.settings.model) ? this.settings.model : this.config.default_model;
+  }
+
+  networkSize(height, width) {
+    const longSide = this.settings.size ? Number(this.settings.size) : this.config.default_long_side;
+    return modelInputSize(height, width, longSide, this.config);
+  }
+
+  /** The worker's compiled model for `name` at (height, width): {key, signature, channels}. */
+  async runner(name, [height, width]) {
+    const description = this.config.models[name];
+    if (!description) throw new Error(`unknown model ${name}`);
+    const key = `${name}@${height}x${width}`;
+    if (!this.compiled.has(key)) {
+      const compiling = (async () => {
+        if (!this.files.has(name)) {
+          const response = await fetch(new URL(description.url, CONFIG_URL));
+          if (!response.ok) throw new Error(`${name}: HTTP ${response.status}`);
+          this.files.set(name, new Uint8Array(await response.arrayBuffer()));
+        }
+        const fixed = this.config.fixed_signature.replace('{height}', height).replace('{width}', width);
+        const {signature} = await this.worker.call({
+          type: 'compile',
+          key,
+          bytes: this.files.get(name),
+          fixed,
+          dynamic: this.config.dynamic_signature,
+          height,
+          width,
+        });
+        return signature;
+      })();
+      this.compiled.set(key, compiling);
+      compiling.catch(() => this.compiled.delete(key));
+      // The worker keeps the two most recent: so does this list of what it has.
+      while (this.compiled.size > 2) this.compiled.delete(this.compiled.keys().next().value);
+    }
+    return {key, signature: await this.compiled.get(key), channels: description.channels, name};
+  }
+
+  /** New values of the tab's controls (app.py sends them on every change). */
+  configure(settings) {
+    const before = this.settings;
+    this.settings = {...this.settings, ...settings};
+    if (settings.where && settings.where !== this.where) this.setWhere(settings.where);
+    if ('image' in settings) {
+      const image = settings.image && settings.image.url ? settings.image.url : null;
+      if (image !== this.pictureUrl) {
+        this.pictureUrl = image;
+        this.picture = null;
+        if (image) {
+          const picture = new Image();
+          picture.onload = () => {
+            if (this.pictureUrl === image) this.picture = picture;
+          };
+          picture.src = image;
+        }
+      }
+    }
+    if (before.smoothing !== this.settings.smoothing && this.smoother) this.smoother.reset();
+  }
+
+  setWhere(where) {
+    this.where = where;
+    if (where !== 'browser') this.stop();
+    else if (this.problem) this.fallBack(this.problem);
+  }
+
+  async toggle() {
+    if (this.running) this.stop();
+    else await this.start();
+  }
+
+  async start() {
+    if (this.running || this.starting) return;
+    this.starting = true;
+    try {
+      await this.ready;
+      if (this.problem) return;
+      try {
+        const {width, height} = this.config.camera;
+        this.stream = await navigator.mediaDevices.getUserMedia({video: {width, height}, audio: false});
+      } catch (error) {
+        this.readout(`The camera could not be opened (${oneLine(error)}).`);
+        return;
+      }
+      this.video = document.createElement('video');
+      this.video.muted = true;
+      this.video.playsInline = true;
+      this.video.srcObject = this.stream;
+      await this.video.play();
+      this.running = true;
+      this.frames = 0;
+      this.finished = [];
+      this.timings = [];
+      if (this.smoother) this.smoother.reset();
+      this.showButton();
+      this.generation += 1;
+      this.loop(this.generation).catch((error) => {
+        if (this.running) this.fallBack(`In-browser matting failed (${oneLine(error)})`);
+      });
+    } finally {
+      this.starting = false;
+    }
+  }
+
+  stop() {
+    this.generation += 1;
+    this.running = false;
+    if (this.stream) this.stream.getTracks().forEach((track) => track.stop());
+    this.stream = null;
+    this.video = null;
+    this.showButton();
+  }
+
+  /** The next camera frame (the video's next presented frame, or the next paint). */
+  nextFrame() {
+    return new Promise((resolve) => {
+      if (this.video && this.video.requestVideoFrameCallback) this.video.requestVideoFrameCallback(() => resolve());
+      else requestAnimationFrame(() => resolve());
+    });
+  }
+
+  /** Frames until stopped: the model of one runs in the worker while the previous one is
+   * refined and composed here. */
+  async loop(generation) {
+    let previous = null;
+    while (generation === this.generation && this.running) {
+      await this.nextFrame();
+      if (generation !== this.generation || !this.video) return;
+      const frame = await this.grab();
+      if (!frame) continue;
+      const inference = this.worker.call(
+        {type: 'run', key: frame.runner.key, input: frame.input, shape: frame.shape},
+        [frame.input.buffer],
+      );
+      if (previous) this.finish(previous);
+      const {probability, ms} = await inference;
+      if (generation !== this.generation) return;
+      previous = {...frame, probability, modelMs: ms, inferred: performance.now()};
+    }
+  }
+
+  /** Grab and preprocess the current camera frame. */
+  async grab() {
+    const width = this.video.videoWidth;
+    const height = this.video.videoHeight;
+    if (!width || !height) return null;
+    const started = performance.now();
+    this.frame.width = width;
+    this.frame.height = height;
+    const context = this.frame.getContext('2d', {willReadFrequently: true});
+    if (this.config.camera.mirror) {
+      // Mirrored like a mirror (and like the frames Gradio sends the server's stream): the
+      // matte and a background picture then show the right way round.
+      context.setTransform(-1, 0, 0, 1, width, 0);
+      context.drawImage(this.video, 0, 0, width, height);
+      context.setTransform(1, 0, 0, 1, 0, 0);
+    } else {
+      context.drawImage(this.video, 0, 0, width, height);
+    }
+    const pixels = context.getImageData(0, 0, width, height).data;
+    const size = this.networkSize(height, width);
+    const runner = await this.runner(this.modelName(), size);
+    const gray = rgbaToGray(pixels, width * height);
+    const input = prepareInput(pixels, width, height, runner.channels, size, gray);
+    return {
+      pixels,
+      gray,
+      width,
+      height,
+      size,
+      runner,
+      input,
+      shape: [1, size[0], size[1], runner.channels],
+      started,
+      prepareMs: performance.now() - started,
+    };
+  }
+
+  /** As serving.StreamSession: the matte at the frame's size (refined with the frame as
+   * guide, as the server's stream does, unless the panel's box is cleared), smoothed, and
+   * composed with the background. */
+  finish(frame) {
+    const {pixels, gray, width, height, size, runner, probability} = frame;
+    const began = performance.now();
+    const refined = Boolean(this.config.refine) && this.refineEdges();
+    let alpha = refined
+      ? guidedUpsample(probability, size[1], size[0], pixels, width, height, this.config.refine, gray)
+      : resizeLinearFloat(probability, size[1], size[0], width, height);
+    if (this.settings.smoothing === false) this.smoother.reset();
+    else alpha = this.smoother.apply(alpha);
+    const upsampled = performance.now();
+    // The frame canvas holds the newest grab: the one composed here gets its own copy.
+    const picture = this.compositor.frameCanvas(pixels, width, height);
+    const threshold = this.settings.edges === 'hard' ? this.config.hard_threshold : null;
+    const background = this.settings.background || this.config.default_background;
+    const problem = this.compositor.render(
+      picture,
+      alpha,
+      {background, color: this.settings.color, blur: Number(this.settings.blur ?? 15), threshold},
+      this.picture,
+    );
+    const finished = performance.now();
+    this.last = {pixels, width, height, alpha: Float32Array.from(alpha), size, name: runner.name, signature: runner.signature, refined};
+    this.frames += 1;
+    this.finished.push(finished);
+    if (this.finished.length > RATE_WINDOW) this.finished.shift();
+    this.timings.push({
+      total: frame.prepareMs + frame.modelMs + (finished - began),
+      latency: finished - frame.started,
+      model: frame.modelMs,
+      prepare: frame.prepareMs,
+      refine: upsampled - began,
+      compose: finished - upsampled,
+    });
+    if (this.timings.length > RATE_WINDOW) this.timings.shift();
+    const last = this.timings[this.timings.length - 1];
+    this.readout(
+      `${this.rate().toFixed(1)} frames/s · ${last.total.toFixed(0)} ms of work per frame in this browser ` +
+        `(model ${last.model.toFixed(0)} ms${refined ? `, edges ${last.refine.toFixed(0)} ms` : ''}) ` +
+        `· camera ${width}x${height}, network ${size[1]}x${size[0]} · ${runner.name} · frame ${this.frames}` +
+        (problem ? ` · ${problem}` : ''),
+    );
+  }
+
+  rate() {
+    const n = this.finished.length;
+    if (n < 2) return 0;
+    return (n - 1) / Math.max((this.finished[n - 1] - this.finished[0]) / 1000, 1e-9);
+  }
+
+  /** Frames/s and the median times per frame over the last RATE_WINDOW frames. */
+  stats() {
+    const of = (name) => median(this.timings.map((t) => t[name]));
+    return {
+      running: this.running,
+      problem: this.problem,
+      frames: this.frames,
+      frames_per_second: this.rate(),
+      total_ms: of('total'),
+      latency_ms: of('latency'),
+      model_ms: of('model'),
+      prepare_ms: of('prepare'),
+      refine_ms: of('refine'),
+      compose_ms: of('compose'),
+      refined: this.last && this.last.refined,
+      model: this.last && this.last.name,
+      signature: this.last && this.last.signature,
+      network: this.last && this.last.size,
+    };
+  }
+
+  /** The last frame as a PNG data: URL, its matte at the frame's size (float32, as
+   * base64: what the server's Matter.predict returns) and what the page shows for it (a
+   * PNG data: URL), all of one frame: for tests and benchmarks. */
+  snapshot() {
+    const last = this.last;
+    if (!last) return null;
+    const picture = document.createElement('canvas');
+    picture.width = last.width;
+    picture.height = last.height;
+    const context = picture.getContext('2d');
+    context.putImageData(new ImageData(new Uint8ClampedArray(last.pixels), last.width, last.height), 0, 0);
+    return {
+      frame: picture.toDataURL('image/png'),
+      shown: this.compositor.output.toDataURL('image/png'),
+      alpha: base64(new Uint8Array(last.alpha.buffer)),
+      width: last.width,
+      height: last.height,
+      network: last.size,
+      model: last.name,
+      signature: last.signature,
+      refined: last.refined,
+      index: this.frames,
+    };
+  }
+}
+
+const camera = new BrowserCamera();
+window.humanmattingWebcam = camera;
+window.dispatchEvent(new Event('humanmatting-webcam-ready'));

@@ -1,0 +1,73 @@
+// The model, in a Web Worker: LiteRT.js runs frame N here while the page refines and
+// composes frame N - 1, so the two share the device's cores instead of taking turns.
+//
+// Messages in: {id, type: 'init', wasm} | {id, type: 'compile', key, bytes, fixed, dynamic,
+// height, width} | {id, type: 'run', key, input, shape}. Each is answered {id, ...} or
+// {id, error}; inputs and outputs travel as transferred buffers (no copies).
+
+import {Tensor, loadAndCompile, loadLiteRt} from '@litertjs/core';
+
+import {pinSignatureSize} from './tflite.js';
+
+const COMPILED_KEPT = 2; // compiled (model, size) pairs kept: each holds its own buffers
+const compiled = new Map(); // key -> {model, signature}
+
+async function compile({key, bytes, fixed, dynamic, height, width}) {
+  if (compiled.has(key)) return compiled.get(key);
+  // The signature the server would run (runtime.LiteRTBackend.signature_for): the file's
+  // fixed-shape one for this size when it has it, else the any-size graph pinned to it.
+  let model = await loadAndCompile(bytes, {accelerator: 'wasm'});
+  let signature = fixed;
+  if (!model.signatures[fixed]) {
+    model.delete();
+    model = await loadAndCompile(pinSignatureSize(bytes, dynamic, height, width), {accelerator: 'wasm'});
+    signature = dynamic;
+  }
+  const entry = {model, signature};
+  compiled.set(key, entry);
+  while (compiled.size > COMPILED_KEPT) {
+    const [oldest, old] = compiled.entries().next().value;
+    compiled.delete(oldest);
+    old.model.delete();
+  }
+  return entry;
+}
+
+async function run({key, input, shape}) {
+  const entry = compiled.get(key);
+  if (!entry) throw new Error(`model ${key} is not compiled`);
+  const started = performance.now();
+  const tensor = new Tensor(input, shape);
+  try {
+    const outputs = await entry.model.run(entry.signature, tensor);
+    const output = outputs[0].toTypedArray();
+    const pixels = shape[1] * shape[2];
+    const classes = output.length / pixels;
+    // The person probability: the last channel (1 channel, or an older 2-class softmax).
+    const probability = new Float32Array(pixels);
+    for (let i = 0; i < pixels; i++) probability[i] = output[i * classes + classes - 1];
+    outputs.forEach((each) => each.delete());
+    return {probability, ms: performance.now() - started};
+  } finally {
+    tensor.delete();
+  }
+}
+
+self.onmessage = async ({data}) => {
+  try {
+    if (data.type === 'init') {
+      // In a worker, Emscripten looks for the .wasm beside this script; it is in wasm/.
+      self.Module = {locateFile: (file) => new URL(file, data.wasm).href};
+      await loadLiteRt(data.wasm);
+      self.postMessage({id: data.id});
+    } else if (data.type === 'compile') {
+      const {signature} = await compile(data);
+      self.postMessage({id: data.id, signature});
+    } else if (data.type === 'run') {
+      const {probability, ms} = await run(data);
+      self.postMessage({id: data.id, probability, ms}, [probability.buffer]);
+    }
+  } catch (error) {
+    self.postMessage({id: data.id, error: String(error && error.message ? error.message : error)});
+  }
+};
