@@ -86,8 +86,15 @@ def test_resume_continues_the_run_with_its_optimizer_state(run, data_dir, tmp_pa
     with pytest.raises(FileExistsError, match="--resume"):
         run_training(_config(data_dir, copy, epochs=3))
     steps = int(load_checkpoint(copy / LAST_CHECKPOINT, compile=True).optimizer.iterations)
+    # A call killed mid-run leaves run.json without its total; last.json keeps the time.
+    before = json.loads((copy / "last.json").read_text())["wall_seconds_total"]
+    info = json.loads((copy / "run.json").read_text())
+    assert 0 < before <= info.pop("wall_seconds_total")
+    (copy / "run.json").write_text(json.dumps(info))
     resumed = run_training(_config(data_dir, copy, epochs=3, resume=True))
     assert resumed.epochs_run == 1
+    total = json.loads((copy / "run.json").read_text())["wall_seconds_total"]
+    assert total == pytest.approx(before + resumed.wall_seconds, abs=0.1)
     rows = _log(copy)
     assert [row["epoch"] for row in rows] == ["0", "1", "2"]
     assert rows[:2] == _log(run.run_dir)

@@ -23,10 +23,16 @@ class SaveLastEpoch(keras.callbacks.Callback):
     leaves a broken last.keras behind.
     """
 
-    def __init__(self, run_dir: Path, best_so_far: float | None = None):
+    def __init__(
+        self, run_dir: Path, best_so_far: float | None = None, wall_seconds_before: float = 0.0
+    ):
         super().__init__()
         self.run_dir = Path(run_dir)
         self.best = best_so_far
+        # The wall time of earlier calls of a resumed run, so that a call killed at the end
+        # of a session still counts in the total (run.json is written at the end only).
+        self.wall_seconds_before = wall_seconds_before
+        self.started = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
@@ -39,6 +45,9 @@ class SaveLastEpoch(keras.callbacks.Callback):
         state = {
             "epoch": epoch + 1,
             "best_val_miou": self.best,
+            "wall_seconds_total": round(
+                self.wall_seconds_before + time.perf_counter() - self.started, 1
+            ),
             "logs": {key: float(v) for key, v in logs.items()},
         }
         (self.run_dir / LAST_STATE).write_text(json.dumps(state, indent=2) + "\n")
@@ -71,6 +80,7 @@ def run_callbacks(
     images_per_epoch: int,
     best_so_far: float | None = None,
     resuming: bool = False,
+    wall_seconds_before: float = 0.0,
 ) -> list[keras.callbacks.Callback]:
     """Everything a run writes: best checkpoints named
     {model}-{epoch:02d}-{val_miou:.4f}.keras, last.keras/last.json, log.csv, tensorboard/."""
@@ -87,5 +97,5 @@ def run_callbacks(
         keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False),
         Throughput(images_per_epoch),  # before CSVLogger, which then logs its column
         keras.callbacks.CSVLogger(str(run_dir / LOG_FILE), append=resuming),
-        SaveLastEpoch(run_dir, best_so_far),
+        SaveLastEpoch(run_dir, best_so_far, wall_seconds_before),
     ]

@@ -431,17 +431,23 @@ def run_training(config: TrainConfig) -> TrainResult:
             initial_epoch = 0
     trace_per_shape(model)
 
+    earlier = json.loads((run_dir / RUN_FILE).read_text()) if last_state is not None else {}
+    # Earlier calls' wall time: from last.json, written every epoch (a call killed mid-run
+    # never writes run.json's total), else from run.json.
+    wall_seconds_before = (last_state or {}).get(
+        "wall_seconds_total", earlier.get("wall_seconds_total", earlier.get("wall_seconds", 0.0))
+    )
     callbacks = run_callbacks(
         spec.name,
         run_dir,
         trained_per_epoch,
         best_so_far=last_state["best_val_miou"] if last_state else None,
         resuming=last_state is not None,
+        wall_seconds_before=wall_seconds_before,
     )
-    earlier = json.loads((run_dir / RUN_FILE).read_text()) if last_state is not None else {}
     run_info = {
         "model": spec.name,
-        "wall_seconds_before": earlier.get("wall_seconds_total", earlier.get("wall_seconds", 0.0)),
+        "wall_seconds_before": wall_seconds_before,
         **data_info,
         "recipe": recipe.describe(),
         "epochs": epochs,
