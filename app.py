@@ -425,10 +425,11 @@ def background_controls(modes: tuple[str, ...], default: str = serving.DEFAULT_B
     return mode, color, image, blur
 
 
-def model_dropdown(registry: ModelRegistry) -> gr.Dropdown:
+def model_dropdown(registry: ModelRegistry, frames: bool = False) -> gr.Dropdown:
+    """`frames`: the camera's and videos' default (the fastest), else the photos' (the best)."""
     return gr.Dropdown(
         registry.available,
-        value=registry.default,
+        value=registry.default_for_frames if frames else registry.default,
         label="Model",
         info="dark-light is the fastest; night looks at color, dark and dark-light at shades "
         "of gray",
@@ -744,7 +745,7 @@ def browser_camera_routes(registry: ModelRegistry) -> list:
     config = browser.config_json(
         browser.camera_config(
             models,
-            registry.default,
+            registry.default_for_frames,
             camera=(camera["width"], camera["height"]),
             mirror=WEBCAM_OPTIONS.mirror,
             smoothing_weight=serving.StreamSession().smoother.weight,
@@ -882,7 +883,7 @@ def webcam_tab(registry: ModelRegistry, webcam_time_limit: int) -> None:
             )
             readout = gr.Textbox(label="Speed", elem_id="readout")
         with gr.Column(min_width=280):
-            camera_model = model_dropdown(registry)
+            camera_model = model_dropdown(registry, frames=True)
             camera_background = background_controls(serving.FRAME_BACKGROUNDS)
             camera_edges = edges_radio()
             smoothing = gr.Checkbox(
@@ -990,7 +991,7 @@ def video_tab(registry: ModelRegistry, limits: VideoLimits, outputs: serving.Out
                 label="Result", buttons=["download"], elem_id="video-result", format=None
             )
         with gr.Column(min_width=280):
-            video_model = model_dropdown(registry)
+            video_model = model_dropdown(registry, frames=True)
             video_background = background_controls(serving.FRAME_BACKGROUNDS)
             video_edges = edges_radio()
             video_smoothing = gr.Checkbox(
@@ -1114,10 +1115,11 @@ def main(argv: list[str] | None = None) -> None:
         for name in registry.problems:  # for the operator: the page shows only what runs
             how = " ".join(registry.how_to_get(name).split())
             print(f"to get {name}: {how}", flush=True)
-        if registry.default:
-            # Loads (and checks) the default model now; interpreters for each network input
-            # shape are made by the first request that needs one (about 80 MB each).
-            registry.matter(registry.default)
+        # Loads (and checks) the default models now; interpreters for each network input
+        # shape are made by the first request that needs one (about 80 MB each).
+        for name in dict.fromkeys((registry.default, registry.default_for_frames)):
+            if name:
+                registry.matter(name)
     except (*USER_ERRORS, MemoryError) as error:
         temp.remove()
         fail(error)

@@ -11,8 +11,9 @@ dark-light (`--original FOLDER`, else the release in ../shared/reference convert
 `hub.convert_legacy --no-quantize` into ~/.cache/humanmatting/original, never into the repo)
 and MediaPipe's selfie segmenter (../shared/anchors, --anchors; 256x256 input).
 
-Every photo is decoded once and every candidate runs on it at its default input (ours: the
-aspect preset nearest the photo); person = alpha >= 0.5, scored at the mask's resolution:
+Every photo is decoded once and every candidate runs on it as it serves a photo by default
+(ours and the author's: `predict(photo)`, the spec's best input size and the edge refinement);
+person = alpha >= 0.5, scored at the mask's resolution:
 person IoU, 2-class mean IoU and boundary F-measure (3 px), per image and pooled over the
 split. On eg1800 and ccp (--sweep-sets) each of our models also runs at every long side in
 --sizes, interleaved in a shuffled order with MediaPipe on the same photo, so that model
@@ -123,7 +124,7 @@ class Candidate:
     run: Callable[[np.ndarray, int | None], tuple[np.ndarray, float]]
     input_size: Callable[[int, int, int | None], tuple[int, int]]
     ours: bool = False
-    default_input: str = "aspect preset nearest the photo"
+    default_input: str = "`predict(photo)`: long side `best_long_side`, edges refined"
     _warm: set = field(default_factory=set)
 
     def __call__(self, rgb: np.ndarray, long_side: int | None = None) -> tuple[np.ndarray, float]:
@@ -136,8 +137,10 @@ class Candidate:
 
 def matter_candidate(matter, key: str, label: str, ours: bool, where: str) -> Candidate:
     def run(rgb: np.ndarray, long_side: int | None) -> tuple[np.ndarray, float]:
-        """The network's own matte, stretched (no refinement: benchmarks/refinement.py
-        measures that), at the aspect preset or at `long_side`."""
+        """By default what a photo gets from `predict` (the spec's best input size, the edge
+        refinement); at `long_side` (the size sweep) the network's own matte, stretched."""
+        if long_side is None:
+            return matter.predict(rgb), matter.last_timing.model_ms
         height, width = rgb.shape[:2]
         size = model_input_size(height, width, long_side)
         batch = prepare_input(rgb, matter.spec.channels, size)
@@ -153,7 +156,12 @@ def matter_candidate(matter, key: str, label: str, ours: bool, where: str) -> Ca
         described = None
     if described:
         source += f"; humanmatting.json: {described}"
-    return Candidate(key, label, source, run, model_input_size, ours)
+
+    def input_size(height: int, width: int, long_side: int | None) -> tuple[int, int]:
+        return matter.input_size(height, width, long_side)
+
+    default_input = f"`predict(photo)`: long side {matter.spec.best_long_side}, edges refined"
+    return Candidate(key, label, source, run, input_size, ours, default_input)
 
 
 def find_model_folder(root: Path) -> Path | None:
@@ -790,8 +798,9 @@ def markdown(
         "- **model ms**: median over the photos of the model call alone (set input, invoke, "
         "read output: the call `Matter.last_timing.model_ms` times, and the same part for "
         "MediaPipe), at the candidate's default input; the first call on each input shape is "
-        "not counted. Our models' mattes are the network's, stretched to the photo without "
-        "the edge refinement (benchmarks/refinement.py measures that).",
+        "not counted. At the default input our models' and the author's mattes are what "
+        "`predict(photo)` returns (the edge refinement included, not timed here: "
+        "benchmarks/refinement.py); in the size sweep below, the network's own, stretched.",
         "",
         "## Results",
         "",
@@ -896,7 +905,7 @@ def model_metrics(summary: dict, key: str, command: str, variant: str) -> dict:
         "model": key,
         "command": command,
         "variant": variant,
-        "input": "the aspect preset nearest each photo",
+        "input": "predict(photo): the spec's best long side, edges refined",
         "test_splits": splits,
     }
 

@@ -32,7 +32,7 @@ except ImportError:  # Windows: no file locks, no clean-up of other servers' fol
 from humanmatting import compose
 from humanmatting.preprocess import ImageInput, InvalidImageError, load_rgb
 from humanmatting.runtime import Matter, load_matter
-from humanmatting.specs import DEFAULT_MODEL, MODEL_SPECS
+from humanmatting.specs import DEFAULT_FRAMES_MODEL, DEFAULT_MODEL, MODEL_SPECS
 from humanmatting.video import (
     AlphaSmoother,
     FrameBudget,
@@ -215,8 +215,17 @@ class ModelRegistry:
 
     @property
     def default(self) -> str | None:
-        if DEFAULT_MODEL in self.folders:
-            return DEFAULT_MODEL
+        """The model a photo gets when none is chosen (DEFAULT_MODEL, else the first)."""
+        return self._default_among(DEFAULT_MODEL)
+
+    @property
+    def default_for_frames(self) -> str | None:
+        """The camera's and the Video tab's default: the fastest (DEFAULT_FRAMES_MODEL)."""
+        return self._default_among(DEFAULT_FRAMES_MODEL)
+
+    def _default_among(self, preferred: str) -> str | None:
+        if preferred in self.folders:
+            return preferred
         return next(iter(self.folders), None)
 
     def how_to_get(self, name: str) -> str:
@@ -233,8 +242,9 @@ class ModelRegistry:
         }
 
     def matter(self, name: str | None, role: str = "photo") -> Matter:
-        """The model `name` (None: the default) loaded for `role`, one of ROLES."""
-        name = name or self.default
+        """The model `name` (None: the default for photos, or for frames for the camera and
+        video roles) loaded for `role`, one of ROLES."""
+        name = name or (self.default if role == "photo" else self.default_for_frames)
         if name not in self.folders:
             if name in self.problems:
                 raise ModelUnavailableError(

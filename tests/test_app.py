@@ -21,7 +21,8 @@ from PIL import Image
 from humanmatting import compose
 from humanmatting.preprocess import load_rgb
 from humanmatting.runtime import load_matter
-from humanmatting.specs import MODEL_SPECS
+from humanmatting.specs import DEFAULT_MODEL, MODEL_SPECS, SHIPPED_MODELS
+from humanmatting.weights import PACKAGED_WEIGHTS_DIR
 from tests.app_harness import (
     ARTIFACTS,
     CHROMIUM,
@@ -42,9 +43,9 @@ needs_chromium = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def app_weights(tmp_path_factory, random_weights_dir, request) -> dict:
-    """Every model: random weights, but the author's dark-light weights (as dark-light, the
-    page's default, and as dark-light-original) when ../shared has them, so the page is
-    checked with a model that finds people."""
+    """The shipped night, dark and dark-light (trained: the page is checked with models
+    that find people), the author's weights as dark-light-original when ../shared has them,
+    random weights for the rest."""
     try:
         original = request.getfixturevalue("original_weights_dir")
     except pytest.skip.Exception:
@@ -52,7 +53,9 @@ def app_weights(tmp_path_factory, random_weights_dir, request) -> dict:
     folder = tmp_path_factory.mktemp("app-weights")
     for name in MODEL_SPECS:
         source = random_weights_dir / name
-        if original is not None and name in ("dark-light", "dark-light-original"):
+        if name in SHIPPED_MODELS:
+            source = PACKAGED_WEIGHTS_DIR / name
+        elif original is not None and name == "dark-light-original":
             source = original / "dark-light-original"
         (folder / name).symlink_to(source, target_is_directory=True)
     return {"folder": folder, "original": original is not None}
@@ -110,7 +113,7 @@ def textbox(page, elem_id: str):
 
 
 def library_alpha(app_weights, rgb: np.ndarray) -> np.ndarray:
-    matter = load_matter("dark-light", app_weights["folder"] / "dark-light", download=False)
+    matter = load_matter(DEFAULT_MODEL, app_weights["folder"] / DEFAULT_MODEL, download=False)
     return compose.cutout(rgb, matter.predict(rgb))[:, :, 3]
 
 
@@ -120,7 +123,7 @@ def test_image_tab_downloads_cutout_png_matching_the_library(page, app_weights, 
     page.wait_for_function(
         "(document.querySelector('#timing textarea') || {}).value?.includes('ms')", timeout=60_000
     )
-    assert "dark-light" in textbox(page, "timing").input_value()
+    assert textbox(page, "timing").input_value().startswith(DEFAULT_MODEL)
     page.get_by_label("transparent").check()
     page.wait_for_function(
         "document.querySelector('#download')?.innerText.includes('grace_hopper-transparent.png')",
@@ -149,10 +152,10 @@ def test_image_tab_downloads_cutout_png_matching_the_library(page, app_weights, 
     person, expected_person = cutout[:, :, 3] >= 128, expected >= 128
     union = (person | expected_person).sum()
     assert union == 0 or (person & expected_person).sum() / union > 0.999
-    if app_weights["original"]:  # a real model finds a person, not everything or nothing
-        assert 0.2 < person.mean() < 0.8
-        assert person[-50:, 200:300].mean() > 0.9  # her uniform, bottom centre
-        assert person[:60, :60].mean() < 0.1  # the flag, top left
+    # The shipped model finds a person, not everything or nothing.
+    assert 0.2 < person.mean() < 0.8
+    assert person[-50:, 200:300].mean() > 0.9  # her uniform, bottom centre
+    assert person[:60, :60].mean() < 0.1  # the flag, top left
 
     # An opaque result as JPEG: named after the upload and the mode, and far smaller.
     page.get_by_label("blur").check()

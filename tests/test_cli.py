@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from humanmatting import load_matter
+from humanmatting.specs import DEFAULT_MODEL
 
 
 def run_cli(*args, env=None):
@@ -31,7 +32,7 @@ def test_matte_is_8bit_gray_at_input_size_and_equals_the_library(
     assert result.returncode == 0, result.stderr
     matte = Image.open(out)
     assert matte.mode == "L" and matte.size == Image.open(grace_hopper_path).size
-    expected = load_matter("dark-light", random_weights_dir).predict(grace_hopper_path)
+    expected = load_matter(DEFAULT_MODEL, random_weights_dir).predict(grace_hopper_path)
     assert np.abs(np.asarray(matte) / 255.0 - expected).max() <= 1 / 255 + 1e-6
 
 
@@ -121,7 +122,8 @@ def test_missing_weights_message(grace_hopper_path, tmp_path):
     env.pop("HUMANMATTING_WEIGHTS_DIR", None)
     result = run_cli(grace_hopper_path, env=env)
     assert result.returncode == 2
-    assert "python -m hub.pull dark-light" in result.stderr and "Traceback" not in result.stderr
+    assert f"python -m hub.pull {DEFAULT_MODEL}" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_empty_video_exits_2(random_weights_dir, tmp_path):
@@ -271,7 +273,7 @@ def test_sigterm_mid_video_leaves_no_hidden_file(random_weights_dir, tmp_path):
 def test_quality_and_refinement_options_match_the_library(
     random_weights_dir, grace_hopper_path, tmp_path
 ):
-    matter = load_matter("dark-light", random_weights_dir)
+    matter = load_matter(DEFAULT_MODEL, random_weights_dir)
     for options, library in (
         (["--quality", "fast"], {"quality": "fast"}),
         (["--no-refine"], {"refine": False}),
@@ -298,7 +300,7 @@ def test_cutout_edges_carry_the_persons_colours_unless_told_not_to(
     from humanmatting.preprocess import load_rgb
 
     rgb = load_rgb(grace_hopper_path)
-    alpha = load_matter("dark-light", random_weights_dir).predict(rgb)
+    alpha = load_matter(DEFAULT_MODEL, random_weights_dir).predict(rgb)
     pictures = {}
     for name, options in (("clean", []), ("kept", ["--no-decontaminate"])):
         out = tmp_path / f"{name}.png"
@@ -325,7 +327,7 @@ def test_hq_mattes_a_photo_with_a_progress_bar(grace_hopper_path, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert "HQ matting" in result.stderr  # the progress bar
-    matter = load_matter("dark-light", PACKAGED_WEIGHTS_DIR)
+    matter = load_matter(DEFAULT_MODEL, PACKAGED_WEIGHTS_DIR)
     alpha = matter.predict(grace_hopper_path)
     expected = refine.hq_matte(load_rgb(grace_hopper_path), alpha, progress=False)
     assert np.abs(np.asarray(Image.open(out)) / 255.0 - expected).max() <= 1 / 255 + 1e-6

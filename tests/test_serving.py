@@ -31,7 +31,7 @@ from humanmatting.serving import (
     matte_video,
     render,
 )
-from humanmatting.specs import MODEL_SPECS
+from humanmatting.specs import DEFAULT_FRAMES_MODEL, DEFAULT_MODEL, MODEL_SPECS
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +54,15 @@ def test_registry_offers_models_with_weights_and_says_how_to_get_the_rest(dark_l
     assert "python -m hub.pull night" in summary["unavailable"]["night"]
     assert "/" + "tmp" not in str(summary) and "Tried" not in str(summary)
     assert dark_light_only.matter(None) is dark_light_only.matter("dark-light")  # loaded once
+
+
+def test_photos_default_to_the_best_model_and_frames_to_the_fastest(random_weights_dir):
+    registry = ModelRegistry(random_weights_dir, download=False)
+    assert registry.default == DEFAULT_MODEL == "night"  # QUALITY.md's best of ours
+    assert registry.default_for_frames == DEFAULT_FRAMES_MODEL == "dark-light"
+    assert registry.matter(None).spec.name == "night"
+    assert registry.matter(None, role="camera").spec.name == "dark-light"
+    assert registry.matter(None, role="video").spec.name == "dark-light"
 
 
 def test_matte_image_outputs_agree_with_the_library(dark_light_only, photos):

@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from humanmatting.specs import HUB_NAMESPACE_ENV, MODEL_SPECS, SHIPPED_MODELS
+from humanmatting.specs import DEFAULT_MODEL, HUB_NAMESPACE_ENV, MODEL_SPECS, SHIPPED_MODELS
 from tests.app_harness import REPO_ROOT, clean_env, launch_app
 
 gradio = pytest.importorskip("gradio")
@@ -124,7 +124,7 @@ def test_app_starts_from_the_assembled_space(space_dir, random_weights_dir, tmp_
             gradio_client.handle_file(str(space_dir / "examples" / "astronaut.jpg")),
             api_name="/matte",
         )
-        assert summary.startswith("dark-light: 512x512 photo")
+        assert summary.startswith(DEFAULT_MODEL) and "512x512 photo" in summary
         with urllib.request.urlopen(app.url + "config") as response:
             config = json.dumps(json.load(response))
         # How to get a model is for the operator (log, /models, README), not on the page.

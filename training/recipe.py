@@ -79,7 +79,7 @@ PHOTOS = Recipe(
     clipnorm=1.0,
     augmentation=PhotoAugmentation(),
     input_scale=1 / 255,
-    extra={"epochs": {"night": 14, "dark": 5, "dark-light": 6}, "samples_per_epoch": 3000},
+    extra={"epochs": {"night": 30, "dark": 5, "dark-light": 6}, "samples_per_epoch": 3000},
 )
 RECIPES = {"original": ORIGINAL, "improved": IMPROVED, "photos": PHOTOS}
 
