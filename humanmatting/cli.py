@@ -148,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="decontaminate",
         action="store_false",
         help="keep the photo's own colours in soft edges (no foreground colour estimation, "
-        "so the old background can show through there)",
+        "so the old background can show through there); videos never estimate them",
     )
     parser.add_argument(
         "--hq",
@@ -194,10 +194,12 @@ def default_output(input_path: str, mode: str, video: bool) -> Path:
 
 
 def frame_renderer(
-    args: argparse.Namespace, background
+    args: argparse.Namespace, background, still: bool = True
 ) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-    """RGB frame + alpha -> output picture for the chosen mode."""
-    threshold, clean = args.threshold, args.decontaminate
+    """RGB frame + alpha -> output picture for the chosen mode. Foreground colours for
+    stills (as the app; --no-decontaminate: none); frames of videos and the camera go
+    without, as the app's, since they cost more than the network per 720p frame."""
+    threshold, clean = args.threshold, args.decontaminate and still
     if args.mode == "matte":
         return lambda rgb, alpha: compose.matte_image(alpha, threshold)
     if args.mode == "transparent":
@@ -333,7 +335,7 @@ def run(args: argparse.Namespace) -> tuple[Path, list[str]]:
         check_image_output(output, args.mode == "transparent")
         rgb = load_rgb(args.input)
     matter = load_matter(args.model, weights, backend=args.backend)
-    render = frame_renderer(args, background)
+    render = frame_renderer(args, background, still=bool(folder) or rgb is not None)
 
     if folder:
         return output, run_folder(args, matter, render, Path(args.input), output)

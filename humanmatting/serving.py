@@ -796,7 +796,9 @@ def matte_video(
         alpha = matter.predict(rgb, quality="fast")  # frames: the cheaper refinement
         if smoother is not None:
             alpha = smoother(alpha)
-        return render(rgb, alpha, background, threshold)
+        # No foreground colours for frames (as the camera's): on a 720p frame they cost
+        # more than the network and the refinement together, 54 ms against 32 ms.
+        return render(rgb, alpha, background, threshold, decontaminate=False)
 
     output_dir = Path(output_dir or tempfile.mkdtemp(prefix="humanmatting-video-"))
     destination = output_dir / f"{download_name(source, background.mode)}{VIDEO_SUFFIX}"
@@ -851,7 +853,7 @@ class StreamSession:
         if background.mode == "transparent":  # camera frames are shown without alpha
             background = dataclasses.replace(background, mode=MATTE)
         # No foreground colours for live frames: 25 ms on a 640x480 frame, as much as the
-        # network (benchmarks/refinement/results.md); photos and videos get them.
+        # network (benchmarks/refinement/results.md); photos get them, frames do not.
         threshold = edge_threshold(edges)
         picture = render(rgb, alpha, background.check(), threshold, decontaminate=False)
         finished = self.clock()

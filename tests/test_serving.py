@@ -131,6 +131,25 @@ def test_video_limits_refuse_large_or_long_videos(tmp_path, monkeypatch):
     assert VideoLimits.from_env().max_seconds == 1
 
 
+def test_photos_get_foreground_colours_and_video_frames_do_not(
+    dark_light_only, tmp_path, monkeypatch, photos
+):
+    from humanmatting import refine
+
+    estimated = []
+    estimate = refine.edge_colors
+    monkeypatch.setattr(
+        refine,
+        "edge_colors",
+        lambda rgb, alpha: estimated.append(rgb.shape) or estimate(rgb, alpha),
+    )
+    clip = write_video(tmp_path / "clip.mp4", frames=4)
+    matte_video(dark_light_only, clip, background=Background("blur"), output_dir=tmp_path)
+    assert estimated == []  # 54 ms a 720p frame: more than the network
+    matte_image(dark_light_only, photos["grace_hopper"], background=Background("blur"))
+    assert estimated == [photos["grace_hopper"].shape]
+
+
 def test_matte_video_writes_h264_mp4_named_after_the_upload_and_keeps_the_sound(
     dark_light_only, tmp_path
 ):
