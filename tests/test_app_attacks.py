@@ -26,7 +26,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from humanmatting.specs import DEFAULT_MODEL
 from tests.app_harness import (
     REPO_ROOT,
     clean_env,
@@ -171,8 +170,7 @@ def test_file_payloads_outside_the_upload_folder_give_nothing_away(app, tmp_path
     assert errors == {NOT_AN_UPLOAD}  # one answer: nothing told about what exists
     # The uploaded photo itself is served as before.
     answer = queue_call(app.url, fn_index(app.url, "matte"), [photo, *MATTE_SETTINGS])
-    summary = answer.data[3]
-    assert answer.error is None and summary.startswith(DEFAULT_MODEL) and "64x48 photo" in summary
+    assert answer.error is None and answer.data[3].startswith("dark-light: 64x48 photo")
 
 
 # --- 2, 5. request bodies and decoded pixels bounded before work starts -------------------------

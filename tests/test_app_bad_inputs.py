@@ -23,6 +23,7 @@ from PIL import Image
 from humanmatting import compose
 from humanmatting.preprocess import load_rgb
 from humanmatting.runtime import load_matter
+from humanmatting.specs import DEFAULT_MODEL
 from tests.app_harness import REPO_ROOT, clean_env, launch_app
 from tests.test_bad_inputs import ACCEPTED, REFUSED
 
@@ -58,7 +59,8 @@ def client(app, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def matter(random_weights_dir):
-    return load_matter("dark-light", random_weights_dir / "dark-light", download=False)
+    """The model the app mattes a photo with when none is chosen."""
+    return load_matter(DEFAULT_MODEL, random_weights_dir / DEFAULT_MODEL, download=False)
 
 
 def matte(client, path: Path, **options):
