@@ -60,7 +60,7 @@ def test_wrong_sha256_is_refused_and_the_right_one_loads(hub_snapshot, monkeypat
     with pytest.raises(WeightsIntegrityError, match=f"SHA-256 {actual}, expected 0{{64}}"):
         load_matter("dark-light", hub_snapshot)
     assert issubclass(WeightsIntegrityError, InvalidWeightsError)
-    assert cli.main([str(tflite), "--weights", str(hub_snapshot)]) == 2
+    assert cli.main([str(tflite), "--model", "dark-light", "--weights", str(hub_snapshot)]) == 2
     assert "hub.pull dark-light --force-download" in capsys.readouterr().err
 
     pin(monkeypatch, COMMIT, **{"model.tflite": actual})
