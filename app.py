@@ -446,6 +446,16 @@ def edges_radio() -> gr.Radio:
     )
 
 
+def frame_controls(registry: ModelRegistry) -> tuple:
+    """The Webcam and Video tabs' settings: (model, background controls, edges, steady
+    edges), with the frames' defaults; made in the order the page shows them."""
+    model = model_dropdown(registry, frames=True)
+    background = background_controls(serving.FRAME_BACKGROUNDS)
+    edges = edges_radio()
+    smoothing = gr.Checkbox(True, label="Steady edges", info="average the matte over a few frames")
+    return model, background, edges, smoothing
+
+
 def quality_radio() -> gr.Radio:
     """Photos: quality against speed (specs.QUALITIES)."""
     return gr.Radio(
@@ -883,12 +893,7 @@ def webcam_tab(registry: ModelRegistry, webcam_time_limit: int) -> None:
             )
             readout = gr.Textbox(label="Speed", elem_id="readout")
         with gr.Column(min_width=280):
-            camera_model = model_dropdown(registry, frames=True)
-            camera_background = background_controls(serving.FRAME_BACKGROUNDS)
-            camera_edges = edges_radio()
-            smoothing = gr.Checkbox(
-                True, label="Steady edges", info="average the matte over a few frames"
-            )
+            camera_model, camera_background, camera_edges, smoothing = frame_controls(registry)
             network_size = gr.Slider(
                 160,
                 512,
@@ -991,12 +996,7 @@ def video_tab(registry: ModelRegistry, limits: VideoLimits, outputs: serving.Out
                 label="Result", buttons=["download"], elem_id="video-result", format=None
             )
         with gr.Column(min_width=280):
-            video_model = model_dropdown(registry, frames=True)
-            video_background = background_controls(serving.FRAME_BACKGROUNDS)
-            video_edges = edges_radio()
-            video_smoothing = gr.Checkbox(
-                True, label="Steady edges", info="average the matte over a few frames"
-            )
+            video_model, video_background, video_edges, video_smoothing = frame_controls(registry)
     video.change(preview, video, [first_frame, video_info], api_visibility="private")
     video_button.click(
         matte_video,

@@ -29,23 +29,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import psutil  # noqa: E402
 
 from humanmatting.preprocess import load_rgb, model_input_size  # noqa: E402
-from tests.app_harness import CHROMIUM, CHROMIUM_ARGS, REPO_ROOT, clean_env, launch_app  # noqa: E402
+from tests.app_harness import (  # noqa: E402
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    REPO_ROOT,
+    browser_processes,
+    clean_env,
+    cpu_seconds,
+    launch_app,
+)
 from tests.fake_camera import as_frame, shared_test_photos, write_y4m  # noqa: E402
-
-
-def cpu_seconds(processes) -> float:
-    total = 0.0
-    for process in processes:
-        try:
-            times = process.cpu_times()
-            total += times.user + times.system
-        except psutil.NoSuchProcess:
-            pass
-    return total
-
-
-def browser_processes() -> list[psutil.Process]:
-    return [child for child in psutil.Process().children(recursive=True) if "chrom" in child.name()]
 
 
 def main() -> int:

@@ -50,10 +50,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from benchmarks.speed import MediaPipePipeline  # noqa: E402
 from humanmatting.preprocess import (  # noqa: E402
-    alpha_to_size,
     load_rgb,
-    model_input_size,
-    prepare_input,
     resize,
 )
 from humanmatting.specs import FORMAT_FILE, SHIPPED_MODELS  # noqa: E402
@@ -139,15 +136,8 @@ def matter_candidate(matter, key: str, label: str, ours: bool, where: str) -> Ca
     def run(rgb: np.ndarray, long_side: int | None) -> tuple[np.ndarray, float]:
         """By default what a photo gets from `predict` (the spec's best input size, the edge
         refinement); at `long_side` (the size sweep) the network's own matte, stretched."""
-        if long_side is None:
-            return matter.predict(rgb), matter.last_timing.model_ms
-        height, width = rgb.shape[:2]
-        size = model_input_size(height, width, long_side)
-        batch = prepare_input(rgb, matter.spec.channels, size)
-        started = time.perf_counter()
-        probability = matter.backend.person_probability(batch)
-        model_ms = (time.perf_counter() - started) * 1e3
-        return alpha_to_size(probability, height, width), model_ms
+        alpha = matter.predict(rgb, long_side=long_side, refine=long_side is None)
+        return alpha, matter.last_timing.model_ms
 
     source = f"{where}: `{matter.folder}` (LiteRT {matter.variant})"
     try:

@@ -24,18 +24,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import psutil  # noqa: E402
 
-from tests.app_harness import CHROMIUM, CHROMIUM_ARGS, REPO_ROOT, clean_env, launch_app  # noqa: E402
-
-
-def cpu_seconds(processes) -> float:
-    total = 0.0
-    for process in processes:
-        try:
-            times = process.cpu_times()
-            total += times.user + times.system
-        except psutil.NoSuchProcess:
-            pass
-    return total
+from tests.app_harness import (  # noqa: E402
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    REPO_ROOT,
+    browser_processes,
+    clean_env,
+    cpu_seconds,
+    launch_app,
+)
 
 
 def frame_number(page) -> int:
@@ -85,16 +82,12 @@ def main() -> int:
                     "document.querySelector('#readout textarea').value.includes('frame 10')",
                     timeout=60_000,
                 )
-                browser_processes = [
-                    child
-                    for child in psutil.Process().children(recursive=True)
-                    if "chrom" in child.name()
-                ]
-                cpu_before = cpu_seconds([server]), cpu_seconds(browser_processes)
+                browsers = browser_processes()
+                cpu_before = cpu_seconds([server]), cpu_seconds(browsers)
                 first, started = frame_number(page), time.perf_counter()
                 page.wait_for_timeout(args.seconds * 1000)
                 last, elapsed = frame_number(page), time.perf_counter() - started
-                cpu_after = cpu_seconds([server]), cpu_seconds(browser_processes)
+                cpu_after = cpu_seconds([server]), cpu_seconds(browsers)
                 readout = page.locator("#readout textarea").input_value()
                 frames = max(last - first, 1)
                 server_ms, browser_ms = (

@@ -321,17 +321,7 @@ class OutputFolder:
     def png(self, picture: np.ndarray, name: str, directory: Path | None = None) -> Path:
         """Write `picture` as <new subfolder>/name.png with fast compression."""
         check_png_size(*picture.shape[:2])
-        path = (directory or self.new_dir()) / f"{name}.png"
-        if picture.ndim == 3:
-            picture = cv2.cvtColor(picture, _TO_BGR[picture.shape[2]])
-        try:
-            written = cv2.imwrite(str(path), picture, PNG_OPTIONS)
-        except cv2.error:
-            written = False
-        if not written:
-            path.unlink(missing_ok=True)
-            raise OSError(f"Could not write {path.name} on the server (is its disk full?).")
-        return path
+        return _write(picture, (directory or self.new_dir()) / f"{name}.png", PNG_OPTIONS)
 
     def picture(
         self,
@@ -358,17 +348,21 @@ class OutputFolder:
             "jpeg": (".jpg", [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]),
             "webp": (".webp", [cv2.IMWRITE_WEBP_QUALITY, WEBP_QUALITY]),
         }[image_format]
-        path = (directory or self.new_dir()) / f"{name}{suffix}"
-        if picture.ndim == 3:
-            picture = cv2.cvtColor(picture, _TO_BGR[picture.shape[2]])
-        try:
-            written = cv2.imwrite(str(path), picture, options)
-        except cv2.error:
-            written = False
-        if not written:
-            path.unlink(missing_ok=True)
-            raise OSError(f"Could not write {path.name} on the server (is its disk full?).")
-        return path
+        return _write(picture, (directory or self.new_dir()) / f"{name}{suffix}", options)
+
+
+def _write(picture: np.ndarray, path: Path, options: list[int]) -> Path:
+    """An RGB(A) or gray picture to `path` with OpenCV; a failed write leaves no file."""
+    if picture.ndim == 3:
+        picture = cv2.cvtColor(picture, _TO_BGR[picture.shape[2]])
+    try:
+        written = cv2.imwrite(str(path), picture, options)
+    except cv2.error:
+        written = False
+    if not written:
+        path.unlink(missing_ok=True)
+        raise OSError(f"Could not write {path.name} on the server (is its disk full?).")
+    return path
 
 
 # libwebp refuses larger pictures.

@@ -29,6 +29,27 @@ CHROMIUM_ARGS = [
 ]
 
 
+def cpu_seconds(processes) -> float:
+    """User + system CPU seconds of psutil processes so far (ended ones count nothing)."""
+    import psutil
+
+    total = 0.0
+    for process in processes:
+        try:
+            times = process.cpu_times()
+            total += times.user + times.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def browser_processes() -> list:
+    """The Chromium processes this process started (psutil), for their CPU time."""
+    import psutil
+
+    return [child for child in psutil.Process().children(recursive=True) if "chrom" in child.name()]
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

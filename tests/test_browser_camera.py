@@ -29,7 +29,15 @@ from humanmatting.browser import CAMERA_REFINEMENT
 from humanmatting.preprocess import ASPECT_PRESETS, load_rgb
 from humanmatting.runtime import load_matter, tflite_file
 from humanmatting.weights import PACKAGED_WEIGHTS_DIR
-from tests.app_harness import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, REPO_ROOT, clean_env, launch_app
+from tests.app_harness import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    REPO_ROOT,
+    clean_env,
+    cpu_seconds,
+    launch_app,
+)
 from tests.fake_camera import as_frame, shared_test_photos, write_y4m
 
 pytest.importorskip("gradio")
@@ -105,6 +113,19 @@ def open_webcam_tab(context, app):
     page.goto(app.url, wait_until="domcontentloaded")
     page.get_by_role("tab", name="Webcam").click()
     return page
+
+
+def server_fallback_note(page, timeout_ms: int) -> str:
+    """Waits for the tab to fall back to the server's stream; checks that the server is
+    chosen and its camera shown, and returns the tab's one-line note."""
+    page.wait_for_function(
+        "(document.querySelector('#webcam-note') || {}).textContent"
+        "?.includes('matted on the server')",
+        timeout=timeout_ms,
+    )
+    assert page.locator('#webcam-where input[value="server"]').is_checked()
+    page.locator("#camera").wait_for(state="visible", timeout=30_000)
+    return page.locator("#webcam-note").inner_text()
 
 
 def wait_until_ready(page) -> None:
@@ -188,11 +209,11 @@ def test_streams_in_the_browser_and_no_frame_reaches_the_server(context, app):
     # The server's own CPU use with the page open and idle (Gradio's loops, the heap
     # trimmer): the baseline for the streaming period.
     server = psutil.Process(app.process.pid)
-    idle_before, idle_started = sum(server.cpu_times()[:2]), time.perf_counter()
+    idle_before, idle_started = cpu_seconds([server]), time.perf_counter()
     page.wait_for_timeout(10_000)
-    idle_cpu_s = sum(server.cpu_times()[:2]) - idle_before
+    idle_cpu_s = cpu_seconds([server]) - idle_before
     idle_s = time.perf_counter() - idle_started
-    cpu_before = sum(server.cpu_times()[:2])
+    cpu_before = cpu_seconds([server])
     started = time.perf_counter()
     start_camera(page, frames=1)
     samples = []
@@ -200,7 +221,7 @@ def test_streams_in_the_browser_and_no_frame_reaches_the_server(context, app):
         page.wait_for_timeout(2000)
         samples.append(page.locator("#browser-camera .hm-readout").inner_text())
     elapsed = time.perf_counter() - started
-    server_cpu_s = sum(server.cpu_times()[:2]) - cpu_before
+    server_cpu_s = cpu_seconds([server]) - cpu_before
     stats = page.evaluate("window.humanmattingWebcam.stats()")
     page.screenshot(path=str(ARTIFACTS / "webcam-browser.png"), full_page=True)
     shown = snapshot(page)["shown"]
@@ -383,18 +404,11 @@ def test_the_tabs_controls_reach_the_page_without_a_request(context, app):
 def test_falls_back_to_the_server_without_webassembly_simd(context, app):
     context.add_init_script("WebAssembly.validate = () => false;")
     page = open_webcam_tab(context, app)
-    page.wait_for_function(
-        "(document.querySelector('#webcam-note') || {}).textContent"
-        "?.includes('matted on the server')",
-        timeout=60_000,
-    )
-    note = page.locator("#webcam-note").inner_text()
+    note = server_fallback_note(page, timeout_ms=60_000)
     assert note == (
         "In-browser matting is not available (this browser has no WebAssembly SIMD); "
         "the camera is matted on the server instead."
     )
-    assert page.locator('#webcam-where input[value="server"]').is_checked()
-    page.locator("#camera").wait_for(state="visible", timeout=30_000)
     assert not page.locator("#browser-camera").is_visible()
     # Today's server stream works from here.
     page.locator("#camera").get_by_text("Click to Access Webcam").click()
@@ -414,15 +428,8 @@ def test_falls_back_to_the_server_when_the_model_does_not_load(context, app):
         lambda route: route.fulfill(status=200, body=b"TFL3 but not a model" * 100),
     )
     page = open_webcam_tab(context, app)
-    page.wait_for_function(
-        "(document.querySelector('#webcam-note') || {}).textContent"
-        "?.includes('matted on the server')",
-        timeout=120_000,
-    )
-    note = page.locator("#webcam-note").inner_text()
+    note = server_fallback_note(page, timeout_ms=120_000)
     assert note.startswith("In-browser matting is not available (") and "\n" not in note
-    assert page.locator('#webcam-where input[value="server"]').is_checked()
-    page.locator("#camera").wait_for(state="visible", timeout=30_000)
     page.screenshot(path=str(ARTIFACTS / "webcam-fallback-model.png"), full_page=True)
 
 
