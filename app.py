@@ -5,7 +5,7 @@
 Everything runs on this machine: no analytics, no share link, no run history in the
 browser, no request to the internet (weights come from --weights, $HUMANMATTING_WEIGHTS_DIR
 or the Hugging Face cache; the Hub only with --download or on a Hugging Face Space).
-The work is done by humanmatting.serving; this file only lays out the page.
+The work is done by gradio_app.serving; this file only lays out the page.
 """
 
 from __future__ import annotations
@@ -39,9 +39,8 @@ from starlette.middleware import Middleware  # noqa: E402
 from starlette.requests import ClientDisconnect  # noqa: E402
 
 import humanmatting  # noqa: E402
-from humanmatting import browser, heap, serving  # noqa: E402
-from humanmatting.preprocess import InvalidImageError, load_rgb, max_pixels  # noqa: E402
-from humanmatting.serving import (  # noqa: E402
+from gradio_app import browser, heap, serving  # noqa: E402
+from gradio_app.serving import (  # noqa: E402
     AppTempFolder,
     Background,
     BodyLimit,
@@ -50,6 +49,7 @@ from humanmatting.serving import (  # noqa: E402
     VideoLimits,
     setting,
 )
+from humanmatting.preprocess import InvalidImageError, load_rgb, max_pixels  # noqa: E402
 from humanmatting.specs import QUALITIES  # noqa: E402
 from humanmatting.video import VIDEO_SUFFIXES, InvalidVideoError, open_video  # noqa: E402
 

@@ -61,6 +61,7 @@ import numpy as np
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
+from gradio_app.serving import PNG_OPTIONS  # noqa: E402
 from humanmatting import compose, refine  # noqa: E402
 from humanmatting.preprocess import (  # noqa: E402
     alpha_to_size,
@@ -69,7 +70,6 @@ from humanmatting.preprocess import (  # noqa: E402
     prepare_input,
 )
 from humanmatting.runtime import load_matter  # noqa: E402
-from humanmatting.serving import PNG_OPTIONS  # noqa: E402
 from humanmatting.specs import SHIPPED_MODELS  # noqa: E402
 from training.maskfolders import PERSON_LEVEL, index_mask_folder, read_mask  # noqa: E402
 from training.metrics import mask_scores  # noqa: E402

@@ -30,7 +30,7 @@ import numpy as np
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from humanmatting import serving  # noqa: E402
+from gradio_app import serving  # noqa: E402
 from humanmatting.preprocess import load_rgb  # noqa: E402
 from humanmatting.video import encode_frames  # noqa: E402
 

@@ -225,7 +225,7 @@ def _files_table(folder: Path, description: dict[str, Any]) -> str:
 
 
 def _variants_table(description: dict[str, Any]) -> str:
-    """How the fp16 and int8 files agree with fp32, as `humanmatting.quantize` measured it."""
+    """How the fp16 and int8 files agree with fp32, as `humanmatting.build.quantize` measured it."""
     measured = {
         variant: record["agreement_with_fp32"]
         for variant, record in description.get("quantization", {}).items()

@@ -3,7 +3,7 @@
     python -m hub.convert_legacy ../shared/reference/humanMatting-original OUTDIR [--no-quantize]
 
 Writes OUTDIR/dark-light/ (Keras 3, TFLite fp32, and the fp16 and int8 variants that
-`humanmatting.quantize` makes, about a minute; + humanmatting.json). Only dark-light's
+`humanmatting.build.quantize` makes, about a minute; + humanmatting.json). Only dark-light's
 weights survive upstream; night and dark are reported as unavailable. The output is
 derived from the author's files: keep it out of the repository.
 """
@@ -24,9 +24,9 @@ def convert_release(
 ) -> list[Path]:
     """Convert every model whose weights are in `release_dir`; returns the written folders.
     `quantize`: also write the fp16 and int8 LiteRT variants (dark-light runs int8 by default)."""
-    from humanmatting.export import save_model_folder
-    from humanmatting.legacy import load_legacy_weights
-    from humanmatting.models import build_model, fuse_acnet
+    from humanmatting.build.export import save_model_folder
+    from humanmatting.build.legacy import load_legacy_weights
+    from humanmatting.build.models import build_model, fuse_acnet
 
     written = []
     for spec in MODEL_SPECS.values():
@@ -59,7 +59,7 @@ def convert_release(
             }
         folder = save_model_folder(model, spec.name, out_dir / spec.name, **extra)
         if quantize:
-            from humanmatting.quantize import quantize_folder
+            from humanmatting.build.quantize import quantize_folder
 
             quantize_folder(folder, variants=("fp16", "int8"))
         print(f"{spec.name}: wrote {folder}")

@@ -25,6 +25,7 @@ import numpy as np
 from PIL import Image
 
 from humanmatting import compose, refine
+from humanmatting.compose import BACKGROUNDS, DEFAULT_BACKGROUND, DEFAULT_BLUR, DEFAULT_COLOR, MATTE
 from humanmatting.files import atomic_path
 from humanmatting.preprocess import (
     IMAGE_SUFFIXES,
@@ -34,12 +35,11 @@ from humanmatting.preprocess import (
     load_rgb,
 )
 from humanmatting.refine import HQUnavailableError
-from humanmatting.serving import BACKGROUNDS, DEFAULT_BACKGROUND, DEFAULT_BLUR, DEFAULT_COLOR, MATTE
 from humanmatting.specs import DEFAULT_MODEL, MODEL_SPECS, QUALITIES
 from humanmatting.video import AlphaSmoother, InvalidVideoError, is_video_path, process_video
 from humanmatting.weights import InvalidWeightsError, WeightsNotFoundError
 
-# The app's vocabulary (serving.BACKGROUNDS, plus the matte itself) and its default.
+# The app's vocabulary (compose.BACKGROUNDS, plus the matte itself) and its default.
 MODES = (*BACKGROUNDS, MATTE)
 
 

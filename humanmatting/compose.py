@@ -19,6 +19,14 @@ from humanmatting.refine import EdgeColors
 
 Color = tuple[int, int, int]
 
+# The one vocabulary of the app's tabs, its API and the CLI: what goes behind the person,
+# plus the matte itself as an output.
+BACKGROUNDS = ("transparent", "blur", "color", "image")
+MATTE = "matte"
+DEFAULT_BACKGROUND = "blur"  # the one default that every tab, the API and the CLI offer
+DEFAULT_COLOR = "#00b140"
+DEFAULT_BLUR = 15.0
+
 
 def parse_color(color: str | Color) -> Color:
     """'#00ff00', 'green' or (0, 255, 0) -> (0, 255, 0)."""

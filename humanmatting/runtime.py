@@ -7,6 +7,7 @@ TensorFlow, so the app starts fast) and Keras (TensorFlow; the reference).
 from __future__ import annotations
 
 import hashlib
+import importlib
 import logging
 import os
 import threading
@@ -36,6 +37,7 @@ from humanmatting.specs import (
 from humanmatting.weights import InvalidWeightsError, resolve_model_folder
 
 BACKENDS = ("litert", "keras")
+KERAS_BACKEND_MODULE = "humanmatting.build.keras_backend"
 logger = logging.getLogger(__name__)
 # Any-size graphs are tried at two shapes (a square and a tall one), so that a damage that
 # shows only at some sizes is found too.
@@ -99,7 +101,7 @@ class _SignatureRunner:
 class LiteRTBackend:
     """Runs a model folder's TFLite file with LiteRT (XNNPACK), never importing TensorFlow.
 
-    Files written by `humanmatting.export` hold fixed-shape signatures for the common sizes
+    Files written by `humanmatting.build.export` hold fixed-shape signatures for the common sizes
     (XNNPACK runs those graphs whole) and a `serving_default` signature for any size. Each
     input shape gets its own interpreter (allocation is the slow part, 10-50 ms; at most
     `max_shapes` are kept, least recently used dropped first). Output: the model's own
@@ -231,59 +233,6 @@ class LiteRTBackend:
         return output
 
 
-def _drop_retracing_warning(record: logging.LogRecord) -> bool:
-    return "triggered tf.function retracing" not in record.getMessage()
-
-
-class KerasBackend:
-    """The Keras 3 model, loaded with safe_mode; one traced function per input shape.
-
-    `model.predict` cannot retrace bilinear UpSampling2D on a new shape with unknown H, W;
-    a tf.function traced on each concrete shape can. Tracing once per shape is the design,
-    so TensorFlow's "triggered tf.function retracing" warning is filtered out.
-    """
-
-    def __init__(self, folder: Path):
-        import tensorflow as tf
-
-        tf.get_logger().addFilter(_drop_retracing_warning)
-        self.model = load_keras_model(folder)
-        self.channels = int(self.model.input_shape[-1])
-        self._function = tf.function(lambda x: self.model(x, training=False))
-        self._lock = threading.Lock()
-
-    def __call__(self, batch: np.ndarray) -> np.ndarray:
-        with self._lock:
-            return self._function(batch).numpy()
-
-    def person_probability(self, batch: np.ndarray) -> np.ndarray:
-        return self(batch)[0, :, :, 1]
-
-
-def load_keras_model(folder: Path):
-    """`keras.saving.load_model` with safe_mode=True: a model that carries code (a Lambda
-    layer, an arbitrary callable in its config) is refused, as are damaged files."""
-    import keras
-
-    try:
-        return keras.saving.load_model(str(folder), compile=False, safe_mode=True)
-    except Exception as error:  # Keras raises ValueError, TypeError, OSError, even NameError
-        if "safe_mode" in str(error) or "Lambda" in str(error):
-            raise InvalidWeightsError(
-                f"Refused to load the Keras model in {folder}: it contains code (such as a "
-                "Lambda layer), which is never loaded; use a model folder exported by "
-                "humanmatting."
-            ) from None
-        root = error  # the first failure, e.g. h5py's "truncated file" under Keras's own
-        while (root.__cause__ or root.__context__) is not None:
-            root = root.__cause__ or root.__context__
-        reason = (str(root).strip().splitlines() or [""])[0][:200]
-        raise InvalidWeightsError(
-            f"Cannot load the Keras model in {folder} ({type(root).__name__}: {reason}); "
-            "it is damaged or not a Keras 3 model folder: delete it and pull or export it again."
-        ) from None
-
-
 @dataclass
 class Timing:
     """Milliseconds spent in each stage of the last prediction."""
@@ -383,7 +332,7 @@ def tflite_file(name: str, folder: Path) -> tuple[Path, str]:
     if not model_path.is_file() and requested is None and variant != "fp32":
         logger.warning(
             "%s has no %s (the default %s variant of %r); running the fp32 %s instead. "
-            "Make the variant with: python -m humanmatting.quantize %s",
+            "Make the variant with: python -m humanmatting.build.quantize %s",
             folder,
             TFLITE_FILES[variant],
             variant,
@@ -395,7 +344,7 @@ def tflite_file(name: str, folder: Path) -> tuple[Path, str]:
     if not model_path.is_file():
         raise FileNotFoundError(
             f"{folder} has no {TFLITE_FILES[variant]} for variant {variant!r} of "
-            f"{spec.name!r}; make it with: python -m humanmatting.quantize {folder}"
+            f"{spec.name!r}; make it with: python -m humanmatting.build.quantize {folder}"
         )
     return model_path, variant
 
@@ -426,7 +375,10 @@ def load_matter(
         if requested not in (None, "fp32"):
             raise ValueError("The Keras backend runs fp32 only; use backend='litert' for variants.")
         variant = "fp32"
-        runner = KerasBackend(folder)
+        # The Keras backend belongs to the build tools ([keras] extra); the runtime knows
+        # it only by this name and imports it when asked for it.
+        keras_backend = importlib.import_module(KERAS_BACKEND_MODULE)
+        runner = keras_backend.KerasBackend(folder)
     else:
         raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
     if runner.channels != spec.channels:

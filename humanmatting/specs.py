@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 # Classes of the 2-way softmax, in output-channel order.
 CLASSES: tuple[str, str] = ("background", "person")
 
-# The on-disk model folder layout written by `humanmatting.export` (see its docstring).
+# The on-disk model folder layout written by `humanmatting.build.export` (see its docstring).
 FORMAT_VERSION = 1
 FORMAT_FILE = "humanmatting.json"
 TFLITE_FILES = {"fp32": "model.tflite", "fp16": "model-fp16.tflite", "int8": "model-int8.tflite"}
 # TFLite signatures: one that takes any H, W, plus fixed-shape copies of the graph for the
-# common sizes (XNNPACK runs a fixed-shape graph whole; see humanmatting.export). The
+# common sizes (XNNPACK runs a fixed-shape graph whole; see humanmatting.build.export). The
 # converter orders subgraphs by signature name, so "serving_default" < "static_..." keeps
 # the any-size graph first: the classic single-graph API (interpreter.get_input_details,
 # resize_tensor_input) still works on the file.
@@ -87,7 +87,7 @@ class ModelSpec:
     legacy_architecture: str | None = None  # Keras-2 JSON in the original release
     reported: tuple[ReportedResult, ...] = ()
     # TFLite variant the LiteRT runtime loads when the name has no suffix; "" is fp32. Set
-    # only where the variant's agreement with fp32 was measured (humanmatting.quantize).
+    # only where the variant's agreement with fp32 was measured (humanmatting.build.quantize).
     default_variant: str = ""
     # Trained by this project and shipped inside the package (humanmatting/weights/NAME).
     shipped: bool = False
@@ -187,7 +187,7 @@ MODEL_SPECS: dict[str, ModelSpec] = {
             legacy_weights="dark-light-50-0.9735.h5",
             legacy_acnet_weights="dark-light-pre-50-0.9735.h5",
             legacy_architecture="dark-light.json",
-            # int8 (humanmatting.quantize): 2.8x faster than fp32 with LiteRT, IoU 0.994 with
+            # int8 (humanmatting.build.quantize): 2.8x faster than fp32 with LiteRT, IoU 0.994 with
             # fp32 on held-out photos (BENCHMARKS.md). Folders without it run fp32.
             default_variant="int8",
             # Trained at the 512-long presets: 0.735 mean person IoU at 512, 0.566 at 320

@@ -9,7 +9,8 @@ older than the lock file, then `npm run build`) and its web/dist copied in, so t
 Space's visitors matte their camera in their own browser; `--no-web-build` copies the
 web/dist there is (none: the Space streams the camera to the server, as without a build).
 
-The Space runs `app.py` beside a copy of the `humanmatting` package (no install step); the
+The Space runs `app.py` beside copies of the `humanmatting` runtime and the `gradio_app`
+layer (no install step); the
 SDK installs gradio at the README's `sdk_version`, so requirements.txt leaves gradio out.
 On a Space (SPACE_ID is set) the app may download weights from the model repos.
 """
@@ -26,7 +27,7 @@ from pathlib import Path
 
 from huggingface_hub import HfApi, SpaceCard
 
-from humanmatting.browser import built
+from gradio_app.browser import built
 from humanmatting.specs import (
     DEFAULT_HUB_NAMESPACE,
     HUB_NAMESPACE_ENV,
@@ -39,6 +40,14 @@ WEB_DIR = REPO_ROOT / "web"
 SPACE_README = Path(__file__).with_name("README.md")
 SPACE_NAME = "humanmatting"
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".*")
+
+
+def RUNTIME_ONLY(folder: str, names: list[str]) -> set[str]:  # noqa: N802 (an ignore pattern)
+    """Like IGNORED, and leaves out humanmatting/build (the Keras tools a Space never runs)."""
+    ignored = IGNORED(folder, names)
+    if Path(folder) == REPO_ROOT / "humanmatting":
+        ignored.add("build")
+    return ignored
 
 
 def space_card() -> SpaceCard:
@@ -85,7 +94,9 @@ def assemble(out_dir: str | Path, web_dist: Path | None = WEB_DIR / "dist") -> P
         raise FileExistsError(f"{out} is not empty; choose a new folder for the Space.")
     out.mkdir(parents=True, exist_ok=True)
     shutil.copy2(REPO_ROOT / "app.py", out / "app.py")
-    shutil.copytree(REPO_ROOT / "humanmatting", out / "humanmatting", ignore=IGNORED)
+    # The runtime and the app layer; the Keras build tools (humanmatting/build) stay out.
+    shutil.copytree(REPO_ROOT / "humanmatting", out / "humanmatting", ignore=RUNTIME_ONLY)
+    shutil.copytree(REPO_ROOT / "gradio_app", out / "gradio_app", ignore=IGNORED)
     shutil.copytree(REPO_ROOT / "examples", out / "examples", ignore=IGNORED)
     if web_dist is not None and built(web_dist):
         shutil.copytree(web_dist, out / "web" / "dist", ignore=shutil.ignore_patterns("*.map"))

@@ -63,8 +63,8 @@ def random_weights_dir(tmp_path_factory) -> Path:
     the reference files. BatchNorm statistics are randomised too so fusion is exercised."""
     import keras
 
-    from humanmatting.export import save_model_folder
-    from humanmatting.models import build_model
+    from humanmatting.build.export import save_model_folder
+    from humanmatting.build.models import build_model
     from humanmatting.specs import MODEL_SPECS
 
     out = tmp_path_factory.mktemp("random-weights")

@@ -24,8 +24,8 @@ import cv2
 import numpy as np
 import pytest
 
+from gradio_app.browser import CAMERA_REFINEMENT
 from humanmatting import compose
-from humanmatting.browser import CAMERA_REFINEMENT
 from humanmatting.preprocess import ASPECT_PRESETS, load_rgb
 from humanmatting.runtime import load_matter, tflite_file
 from humanmatting.weights import PACKAGED_WEIGHTS_DIR

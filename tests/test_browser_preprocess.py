@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import pytest
 
-from humanmatting import browser
+from gradio_app import browser
 from humanmatting.preprocess import (
     ASPECT_PRESETS,
     alpha_to_size,
@@ -201,7 +201,8 @@ def test_edges_are_refined_as_the_servers_stream_refines_them(run_js, frames, lo
 def test_the_servers_stream_refines_as_camera_json_says(frames):
     """serving.StreamSession's matte is Matter.predict(quality=CAMERA_REFINEMENT): what
     the page repeats (camera.json sends that setting)."""
-    from humanmatting import compose, serving
+    from gradio_app import serving
+    from humanmatting import compose
 
     registry = serving.ModelRegistry(PACKAGED_WEIGHTS_DIR, names=("dark-light",))
     rgb = frames["640x480"]

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from humanmatting import cli, load_matter
-from humanmatting.runtime import load_keras_model
+from humanmatting.build.keras_backend import load_keras_model
 from humanmatting.specs import FORMAT_FILE, MODEL_SPECS
 from humanmatting.weights import (
     InvalidWeightsError,
@@ -199,7 +199,7 @@ def test_folder_of_another_model_is_refused(random_weights_dir, tmp_path):
 def test_weights_that_compute_nan_are_refused(tmp_path):
     import keras
 
-    from humanmatting.export import save_model_folder
+    from humanmatting.build.export import save_model_folder
 
     inputs = keras.Input((None, None, 1))
     conv = keras.layers.Conv2D(2, 1, activation="softmax")

@@ -1,4 +1,4 @@
-"""humanmatting.heap: freed C-heap pages go back to the system (issue 16, item 2)."""
+"""gradio_app.heap: freed C-heap pages go back to the system (issue 16, item 2)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ import sys
 
 import pytest
 
-from humanmatting import heap
+from gradio_app import heap
 
 # 300 MB in 100 kB buffers (below glibc's mapping threshold: they come from the heap), one
 # in ten kept so that the heap's top cannot shrink on its own: the pages in between stay
 # with the process until they are trimmed.
 FRAGMENTED_HEAP = """
 import time
-from humanmatting import heap
+from gradio_app import heap
 
 def rss_mib():
     return int(open("/proc/self/statm").read().split()[1]) * 4096 / 2**20

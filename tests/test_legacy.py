@@ -4,8 +4,8 @@ import h5py
 import numpy as np
 import pytest
 
-from humanmatting.legacy import LegacyWeightsError, load_legacy_weights
-from humanmatting.models import build_model
+from humanmatting.build.legacy import LegacyWeightsError, load_legacy_weights
+from humanmatting.build.models import build_model
 
 
 def write_keras2_weights(model, path, tamper=None):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from humanmatting.models import build_model, count_multiply_accumulates, fuse_acnet
+from humanmatting.build.models import build_model, count_multiply_accumulates, fuse_acnet
 from humanmatting.specs import MODEL_SPECS
 
 from .conftest import randomize, shared_dir

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from humanmatting.legacy import LegacyWeightsError, load_legacy_weights
-from humanmatting.models import build_model, fuse_acnet
+from humanmatting.build.legacy import LegacyWeightsError, load_legacy_weights
+from humanmatting.build.models import build_model, fuse_acnet
 from humanmatting.preprocess import model_input_size, prepare_input
 
 

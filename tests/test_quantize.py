@@ -18,7 +18,7 @@ from .conftest import randomize
 
 @pytest.fixture(scope="module")
 def random_dark_light():
-    from humanmatting.models import build_model
+    from humanmatting.build.models import build_model
 
     return randomize(build_model("dark-light"), seed=3)
 
@@ -26,8 +26,8 @@ def random_dark_light():
 def test_litert_graph_computes_the_same_with_fast_ops(random_dark_light):
     import keras
 
-    from humanmatting.export import litert_graph
-    from humanmatting.models import build_model
+    from humanmatting.build.export import litert_graph
+    from humanmatting.build.models import build_model
 
     night = randomize(build_model("night"), seed=4)
     batch = np.random.default_rng(0).uniform(0, 255, (1, 96, 160, 3)).astype(np.float32)
@@ -42,8 +42,8 @@ def test_litert_graph_computes_the_same_with_fast_ops(random_dark_light):
 def test_equalization_keeps_the_function_and_evens_out_channel_ranges(random_dark_light):
     import keras
 
-    from humanmatting.export import litert_graph
-    from humanmatting.quantize import equalize_channels
+    from humanmatting.build.export import litert_graph
+    from humanmatting.build.quantize import equalize_channels
 
     rng = np.random.default_rng(1)
     calibration = [rng.uniform(0, 255, (1, 64, 96, 1)).astype(np.float32) for _ in range(2)]
@@ -66,7 +66,7 @@ def test_equalization_keeps_the_function_and_evens_out_channel_ranges(random_dar
 def test_fixed_shape_signatures_serve_presets_and_agree_with_the_any_size_one(
     random_weights_dir, photos
 ):
-    from humanmatting.export import fixed_shapes
+    from humanmatting.build.export import fixed_shapes
 
     matter = load_matter("dark-light-fp32", random_weights_dir)
     backend = matter.backend
@@ -106,8 +106,8 @@ def test_default_variant_falls_back_to_fp32_with_a_warning(random_weights_dir, c
     with caplog.at_level(logging.WARNING, logger="humanmatting.runtime"):
         matter = load_matter("dark-light", random_weights_dir)
     assert matter.variant == "fp32" and matter.name == "dark-light"
-    assert "python -m humanmatting.quantize" in caplog.text
-    with pytest.raises(FileNotFoundError, match="python -m humanmatting.quantize"):
+    assert "python -m humanmatting.build.quantize" in caplog.text
+    with pytest.raises(FileNotFoundError, match="python -m humanmatting.build.quantize"):
         load_matter("dark-light-int8", random_weights_dir)
     assert load_matter("dark-light", random_weights_dir, backend="keras").variant == "fp32"
 
@@ -117,7 +117,7 @@ def test_older_single_graph_softmax_files_still_load(random_weights_dir, tmp_pat
     import keras
     import tensorflow as tf
 
-    from humanmatting.export import _DynamicBilinearUpSampling
+    from humanmatting.build.export import _DynamicBilinearUpSampling
 
     folder = tmp_path / "dark-light"
     shutil.copytree(random_weights_dir / "dark-light", folder)
@@ -151,9 +151,9 @@ def test_older_single_graph_softmax_files_still_load(random_weights_dir, tmp_pat
 
 @pytest.fixture(scope="module")
 def quantized_original(original_weights_dir, tmp_path_factory):
-    """The author's dark-light with int8 and fp16 made by humanmatting.quantize (fixed-shape
+    """The author's dark-light with int8 and fp16 made by humanmatting.build.quantize (fixed-shape
     graph for 256x256 only, to keep the test short; other sizes use the any-size graph)."""
-    from humanmatting.quantize import quantize_folder
+    from humanmatting.build.quantize import quantize_folder
 
     folder = tmp_path_factory.mktemp("quantized") / "dark-light-original"
     shutil.copytree(original_weights_dir / "dark-light-original", folder)

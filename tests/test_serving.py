@@ -1,4 +1,4 @@
-"""humanmatting.serving: what the app does per request, without a browser."""
+"""gradio_app.serving: what the app does per request, without a browser."""
 
 from __future__ import annotations
 
@@ -12,8 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from humanmatting import compose
-from humanmatting.serving import (
+from gradio_app.serving import (
     BACKGROUNDS,
     DEFAULT_BACKGROUND,
     FRAME_BACKGROUNDS,
@@ -31,6 +30,7 @@ from humanmatting.serving import (
     matte_video,
     render,
 )
+from humanmatting import compose
 from humanmatting.specs import DEFAULT_FRAMES_MODEL, DEFAULT_MODEL, MODEL_SPECS
 
 
@@ -352,7 +352,7 @@ def test_background_pictures_are_cached_within_a_byte_budget(tmp_path):
     """lru_cache(maxsize=4) pinned four decoded 40 MP pictures (+460 MiB that stayed)."""
     from PIL import Image
 
-    from humanmatting.serving import BACKGROUND_CACHE_BYTES, PictureCache
+    from gradio_app.serving import BACKGROUND_CACHE_BYTES, PictureCache
 
     assert BACKGROUND_CACHE_BYTES <= 64 * 2**20
     cache = PictureCache(max_bytes=2_000_000)  # room for two 600x500 pictures (0.9 MB each)
@@ -372,7 +372,7 @@ def test_background_pictures_are_cached_within_a_byte_budget(tmp_path):
 
 
 def test_settings_from_the_environment_say_what_is_wrong(monkeypatch):
-    from humanmatting.serving import SettingError, setting
+    from gradio_app.serving import SettingError, setting
 
     monkeypatch.setenv("HUMANMATTING_TEST", "12")
     assert setting("HUMANMATTING_TEST", 3, 1, whole=True) == 12
@@ -388,7 +388,7 @@ def test_settings_from_the_environment_say_what_is_wrong(monkeypatch):
 
 
 def test_app_temp_folders_of_stopped_servers_are_removed_at_the_next_start(tmp_path):
-    from humanmatting.serving import AppTempFolder
+    from gradio_app.serving import AppTempFolder
 
     running = AppTempFolder(tmp_path)
     (running.path / "upload.png").write_bytes(b"x")
@@ -409,7 +409,7 @@ def test_app_temp_folders_of_stopped_servers_are_removed_at_the_next_start(tmp_p
 def test_body_limit_refuses_large_bodies_before_the_application_reads_them():
     import asyncio
 
-    from humanmatting.serving import BodyLimit
+    from gradio_app.serving import BodyLimit
 
     seen = []
 

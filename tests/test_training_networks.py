@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from humanmatting.models import build_model
+from humanmatting.build.models import build_model
 from tests.conftest import randomize
 from training.metrics import segmentation_metrics
 from training.networks import build_training_model, inference_model, unwrap

@@ -4,7 +4,7 @@
         [--metrics evaluation/dark-light/metrics.json] [--variants fp16,int8 --calibration-data DIR]
 
 Writes OUT/MODEL/: ACNet branches fused and any training input scale folded into the first
-convolution (training.networks.inference_model), then `humanmatting.export.save_model_folder`
+convolution (training.networks.inference_model), then `humanmatting.build.export.save_model_folder`
 (config.json, metadata.json, model.weights.h5, model*.tflite, humanmatting.json), plus
 metrics.json when given. Before returning it loads the folder back through the runtime
 (`load_matter`, Keras and LiteRT) and checks that it computes what the checkpoint computes;
@@ -126,8 +126,8 @@ def export_model(
     check: bool = True,
 ) -> Path:
     """Write OUT/MODEL from a checkpoint or run folder; returns the model folder."""
-    from humanmatting.export import save_model_folder
-    from humanmatting.quantize import quantize_folder
+    from humanmatting.build.export import save_model_folder
+    from humanmatting.build.quantize import quantize_folder
     from training.networks import best_checkpoint, float32_twin, inference_model, load_checkpoint
 
     spec = get_spec(model_name)
@@ -151,7 +151,7 @@ def export_model(
         if (checkpoint.parent / curves).is_file():
             shutil.copyfile(checkpoint.parent / curves, folder / curves)
     if variants:
-        # The one int8 path (humanmatting.quantize), calibrated on training photos of people.
+        # The one int8 path (humanmatting.build.quantize), calibrated on training photos of people.
         photos = training_photos(calibration_data, calibration_count) if "int8" in variants else []
         quantize_folder(
             folder,

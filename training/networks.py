@@ -1,6 +1,6 @@
 """Training-form networks, checkpoints, and their conversion to the served form.
 
-The network itself always comes from `humanmatting.models.build_model` (one definition for
+The network itself always comes from `humanmatting.build.models.build_model` (one definition for
 training and serving). Training may wrap it:
 
     image (raw 0..255) -> [Rescaling(input_scale)] -> network -> [float32 cast]
@@ -22,7 +22,7 @@ import keras
 from keras import layers
 
 import training.recipe  # noqa: F401 - registers the custom loss for loading checkpoints
-from humanmatting.models import build_model, fuse_acnet
+from humanmatting.build.models import build_model, fuse_acnet
 from humanmatting.specs import get_spec
 
 INPUT_SCALING = "input_scaling"

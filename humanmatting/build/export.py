@@ -5,7 +5,7 @@ Layout (FORMAT_VERSION 1), the same on disk and in a Hub model repo:
     config.json, metadata.json, model.weights.h5   Keras 3 `save_model(..., zipped=False)`
     model.tflite                                    fp32 LiteRT model, any H, W multiple of 32
     model-<variant>.tflite                          optional quantized variants (fp16, int8)
-                                                    (python -m humanmatting.quantize FOLDER)
+                                                    (python -m humanmatting.build.quantize FOLDER)
     humanmatting.json                               channels, input range, classes, presets
 
 Keras owns `config.json` (it is what `keras.saving.load_model("hf://...")` reads), so
@@ -212,7 +212,7 @@ def convert_to_tflite(
     shapes = fixed_shapes() if shapes is None else list(shapes)
     exportable = litert_graph(model)
     if quantization == "int8" and equalize:
-        from humanmatting.quantize import equalize_channels
+        from humanmatting.build.quantize import equalize_channels
 
         equalize_channels(exportable, calibration_inputs)
     archive = keras.export.ExportArchive()

@@ -30,6 +30,13 @@ except ImportError:  # Windows: no file locks, no clean-up of other servers' fol
     fcntl = None
 
 from humanmatting import compose
+from humanmatting.compose import (  # noqa: F401 (the app's vocabulary, re-exported)
+    BACKGROUNDS,
+    DEFAULT_BACKGROUND,
+    DEFAULT_BLUR,
+    DEFAULT_COLOR,
+    MATTE,
+)
 from humanmatting.preprocess import ImageInput, InvalidImageError, load_rgb
 from humanmatting.runtime import Matter, load_matter
 from humanmatting.specs import DEFAULT_FRAMES_MODEL, DEFAULT_MODEL, MODEL_SPECS
@@ -47,16 +54,11 @@ from humanmatting.weights import (
     resolve_model_folder,
 )
 
-# The one vocabulary of the app's tabs, its API and the CLI: what goes behind the person,
-# plus the matte itself as an output. Videos and the camera have no transparency (MP4 has
-# no alpha channel), so they offer the matte instead of "transparent".
-BACKGROUNDS = ("transparent", "blur", "color", "image")
-MATTE = "matte"
+# The vocabulary (compose.BACKGROUNDS, MATTE, defaults) is the runtime's, shared with the
+# CLI. Videos and the camera have no transparency (MP4 has no alpha channel), so they offer
+# the matte instead of "transparent".
 IMAGE_BACKGROUNDS = BACKGROUNDS  # the Image tab shows the matte beside the result anyway
 FRAME_BACKGROUNDS = ("blur", "color", "image", MATTE)
-DEFAULT_BACKGROUND = "blur"  # the one default that every tab, the API and the CLI offer
-DEFAULT_COLOR = "#00b140"
-DEFAULT_BLUR = 15.0
 EDGES = {"soft": None, "hard": 0.5}  # hard edges: alpha >= 0.5 becomes person
 # Download formats of the Image tab: PNG keeps transparency; JPEG and WebP are far smaller
 # for opaque results (a group photo's PNG: 2.9 MB).

@@ -1,6 +1,6 @@
 """Make a model folder's fast LiteRT variants (fp16, int8) and measure how well they agree.
 
-    python -m humanmatting.quantize MODEL_DIR [--calibration-dir DIR] [--count 64]
+    python -m humanmatting.build.quantize MODEL_DIR [--calibration-dir DIR] [--count 64]
 
 Writes MODEL_DIR/model.tflite (fp32, re-exported with the fast graph), model-fp16.tflite
 and model-int8.tflite, and records in humanmatting.json how int8 was calibrated and how
@@ -13,7 +13,7 @@ int8 here is full-integer (XNNPACK's int8 kernels), with three choices that matt
   matplotlib's grace_hopper and scikit-image's camera are held out to measure agreement;
 - cross-layer equalization (`equalize_channels`): per-channel scales moved between a conv
   and the convs that read it, exact in float, so every channel uses the int8 range;
-- the first conv kept in float (see `humanmatting.export.convert_to_tflite`).
+- the first conv kept in float (see `humanmatting.build.export.convert_to_tflite`).
 """
 
 from __future__ import annotations
@@ -356,8 +356,8 @@ def quantize_folder(
     humanmatting.json (variants, calibration, agreement). Returns what was recorded.
     `shapes`: the fixed-shape signatures (default `export.fixed_shapes()`); `photos`:
     more calibration photos (HxWx3 uint8), described in the record by `photos_source`."""
-    from humanmatting.export import convert_to_tflite
-    from humanmatting.runtime import load_keras_model
+    from humanmatting.build.export import convert_to_tflite
+    from humanmatting.build.keras_backend import load_keras_model
 
     folder = Path(folder)
     description_path = folder / FORMAT_FILE
