@@ -39,6 +39,7 @@ from humanmatting.compose import (  # noqa: F401 (the app's vocabulary, re-expor
 )
 from humanmatting.preprocess import ImageInput, InvalidImageError, load_rgb
 from humanmatting.runtime import Matter, load_matter
+from humanmatting.settings import SettingError, positive_number  # noqa: F401 (re-exported)
 from humanmatting.specs import DEFAULT_FRAMES_MODEL, DEFAULT_MODEL, MODEL_SPECS
 from humanmatting.video import (
     AlphaSmoother,
@@ -107,30 +108,12 @@ class ModelUnavailableError(LookupError):
     """The requested model has no weights here; the message says how to get them."""
 
 
-class SettingError(ValueError):
-    """An environment variable or option has a value that cannot be used."""
-
-
 def setting(
     name: str, default: float, minimum: float = 0, whole: bool = False, above: bool = False
 ) -> float:
-    """The number in environment variable `name` (`default` when unset): at least
-    `minimum` (above it with `above`); SettingError that says what is wrong otherwise."""
-    value = os.environ.get(name, "").strip()
-    if not value:
-        return default
-    kind = "a whole number" if whole else "a number"
-    try:
-        number = float(value)
-        if whole and number != int(number):
-            raise ValueError
-    except (ValueError, OverflowError):
-        number = math.nan
-    in_range = number > minimum if above else number >= minimum  # False for NaN
-    if not in_range or math.isinf(number):
-        bound = f"above {minimum:g}" if above else f"of at least {minimum:g}"
-        raise SettingError(f"{name} must be {kind} {bound}, not {value!r}.")
-    return int(number) if whole else number
+    """The number in environment variable `name` (`default` when unset); see
+    humanmatting.settings.positive_number."""
+    return positive_number(os.environ, name, default, minimum, whole, above)
 
 
 @dataclass(frozen=True)

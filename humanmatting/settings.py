@@ -1,0 +1,97 @@
+"""The runtime's settings in one object, read from the environment once, at an edge.
+
+The CLI and the app call `Settings.from_env()` when they start and pass the object down;
+a library caller may build one (`Settings(weights_dir=...)`) or let `load_matter` read the
+environment once per call. Nothing below the edges reads `HUMANMATTING_*` variables.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from humanmatting.specs import DEFAULT_HUB_NAMESPACE, ModelSpec
+
+WEIGHTS_DIR_ENV = "HUMANMATTING_WEIGHTS_DIR"
+PACKAGED_WEIGHTS_ENV = "HUMANMATTING_PACKAGED_WEIGHTS"
+HUB_NAMESPACE_ENV = "HUMANMATTING_HUB_NAMESPACE"
+MAX_PIXELS_ENV = "HUMANMATTING_MAX_PIXELS"
+DEFAULT_MAX_PIXELS = 40_000_000  # 40 MP: larger than any phone photo, far below a bomb
+_OFF = ("0", "false", "no", "off")
+
+
+class SettingError(ValueError):
+    """A setting (an environment variable) has a value that cannot be used."""
+
+
+def positive_number(
+    environ: Mapping[str, str],
+    name: str,
+    default: float,
+    minimum: float = 0,
+    whole: bool = False,
+    above: bool = False,
+) -> float:
+    """The number in environ[name] (`default` when unset): at least `minimum` (above it
+    with `above`), whole with `whole`; SettingError that says what is wrong otherwise."""
+    value = environ.get(name, "").strip()
+    if not value:
+        return default
+    kind = "a whole number" if whole else "a number"
+    try:
+        number = float(value)
+        if whole and number != int(number):
+            raise ValueError
+    except (ValueError, OverflowError):
+        number = math.nan
+    in_range = number > minimum if above else number >= minimum  # False for NaN
+    if not in_range or math.isinf(number):
+        bound = f"above {minimum:g}" if above else f"of at least {minimum:g}"
+        raise SettingError(f"{name} must be {kind} {bound}, not {value!r}.")
+    return int(number) if whole else number
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where weights come from and how large an input may be."""
+
+    weights_dir: Path | None = None  # $HUMANMATTING_WEIGHTS_DIR: model folders by name
+    packaged_weights: bool = True  # $HUMANMATTING_PACKAGED_WEIGHTS=0 ignores shipped models
+    hub_namespace: str = DEFAULT_HUB_NAMESPACE  # $HUMANMATTING_HUB_NAMESPACE
+    max_pixels: int = DEFAULT_MAX_PIXELS  # $HUMANMATTING_MAX_PIXELS: decoded image limit
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read the HUMANMATTING_* variables (os.environ by default); bad values raise
+        SettingError naming the variable."""
+        environ = os.environ if environ is None else environ
+        weights_dir = environ.get(WEIGHTS_DIR_ENV, "").strip()
+        max_pixels = environ.get(MAX_PIXELS_ENV, "").strip()
+        if max_pixels:
+            try:
+                limit = int(float(max_pixels))  # also "40_000_000" and "4e7"
+            except (ValueError, OverflowError):
+                limit = 0
+            if limit <= 0:
+                raise SettingError(
+                    f"{MAX_PIXELS_ENV} must be a positive number of pixels, not {max_pixels!r}."
+                )
+        else:
+            limit = DEFAULT_MAX_PIXELS
+        return cls(
+            weights_dir=Path(weights_dir) if weights_dir else None,
+            packaged_weights=environ.get(PACKAGED_WEIGHTS_ENV, "1").strip().lower() not in _OFF,
+            hub_namespace=environ.get(HUB_NAMESPACE_ENV, "").strip() or DEFAULT_HUB_NAMESPACE,
+            max_pixels=limit,
+        )
+
+    def repo_id(self, spec: ModelSpec) -> str:
+        """The Hub repository of `spec` in this namespace."""
+        return f"{self.hub_namespace}/{spec.hub_repo_name}"
+
+    def replace(self, **changes) -> Settings:
+        return dataclasses.replace(self, **changes)
