@@ -49,7 +49,8 @@ from gradio_app.serving import (  # noqa: E402
     VideoLimits,
     setting,
 )
-from humanmatting.preprocess import InvalidImageError, load_rgb, max_pixels  # noqa: E402
+from humanmatting.preprocess import InvalidImageError, allow_pillow_pixels, load_rgb  # noqa: E402
+from humanmatting.settings import Settings  # noqa: E402
 from humanmatting.specs import QUALITIES  # noqa: E402
 from humanmatting.video import VIDEO_SUFFIXES, InvalidVideoError, open_video  # noqa: E402
 
@@ -1085,12 +1086,13 @@ def main(argv: list[str] | None = None) -> None:
         args = parse_args(argv)
         queue_size = int(setting(QUEUE_SIZE_ENV, QUEUE_SIZE, 1, whole=True))
         limits = VideoLimits.from_env()
-        max_pixels()  # HUMANMATTING_MAX_PIXELS, checked now rather than at the first photo
+        settings = Settings.from_env()  # HUMANMATTING_*, checked now, not at the first photo
     except (SettingError, ValueError) as error:
         fail(error)
     # Everything this server writes goes into its own folder: Gradio's uploads and cache,
     # our results, temporary files; removed when it stops, or by the next start if killed.
     heap.keep_returning_freed_memory()  # RSS back near its start after a burst
+    allow_pillow_pixels(settings.max_pixels)
     temp = AppTempFolder(temp_base())
     os.environ["GRADIO_TEMP_DIR"] = str(temp.path / "gradio")
     for module in ("routes", "route_utils", "screen_recording_utils", "mcp"):  # read at import
@@ -1104,7 +1106,11 @@ def main(argv: list[str] | None = None) -> None:
         print(f"removed the temporary files of {len(temp.removed)} stopped server(s)", flush=True)
     try:
         registry = ModelRegistry(
-            args.weights, download=args.download, threads=args.threads, max_shapes=args.max_shapes
+            args.weights,
+            download=args.download,
+            threads=args.threads,
+            max_shapes=args.max_shapes,
+            settings=settings,
         )
         print(
             f"humanmatting {humanmatting.__version__} from {Path(humanmatting.__file__).parent}; "
@@ -1155,7 +1161,7 @@ def main(argv: list[str] | None = None) -> None:
         print(
             f"serving {time.perf_counter() - STARTED_AT:.1f} s after start (imports "
             f"{IMPORT_S:.1f} s, model and page {time.perf_counter() - started:.1f} s); uploads "
-            f"up to {max_upload_mb:g} MB, images up to {max_pixels():,} pixels",
+            f"up to {max_upload_mb:g} MB, images up to {settings.max_pixels:,} pixels",
             flush=True,
         )
         demo.block_thread()

@@ -35,7 +35,7 @@ import humanmatting
 imported = time.perf_counter()
 matter = humanmatting.load_matter({model!r}, {weights!r}, download=False)
 loaded = time.perf_counter()
-alpha = matter.predict({photo!r})
+alpha = matter.predict({photo!r}).alpha
 predicted = time.perf_counter()
 status = dict(
     line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line

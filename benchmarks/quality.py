@@ -136,8 +136,8 @@ def matter_candidate(matter, key: str, label: str, ours: bool, where: str) -> Ca
     def run(rgb: np.ndarray, long_side: int | None) -> tuple[np.ndarray, float]:
         """By default what a photo gets from `predict` (the spec's best input size, the edge
         refinement); at `long_side` (the size sweep) the network's own matte, stretched."""
-        alpha = matter.predict(rgb, long_side=long_side, refine=long_side is None)
-        return alpha, matter.last_timing.model_ms
+        prediction = matter.predict(rgb, long_side=long_side, refine=long_side is None)
+        return prediction.alpha, prediction.timing.model_ms
 
     source = f"{where}: `{matter.folder}` (LiteRT {matter.variant})"
     try:
@@ -212,10 +212,13 @@ def load_candidates(args) -> tuple[list[Candidate], list[str]]:
         skipped.append(line)
 
     for name in OUR_MODELS:
-        request = f"{name}-{args.variant}" if args.variant else name
         try:
             matter = load_matter(
-                request, weights=args.weights, threads=args.threads, max_shapes=MAX_SHAPES
+                name,
+                weights=args.weights,
+                threads=args.threads,
+                max_shapes=MAX_SHAPES,
+                variant=args.variant,
             )
         except WeightsNotFoundError as error:
             skip(f"{name}: skipped, weights not found ({not_found_reason(error)})")
@@ -246,7 +249,7 @@ def load_candidates(args) -> tuple[list[Candidate], list[str]]:
             model = json.loads((folder / FORMAT_FILE).read_text())["model"]
             # The author's float weights as released: fp32, whatever the spec's default.
             matter = load_matter(
-                f"{model}-fp32", weights=folder, threads=args.threads, max_shapes=MAX_SHAPES
+                model, variant="fp32", weights=folder, threads=args.threads, max_shapes=MAX_SHAPES
             )
             candidates.append(matter_candidate(matter, ORIGINAL_KEY, ORIGINAL_LABEL, False, where))
 
@@ -786,7 +789,7 @@ def markdown(
         "matrix summed over all pixels of the split (large photos and large persons weigh "
         "more), as Keras' MeanIoU over a validation set.",
         "- **model ms**: median over the photos of the model call alone (set input, invoke, "
-        "read output: the call `Matter.last_timing.model_ms` times, and the same part for "
+        "read output: the call `Prediction.timing.model_ms` times, and the same part for "
         "MediaPipe), at the candidate's default input; the first call on each input shape is "
         "not counted. At the default input our models' and the author's mattes are what "
         "`predict(photo)` returns (the edge refinement included, not timed here: "

@@ -213,9 +213,10 @@ def photo_request(matter, jpeg: bytes, refined: bool, foreground: bool, hq_secon
     """The app's photo request (decode, network, cutout, PNG); times of its parts in ms."""
     started = time.perf_counter()
     rgb = load_rgb(jpeg)
-    alpha = matter.predict(rgb, quality="best", refine=refined)
-    refine_ms = matter.last_timing.refine_ms
-    stretched_ms = 0.0 if refined else matter.last_timing.postprocess_ms
+    prediction = matter.predict(rgb, quality="best", refine=refined)
+    alpha = prediction.alpha
+    refine_ms = prediction.timing.refine_ms
+    stretched_ms = 0.0 if refined else prediction.timing.postprocess_ms
     hq_ms = 0.0
     if hq_seconds:
         hq_started = time.perf_counter()
@@ -271,8 +272,8 @@ def measure_time(args, matter, rgb: np.ndarray) -> dict:
     runs: dict[bool, list] = {False: [], True: []}
     for index in range(2 * (args.repeats + 1)):
         refined = bool(index % 2)
-        alpha = matter.predict(frame, quality="fast", refine=refined)
-        timing = matter.last_timing
+        prediction = matter.predict(frame, quality="fast", refine=refined)
+        alpha, timing = prediction.alpha, prediction.timing
         started = time.perf_counter()
         if refined:
             compose.edge_colors(frame, alpha)
@@ -394,7 +395,7 @@ def save_crops(args, splits: dict, matter, out: Path) -> dict:
     candidates = []
     for pair in pairs:
         rgb, truth = read_pair(pair)
-        iou = mask_scores(truth, person(matter.predict(rgb, refine=False)))["person_iou"]
+        iou = mask_scores(truth, person(matter.predict(rgb, refine=False).alpha))["person_iou"]
         candidates.append((pair, background_brightness(rgb, truth), iou, crop_boxes(truth)))
     median_iou = statistics.median(c[2] for c in candidates)
     good = [c[:3] for c in candidates if c[2] >= median_iou and c[3] is not None]

@@ -230,15 +230,14 @@ class MediaPipePipeline:
 
 
 class MatterPipeline:
-    """`Matter.predict` at a given network size; stages from `Matter.last_timing`."""
+    """`Matter.predict` at a given network size; stages from its Prediction's timing."""
 
     def __init__(self, matter, size: tuple[int, int]):
         self.matter = matter
         self.long_side = max(size)
 
     def __call__(self, rgb: np.ndarray) -> tuple[float, float, float]:
-        self.matter.predict(rgb, long_side=self.long_side)
-        timing = self.matter.last_timing
+        timing = self.matter.predict(rgb, long_side=self.long_side).timing
         return timing.preprocess_ms / 1e3, timing.model_ms / 1e3, timing.postprocess_ms / 1e3
 
 
@@ -594,7 +593,9 @@ def main(argv: list[str] | None = None) -> int:
             photo_frame((256, 256)),
         )
         for variant in VARIANTS:
-            matter = load_matter(f"dark-light-{variant}", folder, threads=count, download=False)
+            matter = load_matter(
+                "dark-light", folder, threads=count, download=False, variant=variant
+            )
             for size in sizes:
                 key = (f"litert-{variant}", count, size)
                 pipelines[key], frames[key] = MatterPipeline(matter, size), photo_frame(size)

@@ -39,7 +39,12 @@ from humanmatting.compose import (  # noqa: F401 (the app's vocabulary, re-expor
 )
 from humanmatting.preprocess import ImageInput, InvalidImageError, load_rgb
 from humanmatting.runtime import Matter, load_matter
-from humanmatting.settings import SettingError, positive_number  # noqa: F401 (re-exported)
+from humanmatting.settings import (  # noqa: F401 (SettingError re-exported)
+    DEFAULT_MAX_PIXELS,
+    SettingError,
+    Settings,
+    positive_number,
+)
 from humanmatting.specs import DEFAULT_FRAMES_MODEL, DEFAULT_MODEL, MODEL_SPECS
 from humanmatting.video import (
     AlphaSmoother,
@@ -179,18 +184,24 @@ class ModelRegistry:
         threads: int | None = None,
         names: tuple[str, ...] = tuple(MODEL_SPECS),
         max_shapes: int = 1,
+        settings: Settings | None = None,
     ):
+        self.settings = settings or Settings.from_env()
         self.weights = weights
         self.download = download
         self.threads = threads
         self.max_shapes = max_shapes
         self.folders: dict[str, Path] = {}
         self.problems: dict[str, str] = {}
+        self._hints: dict[str, str] = {}
         for name in names:
             try:
-                self.folders[name] = resolve_model_folder(name, weights, download=download)
+                self.folders[name] = resolve_model_folder(
+                    name, weights, download=download, settings=self.settings
+                )
             except (WeightsNotFoundError, WeightsIntegrityError) as error:
                 self.problems[name] = str(error)
+                self._hints[name] = getattr(error, "how_to_get", "") or str(error)
         self._matters: dict[tuple[str, str], Matter] = {}
         self._lock = threading.Lock()
 
@@ -214,10 +225,9 @@ class ModelRegistry:
         return next(iter(self.folders), None)
 
     def how_to_get(self, name: str) -> str:
-        """The commands that get model `name`'s weights (the end of its problem, which
-        also lists the folders tried on this server: never shown to visitors)."""
-        problem = self.problems.get(name, "")
-        return problem.split("To get them:", 1)[-1].split("To get the weights:", 1)[-1].strip()
+        """The commands that get model `name`'s weights (the error's `how_to_get`, without
+        the folders tried on this server, which visitors never see)."""
+        return self._hints.get(name, "").strip()
 
     def summary(self) -> dict:
         """Which models can be chosen, and how to get the others: no server paths."""
@@ -249,6 +259,7 @@ class ModelRegistry:
                     threads=self.threads,
                     download=False,
                     max_shapes=self.max_shapes,
+                    settings=self.settings,
                 )
                 self._matters[name, role] = matter
             return self._matters[name, role]
@@ -384,17 +395,17 @@ class PictureCache:
     def nbytes(self) -> int:
         return sum(picture.nbytes for picture in self._pictures.values())
 
-    def get(self, path: str | os.PathLike) -> np.ndarray:
+    def get(self, path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
         try:
             status = os.stat(path)
             key = (str(path), status.st_size, status.st_mtime_ns)
         except OSError:
-            return load_rgb(path)  # its own clear error
+            return load_rgb(path, max_pixels)  # its own clear error
         with self._lock:
             if key in self._pictures:
                 self._pictures.move_to_end(key)
                 return self._pictures[key]
-        picture = load_rgb(path)
+        picture = load_rgb(path, max_pixels)
         if picture.nbytes <= self.max_bytes:
             with self._lock:
                 self._pictures[key] = picture
@@ -448,10 +459,10 @@ class MatteCache:
 MATTES = MatteCache()
 
 
-def _background_rgb(image: ImageInput) -> np.ndarray:
+def _background_rgb(image: ImageInput, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     if isinstance(image, (str, os.PathLike)):
-        return BACKGROUND_PICTURES.get(image)
-    return load_rgb(image)
+        return BACKGROUND_PICTURES.get(image, max_pixels)
+    return load_rgb(image, max_pixels)
 
 
 def render(
@@ -460,9 +471,11 @@ def render(
     background: Background,
     threshold: float | None = None,
     decontaminate: bool | compose.EdgeColors | None = True,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> np.ndarray:
     """The person in front of `background`; 'transparent' gives RGBA, the rest RGB.
-    `decontaminate`: the person's colours in the soft edge (compose's; True estimates them)."""
+    `decontaminate`: the person's colours in the soft edge (compose's; True estimates them).
+    `max_pixels`: the limit for a background picture (Settings.max_pixels)."""
     mode = background.mode
     clean = {"decontaminate": decontaminate}
     if mode == "transparent":
@@ -472,7 +485,7 @@ def render(
     if mode == "image":
         if background.image is None:
             raise ValueError("Choose a background picture first (or another background mode).")
-        backdrop = _background_rgb(background.image)
+        backdrop = _background_rgb(background.image, max_pixels)
         return compose.replace_background(rgb, alpha, backdrop, threshold, **clean)
     if mode == "blur":
         return compose.blur_background(rgb, alpha, background.blur, threshold, **clean)
@@ -497,16 +510,17 @@ def matte_image(
     threshold = edge_threshold(edges)
     background.check(BACKGROUNDS)
     matter = registry.matter(model)
-    rgb = load_rgb(image)
+    max_pixels = registry.settings.max_pixels
+    rgb = load_rgb(image, max_pixels)
     check_png_size(*rgb.shape[:2])
     if background.mode == "image" and background.image is not None:
-        _background_rgb(background.image)  # a broken picture fails before the model runs
+        _background_rgb(background.image, max_pixels)  # a broken one fails before the model
     model_input = matter.input_size(*rgb.shape[:2], quality=quality)  # refuses a bad quality
     key = MATTES.key(image, f"{matter.name}@{quality}")
     cached = MATTES.get(key)
     if cached is None:
-        alpha = matter.predict(rgb, quality=quality)
-        model_ms = matter.last_timing.model_ms
+        prediction = matter.predict(rgb, quality=quality)
+        alpha, model_ms = prediction.alpha, prediction.timing.model_ms
         MATTES.put(key, alpha, model_ms)
     else:
         alpha, model_ms = cached
@@ -515,7 +529,9 @@ def matte_image(
     cutout = compose.cutout(rgb, alpha, threshold, decontaminate=colors)
     transparent = background.mode == "transparent"  # then the composite is the cutout
     composite = (
-        cutout if transparent else render(rgb, alpha, background, threshold, decontaminate=colors)
+        cutout
+        if transparent
+        else render(rgb, alpha, background, threshold, colors, max_pixels)
     )
     result = ImageResult(
         model=matter.name,
@@ -542,14 +558,14 @@ def compare_models(
     registry: ModelRegistry, image: ImageInput, edges: str = "soft"
 ) -> list[tuple[np.ndarray, str, str]]:
     """(matte, caption with the model time, model name) for every available model."""
-    rgb = load_rgb(image)
+    rgb = load_rgb(image, registry.settings.max_pixels)
     check_png_size(*rgb.shape[:2])
     results = []
     for name in registry.available:
-        matter = registry.matter(name)
-        alpha = matter.predict(rgb)
-        caption = f"{name}: {matter.last_timing.model_ms:.1f} ms"
-        results.append((compose.matte_image(alpha, edge_threshold(edges)), caption, name))
+        prediction = registry.matter(name).predict(rgb)
+        caption = f"{name}: {prediction.timing.model_ms:.1f} ms"
+        matte = compose.matte_image(prediction.alpha, edge_threshold(edges))
+        results.append((matte, caption, name))
     return results
 
 
@@ -772,12 +788,12 @@ def matte_video(
     smoother = AlphaSmoother(smoothing) if smoothing else None
 
     def frame_function(rgb: np.ndarray) -> np.ndarray:
-        alpha = matter.predict(rgb, quality="fast")  # frames: the cheaper refinement
+        alpha = matter.predict(rgb, quality="fast").alpha  # frames: the cheaper refinement
         if smoother is not None:
             alpha = smoother(alpha)
         # No foreground colours for frames (as the camera's): on a 720p frame they cost
         # more than the network and the refinement together, 54 ms against 32 ms.
-        return render(rgb, alpha, background, threshold, decontaminate=False)
+        return render(rgb, alpha, background, threshold, False, registry.settings.max_pixels)
 
     output_dir = Path(output_dir or tempfile.mkdtemp(prefix="humanmatting-video-"))
     destination = output_dir / f"{download_name(source, background.mode)}{VIDEO_SUFFIX}"
@@ -823,8 +839,9 @@ class StreamSession:
         """
         started = self.clock()
         matter = registry.matter(model, role="camera")
-        rgb = load_rgb(frame)
-        alpha = matter.predict(rgb, long_side=long_side, quality="fast")
+        max_pixels = registry.settings.max_pixels
+        rgb = load_rgb(frame, max_pixels)
+        alpha = matter.predict(rgb, long_side=long_side, quality="fast").alpha
         if smoothing:
             alpha = self.smoother(alpha)
         else:
@@ -834,7 +851,7 @@ class StreamSession:
         # No foreground colours for live frames: 25 ms on a 640x480 frame, as much as the
         # network (benchmarks/refinement/results.md); photos get them, frames do not.
         threshold = edge_threshold(edges)
-        picture = render(rgb, alpha, background.check(), threshold, decontaminate=False)
+        picture = render(rgb, alpha, background.check(), threshold, False, max_pixels)
         finished = self.clock()
         self.finished.append(finished)
         self.frames += 1

@@ -19,10 +19,10 @@ from typing import Any
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
+from humanmatting.settings import HUB_NAMESPACE_ENV, Settings
 from humanmatting.specs import (
     DEFAULT_HUB_NAMESPACE,
     FORMAT_FILE,
-    HUB_NAMESPACE_ENV,
     TFLITE_FILES,
     ModelSpec,
     get_spec,
@@ -454,7 +454,7 @@ humanmatting photo.jpg --model {spec.name} --mode transparent -o cutout.png
 from humanmatting import load_matter
 
 matter = load_matter("{spec.name}")     # LiteRT; finds the download in the HF cache
-alpha = matter.predict("photo.jpg")      # float32 (H, W) alpha at the photo's size
+alpha = matter.predict("photo.jpg").alpha  # float32 (H, W) alpha at the photo's size
 ```
 
 The package runs the network at the long side that measures best for the model
@@ -511,7 +511,7 @@ def build_card(
 ) -> ModelCard:
     """The model card of the model folder `folder` as it will be published at `repo_id`."""
     folder = Path(folder)
-    repo_id = repo_id or spec.hub_repo_id
+    repo_id = repo_id or Settings.from_env().repo_id(spec)
     description = read_json(folder / FORMAT_FILE)
     metrics = metrics if metrics is not None else collect_results(spec, folder)
     results = eval_results(metrics)
@@ -622,9 +622,8 @@ def main(argv: list[str] | None = None) -> int:
             folder = resolve_model_folder(spec.name)
         # Stage as hub.push does, so this prints exactly the README.md it would upload.
         with tempfile.TemporaryDirectory() as temporary:
-            staged = stage_repo(
-                spec, folder, Path(temporary) / spec.name, args.repo_id or spec.hub_repo_id
-            )
+            repo_id = args.repo_id or Settings.from_env().repo_id(spec)
+            staged = stage_repo(spec, folder, Path(temporary) / spec.name, repo_id)
             print((staged / CARD_FILE).read_text(), end="")
     except (ValueError, FileNotFoundError) as error:
         print(f"hub.card: {error}", file=sys.stderr)

@@ -18,6 +18,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from humanmatting.settings import Settings
 from humanmatting.specs import ModelSpec, get_spec
 from humanmatting.weights import (
     WeightsIntegrityError,
@@ -58,7 +59,7 @@ def pull(
     from huggingface_hub import constants, snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError
 
-    repo_id = repo_id or spec.hub_repo_id
+    repo_id = repo_id or Settings.from_env().repo_id(spec)
     revision = revision or default_revision(spec, repo_id)
     where = f"{repo_id}@{revision or 'main'}"
     try:

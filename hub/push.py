@@ -26,6 +26,7 @@ import tempfile
 from pathlib import Path
 
 from hub.card import CARD_FILE, CURVE_FILES, KERAS_FILES, METRICS_FILE, build_card, collect_results
+from humanmatting.settings import Settings
 from humanmatting.specs import FORMAT_FILE, TFLITE_FILES, ModelSpec, get_spec
 from humanmatting.weights import sha256_of
 
@@ -160,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         spec = get_spec(args.model)
-        repo_id = args.repo_id or spec.hub_repo_id
+        repo_id = args.repo_id or Settings.from_env().repo_id(spec)
         folder = find_model_folder(spec, args.source)
         if args.dry_run:
             staged = stage_repo(spec, folder, args.dry_run, repo_id, args.curves)

@@ -32,6 +32,7 @@ from humanmatting.preprocess import (
     MAX_LONG_SIDE,
     SIZE_MULTIPLE,
     InvalidImageError,
+    allow_pillow_pixels,
     load_rgb,
 )
 from humanmatting.refine import HQUnavailableError
@@ -212,7 +213,7 @@ def frame_renderer(
 def matte_alpha(matter, rgb: np.ndarray, args: argparse.Namespace, still: bool) -> np.ndarray:
     """The alpha of one picture with the command line's quality options (--hq: stills)."""
     quality = args.quality or ("best" if still else "fast")
-    alpha = matter.predict(rgb, long_side=args.long_side, quality=quality, refine=args.refine)
+    alpha = matter.predict(rgb, long_side=args.long_side, quality=quality, refine=args.refine).alpha
     if args.hq and still:
         alpha = refine.hq_matte(rgb, alpha, seconds=args.hq_seconds, progress=not args.quiet)
     return alpha
@@ -273,7 +274,7 @@ def run_folder(args, matter, render, folder: Path, output_dir: Path) -> list[str
     bar = tqdm(images, unit="image", disable=args.quiet, desc=folder.name)
     for path, output in zip(bar, folder_outputs(images, output_dir), strict=True):
         try:
-            rgb = load_rgb(path)
+            rgb = load_rgb(path, matter.settings.max_pixels)
             save_picture(render(rgb, matte_alpha(matter, rgb, args, still=True)), output)
         except InvalidImageError as error:
             skipped.append(f"{path.name}: {error}")
@@ -297,10 +298,14 @@ def check_not_overwriting_inputs(source: Path, output: Path, folder: bool) -> No
 def run(args: argparse.Namespace) -> tuple[Path, list[str]]:
     """Do what the command line asks; returns the output path and any skipped files."""
     from humanmatting.runtime import load_matter, split_variant
+    from humanmatting.settings import Settings
     from humanmatting.specs import get_spec
     from humanmatting.weights import resolve_model_folder
 
-    if args.gray and get_spec(split_variant(args.model)[0]).channels != 1:
+    settings = Settings.from_env()
+    allow_pillow_pixels(settings.max_pixels)
+    model, variant = split_variant(args.model)  # "dark-light-int8": a variant at the edge
+    if args.gray and get_spec(model).channels != 1:
         raise ValueError(
             f"--gray needs a grayscale model, and {args.model!r} is RGB; use dark or dark-light."
         )
@@ -312,7 +317,7 @@ def run(args: argparse.Namespace) -> tuple[Path, list[str]]:
             raise InvalidImageError(
                 f"--mode image needs --background PICTURE; no such file: {background}"
             )
-        background = load_rgb(background)
+        background = load_rgb(background, settings.max_pixels)
     folder = Path(args.input).is_dir()
     camera = args.input.isdigit() and not Path(args.input).exists()
     video = camera or is_video_path(args.input)
@@ -329,12 +334,12 @@ def run(args: argparse.Namespace) -> tuple[Path, list[str]]:
         check_not_overwriting_inputs(Path(args.input), output, folder)
     # Missing or unverified weights first, then a bad image or output name, then the model
     # load (slower, and its warnings would come before the error).
-    weights = resolve_model_folder(split_variant(args.model)[0], args.weights)
+    weights = resolve_model_folder(model, args.weights, settings=settings)
     rgb = None
     if not folder and not video:
         check_image_output(output, args.mode == "transparent")
-        rgb = load_rgb(args.input)
-    matter = load_matter(args.model, weights, backend=args.backend)
+        rgb = load_rgb(args.input, settings.max_pixels)
+    matter = load_matter(model, weights, backend=args.backend, variant=variant, settings=settings)
     render = frame_renderer(args, background, still=bool(folder) or rgb is not None)
 
     if folder:

@@ -17,6 +17,8 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from humanmatting.settings import DEFAULT_MAX_PIXELS, MAX_PIXELS_ENV
+
 ImageInput = str | os.PathLike | bytes | Image.Image | np.ndarray
 
 # The original's training shapes (height, width), keyed by width / height.
@@ -59,10 +61,6 @@ _ORIENTATIONS = {
     8: Image.Transpose.ROTATE_90,
 }
 
-MAX_PIXELS_ENV = "HUMANMATTING_MAX_PIXELS"
-DEFAULT_MAX_PIXELS = 40_000_000  # 40 MP: larger than any phone photo, far below a bomb
-
-
 class InvalidImageError(ValueError):
     """The input is not an image we can read; the message says what to do."""
 
@@ -71,22 +69,15 @@ class ImageTooLargeError(InvalidImageError):
     """The image has more pixels than the configured limit."""
 
 
-def max_pixels() -> int:
-    """Pixel limit for decoded images; set HUMANMATTING_MAX_PIXELS to change it."""
-    value = os.environ.get(MAX_PIXELS_ENV, "").strip()
-    if not value:
-        return DEFAULT_MAX_PIXELS
-    try:
-        limit = int(float(value))  # also "40_000_000" and "4e7"
-    except (ValueError, OverflowError):
-        limit = 0
-    if limit <= 0:
-        raise ValueError(f"{MAX_PIXELS_ENV} must be a positive number of pixels, not {value!r}.")
-    return limit
+def allow_pillow_pixels(limit: int) -> None:
+    """Let Pillow's own (process-wide) bomb guard open images up to `limit` pixels. Only an
+    edge (the CLI, the app) calls this, once at start, from its Settings; it only ever
+    loosens the guard, so threads never race on it. Our own checks enforce the limit."""
+    if Image.MAX_IMAGE_PIXELS is not None and Image.MAX_IMAGE_PIXELS < limit:
+        Image.MAX_IMAGE_PIXELS = limit
 
 
-def _check_pixel_count(height: int, width: int, what: str = "Image") -> None:
-    limit = max_pixels()
+def _check_pixel_count(height: int, width: int, limit: int, what: str = "Image") -> None:
     if height * width > limit:
         raise ImageTooLargeError(
             f"{what} is {width}x{height} = {height * width:,} pixels, above the limit of "
@@ -94,9 +85,9 @@ def _check_pixel_count(height: int, width: int, what: str = "Image") -> None:
         )
 
 
-def _too_large(what: str) -> ImageTooLargeError:
+def _too_large(what: str, limit: int) -> ImageTooLargeError:
     return ImageTooLargeError(
-        f"{what} is larger than the limit of {max_pixels():,} pixels; "
+        f"{what} is larger than the limit of {limit:,} pixels; "
         f"downscale it or raise {MAX_PIXELS_ENV}."
     )
 
@@ -122,7 +113,7 @@ def _refuse_python_decoders(image: Image.Image, what: str) -> None:
         )
 
 
-def _decode(image: Image.Image, what: str) -> Image.Image:
+def _decode(image: Image.Image, what: str, limit: int) -> Image.Image:
     """Decode a lazily opened Pillow image, refusing bombs and broken data with clear errors.
 
     The size in the header is checked before any pixel is decoded, and again after
@@ -130,14 +121,14 @@ def _decode(image: Image.Image, what: str) -> Image.Image:
     decoder (Pillow's plugins raise a dozen kinds on damaged data) is an InvalidImageError.
     """
     try:
-        _check_pixel_count(image.height, image.width, what)
+        _check_pixel_count(image.height, image.width, limit, what)
         _refuse_python_decoders(image, what)
         image.load()
-        _check_pixel_count(image.height, image.width, what)
+        _check_pixel_count(image.height, image.width, limit, what)
     except (InvalidImageError, MemoryError):
         raise
     except Image.DecompressionBombError:
-        raise _too_large(what) from None
+        raise _too_large(what, limit) from None
     except Exception as error:
         raise InvalidImageError(f"{what} is damaged or truncated ({_reason(error)}).") from None
     return image
@@ -153,7 +144,7 @@ def _count_jpeg_scans(stream) -> int:
     return count
 
 
-def _open_pil(source: str | os.PathLike | bytes) -> Image.Image:
+def _open_pil(source: str | os.PathLike | bytes, limit: int) -> Image.Image:
     """Open and decode a file or bytes with Pillow; broken files give InvalidImageError."""
     if isinstance(source, bytes):
         if not source:
@@ -166,11 +157,8 @@ def _open_pil(source: str | os.PathLike | bytes) -> Image.Image:
         if path.stat().st_size == 0:
             raise InvalidImageError(f"Image file is empty (0 bytes): {source}")
         what, name = f"Image {source}", source
-    # Pillow's own bomb guard is process-wide: it is only ever loosened, to the operator's
-    # limit, so threads never race on it; our checks in _decode enforce the limit.
-    limit = max_pixels()
-    if Image.MAX_IMAGE_PIXELS is not None and Image.MAX_IMAGE_PIXELS < limit:
-        Image.MAX_IMAGE_PIXELS = limit
+    # Pillow's own bomb guard is process-wide: an edge loosens it once to its limit
+    # (allow_pillow_pixels); our checks in _decode enforce the limit given here.
     try:
         # Our own file object, closed on return: Pillow keeps multi-frame files open.
         with io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb") as stream:
@@ -180,9 +168,9 @@ def _open_pil(source: str | os.PathLike | bytes) -> Image.Image:
                     f"{what} is a JPEG of more than {MAX_JPEG_SCANS} scans, which would take "
                     "minutes to decode; save it again as an ordinary JPEG."
                 )
-            return _decode(image, what)
+            return _decode(image, what, limit)
     except Image.DecompressionBombError:
-        raise _too_large(what) from None
+        raise _too_large(what, limit) from None
     except UnidentifiedImageError:
         raise InvalidImageError(
             f"Cannot read {name} as an image; use a {FORMAT_NAMES} file."
@@ -205,7 +193,7 @@ def upright_transpose(image: Image.Image) -> Image.Transpose | None:
     return _ORIENTATIONS.get(orientation)
 
 
-def _pil_to_rgb_array(image: Image.Image) -> np.ndarray:
+def _pil_to_rgb_array(image: Image.Image, limit: int) -> np.ndarray:
     """Honour EXIF orientation and turn any Pillow mode into HxWx3 uint8 RGB.
 
     Animated images give their first frame. Transparency is dropped (the stored colours
@@ -217,14 +205,14 @@ def _pil_to_rgb_array(image: Image.Image) -> np.ndarray:
         image = image.transpose(upright)
     if image.mode in ("I;16", "I;16B", "I;16L", "I"):
         # 16-bit PNG/TIFF; 32-bit signed "I" data is clipped to the 16-bit range.
-        return _array_to_rgb_uint8(np.clip(np.asarray(image), 0, 65535).astype(np.uint16))
+        return _array_to_rgb_uint8(np.clip(np.asarray(image), 0, 65535).astype(np.uint16), limit)
     if image.mode != "RGB":
         image = image.convert("RGBA" if "transparency" in image.info else image.mode)
         image = image.convert("RGB")
     return np.asarray(image)
 
 
-def _array_to_rgb_uint8(array: np.ndarray) -> np.ndarray:
+def _array_to_rgb_uint8(array: np.ndarray, limit: int) -> np.ndarray:
     """Turn HxW, HxWx1, HxWx3 or HxWx4 arrays of uint8, uint16 or float into HxWx3 uint8."""
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[:, :, 0]
@@ -234,7 +222,7 @@ def _array_to_rgb_uint8(array: np.ndarray) -> np.ndarray:
         )
     if array.shape[0] == 0 or array.shape[1] == 0:
         raise InvalidImageError(f"Image has no pixels (shape {array.shape}).")
-    _check_pixel_count(array.shape[0], array.shape[1])
+    _check_pixel_count(array.shape[0], array.shape[1], limit)
     if array.dtype == np.uint8:
         pass
     elif array.dtype == np.uint16:
@@ -259,22 +247,23 @@ def _array_to_rgb_uint8(array: np.ndarray) -> np.ndarray:
     return array
 
 
-def load_rgb(image: ImageInput) -> np.ndarray:
-    """Read a path, bytes, binary file, PIL image or array as HxWx3 uint8 RGB (EXIF-rotated)."""
+def load_rgb(image: ImageInput, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Read a path, bytes, binary file, PIL image or array as HxWx3 uint8 RGB (EXIF-rotated);
+    more than `max_pixels` pixels is an ImageTooLargeError (Settings.max_pixels)."""
     if isinstance(image, np.ndarray):
-        return _array_to_rgb_uint8(image)
+        return _array_to_rgb_uint8(image, max_pixels)
     if isinstance(image, Image.Image):
         if getattr(image, "tile", None) and image.format not in (None, *IMAGE_FORMATS):
             raise InvalidImageError(
                 f"Cannot read a {image.format} image; use a {FORMAT_NAMES} file."
             )
-        return _pil_to_rgb_array(_decode(image, "Image"))
+        return _pil_to_rgb_array(_decode(image, "Image", max_pixels), max_pixels)
     if hasattr(image, "read"):  # an open binary file
         image = image.read()
     if isinstance(image, (str, os.PathLike, bytes)):
-        decoded = _open_pil(image)
+        decoded = _open_pil(image, max_pixels)
         try:
-            return _pil_to_rgb_array(decoded)
+            return _pil_to_rgb_array(decoded, max_pixels)
         except (InvalidImageError, MemoryError):
             raise
         except Exception as error:  # a mode or layout Pillow decodes but cannot convert

@@ -15,6 +15,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -26,9 +27,11 @@ from humanmatting.preprocess import (
     prepare_input,
 )
 from humanmatting.refine import refine_alpha
+from humanmatting.settings import Settings
 from humanmatting.specs import (
     DEFAULT_MODEL,
     DYNAMIC_SIGNATURE,
+    MODEL_SPECS,
     TFLITE_FILES,
     ModelSpec,
     fixed_signature,
@@ -47,12 +50,28 @@ PROBE_SHAPES = ((64, 64), (160, 96))
 _PROBED: dict[str, int] = {}
 
 
+class Backend(Protocol):
+    """What Matter needs from a backend: LiteRTBackend here, KerasBackend in the build
+    tools, or anything else that runs a model folder's network."""
+
+    channels: int  # input channels: 3 (RGB) or 1 (gray)
+
+    def person_probability(self, batch: np.ndarray) -> np.ndarray:
+        """(1, H, W, C) float32 raw 0..255 -> (H, W) float32 person probability."""
+        ...
+
+    def close(self) -> None:
+        """Release what the backend holds (interpreters, models)."""
+        ...
+
+
 def _one_line(error: BaseException) -> str:
     return " ".join(str(error).split()) or type(error).__name__
 
 
 def split_variant(name: str) -> tuple[str, str | None]:
-    """'dark-light-int8' -> ('dark-light', 'int8'); plain names have no variant."""
+    """'dark-light-int8' -> ('dark-light', 'int8'); plain names have no variant. For the
+    edges (CLI, app) that offer "model-variant" names; the library takes `variant=`."""
     for variant in TFLITE_FILES:
         if name.endswith(f"-{variant}"):
             return name[: -len(variant) - 1], variant
@@ -225,6 +244,11 @@ class LiteRTBackend:
         """(1, H, W, C) float32 -> (H, W) person probability (a view into the output)."""
         return self._run(batch)[0, :, :, -1]
 
+    def close(self) -> None:
+        """Drop the interpreters (the next call makes them again)."""
+        with self._lock:
+            self._runners.clear()
+
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         """(1, H, W, C) -> (1, H, W, 2) class probabilities, whatever the file's output."""
         output = self._run(batch)
@@ -235,7 +259,7 @@ class LiteRTBackend:
 
 @dataclass
 class Timing:
-    """Milliseconds spent in each stage of the last prediction."""
+    """Milliseconds spent in each stage of one prediction."""
 
     preprocess_ms: float = 0.0
     model_ms: float = 0.0
@@ -247,24 +271,53 @@ class Timing:
         return self.preprocess_ms + self.model_ms + self.postprocess_ms
 
 
-class Matter:
-    """A loaded model: `predict(image)` returns float32 person probability at the image's size.
+@dataclass(frozen=True)
+class Prediction:
+    """What one `Matter.predict` call made: the alpha matte and how it was made."""
 
-    `backend` is anything with `person_probability((1, H, W, C) float32) -> (H, W)`:
-    LiteRTBackend or KerasBackend.
+    alpha: np.ndarray  # (H, W) float32 in [0, 1], the (EXIF-rotated) input's size
+    timing: Timing
+    input_size: tuple[int, int]  # (height, width) the network saw
+    model: str  # the model's name, with its variant when not fp32
+
+
+class Matter:
+    """A loaded model: `predict(image)` returns a Prediction with the float32 person
+    probability at the image's size.
+
+    Thread-safe: each call returns its own timing and input size. Close it (or use it as a
+    context manager) to release the backend's interpreters.
     """
 
-    def __init__(self, spec: ModelSpec, backend, folder: Path | None = None, variant: str = "fp32"):
+    def __init__(
+        self,
+        spec: ModelSpec,
+        backend: Backend,
+        folder: Path | None = None,
+        variant: str = "fp32",
+        settings: Settings | None = None,
+    ):
         self.spec = spec
         self.backend = backend
         self.folder = folder
         self.variant = variant
-        self.last_timing = Timing()
-        self.last_input_size: tuple[int, int] | None = None  # (height, width) the network saw
+        self.settings = settings or Settings()
 
     @property
     def name(self) -> str:
         return self.spec.name if self.variant == "fp32" else f"{self.spec.name}-{self.variant}"
+
+    def __enter__(self) -> Matter:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the backend (its interpreters or Keras model)."""
+        close = getattr(self.backend, "close", None)
+        if close is not None:
+            close()
 
     def input_size(
         self, height: int, width: int, long_side: int | None = None, quality: str = "best"
@@ -281,8 +334,9 @@ class Matter:
         long_side: int | None = None,
         quality: str = "best",
         refine: bool = True,
-    ) -> np.ndarray:
-        """Alpha in [0, 1], shape (H, W) of the (EXIF-rotated) input.
+    ) -> Prediction:
+        """The person alpha in [0, 1], shape (H, W) of the (EXIF-rotated) input, with the
+        time each stage took and the network's input size.
 
         `quality` ("best" for photos, "fast" for camera and video frames) picks the network
         input's size (unless `long_side` is given) and the refinement: with `refine`, the
@@ -290,7 +344,7 @@ class Matter:
         edges at full resolution (humanmatting.refine); without, it is stretched bilinearly.
         """
         started = time.perf_counter()
-        rgb = load_rgb(image)
+        rgb = load_rgb(image, self.settings.max_pixels)
         height, width = rgb.shape[:2]
         size = self.input_size(height, width, long_side, quality)
         batch = prepare_input(rgb, self.spec.channels, size)
@@ -307,26 +361,27 @@ class Matter:
         else:
             alpha = alpha_to_size(probability, height, width)
         finished = time.perf_counter()
-        self.last_input_size = size
-        self.last_timing = Timing(
+        timing = Timing(
             (prepared - started) * 1e3,
             (inferred - prepared) * 1e3,
             (finished - inferred) * 1e3,
             (finished - inferred) * 1e3 if refine else 0.0,
         )
-        return alpha
+        return Prediction(alpha, timing, size, self.name)
 
 
-def tflite_file(name: str, folder: Path) -> tuple[Path, str]:
+def tflite_file(name: str, folder: Path, variant: str | None = None) -> tuple[Path, str]:
     """(The TFLite file LiteRT runs for model `name` in `folder`, its variant): the one
     load_matter loads, and the one the app hands to the in-browser camera.
 
-    Without a variant in the name: the spec's `default_variant`, or fp32 (with a warning
-    that says how to make the variant) when the folder lacks that file.
+    Without a `variant`: the spec's `default_variant`, or fp32 (with a warning that says how
+    to make the variant) when the folder lacks that file.
     """
-    base_name, requested = split_variant(name)
-    spec = get_spec(base_name)
+    spec = get_spec(name)
     folder = Path(folder)
+    if variant is not None and variant not in TFLITE_FILES:
+        raise ValueError(f"Unknown variant {variant!r}; choose one of: {', '.join(TFLITE_FILES)}.")
+    requested = variant
     variant = requested or spec.default_variant or "fp32"
     model_path = folder / TFLITE_FILES[variant]
     if not model_path.is_file() and requested is None and variant != "fp32":
@@ -356,23 +411,32 @@ def load_matter(
     threads: int | None = None,
     download: bool = True,
     max_shapes: int = 8,
+    *,
+    variant: str | None = None,
+    settings: Settings | None = None,
 ) -> Matter:
     """Load model `name` from the resolved weights folder.
 
-    `name` may carry a TFLite variant (`dark-light-int8`, `-fp16`, `-fp32`); without one,
-    LiteRT loads the spec table's `default_variant`, or fp32 (with a warning that says how
-    to make the variant) when the folder lacks that file. The Keras backend is fp32.
-    LiteRT keeps one interpreter for each of at most `max_shapes` input shapes (least
-    recently used dropped first).
+    `variant` picks the TFLite file ("fp32", "fp16", "int8"); without one, LiteRT loads the
+    spec table's `default_variant`, or fp32 (with a warning that says how to make the
+    variant) when the folder lacks that file. The Keras backend is fp32. LiteRT keeps one
+    interpreter for each of at most `max_shapes` input shapes (least recently used dropped
+    first). `settings` (default: read from the environment now) says where weights come
+    from and how large an input may be.
     """
-    base_name, requested = split_variant(name)
-    spec = get_spec(base_name)
-    folder = resolve_model_folder(spec.name, weights, download=download)
+    base_name, suffix = split_variant(name)
+    if suffix is not None and base_name in MODEL_SPECS:
+        raise ValueError(
+            f"Pass the variant as an argument: load_matter({base_name!r}, variant={suffix!r})."
+        )
+    spec = get_spec(name)
+    settings = settings or Settings.from_env()
+    folder = resolve_model_folder(spec.name, weights, download=download, settings=settings)
     if backend == "litert":
-        model_path, variant = tflite_file(name, folder)
+        model_path, variant = tflite_file(spec.name, folder, variant)
         runner = LiteRTBackend(model_path, threads, max_shapes)
     elif backend == "keras":
-        if requested not in (None, "fp32"):
+        if variant not in (None, "fp32"):
             raise ValueError("The Keras backend runs fp32 only; use backend='litert' for variants.")
         variant = "fp32"
         # The Keras backend belongs to the build tools ([keras] extra); the runtime knows
@@ -386,4 +450,4 @@ def load_matter(
             f"The model in {folder} takes {runner.channels}-channel input, but {spec.name!r} "
             f"takes {spec.channels}; is this the folder of another model?"
         )
-    return Matter(spec, runner, folder, variant)
+    return Matter(spec, runner, folder, variant, settings)

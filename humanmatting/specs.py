@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
 # Classes of the 2-way softmax, in output-channel order.
@@ -25,7 +24,6 @@ def fixed_signature(height: int, width: int) -> str:
     return f"static_{height}x{width}"
 
 
-HUB_NAMESPACE_ENV = "HUMANMATTING_HUB_NAMESPACE"
 DEFAULT_HUB_NAMESPACE = "humanmatting"
 
 
@@ -101,8 +99,9 @@ class ModelSpec:
 
     @property
     def hub_repo_id(self) -> str:
-        namespace = os.environ.get(HUB_NAMESPACE_ENV, DEFAULT_HUB_NAMESPACE)
-        return f"{namespace}/{self.hub_repo_name}"
+        """The repository in the project's own namespace; Settings.repo_id honours
+        $HUMANMATTING_HUB_NAMESPACE."""
+        return f"{DEFAULT_HUB_NAMESPACE}/{self.hub_repo_name}"
 
     @property
     def color_mode(self) -> str:

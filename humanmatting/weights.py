@@ -11,26 +11,33 @@ import hashlib
 import os
 from pathlib import Path
 
+from humanmatting.settings import PACKAGED_WEIGHTS_ENV, WEIGHTS_DIR_ENV, Settings
 from humanmatting.specs import DEFAULT_HUB_NAMESPACE, FORMAT_FILE, ModelSpec, get_spec
 
-WEIGHTS_DIR_ENV = "HUMANMATTING_WEIGHTS_DIR"
 # Our own trained models' runtime files (humanmatting.json + TFLite), inside the package so
 # that a fresh offline install serves every model. Set HUMANMATTING_PACKAGED_WEIGHTS=0 to
 # ignore them (for example to test what happens without weights).
 PACKAGED_WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-PACKAGED_WEIGHTS_ENV = "HUMANMATTING_PACKAGED_WEIGHTS"
+__all__ = ["PACKAGED_WEIGHTS_ENV", "WEIGHTS_DIR_ENV"]  # re-exported from settings
 
 
-def packaged_folder(name: str) -> Path | None:
-    """The model folder shipped in the package for `name`, or None."""
-    if os.environ.get(PACKAGED_WEIGHTS_ENV, "1").strip().lower() in ("0", "false", "no", "off"):
+def packaged_folder(name: str, settings: Settings | None = None) -> Path | None:
+    """The model folder shipped in the package for `name`, or None (also when
+    `settings.packaged_weights` is off)."""
+    if not (settings or Settings()).packaged_weights:
         return None
     folder = PACKAGED_WEIGHTS_DIR / name
     return folder if is_model_folder(folder) else None
 
 
 class WeightsNotFoundError(FileNotFoundError):
-    """No source had the model; the message lists what was tried and what to do."""
+    """No source had the model; the message lists what was tried and what to do, and
+    `how_to_get` holds the ways to get the weights (one command per line) for front ends
+    that show them apart."""
+
+    def __init__(self, message: str, how_to_get: str = ""):
+        super().__init__(message)
+        self.how_to_get = how_to_get
 
 
 class InvalidWeightsError(ValueError):
@@ -119,9 +126,11 @@ def verify_folder(spec: ModelSpec, folder: Path, require_all: bool = False) -> l
     return checked
 
 
-def how_to_get(spec: ModelSpec) -> str:
+def how_to_get(spec: ModelSpec, settings: Settings | None = None) -> str:
+    """The ways to get `spec`'s weights, one per line, as commands to run."""
+    repo_id = (settings or Settings()).repo_id(spec)
     lines = [
-        f"  python -m hub.pull {spec.name}            # download from the Hub ({spec.hub_repo_id})",
+        f"  python -m hub.pull {spec.name}            # download from the Hub ({repo_id})",
         f"  or put a model folder at ${WEIGHTS_DIR_ENV}/{spec.name}/ or pass --weights DIR",
     ]
     if spec.legacy_weights:
@@ -159,14 +168,15 @@ def _hub_failure(error: Exception) -> str:
     return f"{name}: {first_line}".rstrip(": ")
 
 
-def _from_hub(spec: ModelSpec, local_files_only: bool) -> tuple[Path | None, str]:
+def _from_hub(
+    spec: ModelSpec, local_files_only: bool, repo_id: str
+) -> tuple[Path | None, str]:
     """(folder, "") from the HF cache or the Hub, or (None, why not)."""
     try:
         from huggingface_hub import constants, snapshot_download
         from huggingface_hub.errors import LocalEntryNotFoundError
     except ImportError:
         return None, "huggingface_hub is not installed"
-    repo_id = spec.hub_repo_id
     try:
         folder = Path(
             snapshot_download(
@@ -197,16 +207,21 @@ def _verified(spec: ModelSpec, folder: Path) -> Path:
 
 
 def resolve_model_folder(
-    name: str, weights: str | os.PathLike | None = None, download: bool = True
+    name: str,
+    weights: str | os.PathLike | None = None,
+    download: bool = True,
+    settings: Settings | None = None,
 ) -> Path:
-    """Find the folder of model `name`: explicit path, $HUMANMATTING_WEIGHTS_DIR, HF cache,
-    the package's own files, Hub.
+    """Find the folder of model `name`: explicit path, `settings.weights_dir`
+    ($HUMANMATTING_WEIGHTS_DIR), HF cache, the package's own files, Hub.
 
     The Hub is `$HF_ENDPOINT` (huggingface.co by default) and the cache honours `HF_HOME` /
     `HF_HUB_CACHE` and `HF_HUB_OFFLINE`, as everywhere in huggingface_hub. Folders that came
-    from the Hub are checked against the SHA-256 pins of the spec table.
+    from the Hub are checked against the SHA-256 pins of the spec table. `settings`
+    defaults to the environment, read now.
     """
     spec = get_spec(name)
+    settings = settings or Settings.from_env()
     tried = []
     if weights is not None:
         path = Path(weights)
@@ -215,25 +230,23 @@ def resolve_model_folder(
                 return _verified(spec, candidate)
         raise WeightsNotFoundError(
             f"{path} is not a model folder for {spec.name!r} (no {FORMAT_FILE} in it or in "
-            f"{path / spec.name}). To get the weights:\n{how_to_get(spec)}"
+            f"{path / spec.name}). To get the weights:\n{how_to_get(spec, settings)}",
+            how_to_get(spec, settings),
         )
-    if os.environ.get(WEIGHTS_DIR_ENV):
-        candidate = Path(os.environ[WEIGHTS_DIR_ENV]) / spec.name
+    if settings.weights_dir is not None:
+        candidate = settings.weights_dir / spec.name
         if is_model_folder(candidate):
             return _verified(spec, candidate)
         tried.append(f"${WEIGHTS_DIR_ENV}/{spec.name} ({candidate}: no {FORMAT_FILE})")
+    repo_id = settings.repo_id(spec)
     for local_only in (True, False) if download else (True,):
-        folder, why_not = _from_hub(spec, local_files_only=local_only)
+        folder, why_not = _from_hub(spec, local_only, repo_id)
         if folder is not None:
             return _verified(spec, folder)
-        where = (
-            "the Hugging Face cache"
-            if local_only
-            else f"the Hub ({_endpoint()}/{spec.hub_repo_id})"
-        )
+        where = "the Hugging Face cache" if local_only else f"the Hub ({_endpoint()}/{repo_id})"
         tried.append(f"{where}: {why_not}")
         if local_only:
-            shipped = packaged_folder(spec.name)
+            shipped = packaged_folder(spec.name, settings)
             if shipped is not None:
                 return shipped
             tried.append(f"the package ({PACKAGED_WEIGHTS_DIR / spec.name}: not shipped)")
@@ -241,7 +254,8 @@ def resolve_model_folder(
         f"No weights for model {spec.name!r}. Tried:\n"
         + "".join(f"  - {attempt}\n" for attempt in tried)
         + "To get them:\n"
-        + how_to_get(spec)
+        + how_to_get(spec, settings),
+        how_to_get(spec, settings),
     )
 
 

@@ -18,7 +18,6 @@ On a Space (SPACE_ID is set) the app may download weights from the model repos.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import subprocess
 import sys
@@ -28,9 +27,8 @@ from pathlib import Path
 from huggingface_hub import HfApi, SpaceCard
 
 from gradio_app.browser import built
+from humanmatting.settings import Settings
 from humanmatting.specs import (
-    DEFAULT_HUB_NAMESPACE,
-    HUB_NAMESPACE_ENV,
     MODEL_SPECS,
     SHIPPED_MODELS,
 )
@@ -54,7 +52,8 @@ def space_card() -> SpaceCard:
     """The Space README, its `models:` taken from the spec table (so the namespace follows
     $HUMANMATTING_HUB_NAMESPACE): the models the Space serves, shipped in its package copy."""
     card = SpaceCard.load(SPACE_README)
-    card.data.models = [MODEL_SPECS[name].hub_repo_id for name in SHIPPED_MODELS]
+    settings = Settings.from_env()
+    card.data.models = [settings.repo_id(MODEL_SPECS[name]) for name in SHIPPED_MODELS]
     return card
 
 
@@ -131,7 +130,7 @@ def upload(
 
 
 def main(argv: list[str] | None = None) -> int:
-    namespace = os.environ.get(HUB_NAMESPACE_ENV, DEFAULT_HUB_NAMESPACE)
+    namespace = Settings.from_env().hub_namespace
     parser = argparse.ArgumentParser(prog="python -m space.build", description=__doc__)
     parser.add_argument("--dry-run", metavar="OUTDIR", help="assemble into OUTDIR, no upload")
     parser.add_argument("--repo-id", default=f"{namespace}/{SPACE_NAME}")

@@ -114,7 +114,7 @@ def textbox(page, elem_id: str):
 
 def library_alpha(app_weights, rgb: np.ndarray) -> np.ndarray:
     matter = load_matter(DEFAULT_MODEL, app_weights["folder"] / DEFAULT_MODEL, download=False)
-    return compose.cutout(rgb, matter.predict(rgb))[:, :, 3]
+    return compose.cutout(rgb, matter.predict(rgb).alpha)[:, :, 3]
 
 
 @needs_chromium

@@ -17,6 +17,7 @@ from PIL import Image
 
 from humanmatting import cli
 from humanmatting.preprocess import FORMAT_NAMES, ImageTooLargeError, InvalidImageError, load_rgb
+from humanmatting.settings import Settings
 from humanmatting.video import InvalidVideoError, process_video
 from tests.bad_media import _photo
 
@@ -88,7 +89,7 @@ def test_refused_images_raise_typed_errors_from_path_and_bytes(bad_images, matte
         with pytest.raises(error_type, match=pattern):
             matters["dark-light"].predict(source)
     # ... and the next request is served normally.
-    assert matters["dark-light"].predict(PHOTO).shape == (48, 64)
+    assert matters["dark-light"].predict(PHOTO).alpha.shape == (48, 64)
 
 
 @pytest.mark.parametrize("name", ACCEPTED)
@@ -115,24 +116,27 @@ def test_accepted_images_decode_correctly(bad_images, matters, name):
         assert stored.shape == (48, 64, 3) and np.array_equal(rgb, np.rot90(stored, -1))
         assert np.abs(rgb.astype(int) - np.rot90(PHOTO, 1)).mean() > 40  # not the other way
     for matter in matters.values():
-        alpha = matter.predict(path)
+        alpha = matter.predict(path).alpha
         assert alpha.shape == rgb.shape[:2] and alpha.dtype == np.float32
         assert np.isfinite(alpha).all() and 0 <= alpha.min() and alpha.max() <= 1
 
 
 def test_pixel_limit_is_configurable(bad_images, monkeypatch):
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", Image.MAX_IMAGE_PIXELS)  # restored after
+    pillow_guard = Image.MAX_IMAGE_PIXELS
     monkeypatch.setenv("HUMANMATTING_MAX_PIXELS", "3000")
+    limit = Settings.from_env().max_pixels
     with pytest.raises(ImageTooLargeError, match="3,072 pixels, above the limit of 3,000 pixels"):
-        load_rgb(bad_images["rgba.png"])
+        load_rgb(bad_images["rgba.png"], limit)
     with pytest.raises(ImageTooLargeError, match="limit of 3,000"):
-        load_rgb(np.zeros((50, 61), np.uint8))
-    assert load_rgb(bad_images["one-pixel.png"]).shape == (1, 1, 3)
+        load_rgb(np.zeros((50, 61), np.uint8), limit)
+    assert load_rgb(bad_images["one-pixel.png"], limit).shape == (1, 1, 3)
     monkeypatch.setenv("HUMANMATTING_MAX_PIXELS", "1e9")  # above Pillow's own guard
-    assert load_rgb(bad_images["rgba.png"]).shape == (48, 64, 3)
+    assert load_rgb(bad_images["rgba.png"], Settings.from_env().max_pixels).shape == (48, 64, 3)
+    assert Image.MAX_IMAGE_PIXELS == pillow_guard  # the library leaves Pillow's global alone
     monkeypatch.setenv("HUMANMATTING_MAX_PIXELS", "lots")
     with pytest.raises(ValueError, match="HUMANMATTING_MAX_PIXELS must be a positive number"):
-        load_rgb(bad_images["rgba.png"])
+        load_rgb(bad_images["rgba.png"], Settings.from_env().max_pixels)
 
 
 def test_lazily_opened_pil_image_that_is_truncated(bad_images):

@@ -306,7 +306,7 @@ def test_the_browsers_matte_equals_the_servers(context, app, long_side):
         shots = distinct_snapshots(page, name)
         assert all(shot["refined"] for shot in shots)
         stream = [
-            matter.predict(shot["rgb"], long_side=long_side, quality=CAMERA_REFINEMENT)
+            matter.predict(shot["rgb"], long_side=long_side, quality=CAMERA_REFINEMENT).alpha
             for shot in shots
         ]
         ious, difference = agreement(shots, stream)
@@ -323,7 +323,7 @@ def test_the_browsers_matte_equals_the_servers(context, app, long_side):
     shots = distinct_snapshots(page, "dark-light")
     assert not any(shot["refined"] for shot in shots)
     matter = load_matter("dark-light", PACKAGED_WEIGHTS_DIR / "dark-light", download=False)
-    network = [matter.predict(s["rgb"], long_side=long_side, refine=False) for s in shots]
+    network = [matter.predict(s["rgb"], long_side=long_side, refine=False).alpha for s in shots]
     ious, difference = agreement(shots, network)
     lines.append(
         f"dark-light at long side {long_side}, edges not refined, {len(shots)} frames: IoU "

@@ -210,7 +210,7 @@ def test_the_servers_stream_refines_as_camera_json_says(frames):
         registry, rgb, "dark-light", serving.Background(mode="matte"), "soft", False, 256
     )
     matter = registry.matter("dark-light", role="camera")
-    alpha = matter.predict(rgb, long_side=256, quality=browser.CAMERA_REFINEMENT)
+    alpha = matter.predict(rgb, long_side=256, quality=browser.CAMERA_REFINEMENT).alpha
     assert np.array_equal(picture[:, :, 0], compose.matte_image(alpha))
 
 

@@ -32,7 +32,7 @@ def test_matte_is_8bit_gray_at_input_size_and_equals_the_library(
     assert result.returncode == 0, result.stderr
     matte = Image.open(out)
     assert matte.mode == "L" and matte.size == Image.open(grace_hopper_path).size
-    expected = load_matter(DEFAULT_MODEL, random_weights_dir).predict(grace_hopper_path)
+    expected = load_matter(DEFAULT_MODEL, random_weights_dir).predict(grace_hopper_path).alpha
     assert np.abs(np.asarray(matte) / 255.0 - expected).max() <= 1 / 255 + 1e-6
 
 
@@ -288,7 +288,7 @@ def test_quality_and_refinement_options_match_the_library(
             "-o", out,
         )  # fmt: skip
         assert result.returncode == 0, result.stderr
-        expected = matter.predict(grace_hopper_path, **library)
+        expected = matter.predict(grace_hopper_path, **library).alpha
         assert np.abs(np.asarray(Image.open(out)) / 255.0 - expected).max() <= 1 / 255 + 1e-6
     assert run_cli(grace_hopper_path, "--quality", "max").returncode == 2
 
@@ -300,7 +300,7 @@ def test_cutout_edges_carry_the_persons_colours_unless_told_not_to(
     from humanmatting.preprocess import load_rgb
 
     rgb = load_rgb(grace_hopper_path)
-    alpha = load_matter(DEFAULT_MODEL, random_weights_dir).predict(rgb)
+    alpha = load_matter(DEFAULT_MODEL, random_weights_dir).predict(rgb).alpha
     pictures = {}
     for name, options in (("clean", []), ("kept", ["--no-decontaminate"])):
         out = tmp_path / f"{name}.png"
@@ -328,7 +328,7 @@ def test_hq_mattes_a_photo_with_a_progress_bar(grace_hopper_path, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "HQ matting" in result.stderr  # the progress bar
     matter = load_matter(DEFAULT_MODEL, PACKAGED_WEIGHTS_DIR)
-    alpha = matter.predict(grace_hopper_path)
+    alpha = matter.predict(grace_hopper_path).alpha
     expected = refine.hq_matte(load_rgb(grace_hopper_path), alpha, progress=False)
     assert np.abs(np.asarray(Image.open(out)) / 255.0 - expected).max() <= 1 / 255 + 1e-6
     assert np.abs(expected - alpha).max() > 0.1  # it changed the matte

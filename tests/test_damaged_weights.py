@@ -64,7 +64,7 @@ def test_wrong_sha256_is_refused_and_the_right_one_loads(hub_snapshot, monkeypat
     assert "hub.pull dark-light --force-download" in capsys.readouterr().err
 
     pin(monkeypatch, COMMIT, **{"model.tflite": actual})
-    alpha = load_matter("dark-light", hub_snapshot).predict(np.zeros((8, 8), np.uint8))
+    alpha = load_matter("dark-light", hub_snapshot).predict(np.zeros((8, 8), np.uint8)).alpha
     assert alpha.shape == (8, 8)
     # One flipped byte deep in the weights still loads and runs: only the pin catches it.
     data = bytearray(tflite.read_bytes())

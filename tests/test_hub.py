@@ -559,7 +559,7 @@ def test_original_dark_light_convert_push_pull_then_cli_library_and_keras(
 
     local = load_matter("dark-light-original", weights=original_weights_dir).predict(
         grace_hopper_path
-    )
+    ).alpha
     matte = np.asarray(Image.open(matte_path)) / 255.0
     assert np.abs(matte - local).max() <= 1 / 255 + 1e-6
 
@@ -567,7 +567,7 @@ def test_original_dark_light_convert_push_pull_then_cli_library_and_keras(
     monkeypatch.setenv("HUMANMATTING_HUB_NAMESPACE", "original-port")
     matter = load_matter("dark-light-original")
     assert matter.folder.name == folder.name
-    np.testing.assert_array_equal(matter.predict(grace_hopper_path), local)
+    np.testing.assert_array_equal(matter.predict(grace_hopper_path).alpha, local)
 
     # The card's own Keras and LiteRT snippets, run as written, on the same photo.
     scopes = run_card_snippets(card, grace_hopper_path, tmp_path, monkeypatch)

@@ -72,7 +72,7 @@ def test_a_fresh_offline_process_loads_the_shipped_model_and_finds_the_person(
     script = (
         "import sys; from humanmatting import load_matter\n"
         f"matter = load_matter({name!r})\n"
-        "alpha = matter.predict(sys.argv[1])\n"
+        "alpha = matter.predict(sys.argv[1]).alpha\n"
         "h, w = alpha.shape\n"
         "middle, top = alpha[h // 2 :, w // 3 : 2 * w // 3].mean(), alpha[: h // 10].mean()\n"
         "print(matter.folder, middle, top)\n"

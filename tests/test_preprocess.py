@@ -13,6 +13,7 @@ from humanmatting.preprocess import (
     nearest_preset,
     prepare_input,
 )
+from humanmatting.settings import Settings
 
 
 @pytest.mark.parametrize(
@@ -106,7 +107,7 @@ def test_truncated_png(tmp_path):
 def test_pixel_limit(monkeypatch):
     monkeypatch.setenv("HUMANMATTING_MAX_PIXELS", "1000")
     with pytest.raises(ImageTooLargeError, match="HUMANMATTING_MAX_PIXELS"):
-        load_rgb(np.zeros((100, 100, 3), np.uint8))
+        load_rgb(np.zeros((100, 100, 3), np.uint8), Settings.from_env().max_pixels)
 
 
 def test_missing_file():

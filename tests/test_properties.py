@@ -183,6 +183,6 @@ def matters(random_weights_dir):
     st.sampled_from([0, 1]),
 )
 def test_predict_gives_alpha_in_0_1_at_the_input_size(matters, array, long_side, which):
-    alpha = matters[which].predict(array, long_side=long_side)
+    alpha = matters[which].predict(array, long_side=long_side).alpha
     assert alpha.shape == array.shape[:2] and alpha.dtype == np.float32
     assert np.isfinite(alpha).all() and alpha.min() >= 0 and alpha.max() <= 1

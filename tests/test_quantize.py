@@ -68,7 +68,7 @@ def test_fixed_shape_signatures_serve_presets_and_agree_with_the_any_size_one(
 ):
     from humanmatting.build.export import fixed_shapes
 
-    matter = load_matter("dark-light-fp32", random_weights_dir)
+    matter = load_matter("dark-light", random_weights_dir, variant="fp32")
     backend = matter.backend
     assert backend.signatures == {DYNAMIC_SIGNATURE} | {
         fixed_signature(h, w) for h, w in fixed_shapes()
@@ -76,12 +76,15 @@ def test_fixed_shape_signatures_serve_presets_and_agree_with_the_any_size_one(
     assert backend.signature_for((1, 256, 256, 1)) == fixed_signature(256, 256)
     assert backend.signature_for((1, 256, 320, 1)) == DYNAMIC_SIGNATURE
     rgb = photos["grace_hopper"][:512, :384]  # 4:3, so long side 512 is the 512x384 preset
-    fixed = matter.predict(rgb, long_side=512, refine=False)  # a fixed-shape signature
-    assert matter.last_input_size == (512, 384)
+    prediction = matter.predict(rgb, long_side=512, refine=False)  # a fixed-shape signature
+    fixed = prediction.alpha
+    assert prediction.input_size == (512, 384)
     assert backend.signature_for((1, 512, 384, 1)) == fixed_signature(512, 384)
     backend.signatures.discard(fixed_signature(512, 384))  # now it runs the any-size graph
     backend._runners.clear()
-    np.testing.assert_allclose(matter.predict(rgb, long_side=512, refine=False), fixed, atol=1e-5)
+    np.testing.assert_allclose(
+        matter.predict(rgb, long_side=512, refine=False).alpha, fixed, atol=1e-5
+    )
 
 
 def test_the_first_graph_takes_any_size_for_single_graph_readers(random_weights_dir):
@@ -108,7 +111,7 @@ def test_default_variant_falls_back_to_fp32_with_a_warning(random_weights_dir, c
     assert matter.variant == "fp32" and matter.name == "dark-light"
     assert "python -m humanmatting.build.quantize" in caplog.text
     with pytest.raises(FileNotFoundError, match="python -m humanmatting.build.quantize"):
-        load_matter("dark-light-int8", random_weights_dir)
+        load_matter("dark-light", random_weights_dir, variant="int8")
     assert load_matter("dark-light", random_weights_dir, backend="keras").variant == "fp32"
 
 
@@ -141,11 +144,11 @@ def test_older_single_graph_softmax_files_still_load(random_weights_dir, tmp_pat
     archive.write_out(str(tmp_path / "saved"), verbose=False)
     converter = tf.lite.TFLiteConverter.from_saved_model(str(tmp_path / "saved"))
     (folder / TFLITE_FILES["fp32"]).write_bytes(converter.convert())
-    old = load_matter("dark-light-fp32", tmp_path)
+    old = load_matter("dark-light", tmp_path, variant="fp32")
     assert old.backend.signatures == {"serving_default"}
-    new = load_matter("dark-light-fp32", random_weights_dir)
+    new = load_matter("dark-light", random_weights_dir, variant="fp32")
     for rgb in photos.values():
-        np.testing.assert_allclose(old.predict(rgb), new.predict(rgb), atol=1e-5)
+        np.testing.assert_allclose(old.predict(rgb).alpha, new.predict(rgb).alpha, atol=1e-5)
         assert old.backend(np.zeros((1, 64, 96, 1), np.float32)).shape == (1, 64, 96, 2)
 
 

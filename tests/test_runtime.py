@@ -13,8 +13,8 @@ def test_litert_and_keras_agree(random_weights_dir, photos, name):
     litert = load_matter(name, random_weights_dir, backend="litert")
     keras_matter = load_matter(name, random_weights_dir, backend="keras")
     for rgb in photos.values():
-        a = litert.predict(rgb)
-        b = keras_matter.predict(rgb)
+        a = litert.predict(rgb).alpha
+        b = keras_matter.predict(rgb).alpha
         assert a.shape == rgb.shape[:2] and a.dtype == np.float32
         assert np.abs(a - b).max() <= 1e-4
 
@@ -25,7 +25,10 @@ def test_original_dark_light_litert_vs_keras_on_photos(original_weights_dir, pho
     for rgb in photos.values():
         for long_side in (None, 320, 640):
             assert (
-                np.abs(litert.predict(rgb, long_side) - keras_matter.predict(rgb, long_side)).max()
+                np.abs(
+                    litert.predict(rgb, long_side).alpha
+                    - keras_matter.predict(rgb, long_side).alpha
+                ).max()
                 <= 1e-4
             )
 
@@ -33,7 +36,7 @@ def test_original_dark_light_litert_vs_keras_on_photos(original_weights_dir, pho
 def test_output_matches_input_size_for_odd_shapes(random_weights_dir):
     matter = load_matter("dark-light", random_weights_dir)
     for shape in [(1, 1), (7, 300, 3), (333, 17, 4), (1000, 10)]:
-        alpha = matter.predict(np.random.default_rng(0).integers(0, 255, shape, np.uint8))
+        alpha = matter.predict(np.random.default_rng(0).integers(0, 255, shape, np.uint8)).alpha
         assert alpha.shape == shape[:2]
         assert 0.0 <= alpha.min() and alpha.max() <= 1.0
 
@@ -42,7 +45,7 @@ def test_litert_runtime_does_not_import_tensorflow(random_weights_dir, grace_hop
     code = (
         "import sys; from humanmatting import load_matter; "
         f"m = load_matter('dark-light', {str(random_weights_dir)!r}); "
-        f"m.predict({str(grace_hopper_path)!r}); "
+        f"m.predict({str(grace_hopper_path)!r}).alpha; "
         "print(sorted(k for k in ('tensorflow', 'keras') if k in sys.modules))"
     )
     result = subprocess.run(
@@ -51,9 +54,13 @@ def test_litert_runtime_does_not_import_tensorflow(random_weights_dir, grace_hop
     assert result.stdout.strip() == "[]"
 
 
-def test_variant_names(random_weights_dir):
+def test_variant_argument(random_weights_dir):
     with pytest.raises(FileNotFoundError, match="model-int8.tflite"):
-        load_matter("dark-light-int8", random_weights_dir)
+        load_matter("dark-light", random_weights_dir, variant="int8")
+    with pytest.raises(ValueError, match=r"load_matter\('dark-light', variant='int8'\)"):
+        load_matter("dark-light-int8", random_weights_dir)  # names carry no variant
+    with pytest.raises(ValueError, match="Unknown variant 'int4'"):
+        load_matter("dark-light", random_weights_dir, variant="int4")
 
 
 def test_missing_weights_say_how_to_get_them(tmp_path, monkeypatch):
@@ -81,7 +88,7 @@ def test_litert_memory_stays_bounded_when_shapes_change(random_weights_dir):
 
     from humanmatting.preprocess import ASPECT_PRESETS
 
-    matter = load_matter("dark-light-fp32", random_weights_dir, max_shapes=1)
+    matter = load_matter("dark-light", random_weights_dir, max_shapes=1, variant="fp32")
     process = psutil.Process()
     resident_mib = []
     for _ in range(2):
@@ -106,7 +113,7 @@ def test_keras_backend_traces_each_size_without_retracing_warnings(random_weight
         for height, width in [(64, 64), (64, 96), (96, 64), (96, 96), (128, 64), (64, 128)] * 2:
             alpha = matter.predict(
                 np.zeros((height, width), np.uint8), long_side=max(height, width)
-            )
+            ).alpha
             assert alpha.shape == (height, width)
     finally:
         tf.get_logger().removeHandler(handler)
@@ -121,15 +128,15 @@ def test_photos_run_at_the_models_best_size_and_square_ones_no_longer_drop_to_25
     matter = load_matter("dark-light", random_weights_dir)
     square = np.random.default_rng(0).integers(0, 255, (900, 900, 3), np.uint8)
     assert model_input_size(900, 900) == (256, 256)  # the aspect preset: the old default
-    matter.predict(square)
+    prediction = matter.predict(square)
     best = matter.spec.best_long_side
-    assert best > 256 and matter.last_input_size == (best, best)
-    matter.predict(square, quality="fast")
-    assert matter.last_input_size == (256, 256)  # 0.8 of the best side, a multiple of 32
-    matter.predict(np.zeros((600, 800, 3), np.uint8))  # 4:3: both sides multiples of 32
-    assert matter.last_input_size == model_input_size(600, 800, best) == (256, 320)
-    matter.predict(square, long_side=448, quality="fast")  # long_side= wins over quality
-    assert matter.last_input_size == (448, 448)
+    assert best > 256 and prediction.input_size == (best, best)
+    prediction = matter.predict(square, quality="fast")
+    assert prediction.input_size == (256, 256)  # 0.8 of the best side, a multiple of 32
+    prediction = matter.predict(np.zeros((600, 800, 3), np.uint8))  # 4:3: multiples of 32
+    assert prediction.input_size == model_input_size(600, 800, best) == (256, 320)
+    prediction = matter.predict(square, long_side=448, quality="fast")  # long_side= wins
+    assert prediction.input_size == (448, 448)
     with pytest.raises(ValueError, match="choose one of: best, fast"):
         matter.predict(square, quality="max")
 
@@ -142,12 +149,14 @@ def test_predict_refines_at_the_photos_size_unless_told_not_to(random_weights_di
     rgb = photos["astronaut"]
     size = matter.input_size(*rgb.shape[:2], quality="best")
     probability = np.array(matter.backend.person_probability(prepare_input(rgb, 3, size)))
-    plain = matter.predict(rgb, refine=False)
+    prediction = matter.predict(rgb, refine=False)
+    plain = prediction.alpha
     np.testing.assert_allclose(plain, alpha_to_size(probability, *rgb.shape[:2]), atol=1e-6)
-    assert matter.last_timing.refine_ms == 0
-    refined = matter.predict(rgb)
+    assert prediction.timing.refine_ms == 0
+    prediction = matter.predict(rgb)
+    refined = prediction.alpha
     np.testing.assert_allclose(refined, refine_alpha(rgb, probability, "best"), atol=1e-6)
-    assert 0 < matter.last_timing.refine_ms <= matter.last_timing.postprocess_ms
+    assert 0 < prediction.timing.refine_ms <= prediction.timing.postprocess_ms
     assert np.abs(refined - plain).max() > 0.1  # it does change the matte
     fast = matter.predict(rgb, quality="fast")
-    assert fast.shape == rgb.shape[:2] and matter.last_input_size != size
+    assert fast.alpha.shape == rgb.shape[:2] and fast.input_size != size

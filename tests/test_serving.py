@@ -68,7 +68,7 @@ def test_photos_default_to_the_best_model_and_frames_to_the_fastest(random_weigh
 def test_matte_image_outputs_agree_with_the_library(dark_light_only, photos):
     rgb = photos["grace_hopper"]
     result = matte_image(dark_light_only, rgb, background=Background("color", "#0000ff"))
-    alpha = dark_light_only.matter("dark-light").predict(rgb)
+    alpha = dark_light_only.matter("dark-light").predict(rgb).alpha
     np.testing.assert_array_equal(result.cutout, compose.cutout(rgb, alpha))
     np.testing.assert_array_equal(result.matte, compose.matte_image(alpha))
     np.testing.assert_array_equal(
@@ -89,7 +89,7 @@ def test_photo_quality_picks_the_network_size_and_the_refinement(dark_light_only
     fast = matte_image(dark_light_only, path, background=Background("transparent"), quality="fast")
     assert not fast.reused  # another quality is another matte
     assert fast.model_input == matter.input_size(600, 512, quality="fast") == (256, 224)
-    alpha = matter.predict(photos["grace_hopper"], quality="fast")
+    alpha = matter.predict(photos["grace_hopper"], quality="fast").alpha
     np.testing.assert_array_equal(fast.matte, compose.matte_image(alpha))
     assert (fast.matte != best.matte).any()
     assert matte_image(dark_light_only, path, quality="fast").reused

@@ -10,7 +10,8 @@ import urllib.request
 
 import pytest
 
-from humanmatting.specs import DEFAULT_MODEL, HUB_NAMESPACE_ENV, MODEL_SPECS, SHIPPED_MODELS
+from humanmatting.settings import HUB_NAMESPACE_ENV
+from humanmatting.specs import DEFAULT_MODEL, MODEL_SPECS, SHIPPED_MODELS
 from tests.app_harness import REPO_ROOT, clean_env, launch_app
 
 gradio = pytest.importorskip("gradio")

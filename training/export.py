@@ -50,7 +50,9 @@ def compare_with_folder(trained, model_name: str, folder: Path, images=None) -> 
     worst = {}
     for backend in ("keras", "litert"):
         # fp32 explicitly: the int8 default variant is measured apart (quantize agreement).
-        matter = load_matter(f"{spec.name}-fp32", weights=folder, backend=backend, download=False)
+        matter = load_matter(
+            spec.name, weights=folder, backend=backend, download=False, variant="fp32"
+        )
         difference = 0.0
         for rgb, size in zip(images, CHECK_SIZES, strict=False):
             batch = prepare_input(rgb, spec.channels, size)
