@@ -30,7 +30,12 @@ def packaged_folder(name: str) -> Path | None:
 
 
 class WeightsNotFoundError(FileNotFoundError):
-    """No source had the model; the message lists what was tried and what to do."""
+    """No source had the model; the message lists what was tried and what to do, and
+    `how_to_get` holds the what-to-do alone (for front ends that show only that)."""
+
+    def __init__(self, message: str, how_to_get: str = ""):
+        super().__init__(message)
+        self.how_to_get = how_to_get
 
 
 class InvalidWeightsError(ValueError):
@@ -215,7 +220,8 @@ def resolve_model_folder(
                 return _verified(spec, candidate)
         raise WeightsNotFoundError(
             f"{path} is not a model folder for {spec.name!r} (no {FORMAT_FILE} in it or in "
-            f"{path / spec.name}). To get the weights:\n{how_to_get(spec)}"
+            f"{path / spec.name}). To get the weights:\n{how_to_get(spec)}",
+            how_to_get=how_to_get(spec),
         )
     if os.environ.get(WEIGHTS_DIR_ENV):
         candidate = Path(os.environ[WEIGHTS_DIR_ENV]) / spec.name
@@ -241,7 +247,8 @@ def resolve_model_folder(
         f"No weights for model {spec.name!r}. Tried:\n"
         + "".join(f"  - {attempt}\n" for attempt in tried)
         + "To get them:\n"
-        + how_to_get(spec)
+        + how_to_get(spec),
+        how_to_get=how_to_get(spec),
     )
 
 
