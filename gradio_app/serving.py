@@ -2,7 +2,7 @@
 
 A `ModelRegistry` knows which models have weights and loads each once; `matte_image`,
 `matte_video` and `StreamSession` turn requests into pictures with the compose module.
-Keeping this out of app.py lets tests and other front ends use it directly.
+Keeping this out of the page's code lets tests and other front ends use it directly.
 """
 
 from __future__ import annotations
