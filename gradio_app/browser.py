@@ -4,7 +4,8 @@ of the server's own preprocessing, so that the page computes the same matte.
 The page runs the very TFLite file the server's LiteRT runs for each model
 (`runtime.tflite_file`), and takes every number that decides the matte from here, not
 from a copy: aspect presets, the multiple of 32, the signature names, the smoothing weight,
-the hard-edge threshold. Nothing here imports a web framework: app.py serves it.
+the hard-edge threshold. Nothing here imports a web framework: tabs/browser_camera.py
+serves it.
 """
 
 from __future__ import annotations

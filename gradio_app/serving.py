@@ -2,7 +2,7 @@
 
 A `ModelRegistry` knows which models have weights and loads each once; `matte_image`,
 `matte_video` and `StreamSession` turn requests into pictures with the compose module.
-Keeping this out of app.py lets tests and other front ends use it directly.
+Keeping this out of the page's code lets tests and other front ends use it directly.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import tempfile
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,6 +76,29 @@ WEBP_QUALITY = 90
 PERSON_MIN_SHARE = 0.002
 # What a model is loaded for: each role keeps its own interpreters (see ModelRegistry).
 ROLES = ("photo", "camera", "video")
+# Queue and concurrency, chosen for a small CPU server (2 cores here, as on a free Space):
+# - Photos (the Cut out button, the automatic run on upload, Compare) share one limit of 2.
+#   One LiteRT call already uses both cores and each model runs one call at a time, so more
+#   requests at once add no throughput, only memory (a 12 MP photo holds about 250 MB while
+#   in flight) and latency for everyone; 2 lets one request decode or encode PNGs while
+#   another runs the model.
+# - Camera streams: 1. A stream holds its slot while it runs (up to the time limit); two
+#   streams would halve each one's frame rate on 2 cores. Other viewers wait in the queue.
+# - Videos: 1, in their own lane, so a long video never blocks photos.
+# - At most QUEUE_SIZE requests wait; the next one is refused at once ("queue is full")
+#   instead of waiting minutes (32 photos at about 0.3 s each is a 5 s wait at most).
+#   There is no quota per client: behind a Space's proxy every visitor has the same
+#   address, and the session id is chosen by the client, so a quota would either throttle
+#   everyone together or be dodged by changing it. What one client can do is bounded
+#   instead by each request's cost (pixels, bytes, video frames x pixels, camera time).
+PHOTO_CONCURRENCY = 2
+QUEUE_SIZE = 32
+# Request bodies other than uploads (JSON: camera frames and pasted pictures arrive in it
+# as data: URLs, about 0.1-1 MB for a 640x480 frame) are refused over this size before
+# they are read (BodyLimit); uploads have their own limit (--max-upload-mb).
+REQUEST_MAX_BYTES = 10 * 2**20
+# Upload requests carry a multipart envelope around the file: a few kB at most.
+UPLOAD_ENVELOPE_BYTES = 64 * 2**10
 
 # PNG writing is most of a large photo's time. OpenCV with the "up" filter only and zlib
 # level 1 writes a 12 MP RGBA cutout in about 0.26 s (Pillow at its fastest level: 0.56 s,
@@ -114,11 +137,17 @@ class ModelUnavailableError(LookupError):
 
 
 def setting(
-    name: str, default: float, minimum: float = 0, whole: bool = False, above: bool = False
+    name: str,
+    default: float,
+    minimum: float = 0,
+    whole: bool = False,
+    above: bool = False,
+    environ: Mapping[str, str] | None = None,
 ) -> float:
-    """The number in environment variable `name` (`default` when unset); see
-    humanmatting.settings.positive_number."""
-    return positive_number(os.environ, name, default, minimum, whole, above)
+    """The number in environment variable `name` of `environ` (os.environ by default;
+    `default` when unset); see humanmatting.settings.positive_number."""
+    environ = os.environ if environ is None else environ
+    return positive_number(environ, name, default, minimum, whole, above)
 
 
 @dataclass(frozen=True)
@@ -193,7 +222,7 @@ class ModelRegistry:
         self.max_shapes = max_shapes
         self.folders: dict[str, Path] = {}
         self.problems: dict[str, str] = {}
-        self._hints: dict[str, str] = {}
+        self._how_to_get: dict[str, str] = {}
         for name in names:
             try:
                 self.folders[name] = resolve_model_folder(
@@ -201,7 +230,7 @@ class ModelRegistry:
                 )
             except (WeightsNotFoundError, WeightsIntegrityError) as error:
                 self.problems[name] = str(error)
-                self._hints[name] = getattr(error, "how_to_get", "") or str(error)
+                self._how_to_get[name] = (getattr(error, "how_to_get", "") or str(error)).strip()
         self._matters: dict[tuple[str, str], Matter] = {}
         self._lock = threading.Lock()
 
@@ -225,12 +254,13 @@ class ModelRegistry:
         return next(iter(self.folders), None)
 
     def how_to_get(self, name: str) -> str:
-        """The commands that get model `name`'s weights (the error's `how_to_get`, without
-        the folders tried on this server, which visitors never see)."""
-        return self._hints.get(name, "").strip()
+        """The commands that get model `name`'s weights (the error's `how_to_get`; its
+        problem also lists the folders tried on this server: never shown to visitors)."""
+        return self._how_to_get.get(name, "")
 
     def summary(self) -> dict:
-        """Which models can be chosen, and how to get the others: no server paths."""
+        """Which models this server can run (names), and how to get the others."""
+        # The API's /models (this docstring is its description): no server paths in it.
         return {
             "available": self.available,
             "unavailable": {name: self.how_to_get(name) for name in self.problems},
@@ -725,10 +755,15 @@ class VideoLimits:
     max_seconds: float = 30.0
 
     @classmethod
-    def from_env(cls) -> VideoLimits:
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> VideoLimits:
+        """The limits in `environ` (os.environ by default); SettingError for a bad value."""
+
+        def read(name: str, default: float) -> float:
+            return setting(name, default, above=True, environ=environ)
+
         return cls(
-            max_megabytes=setting(VIDEO_MAX_MEGABYTES_ENV, cls.max_megabytes, above=True),
-            max_seconds=setting(VIDEO_MAX_SECONDS_ENV, cls.max_seconds, above=True),
+            max_megabytes=read(VIDEO_MAX_MEGABYTES_ENV, cls.max_megabytes),
+            max_seconds=read(VIDEO_MAX_SECONDS_ENV, cls.max_seconds),
         )
 
     def budget(self) -> FrameBudget:
@@ -775,8 +810,9 @@ def matte_video(
     on_progress: ProgressFunction | None = None,
 ) -> Path:
     """Matte every frame of a video into an MP4 (H.264) that browsers play, with the
-    source's sound; named `<source>-<mode>.mp4`."""
-    limits = limits or VideoLimits.from_env()
+    source's sound; named `<source>-<mode>.mp4`. `limits`: VideoLimits() by default (the
+    app passes the ones its settings read from the environment)."""
+    limits = limits or VideoLimits()
     if background.mode == "transparent":
         raise ValueError(
             "Videos have no transparency; choose " + ", ".join(FRAME_BACKGROUNDS) + "."

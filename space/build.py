@@ -37,7 +37,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 WEB_DIR = REPO_ROOT / "web"
 SPACE_README = Path(__file__).with_name("README.md")
 SPACE_NAME = "humanmatting"
-IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".*")
+# *.pyi: typing stubs Gradio writes beside component subclasses (gradio_app/components.pyi)
+IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyi", ".*")
 
 
 def RUNTIME_ONLY(folder: str, names: list[str]) -> set[str]:  # noqa: N802 (an ignore pattern)

@@ -189,19 +189,17 @@ def test_image_inputs_hand_files_over_unopened_and_refuse_broken_data_urls(
     gradio = pytest.importorskip("gradio")
     from gradio.data_classes import ImageData
 
-    import app as app_module
+    from gradio_app.components import UploadedImage
 
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "uploads"))  # Gradio's upload folder
     uploaded = tmp_path / "uploads" / "0123abcd" / "bomb.png"
     uploaded.parent.mkdir(parents=True)
     shutil.copy(bad_images["bomb.png"], uploaded)
-    photo = app_module.read_by_humanmatting(gradio.Image(type="filepath", image_mode=None))
+    photo = UploadedImage(type="filepath", image_mode=None)
     assert photo.preprocess(ImageData(path=str(uploaded), orig_name="bomb.png")) == str(uploaded)
     with pytest.raises(gradio.Error, match="was not uploaded to this server"):
         photo.preprocess(ImageData(path=str(bad_images["bomb.png"])))  # anywhere else
-    camera = app_module.read_by_humanmatting(
-        gradio.Image(type="numpy", streaming=True, sources=["webcam"])
-    )
+    camera = UploadedImage(type="numpy", streaming=True, sources=["webcam"])
     jpeg = (REPO_ROOT / "examples" / "astronaut.jpg").read_bytes()
     good = "data:image/jpeg;base64," + base64.b64encode(jpeg).decode()
     assert camera.preprocess(ImageData(url=good)).shape == (512, 512, 3)
@@ -213,10 +211,10 @@ def test_image_inputs_hand_files_over_unopened_and_refuse_broken_data_urls(
 
 
 def test_error_messages_name_files_not_server_paths():
-    import app as app_module
+    from gradio_app import errors
 
     upload = Path(SERVER_TEMP) / "gradio" / "0123abcd" / "my photo.jpg"
     error = ValueError(f"Image {upload} is damaged; also {SERVER_TEMP}/x/y/other.png here")
-    message = app_module.user_error(error, str(upload)).message
+    message = errors.user_error(error, str(upload)).message
     assert message == "Image my photo.jpg is damaged; also other.png here"
-    assert "out of memory" in app_module.user_error(MemoryError()).message
+    assert "out of memory" in errors.user_error(MemoryError()).message

@@ -4,7 +4,7 @@
 // The page gets from the app only what every visitor shares: this script and its worker,
 // LiteRT.js's WebAssembly, camera.json (the server's preprocessing facts) and the model
 // files the server itself runs. Settings come from the tab's own controls through js-only
-// Gradio events (app.py): changing one sends nothing to the server either. Where this
+// Gradio events (gradio_app/tabs/browser_camera.py): changing one sends nothing to the server either. Where this
 // cannot run (no WebAssembly SIMD, a model that fails to load), the tab says so in one
 // line and switches to the server's stream.
 //
@@ -223,7 +223,7 @@ class BrowserCamera {
     return {key, signature: await this.compiled.get(key), channels: description.channels, name};
   }
 
-  /** New values of the tab's controls (app.py sends them on every change). */
+  /** New values of the tab's controls (gradio_app/tabs/browser_camera.py sends them on every change). */
   configure(settings) {
     const before = this.settings;
     this.settings = {...this.settings, ...settings};

@@ -1,0 +1,255 @@
+"""The Image tab: the photo and the examples, the result beside it, the settings after.
+
+Every change of a setting re-renders from the matte already computed for the photo
+(serving.MATTES); only a new photo or model runs the network.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+import gradio as gr
+
+from gradio_app import controls, serving
+from gradio_app.components import Radio, UploadedImage
+from gradio_app.errors import answers_errors
+from gradio_app.serving import PHOTO_CONCURRENCY, ModelRegistry, OutputFolder
+
+OUTPUT_HEIGHT = 360
+NO_PERSON = (
+    "**No person found** in this photo: the cutout is empty. The models look for people "
+    "who fill a good part of the picture; try a closer photo or another model. "
+)
+# Every photo request (upload, setting change, /matte, /compare) shares one lane.
+PHOTO_WORK = {"concurrency_id": "photo", "concurrency_limit": PHOTO_CONCURRENCY}
+
+
+@dataclass
+class ResultFiles:
+    result: serving.ImageResult
+    cutout: Path  # RGBA PNG
+    composite: Path  # on the chosen background, in the chosen format
+    matte: Path  # PNG
+    note: str  # Markdown for the page: no person found, JPEG has no transparency
+
+
+@dataclass
+class ImageRequests:
+    """The tab's request handlers, with the models and the folder for their files."""
+
+    registry: ModelRegistry
+    outputs: OutputFolder
+
+    def result_files(
+        self, image, model, mode, color, background_image, blur, edges, image_format, quality
+    ) -> ResultFiles:
+        """Matte the photo and write its files."""
+        background = controls.background_of(mode, color, background_image, blur)
+        result = serving.matte_image(self.registry, image, model, background, edges, quality)
+        folder = self.outputs.new_dir()
+        note = ""
+        cutout_name = serving.download_name(image, "transparent")
+        cutout = self.outputs.png(result.cutout, cutout_name, folder)
+        if mode == "transparent" and image_format == "jpeg":
+            image_format = "png"
+            note = "JPEG has no transparency: the download is a PNG. "
+        if mode == "transparent" and image_format == "png":
+            composite = cutout
+        else:
+            name = serving.download_name(image, mode)
+            composite = self.outputs.picture(result.composite, name, image_format, folder)
+        matte = self.outputs.png(result.matte, serving.download_name(image, "matte"), folder)
+        if not result.person_found:
+            note = NO_PERSON + note
+        return ResultFiles(result, cutout, composite, matte, note)
+
+    @answers_errors
+    def matte(
+        self,
+        image,
+        model=None,
+        mode=serving.DEFAULT_BACKGROUND,
+        color=serving.DEFAULT_COLOR,
+        background_image=None,
+        blur=serving.DEFAULT_BLUR,
+        edges="soft",
+        image_format="png",
+        quality="best",
+    ):
+        """Cut the person out of a photo: (RGBA cutout PNG, the person on the chosen
+        background in `image_format`, matte PNG, timing)."""
+        if image is None:
+            raise gr.Error("Upload or paste a photo first.", print_exception=False)
+        files = self.result_files(
+            image, model, mode, color, background_image, blur, edges, image_format, quality
+        )
+        return files.cutout, files.composite, files.matte, files.result.summary()
+
+    @answers_errors
+    def show(
+        self, image, model, mode, color, background_image, blur, edges, image_format, quality="best"
+    ):
+        """What the page shows: before/after, the download, the matte, timing and note."""
+        if image is None:
+            return None, gr.update(value=None, visible=False), None, "", ""
+        files = self.result_files(
+            image, model, mode, color, background_image, blur, edges, image_format, quality
+        )
+        if not files.result.person_found:
+            gr.Warning("No person found in this photo.")
+        composite = files.composite
+        download = gr.update(value=str(composite), label=f"Download {composite.name}", visible=True)
+        before_after = gr.update(
+            value=(str(image), str(composite)),
+            elem_classes=["see-through"] if mode == "transparent" else [],
+        )
+        return before_after, download, str(files.matte), files.result.summary(), files.note
+
+    @answers_errors
+    def compare(self, image, edges="soft"):
+        """The matte of every available model, side by side."""
+        if image is None:
+            raise gr.Error("Upload or paste a photo first.", print_exception=False)
+        mattes = serving.compare_models(self.registry, image, edges)
+        folder = self.outputs.new_dir()
+        return [
+            (self.outputs.png(matte, serving.download_name(image, name), folder), caption)
+            for matte, caption, name in mattes
+        ]
+
+
+def photo_column(examples_dir: Path) -> UploadedImage:
+    """The photo input and, when the folder has some, the example photos."""
+    photo = UploadedImage(
+        type="filepath",
+        image_mode=None,  # the file as uploaded: humanmatting reads it
+        sources=["upload", "clipboard"],
+        label="Photo: drop, paste or click to upload",
+        elem_id="photo",
+        height=300,
+    )
+    examples = sorted(examples_dir.glob("*.jpg"))
+    if examples:
+        gr.Examples(
+            [[str(path)] for path in examples],
+            inputs=photo,
+            label="Or try an example",
+            examples_per_page=6,
+        )
+    return photo
+
+
+def result_column() -> list:
+    """The outputs beside the photo: [before/after, download, timing, note]."""
+    slider = gr.ImageSlider(
+        label="Before / after (drag the handle)",
+        type="filepath",
+        interactive=False,
+        buttons=["fullscreen"],
+        elem_id="before-after",
+        max_height=OUTPUT_HEIGHT,
+        height=OUTPUT_HEIGHT,
+    )
+    note = gr.Markdown(elem_id="image-note")
+    download = gr.DownloadButton("Download", variant="primary", visible=False, elem_id="download")
+    timing = gr.Textbox(label="Processing time", elem_id="timing", lines=1, interactive=False)
+    return [slider, download, timing, note]
+
+
+class PhotoSettings(NamedTuple):
+    """The tab's settings, in the order the handlers take them (after the photo)."""
+
+    model: gr.Dropdown
+    mode: gr.Radio
+    color: gr.ColorPicker
+    background_image: gr.Image
+    blur: gr.Slider
+    edges: gr.Radio
+    image_format: gr.Radio
+    quality: gr.Radio
+
+
+def settings_column(registry: ModelRegistry) -> tuple[PhotoSettings, gr.Image]:
+    """The settings and the matte (in an accordion), in the order the page shows them."""
+    model = controls.model_dropdown(registry)
+    background = controls.background_controls(serving.IMAGE_BACKGROUNDS)
+    edges = controls.edges_radio()
+    quality = controls.quality_radio()
+    image_format = Radio(
+        [("PNG", "png"), ("JPEG", "jpeg"), ("WebP", "webp")],
+        value="png",
+        label="Download as",
+        info="PNG keeps transparency; JPEG and WebP are much smaller",
+        elem_id="image-format",
+    )
+    with gr.Accordion("Matte", open=False):
+        matte = gr.Image(
+            label="Matte (white: person)",
+            type="filepath",
+            format="png",
+            buttons=["download"],
+            interactive=False,
+            elem_id="matte",
+            height=240,
+        )
+    return PhotoSettings(model, *background, edges, image_format, quality), matte
+
+
+def compare_section(registry: ModelRegistry) -> tuple[gr.Button, gr.Gallery]:
+    """Every model's matte side by side, when there is more than one model."""
+    if len(registry.available) <= 1:
+        return gr.Button(visible=False), gr.Gallery(visible=False, format="png", elem_id="compare")
+    with gr.Accordion("Compare models", open=False):
+        button = gr.Button("Run every available model on the photo")
+        gallery = gr.Gallery(
+            label="Matte per model",
+            columns=len(registry.available),
+            height="auto",
+            object_fit="contain",
+            format="png",
+            buttons=["download", "fullscreen"],
+            elem_id="compare",
+        )
+    return button, gallery
+
+
+def api_matte_outputs() -> list:
+    """The API's /matte answers with the files themselves (the page shows them with `show`)."""
+    return [
+        gr.Image(type="filepath", format="png", visible=False, image_mode="RGBA"),
+        gr.Image(type="filepath", visible=False),
+        gr.Image(type="filepath", format="png", visible=False),
+        gr.Textbox(visible=False),
+    ]
+
+
+def image_tab(registry: ModelRegistry, outputs: OutputFolder, examples_dir: Path) -> None:
+    """Lay out the tab and wire its events (named endpoints: /matte, /compare)."""
+    requests = ImageRequests(registry, outputs)
+    with gr.Row(equal_height=False):
+        with gr.Column(min_width=300):
+            photo = photo_column(examples_dir)
+        with gr.Column(scale=2, min_width=320):
+            slider, download, timing, note = result_column()
+        with gr.Column(min_width=280):
+            settings, matte = settings_column(registry)
+    compare_button, gallery = compare_section(registry)
+    shown = [slider, download, matte, timing, note]
+    for trigger in (photo.change, *(component.change for component in settings)):
+        trigger(
+            requests.show,
+            [photo, *settings],
+            shown,
+            api_visibility="private",
+            trigger_mode="always_last",
+            **PHOTO_WORK,
+        )
+    api_outputs = api_matte_outputs()
+    gr.Button(visible=False).click(
+        requests.matte, [photo, *settings], api_outputs, api_name="matte", **PHOTO_WORK
+    )
+    compare_button.click(
+        requests.compare, [photo, settings.edges], gallery, api_name="compare", **PHOTO_WORK
+    )

@@ -1,0 +1,153 @@
+"""The Video tab: upload (first frame as the preview), result, settings; endpoint
+/matte_video, one video at a time in its own lane."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import gradio as gr
+import numpy as np
+
+from gradio_app import controls, serving
+from gradio_app.components import VideoFile
+from gradio_app.errors import answers_errors
+from gradio_app.serving import ModelRegistry, OutputFolder, VideoLimits
+from gradio_app.uploads import uploaded_file
+from humanmatting.video import VIDEO_SUFFIXES, InvalidVideoError, open_video
+
+# Gradio recognises a gr.Progress default; the video's frames drive it (progress_reporter).
+PROGRESS = gr.Progress()
+
+
+def describe_video(path: str) -> tuple[np.ndarray | None, str]:
+    """The first frame of an upload (the preview, whatever its codec) and a line about it."""
+    capture, info = open_video(path)
+    try:
+        ok, frame = capture.read()
+    finally:
+        capture.release()
+    if not ok or frame is None:
+        raise InvalidVideoError(f"{Path(path).name} has no frame that can be read.")
+    frame = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+    return frame, (
+        f"**{Path(path).name}**: {info.width}x{info.height}, {info.duration_s:.1f} s at "
+        f"{info.fps:g} frames/s. Press *Matte the video*."
+    )
+
+
+def progress_reporter(progress: gr.Progress, every_s: float = 0.5):
+    """An `on_progress` for process_video: frames done of frames total, and the time left,
+    at most every `every_s` (each update is a message to the page)."""
+    last = [-every_s]
+
+    def report(done: int, total: int | None, elapsed_s: float) -> None:
+        if elapsed_s - last[0] < every_s and done != total:
+            return
+        last[0] = elapsed_s
+        if total:
+            left = elapsed_s / done * max(total - done, 0)
+            progress((done, total), desc=f"about {left:.0f} s left", unit="frames")
+        else:
+            progress(None, desc=f"{done} frames done")
+
+    return report
+
+
+@dataclass
+class VideoRequests:
+    """The tab's request handlers, with the models, the limits and the results' folder."""
+
+    registry: ModelRegistry
+    limits: VideoLimits
+    outputs: OutputFolder
+
+    @answers_errors
+    def matte_video(
+        self,
+        video,
+        model=None,
+        mode=serving.DEFAULT_BACKGROUND,
+        color=serving.DEFAULT_COLOR,
+        background_image=None,
+        blur=serving.DEFAULT_BLUR,
+        edges="soft",
+        smoothing=True,
+        progress=PROGRESS,
+    ):
+        """Matte every frame of a short video; returns an MP4 (H.264) with its sound."""
+        if video is None:
+            raise gr.Error("Upload a video first.", print_exception=False)
+        video = uploaded_file(video)
+        progress(0, desc="Reading the video")
+        with self.outputs.lease() as folder:  # not cleaned up however long the video takes
+            return str(
+                serving.matte_video(
+                    self.registry,
+                    video,
+                    model,
+                    controls.background_of(mode, color, background_image, blur),
+                    edges,
+                    0.6 if smoothing else None,
+                    self.limits,
+                    folder,
+                    on_progress=progress_reporter(progress),
+                )
+            )
+
+    @answers_errors
+    def preview(self, video):
+        """The first frame and a line about the upload (hidden when there is none)."""
+        if video is None:
+            return gr.update(value=None, visible=False), ""
+        frame, line = describe_video(uploaded_file(video))
+        return gr.update(value=frame, visible=True), line
+
+
+def upload_column(limits: VideoLimits) -> tuple[VideoFile, gr.Image, gr.Markdown, gr.Button]:
+    """The upload, its preview and line, the button and the limits."""
+    video = VideoFile(
+        label="Video: drop or click to upload",
+        file_types=sorted(VIDEO_SUFFIXES),
+        elem_id="video-input",
+        height=120,
+    )
+    first_frame = gr.Image(
+        label="First frame",
+        interactive=False,
+        visible=False,
+        height=200,
+        elem_id="video-preview",
+        buttons=[],
+    )
+    info = gr.Markdown(elem_id="video-info")
+    button = gr.Button("Matte the video", variant="primary", elem_id="video-button")
+    gr.Markdown(
+        f"Videos up to {limits.max_seconds:g} s and {limits.max_megabytes:g} MB. The "
+        "result is an MP4 video with the original sound."
+    )
+    return video, first_frame, info, button
+
+
+def video_tab(registry: ModelRegistry, limits: VideoLimits, outputs: OutputFolder) -> None:
+    """Lay out the tab and wire its events."""
+    requests = VideoRequests(registry, limits, outputs)
+    with gr.Row(equal_height=False):
+        with gr.Column(min_width=300):
+            video, first_frame, info, button = upload_column(limits)
+        with gr.Column(min_width=300):
+            result = gr.Video(
+                label="Result", buttons=["download"], elem_id="video-result", format=None
+            )
+        with gr.Column(min_width=280):
+            model, background, edges, smoothing = controls.frame_controls(registry)
+    video.change(requests.preview, video, [first_frame, info], api_visibility="private")
+    button.click(
+        requests.matte_video,
+        [video, model, *background, edges, smoothing],
+        result,
+        api_name="matte_video",
+        concurrency_id="video",
+        concurrency_limit=1,
+    )
