@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from humanmatting.errors import one_line
 from humanmatting.preprocess import (
     ImageInput,
     alpha_to_size,
@@ -45,10 +46,6 @@ PROBE_SHAPES = ((64, 64), (160, 96))
 # SHA-256 of the model files that passed the probe in this process -> their channels: the
 # app loads each model once per role, and probing every graph costs about 0.5 s.
 _PROBED: dict[str, int] = {}
-
-
-def _one_line(error: BaseException) -> str:
-    return " ".join(str(error).split()) or type(error).__name__
 
 
 def split_variant(name: str) -> tuple[str, str | None]:
@@ -161,7 +158,7 @@ class LiteRTBackend:
             raise
         except (ValueError, RuntimeError, IndexError, KeyError, TypeError, StopIteration) as error:
             raise InvalidWeightsError(
-                f"{self.model_path} is not a working TFLite model ({graph}: {_one_line(error)}); "
+                f"{self.model_path} is not a working TFLite model ({graph}: {one_line(error)}); "
                 "it is damaged or truncated: delete the model folder and pull or export it again."
             ) from None
         _PROBED[digest] = channels
@@ -217,7 +214,7 @@ class LiteRTBackend:
             except (RuntimeError, ValueError) as error:  # what LiteRT raises for a bad graph
                 raise InvalidWeightsError(
                     f"{self.model_path} failed on a {batch.shape[2]}x{batch.shape[1]} input "
-                    f"({_one_line(error)}); it is damaged: delete the model folder and pull or "
+                    f"({one_line(error)}); it is damaged: delete the model folder and pull or "
                     "export it again."
                 ) from None
 

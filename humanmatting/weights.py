@@ -30,7 +30,12 @@ def packaged_folder(name: str) -> Path | None:
 
 
 class WeightsNotFoundError(FileNotFoundError):
-    """No source had the model; the message lists what was tried and what to do."""
+    """No source had the model; the message lists what was tried and what to do, and
+    `how_to_get` holds the commands that get it (for a page or a log to show on their own)."""
+
+    def __init__(self, message: str, how_to_get: str = ""):
+        super().__init__(message)
+        self.how_to_get = how_to_get
 
 
 class InvalidWeightsError(ValueError):
@@ -215,7 +220,8 @@ def resolve_model_folder(
                 return _verified(spec, candidate)
         raise WeightsNotFoundError(
             f"{path} is not a model folder for {spec.name!r} (no {FORMAT_FILE} in it or in "
-            f"{path / spec.name}). To get the weights:\n{how_to_get(spec)}"
+            f"{path / spec.name}). To get the weights:\n{how_to_get(spec)}",
+            how_to_get=how_to_get(spec),
         )
     if os.environ.get(WEIGHTS_DIR_ENV):
         candidate = Path(os.environ[WEIGHTS_DIR_ENV]) / spec.name
@@ -229,7 +235,7 @@ def resolve_model_folder(
         where = (
             "the Hugging Face cache"
             if local_only
-            else f"the Hub ({_endpoint()}/{spec.hub_repo_id})"
+            else f"the Hub ({hub_endpoint()}/{spec.hub_repo_id})"
         )
         tried.append(f"{where}: {why_not}")
         if local_only:
@@ -241,11 +247,13 @@ def resolve_model_folder(
         f"No weights for model {spec.name!r}. Tried:\n"
         + "".join(f"  - {attempt}\n" for attempt in tried)
         + "To get them:\n"
-        + how_to_get(spec)
+        + how_to_get(spec),
+        how_to_get=how_to_get(spec),
     )
 
 
-def _endpoint() -> str:
+def hub_endpoint() -> str:
+    """The Hub this process talks to: $HF_ENDPOINT, read by huggingface_hub at import."""
     from huggingface_hub import constants
 
     return constants.ENDPOINT
