@@ -10,8 +10,10 @@ Space's visitors matte their camera in their own browser; `--no-web-build` copie
 web/dist there is (none: the Space streams the camera to the server, as without a build).
 
 The Space runs `app.py` beside copies of the `humanmatting` runtime and the `gradio_app`
-layer (no install step); the
-SDK installs gradio at the README's `sdk_version`, so requirements.txt leaves gradio out.
+layer (no install step); the SDK installs gradio at the README's `sdk_version`, so the
+Space's requirements.txt leaves gradio out. The gradio version is pinned once, in the
+repository's requirements.txt (`gradio==X.Y.Z`, what the app is tested with); the README's
+`sdk_version` and pyproject's [app] extra must agree with it (tests/test_gradio_pin.py).
 On a Space (SPACE_ID is set) the app may download weights from the model repos.
 """
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -50,11 +53,22 @@ def RUNTIME_ONLY(folder: str, names: list[str]) -> set[str]:  # noqa: N802 (an i
     return ignored
 
 
+def pinned_gradio(requirements: Path = REPO_ROOT / "requirements.txt") -> str:
+    """The gradio version the app is tested with: the one pin, `gradio==X.Y.Z` in
+    requirements.txt."""
+    found = re.search(r"^gradio==([0-9][^\s;#]*)\s*$", requirements.read_text(), re.MULTILINE)
+    if found is None:
+        raise ValueError(f"{requirements} pins no gradio version (a line gradio==X.Y.Z)")
+    return found.group(1)
+
+
 def space_card() -> SpaceCard:
     """The Space README, its `models:` taken from the spec table (so the namespace follows
-    $HUMANMATTING_HUB_NAMESPACE): the models the Space serves, shipped in its package copy."""
+    $HUMANMATTING_HUB_NAMESPACE): the models the Space serves, shipped in its package copy;
+    its `sdk_version` the gradio pinned in requirements.txt."""
     card = SpaceCard.load(SPACE_README)
     card.data.models = [MODEL_SPECS[name].hub_repo_id for name in SHIPPED_MODELS]
+    card.data.sdk_version = pinned_gradio()
     return card
 
 
