@@ -19,6 +19,7 @@ from typing import Any
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
+from hub.convert_legacy import ORIGINAL_AUTHOR
 from humanmatting.specs import (
     DEFAULT_HUB_NAMESPACE,
     FORMAT_FILE,
@@ -38,7 +39,6 @@ DATASET_ID = "laurentmih/aisegmentcom-matting-human-datasets"  # a Kaggle id, no
 DATASET_NAME = "AISegment Matting Human Datasets"
 DATASET_TYPE = "aisegment-matting-human"
 TASK_NAME = "Portrait matting (person vs background)"
-ORIGINAL_AUTHOR = "Zhenzhong Tang"
 
 # Our own models' training data (../shared/datasets/README.md): name, origin, license as stated.
 TRAINING_SETS = {

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from humanmatting.specs import MODEL_SPECS
 
-ORIGINAL_AUTHOR = "Zhenzhong Tang"
+ORIGINAL_AUTHOR = "Zhenzhong Tang"  # of humanMatting, the original release (hub.card cites it)
 
 
 def convert_release(
