@@ -1,8 +1,9 @@
 """Assemble the Hugging Face Space folder (app, package, requirements, examples, the built
 in-browser camera) and upload it.
 
-    python -m space.build --dry-run OUTDIR        # assemble only, into OUTDIR
-    python -m space.build [--repo-id NS/NAME]      # assemble into a temporary folder, upload
+    humanmatting space --dry-run OUTDIR        # assemble only, into OUTDIR
+    humanmatting space [--repo-id NS/NAME]      # assemble into a temporary folder, upload
+    (or: python -m space.build ..., from the repository root)
 
 The in-browser camera (web/) is built first (`npm ci` when its node_modules is missing or
 older than the lock file, then `npm run build`) and its web/dist copied in, so that the
@@ -20,7 +21,6 @@ On a Space (SPACE_ID is set) the app may download weights from the model repos.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import shutil
 import subprocess
@@ -31,12 +31,8 @@ from pathlib import Path
 from huggingface_hub import HfApi, SpaceCard
 
 from gradio_app.browser import built
-from humanmatting.specs import (
-    DEFAULT_HUB_NAMESPACE,
-    HUB_NAMESPACE_ENV,
-    MODEL_SPECS,
-    SHIPPED_MODELS,
-)
+from humanmatting.command import run_command
+from humanmatting.specs import MODEL_SPECS, SHIPPED_MODELS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 WEB_DIR = REPO_ROOT / "web"
@@ -144,31 +140,36 @@ def upload(
     return f"https://huggingface.co/spaces/{repo_id}"
 
 
-def main(argv: list[str] | None = None) -> int:
-    namespace = os.environ.get(HUB_NAMESPACE_ENV, DEFAULT_HUB_NAMESPACE)
-    parser = argparse.ArgumentParser(prog="python -m space.build", description=__doc__)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = __doc__
     parser.add_argument("--dry-run", metavar="OUTDIR", help="assemble into OUTDIR, no upload")
-    parser.add_argument("--repo-id", default=f"{namespace}/{SPACE_NAME}")
+    parser.add_argument(
+        "--repo-id", help=f"NS/NAME (default: $HUMANMATTING_HUB_NAMESPACE/{SPACE_NAME})"
+    )
     parser.add_argument("--private", action="store_true")
     parser.add_argument("--token", help="Hub token (default: HF_TOKEN or `hf auth login`)")
     parser.add_argument(
         "--no-web-build", action="store_true", help="copy web/dist as it is, without npm"
     )
-    args = parser.parse_args(argv)
-    try:
-        web_dist = WEB_DIR / "dist" if args.no_web_build else build_web()
-        if not built(web_dist):
-            print("space.build: web/dist is not built: the Space streams the camera to the server")
-        if args.dry_run:
-            print(assemble(args.dry_run, web_dist))
-            return 0
-        with tempfile.TemporaryDirectory(prefix="humanmatting-space-") as folder:
-            space = assemble(Path(folder) / "space", web_dist)
-            print(upload(space, args.repo_id, args.private, args.token))
-    except (FileExistsError, OSError) as error:
-        print(f"space.build: error: {error}", file=sys.stderr)
-        return 2
+
+
+def run(args: argparse.Namespace) -> int:
+    web_dist = WEB_DIR / "dist" if args.no_web_build else build_web()
+    if not built(web_dist):
+        print("space.build: web/dist is not built: the Space streams the camera to the server")
+    if args.dry_run:
+        print(assemble(args.dry_run, web_dist))
+        return 0
+    repo_id = args.repo_id or f"{args.settings.hub_namespace}/{SPACE_NAME}"
+    with tempfile.TemporaryDirectory(prefix="humanmatting-space-") as folder:
+        space = assemble(Path(folder) / "space", web_dist)
+        print(upload(space, repo_id, args.private, args.token))
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m space.build`: the same command as `humanmatting space`."""
+    return run_command("space.build", add_arguments, run, argv)
 
 
 if __name__ == "__main__":
