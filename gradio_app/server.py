@@ -34,6 +34,7 @@ from gradio_app.serving import (
 )
 from gradio_app.settings import AppSettings, parse_args
 from gradio_app.tabs import browser_camera
+from humanmatting.preprocess import allow_pillow_pixels
 
 # Gradio modules that read the temporary folder at import time.
 GRADIO_TEMP_READERS = ("routes", "route_utils", "screen_recording_utils", "mcp")
@@ -92,6 +93,7 @@ def load_models(settings: AppSettings) -> ModelRegistry:
         download=settings.download,
         threads=settings.threads,
         max_shapes=settings.max_shapes,
+        settings=settings.runtime,
     )
     print(
         f"humanmatting {humanmatting.__version__} from {Path(humanmatting.__file__).parent}; "
@@ -162,6 +164,7 @@ def main(argv: list[str] | None, root: Path, started: float) -> None:
     times = StartTimes(started, time.perf_counter())
     settings = read_settings(argv, root)
     heap.keep_returning_freed_memory()  # RSS back near its start after a burst
+    allow_pillow_pixels(settings.runtime.max_pixels)  # Pillow's process-wide guard, once
     temp = use_own_temp_folder()
     try:
         registry = load_models(settings)

@@ -1,6 +1,6 @@
 """The model card (the Hub repo's README.md) and metrics.json of one model folder.
 
-    python -m hub.card dark-light --from models/        # print the rendered card
+    humanmatting card dark-light --from models/    # print the rendered card (or python -m hub.card)
 
 The card is built with huggingface_hub's ModelCard / ModelCardData (its YAML front matter is
 generated, never written by hand). Every figure in it says where it came from: *reported by
@@ -19,6 +19,8 @@ from typing import Any
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
+from hub.convert_legacy import ORIGINAL_AUTHOR
+from humanmatting.command import run_command
 from humanmatting.settings import HUB_NAMESPACE_ENV, Settings
 from humanmatting.specs import (
     DEFAULT_HUB_NAMESPACE,
@@ -38,7 +40,6 @@ DATASET_ID = "laurentmih/aisegmentcom-matting-human-datasets"  # a Kaggle id, no
 DATASET_NAME = "AISegment Matting Human Datasets"
 DATASET_TYPE = "aisegment-matting-human"
 TASK_NAME = "Portrait matting (person vs background)"
-ORIGINAL_AUTHOR = "Zhenzhong Tang"
 
 # Our own models' training data (../shared/datasets/README.md): name, origin, license as stated.
 TRAINING_SETS = {
@@ -597,8 +598,8 @@ def build_card(
     return ModelCard(f"---\n{data.to_yaml()}\n---\n{body}")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Print the rendered model card of a model.")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = "Print the rendered model card of a model."
     parser.add_argument("model", help="night, dark or dark-light")
     parser.add_argument(
         "--from",
@@ -608,27 +609,30 @@ def main(argv: list[str] | None = None) -> int:
         "as the runtime does (local directory, HF cache, Hub)",
     )
     parser.add_argument("--repo-id", help="repo the card describes (default: the spec table's)")
-    args = parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
     import tempfile
 
     from hub.push import find_model_folder, stage_repo
     from humanmatting.weights import resolve_model_folder
 
-    try:
-        spec = get_spec(args.model)
-        if args.source is not None:
-            folder = find_model_folder(spec, args.source)
-        else:
-            folder = resolve_model_folder(spec.name)
-        # Stage as hub.push does, so this prints exactly the README.md it would upload.
-        with tempfile.TemporaryDirectory() as temporary:
-            repo_id = args.repo_id or Settings.from_env().repo_id(spec)
-            staged = stage_repo(spec, folder, Path(temporary) / spec.name, repo_id)
-            print((staged / CARD_FILE).read_text(), end="")
-    except (ValueError, FileNotFoundError) as error:
-        print(f"hub.card: {error}", file=sys.stderr)
-        return 2
+    spec = get_spec(args.model)
+    if args.source is not None:
+        folder = find_model_folder(spec, args.source)
+    else:
+        folder = resolve_model_folder(spec.name, settings=args.settings)
+    repo_id = args.repo_id or args.settings.repo_id(spec)
+    # Stage as hub.push does, so this prints exactly the README.md it would upload.
+    with tempfile.TemporaryDirectory() as temporary:
+        staged = stage_repo(spec, folder, Path(temporary) / spec.name, repo_id)
+        print((staged / CARD_FILE).read_text(), end="")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m hub.card`: the same command as `humanmatting card`."""
+    return run_command("hub.card", add_arguments, run, argv)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Convert the original humanMatting release into this project's model folders.
 
-    python -m hub.convert_legacy ../shared/reference/humanMatting-original OUTDIR [--no-quantize]
+    humanmatting convert-legacy ../shared/reference/humanMatting-original OUTDIR [--no-quantize]
+    (or: python -m hub.convert_legacy ...)
 
 Writes OUTDIR/dark-light/ (Keras 3, TFLite fp32, and the fp16 and int8 variants that
 `humanmatting.build.quantize` makes, about a minute; + humanmatting.json). Only dark-light's
@@ -14,9 +15,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from humanmatting.command import run_command
 from humanmatting.specs import MODEL_SPECS
 
-ORIGINAL_AUTHOR = "Zhenzhong Tang"
+ORIGINAL_AUTHOR = "Zhenzhong Tang"  # of humanMatting, the original release (hub.card cites it)
 
 
 def convert_release(
@@ -67,8 +69,8 @@ def convert_release(
     return written
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = __doc__.split("\n\n")[0]
     parser.add_argument("release_dir", type=Path, help="folder of the original release")
     parser.add_argument("out_dir", type=Path, help="where to write one folder per model")
     parser.add_argument(
@@ -76,13 +78,19 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="write fp32 only (skip the fp16 and int8 variants; the runtime then runs fp32)",
     )
-    args = parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
     if not args.release_dir.is_dir():
-        parser.error(f"{args.release_dir} is not a folder")
+        raise NotADirectoryError(f"{args.release_dir} is not a folder")
     if not convert_release(args.release_dir, args.out_dir, quantize=not args.no_quantize):
-        print(f"No convertible weights found in {args.release_dir}", file=sys.stderr)
-        return 2
+        raise FileNotFoundError(f"No convertible weights found in {args.release_dir}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m hub.convert_legacy`: the same command as `humanmatting convert-legacy`."""
+    return run_command("hub.convert_legacy", add_arguments, run, argv)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Download a model repo from the Hugging Face Hub and check it against the spec table.
 
-    python -m hub.pull dark-light [--revision REV] [--local-dir DIR] [--repo-id ORG/NAME]
-                       [--force-download]
+    humanmatting pull dark-light [--revision REV] [--local-dir DIR] [--repo-id ORG/NAME]
+                      [--force-download]                  (or: python -m hub.pull ...)
 
 Files land in the Hugging Face cache (HF_HOME / HF_HUB_CACHE), or in --local-dir, with
 huggingface_hub's progress bars; the runtime, the CLI and the app then find them there.
@@ -18,6 +18,8 @@ import shutil
 import sys
 from pathlib import Path
 
+from humanmatting.command import run_command
+from humanmatting.errors import ActionableError, first_line
 from humanmatting.settings import Settings
 from humanmatting.specs import ModelSpec, get_spec
 from humanmatting.weights import (
@@ -31,7 +33,7 @@ from humanmatting.weights import (
 )
 
 
-class PullError(RuntimeError):
+class PullError(ActionableError, RuntimeError):
     """The model could not be fetched or was refused; the message says what to do."""
 
 
@@ -80,11 +82,11 @@ def pull(
             ) from error
         raise PullError(
             f"Could not download {where} from {constants.ENDPOINT}, and it is not in the cache: "
-            f"{_first_line(error.__cause__ or error)}. Check the network and HF_ENDPOINT."
+            f"{first_line(error.__cause__ or error)}. Check the network and HF_ENDPOINT."
         ) from error
     except Exception as error:  # repository/revision not found, HTTP errors, connection
         raise PullError(
-            f"Could not download {where} from {constants.ENDPOINT}: {_first_line(error)}"
+            f"Could not download {where} from {constants.ENDPOINT}: {first_line(error)}"
         ) from error
     if not is_model_folder(folder):
         raise PullError(f"{where} is not a humanmatting model repo (no humanmatting.json).")
@@ -103,14 +105,9 @@ def pull(
     return folder, checked
 
 
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return f"{type(error).__name__}: {text.splitlines()[0] if text else ''}".rstrip(": ")
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description="Download a model from the Hugging Face Hub, checked against the spec table."
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Download a model from the Hugging Face Hub, checked against the spec table."
     )
     parser.add_argument("model", help="night, dark or dark-light")
     parser.add_argument("--revision", help="branch, tag or commit (default: the pinned one)")
@@ -121,15 +118,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--force-download", action="store_true", help="download again even if cached"
     )
-    args = parser.parse_args(argv)
-    try:
-        spec = get_spec(args.model)
-        folder, checked = pull(
-            spec, args.repo_id, args.revision, args.local_dir, args.force_download
-        )
-    except (PullError, ValueError) as error:
-        print(f"hub.pull: {error}", file=sys.stderr)
-        return 2
+
+
+def run(args: argparse.Namespace) -> int:
+    spec = get_spec(args.model)
+    repo_id = args.repo_id or args.settings.repo_id(spec)
+    folder, checked = pull(spec, repo_id, args.revision, args.local_dir, args.force_download)
     commit = hub_commit_of(folder)
     if checked:
         print(f"Verified {len(checked)} files against the SHA-256 pins of {spec.name!r}.")
@@ -144,6 +138,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {path.name:24} {sha256_of(path)}")
     print(folder)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m hub.pull`: the same command as `humanmatting pull`."""
+    return run_command("hub.pull", add_arguments, run, argv)
 
 
 if __name__ == "__main__":

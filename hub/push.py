@@ -1,8 +1,8 @@
 """Publish a model folder as a Hugging Face Hub model repo, with its model card.
 
-    python -m hub.push dark-light --from models/ [--repo-id ORG/NAME]
-                       [--revision BRANCH | --create-pr] [--curves curves.png]
-                       [--dry-run OUTDIR]
+    humanmatting push dark-light --from models/ [--repo-id ORG/NAME]
+                      [--revision BRANCH | --create-pr] [--curves curves.png]
+                      [--dry-run OUTDIR]                  (or: python -m hub.push ...)
 
 The repo becomes exactly the staged folder: the Keras 3 files (`hf://` loading), the TFLite
 files, humanmatting.json, metrics.json, a training-curve image when there is one, and
@@ -20,15 +20,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 
 from hub.card import CARD_FILE, CURVE_FILES, KERAS_FILES, METRICS_FILE, build_card, collect_results
-from humanmatting.settings import Settings
+from humanmatting.command import run_command
+from humanmatting.errors import first_line
 from humanmatting.specs import FORMAT_FILE, TFLITE_FILES, ModelSpec, get_spec
-from humanmatting.weights import sha256_of
+from humanmatting.weights import hub_endpoint, sha256_of
 
 
 class PushError(ValueError):
@@ -119,22 +121,23 @@ def upload(
     )
 
 
-def hub_endpoint() -> str:
-    from huggingface_hub import constants
+def push_folder(
+    model_name: str, folder: str | os.PathLike, dry_run_dir: str | os.PathLike | None = None
+) -> int:
+    """Publish `folder` as `humanmatting push MODEL --from FOLDER [--dry-run DIR]` does, in
+    this process (the export notebook's last step); RuntimeError when the push fails."""
+    argv = [model_name, "--from", str(folder)]
+    if dry_run_dir is not None:
+        argv += ["--dry-run", str(dry_run_dir)]
+    print("$ humanmatting push", " ".join(argv), flush=True)
+    status = main(argv)
+    if status != 0:
+        raise RuntimeError(f"humanmatting push {model_name} failed (exit status {status})")
+    return status
 
-    return constants.ENDPOINT
 
-
-def describe(error: Exception) -> str:
-    """`Type: first line` of an error from huggingface_hub or the HTTP layer."""
-    text = str(error).strip()
-    return f"{type(error).__name__}: {text.splitlines()[0] if text else ''}".rstrip(": ")
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description="Publish a model folder to the Hugging Face Hub with its model card."
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = "Publish a model folder to the Hugging Face Hub with its model card."
     parser.add_argument("model", help="night, dark or dark-light")
     parser.add_argument(
         "--from",
@@ -158,35 +161,38 @@ def main(argv: list[str] | None = None) -> int:
         metavar="OUTDIR",
         help="stage the repo's files into OUTDIR and upload nothing",
     )
-    args = parser.parse_args(argv)
-    try:
-        spec = get_spec(args.model)
-        repo_id = args.repo_id or Settings.from_env().repo_id(spec)
-        folder = find_model_folder(spec, args.source)
-        if args.dry_run:
-            staged = stage_repo(spec, folder, args.dry_run, repo_id, args.curves)
-            print(f"Dry run: staged {repo_id} in {staged}; nothing was uploaded.")
-            for path in sorted(staged.iterdir()):
-                print(f"  {path.name:24} {path.stat().st_size:>10,} bytes")
-            return 0
-        with tempfile.TemporaryDirectory(prefix=f"hub-push-{spec.name}-") as temporary:
-            staged = stage_repo(spec, folder, Path(temporary) / spec.name, repo_id, args.curves)
-            message = args.message or f"Upload {spec.name} from {folder.name}/ (hub.push)"
-            try:
-                info = upload(staged, repo_id, args.revision, args.create_pr, args.private, message)
-            except Exception as error:  # network and Hub errors: one line, no traceback
-                raise PushError(
-                    f"upload to {hub_endpoint()}/{repo_id} failed: {describe(error)}"
-                ) from None
-            pins = pins_snippet(spec, info.oid, staged)
-    except (PushError, ValueError, OSError) as error:
-        print(f"hub.push: {error}", file=sys.stderr)
-        return 2
+
+
+def run(args: argparse.Namespace) -> int:
+    spec = get_spec(args.model)
+    repo_id = args.repo_id or args.settings.repo_id(spec)
+    folder = find_model_folder(spec, args.source)
+    if args.dry_run:
+        staged = stage_repo(spec, folder, args.dry_run, repo_id, args.curves)
+        print(f"Dry run: staged {repo_id} in {staged}; nothing was uploaded.")
+        for path in sorted(staged.iterdir()):
+            print(f"  {path.name:24} {path.stat().st_size:>10,} bytes")
+        return 0
+    with tempfile.TemporaryDirectory(prefix=f"hub-push-{spec.name}-") as temporary:
+        staged = stage_repo(spec, folder, Path(temporary) / spec.name, repo_id, args.curves)
+        message = args.message or f"Upload {spec.name} from {folder.name}/ (hub.push)"
+        try:
+            info = upload(staged, repo_id, args.revision, args.create_pr, args.private, message)
+        except Exception as error:  # network and Hub errors: one line, no traceback
+            raise PushError(
+                f"upload to {hub_endpoint()}/{repo_id} failed: {first_line(error)}"
+            ) from None
+        pins = pins_snippet(spec, info.oid, staged)
     where = info.pr_url or f"{repo_id}@{args.revision or 'main'}"
     print(f"Pushed {spec.name} to {where}: commit {info.oid}")
     print(f"\nTo pin this upload, set in the {spec.name!r} entry of humanmatting/specs.py:")
     print(pins)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m hub.push`: the same command as `humanmatting push`."""
+    return run_command("hub.push", add_arguments, run, argv)
 
 
 if __name__ == "__main__":

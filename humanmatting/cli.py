@@ -1,31 +1,45 @@
-"""`humanmatting INPUT ...`: matte an image, a folder of images, a video or the camera.
+"""`humanmatting <subcommand>`: the project's one command line.
 
-The successor of the original demo.py. Every output is written to a temporary file and
-moved into place, so an interrupted or failed run never leaves a half-written file.
-Exit status: 0 done; 1 a folder run skipped some files (listed); 2 bad input, options or
-weights; 3 an unexpected error (a bug: please report it); 130 interrupted (Ctrl+C);
+    humanmatting INPUT [options]            matte (the default): an image, a folder of
+    humanmatting matte INPUT [options]      images, a video or the camera
+    humanmatting pull|push|card|convert-legacy|quantize|train|evaluate|export|ship|space|app
+
+matte is the successor of the original demo.py. Every output is written to a temporary
+file and moved into place, so an interrupted or failed run never leaves a half-written
+file. Exit status (humanmatting.command, one wrapper for every subcommand): 0 done; 1 a
+folder run skipped some files (listed); 2 bad input, options, settings or weights, or a
+missing extra; 3 an unexpected error (a bug: please report it); 130 interrupted (Ctrl+C);
 143 terminated (SIGTERM). Every error is one line on stderr.
+
+This module is the edge, the top of the layers: it imports the runtime (humanmatting.*)
+at module level, and training/, hub/, space/ and the app only inside the subcommand that
+runs them (by module name, in SUBCOMMANDS), so that `humanmatting --help` and a matte load
+neither TensorFlow, keras nor gradio (the base install has none). Each of those modules
+has `add_arguments(parser)` and `run(args) -> int`; its `python -m` form is an alias.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import logging
 import math
 import os
-import signal
 import sys
-import threading
 import warnings
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 from PIL import Image
 
 from humanmatting import compose, refine
+from humanmatting.command import OneLineParser, guarded, parse_and_run
 from humanmatting.compose import BACKGROUNDS, DEFAULT_BACKGROUND, DEFAULT_BLUR, DEFAULT_COLOR, MATTE
+from humanmatting.errors import ActionableError
 from humanmatting.files import atomic_path
 from humanmatting.preprocess import (
     IMAGE_SUFFIXES,
@@ -35,24 +49,11 @@ from humanmatting.preprocess import (
     allow_pillow_pixels,
     load_rgb,
 )
-from humanmatting.refine import HQUnavailableError
 from humanmatting.specs import DEFAULT_MODEL, MODEL_SPECS, QUALITIES
-from humanmatting.video import AlphaSmoother, InvalidVideoError, is_video_path, process_video
-from humanmatting.weights import InvalidWeightsError, WeightsNotFoundError
+from humanmatting.video import AlphaSmoother, is_video_path, process_video
 
 # The app's vocabulary (compose.BACKGROUNDS, plus the matte itself) and its default.
 MODES = (*BACKGROUNDS, MATTE)
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM: stopped as for Ctrl+C (temporary files removed), with exit status 143."""
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """argparse's errors as one line, like every other error of the command."""
-
-    def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def number_in(low: float, high: float, whole: bool = False, low_open: bool = False):
@@ -74,10 +75,15 @@ def number_in(low: float, high: float, whole: bool = False, low_open: bool = Fal
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(
-        prog="humanmatting",
-        description="Cut people out of images, videos or the camera with a LikeUnet model.",
-    )
+    """The options of `humanmatting [matte]`."""
+    parser = OneLineParser(prog="humanmatting")
+    add_arguments(parser)
+    return parser
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """matte's options."""
+    parser.description = "Cut people out of images, videos or the camera with a LikeUnet model."
     parser.add_argument(
         "input", help="image, folder of images or video path, or a camera index such as 0"
     )
@@ -182,7 +188,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="output path (default: INPUT-MODE.png / .mp4; for a folder, the folder INPUT-MODE)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    return parser
 
 
 def default_output(input_path: str, mode: str, video: bool) -> Path:
@@ -298,11 +303,10 @@ def check_not_overwriting_inputs(source: Path, output: Path, folder: bool) -> No
 def run(args: argparse.Namespace) -> tuple[Path, list[str]]:
     """Do what the command line asks; returns the output path and any skipped files."""
     from humanmatting.runtime import load_matter, split_variant
-    from humanmatting.settings import Settings
     from humanmatting.specs import get_spec
     from humanmatting.weights import resolve_model_folder
 
-    settings = Settings.from_env()
+    settings = args.settings  # read once by humanmatting.command
     allow_pillow_pixels(settings.max_pixels)
     model, variant = split_variant(args.model)  # "dark-light-int8": a variant at the edge
     if args.gray and get_spec(model).channels != 1:
@@ -362,10 +366,6 @@ def run(args: argparse.Namespace) -> tuple[Path, list[str]]:
     return output, []
 
 
-def _terminate(signum, frame):
-    raise Terminated
-
-
 @contextlib.contextmanager
 def quiet_libraries() -> Iterator[None]:
     """Keep the libraries' own lines off the terminal, so that an error is one line.
@@ -402,53 +402,14 @@ def quiet_libraries() -> Iterator[None]:
             sys.stderr = original
 
 
-def _one_line(error: BaseException) -> str:
-    """The message of `error`; an OSError as 'reason: file' (the file name, not its repr)."""
-    if isinstance(error, OSError) and error.strerror:
-        return f"{error.strerror}: {error.filename}" if error.filename else error.strerror
-    return str(error) or type(error).__name__
-
-
-def main(argv: list[str] | None = None) -> int:
-    # FFmpeg's own log lines would only repeat, less clearly, the error printed below.
+def run_matte(args: argparse.Namespace) -> int:
+    """`humanmatting [matte] INPUT ...`: prints the output path; 1 when a folder run skipped
+    files."""
+    # FFmpeg's own log lines would only repeat, less clearly, the error printed for them.
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     logging.basicConfig(format="humanmatting: warning: %(message)s", level=logging.WARNING)
-    in_main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
-    try:
-        args = build_parser().parse_args(argv)
-        with quiet_libraries():
-            output, skipped = run(args)
-    except (
-        InvalidImageError,
-        InvalidVideoError,
-        InvalidWeightsError,
-        WeightsNotFoundError,
-        HQUnavailableError,
-        ValueError,
-        OSError,
-    ) as error:
-        print(f"humanmatting: error: {_one_line(error)}", file=sys.stderr)
-        return 2
-    except MemoryError:
-        print("humanmatting: error: out of memory; try a smaller input", file=sys.stderr)
-        return 2
-    except Terminated:
-        print("humanmatting: terminated; no partial output was left", file=sys.stderr)
-        return 143
-    except KeyboardInterrupt:
-        print("humanmatting: interrupted; no partial output was left", file=sys.stderr)
-        return 130
-    except Exception as error:  # a bug: one line all the same, and how to report it
-        print(
-            f"humanmatting: error: unexpected {type(error).__name__}: {_one_line(error)} "
-            "(a bug: please report it with the command that failed)",
-            file=sys.stderr,
-        )
-        return 3
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+    with quiet_libraries():
+        output, skipped = run(args)
     print(output)
     if skipped:
         print(
@@ -457,6 +418,138 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
     return 0
+
+
+# The source checkout beside the package (an editable install): app.py and space/ are
+# not installed, they run from there.
+CHECKOUT = Path(__file__).resolve().parents[1]
+
+
+def start_app(argv: list[str]) -> int:
+    """`humanmatting app [options]`: app.py's server, with app.py's own options (its parser
+    reads `argv`, --help included)."""
+    app = _import("app")  # sets Gradio's telemetry off before Gradio is imported
+    root = Path(app.__file__).resolve().parent
+    # Serves until stopped; exits with status 2 itself on a bad start.
+    app.server.main(argv, root=root, started=app.STARTED_AT)
+    return 0
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    name: str
+    module: str  # imported when the subcommand runs: add_arguments(parser), `function`(args)
+    summary: str
+    function: str = "run"
+    passthrough: bool = False  # `function`(argv): the module parses its own options
+    stopped_note: str = ""  # after "interrupted" / "terminated"
+
+
+SUBCOMMANDS = {
+    command.name: command
+    for command in (
+        Subcommand(
+            "matte",
+            __name__,
+            "cut people out of an image, a folder, a video or the camera (the default)",
+            function="run_matte",
+            stopped_note="; no partial output was left",
+        ),
+        Subcommand("pull", "hub.pull", "download a model from the Hub, checked against its pins"),
+        Subcommand("push", "hub.push", "publish a model folder to the Hub with its model card"),
+        Subcommand("card", "hub.card", "print the model card that push would upload"),
+        Subcommand(
+            "convert-legacy",
+            "hub.convert_legacy",
+            "convert the original humanMatting release into model folders [keras]",
+        ),
+        Subcommand(
+            "quantize",
+            "humanmatting.build.quantize",
+            "write a model folder's fp16 and int8 LiteRT variants [keras]",
+        ),
+        Subcommand("train", "training.train", "train night, dark or dark-light [train]"),
+        Subcommand("evaluate", "training.evaluate", "measure a model on a dataset [keras]"),
+        Subcommand("export", "training.export", "export a trained checkpoint [keras]"),
+        Subcommand("ship", "training.ship", "copy exported models into the package"),
+        Subcommand("space", "space.build", "assemble and upload the Hugging Face Space"),
+        Subcommand(
+            "app",
+            __name__,
+            "serve the Gradio app, as python app.py does [app]",
+            function="start_app",
+            passthrough=True,
+        ),
+    )
+}
+
+
+def _import(name: str) -> ModuleType:
+    """The module `name`; app and space.build from the source checkout, where they live."""
+    path = CHECKOUT / (name.replace(".", "/") + ".py")
+    if name not in ("app", "space.build"):
+        return importlib.import_module(name)
+    if name in sys.modules:
+        return sys.modules[name]
+    if not path.is_file():
+        raise ActionableError(
+            f"{path.name} runs from a source checkout of humanmatting (git clone, then "
+            f"pip install -e .); there is none beside {Path(__file__).parent}."
+        )
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
+
+
+def top_parser() -> argparse.ArgumentParser:
+    """Only for `humanmatting --help`: the subcommands and their summaries, without
+    importing them."""
+    parser = OneLineParser(
+        prog="humanmatting",
+        usage="humanmatting [matte] INPUT [options]\n       humanmatting SUBCOMMAND [options]",
+        description="Real-time human matting: cut people out of images, videos or the camera, "
+        "and the tools that build, train and publish the models.",
+        epilog="`humanmatting SUBCOMMAND --help` lists a subcommand's options. [keras], [train] "
+        'and [app] name the extra a subcommand needs (pip install "humanmatting[keras]"). '
+        "Each subcommand's python -m form (python -m hub.pull, ...) is the same command.",
+    )
+    choices = parser.add_subparsers(title="subcommands", metavar="SUBCOMMAND")
+    for command in SUBCOMMANDS.values():
+        choices.add_parser(command.name, help=command.summary, add_help=False)
+    return parser
+
+
+def run_subcommand(name: str, argv: list[str], prog: str | None = None) -> int:
+    """Run subcommand `name` with `argv` (its options), inside the one error wrapper."""
+    command = SUBCOMMANDS[name]
+    prog = prog or f"humanmatting {name}"
+
+    def start() -> int:
+        module = _import(command.module)  # a missing extra: one line that names it
+        function = getattr(module, command.function)
+        if command.passthrough:
+            return function(argv)
+        return parse_and_run(prog, module.add_arguments, function, argv)
+
+    return guarded(prog, start, command.stopped_note)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`humanmatting SUBCOMMAND ...`; `humanmatting INPUT ...` (the first argument not a
+    subcommand's name) is `humanmatting matte INPUT ...`."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] in (["-h"], ["--help"]):
+        top_parser().print_help()
+        return 0
+    if argv and argv[0] in SUBCOMMANDS:
+        return run_subcommand(argv[0], argv[1:])
+    return run_subcommand("matte", argv, prog="humanmatting")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from typing import Protocol
 
 import numpy as np
 
+from humanmatting.errors import one_line
 from humanmatting.preprocess import (
     ImageInput,
     alpha_to_size,
@@ -63,10 +64,6 @@ class Backend(Protocol):
     def close(self) -> None:
         """Release what the backend holds (interpreters, models)."""
         ...
-
-
-def _one_line(error: BaseException) -> str:
-    return " ".join(str(error).split()) or type(error).__name__
 
 
 def split_variant(name: str) -> tuple[str, str | None]:
@@ -180,7 +177,7 @@ class LiteRTBackend:
             raise
         except (ValueError, RuntimeError, IndexError, KeyError, TypeError, StopIteration) as error:
             raise InvalidWeightsError(
-                f"{self.model_path} is not a working TFLite model ({graph}: {_one_line(error)}); "
+                f"{self.model_path} is not a working TFLite model ({graph}: {one_line(error)}); "
                 "it is damaged or truncated: delete the model folder and pull or export it again."
             ) from None
         _PROBED[digest] = channels
@@ -236,7 +233,7 @@ class LiteRTBackend:
             except (RuntimeError, ValueError) as error:  # what LiteRT raises for a bad graph
                 raise InvalidWeightsError(
                     f"{self.model_path} failed on a {batch.shape[2]}x{batch.shape[1]} input "
-                    f"({_one_line(error)}); it is damaged: delete the model folder and pull or "
+                    f"({one_line(error)}); it is damaged: delete the model folder and pull or "
                     "export it again."
                 ) from None
 

@@ -243,7 +243,7 @@ def resolve_model_folder(
         folder, why_not = _from_hub(spec, local_only, repo_id)
         if folder is not None:
             return _verified(spec, folder)
-        where = "the Hugging Face cache" if local_only else f"the Hub ({_endpoint()}/{repo_id})"
+        where = "the Hugging Face cache" if local_only else f"the Hub ({hub_endpoint()}/{repo_id})"
         tried.append(f"{where}: {why_not}")
         if local_only:
             shipped = packaged_folder(spec.name, settings)
@@ -259,7 +259,8 @@ def resolve_model_folder(
     )
 
 
-def _endpoint() -> str:
+def hub_endpoint() -> str:
+    """The Hub this process talks to: $HF_ENDPOINT, read by huggingface_hub at import."""
     from huggingface_hub import constants
 
     return constants.ENDPOINT

@@ -1,8 +1,9 @@
 """Assemble the Hugging Face Space folder (app, package, requirements, examples, the built
 in-browser camera) and upload it.
 
-    python -m space.build --dry-run OUTDIR        # assemble only, into OUTDIR
-    python -m space.build [--repo-id NS/NAME]      # assemble into a temporary folder, upload
+    humanmatting space --dry-run OUTDIR        # assemble only, into OUTDIR
+    humanmatting space [--repo-id NS/NAME]      # assemble into a temporary folder, upload
+    (or: python -m space.build ..., from the repository root)
 
 The in-browser camera (web/) is built first (`npm ci` when its node_modules is missing or
 older than the lock file, then `npm run build`) and its web/dist copied in, so that the
@@ -10,14 +11,17 @@ Space's visitors matte their camera in their own browser; `--no-web-build` copie
 web/dist there is (none: the Space streams the camera to the server, as without a build).
 
 The Space runs `app.py` beside copies of the `humanmatting` runtime and the `gradio_app`
-layer (no install step); the
-SDK installs gradio at the README's `sdk_version`, so requirements.txt leaves gradio out.
+layer (no install step); the SDK installs gradio at the README's `sdk_version`, so the
+Space's requirements.txt leaves gradio out. The gradio version is pinned once, in the
+repository's requirements.txt (`gradio==X.Y.Z`, what the app is tested with); the README's
+`sdk_version` and pyproject's [app] extra must agree with it (tests/test_gradio_pin.py).
 On a Space (SPACE_ID is set) the app may download weights from the model repos.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import subprocess
 import sys
@@ -27,11 +31,9 @@ from pathlib import Path
 from huggingface_hub import HfApi, SpaceCard
 
 from gradio_app.browser import built
+from humanmatting.command import run_command
 from humanmatting.settings import Settings
-from humanmatting.specs import (
-    MODEL_SPECS,
-    SHIPPED_MODELS,
-)
+from humanmatting.specs import MODEL_SPECS, SHIPPED_MODELS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 WEB_DIR = REPO_ROOT / "web"
@@ -49,12 +51,23 @@ def RUNTIME_ONLY(folder: str, names: list[str]) -> set[str]:  # noqa: N802 (an i
     return ignored
 
 
+def pinned_gradio(requirements: Path = REPO_ROOT / "requirements.txt") -> str:
+    """The gradio version the app is tested with: the one pin, `gradio==X.Y.Z` in
+    requirements.txt."""
+    found = re.search(r"^gradio==([0-9][^\s;#]*)\s*$", requirements.read_text(), re.MULTILINE)
+    if found is None:
+        raise ValueError(f"{requirements} pins no gradio version (a line gradio==X.Y.Z)")
+    return found.group(1)
+
+
 def space_card() -> SpaceCard:
     """The Space README, its `models:` taken from the spec table (so the namespace follows
-    $HUMANMATTING_HUB_NAMESPACE): the models the Space serves, shipped in its package copy."""
+    $HUMANMATTING_HUB_NAMESPACE): the models the Space serves, shipped in its package copy;
+    its `sdk_version` the gradio pinned in requirements.txt."""
     card = SpaceCard.load(SPACE_README)
     settings = Settings.from_env()
     card.data.models = [settings.repo_id(MODEL_SPECS[name]) for name in SHIPPED_MODELS]
+    card.data.sdk_version = pinned_gradio()
     return card
 
 
@@ -130,31 +143,36 @@ def upload(
     return f"https://huggingface.co/spaces/{repo_id}"
 
 
-def main(argv: list[str] | None = None) -> int:
-    namespace = Settings.from_env().hub_namespace
-    parser = argparse.ArgumentParser(prog="python -m space.build", description=__doc__)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = __doc__
     parser.add_argument("--dry-run", metavar="OUTDIR", help="assemble into OUTDIR, no upload")
-    parser.add_argument("--repo-id", default=f"{namespace}/{SPACE_NAME}")
+    parser.add_argument(
+        "--repo-id", help=f"NS/NAME (default: $HUMANMATTING_HUB_NAMESPACE/{SPACE_NAME})"
+    )
     parser.add_argument("--private", action="store_true")
     parser.add_argument("--token", help="Hub token (default: HF_TOKEN or `hf auth login`)")
     parser.add_argument(
         "--no-web-build", action="store_true", help="copy web/dist as it is, without npm"
     )
-    args = parser.parse_args(argv)
-    try:
-        web_dist = WEB_DIR / "dist" if args.no_web_build else build_web()
-        if not built(web_dist):
-            print("space.build: web/dist is not built: the Space streams the camera to the server")
-        if args.dry_run:
-            print(assemble(args.dry_run, web_dist))
-            return 0
-        with tempfile.TemporaryDirectory(prefix="humanmatting-space-") as folder:
-            space = assemble(Path(folder) / "space", web_dist)
-            print(upload(space, args.repo_id, args.private, args.token))
-    except (FileExistsError, OSError) as error:
-        print(f"space.build: error: {error}", file=sys.stderr)
-        return 2
+
+
+def run(args: argparse.Namespace) -> int:
+    web_dist = WEB_DIR / "dist" if args.no_web_build else build_web()
+    if not built(web_dist):
+        print("space.build: web/dist is not built: the Space streams the camera to the server")
+    if args.dry_run:
+        print(assemble(args.dry_run, web_dist))
+        return 0
+    repo_id = args.repo_id or f"{args.settings.hub_namespace}/{SPACE_NAME}"
+    with tempfile.TemporaryDirectory(prefix="humanmatting-space-") as folder:
+        space = assemble(Path(folder) / "space", web_dist)
+        print(upload(space, repo_id, args.private, args.token))
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m space.build`: the same command as `humanmatting space`."""
+    return run_command("space.build", add_arguments, run, argv)
 
 
 if __name__ == "__main__":

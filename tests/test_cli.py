@@ -354,3 +354,192 @@ def test_hq_is_refused_for_videos_and_says_how_to_install_pymatting(
     error = capsys.readouterr().err
     assert 'pip install "humanmatting[hq]"' in error and "Traceback" not in error
     assert not (tmp_path / "out.png").exists()
+
+
+# --- one command line: subcommands, the default matte, one error wrapper, lazy imports ----
+
+HEAVY_MODULES = ("tensorflow", "keras", "gradio")
+
+
+def run_python(code: str, *args, env=None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", code, *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+
+
+def test_help_and_a_matte_load_neither_tensorflow_nor_gradio(grace_hopper_path, tmp_path):
+    """The base install has neither: `humanmatting --help` and a matte must not need them."""
+    import json
+
+    from humanmatting.weights import PACKAGED_WEIGHTS_DIR
+
+    code = """if True:
+        import json, sys
+        from humanmatting.cli import main
+        heavy_modules = json.loads(sys.argv[1])
+        help_status = main(["--help"])
+        heavy_after_help = [m for m in heavy_modules if m in sys.modules]
+        matte_status = main([sys.argv[2], "--weights", sys.argv[3], "-o", sys.argv[4]])
+        heavy = [m for m in heavy_modules if m in sys.modules]
+        print(json.dumps([help_status, heavy_after_help, matte_status, heavy]))
+    """
+    out = tmp_path / "out.png"
+    heavy = json.dumps(HEAVY_MODULES)
+    result = run_python(code, heavy, grace_hopper_path, PACKAGED_WEIGHTS_DIR, out)
+    assert result.returncode == 0, result.stderr
+    assert "subcommands:" in result.stdout and "convert-legacy" in result.stdout
+    assert json.loads(result.stdout.splitlines()[-1]) == [0, [], 0, []]
+    assert Image.open(out).size == Image.open(grace_hopper_path).size
+
+
+def test_every_subcommand_has_its_help(capsys):
+    from humanmatting import cli
+
+    for name in cli.SUBCOMMANDS:
+        if name == "app":  # app.py imports gradio and sets its variables: in its own process
+            continue
+        with pytest.raises(SystemExit) as stop:
+            cli.main([name, "--help"])
+        assert stop.value.code == 0, name
+        help_text = capsys.readouterr().out
+        assert help_text.startswith(f"usage: humanmatting {name} "), help_text[:200]
+    result = run_python("from humanmatting.cli import main; main(['app', '--help'])")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "--webcam-time-limit" in result.stdout  # app.py's own options, not a copy
+
+
+def test_the_first_argument_not_a_subcommand_is_a_matte(
+    random_weights_dir, grace_hopper_path, tmp_path, capsys
+):
+    from humanmatting import cli
+
+    options = ["--weights", str(random_weights_dir), "--mode", "matte", "--quiet"]
+    default, explicit = tmp_path / "default.png", tmp_path / "explicit.png"
+    assert cli.main([str(grace_hopper_path), *options, "-o", str(default)]) == 0
+    assert cli.main(["matte", str(grace_hopper_path), *options, "-o", str(explicit)]) == 0
+    assert capsys.readouterr().out.split() == [str(default), str(explicit)]
+    np.testing.assert_array_equal(np.asarray(Image.open(default)), np.asarray(Image.open(explicit)))
+    assert cli.main(["matte", str(tmp_path / "missing.jpg")]) == 2
+    assert capsys.readouterr().err.startswith("humanmatting matte: error: No such file")
+
+
+@pytest.mark.parametrize(
+    "error, status, expected",
+    [
+        (ValueError("Unknown model 'x'; choose one of: night"), 2, "Unknown model 'x'"),
+        (OSError(28, "No space left on device", "out.png"), 2, "No space left on device: out.png"),
+        (ImportError("cannot import name 'x'"), 2, "cannot import name 'x'"),
+        (MemoryError(), 2, "out of memory; try a smaller input"),
+        (KeyError("frames"), 3, r"unexpected KeyError: 'frames' at test_cli.py:\d+ \(a bug"),
+    ],
+)
+def test_one_wrapper_turns_an_error_into_one_line_and_a_status(capsys, error, status, expected):
+    import re
+
+    from humanmatting.command import guarded
+
+    def command() -> int:
+        raise error
+
+    assert guarded("humanmatting pull", command) == status
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    assert len(lines) == 1 and captured.out == "", captured
+    assert lines[0].startswith("humanmatting pull: error: ") and re.search(expected, lines[0])
+
+
+def test_interrupted_and_terminated_have_their_statuses(capsys):
+    from humanmatting.command import Terminated, guarded
+
+    def stopped(error):
+        def command() -> int:
+            raise error
+
+        return command
+
+    assert guarded("humanmatting train", stopped(KeyboardInterrupt())) == 130
+    assert guarded("humanmatting", stopped(Terminated()), "; no partial output was left") == 143
+    assert capsys.readouterr().err.splitlines() == [
+        "humanmatting train: interrupted",
+        "humanmatting: terminated; no partial output was left",
+    ]
+
+
+def test_subcommands_and_their_python_m_aliases_report_errors_alike(tmp_path):
+    for argv, prefix in (
+        (["-m", "humanmatting.cli", "pull", "nosuch"], "humanmatting pull: error: "),
+        (["-m", "hub.pull", "nosuch"], "hub.pull: error: "),
+        (["-m", "humanmatting.cli", "ship", str(tmp_path)], "humanmatting ship: error: "),
+        (["-m", "training.ship", str(tmp_path)], "training.ship: error: "),
+    ):
+        result = subprocess.run([sys.executable, *argv], capture_output=True, text=True)
+        assert result.returncode == 2, result.stderr
+        (line,) = result.stderr.splitlines()
+        assert line.startswith(prefix), line
+    result = run_cli("pull", "night", "--no-such-option")
+    assert result.returncode == 2
+    assert only_line(result).startswith("humanmatting pull: error: unrecognized arguments")
+
+
+@pytest.mark.parametrize(
+    "blocked, argv, extra",
+    [
+        (("tensorflow", "keras"), ["train", "--model", "night", "--data", "x"], "keras"),
+        (("gradio",), ["app", "--port", "0"], "app"),
+    ],
+)
+def test_a_missing_extra_is_named_with_how_to_install_it(blocked, argv, extra):
+    import json
+    import re
+
+    code = """if True:
+        import json, sys
+        for name in json.loads(sys.argv[1]):
+            sys.modules[name] = None  # as in an install without the extra
+        from humanmatting.cli import main
+        sys.exit(main(json.loads(sys.argv[2])))
+    """
+    result = run_python(code, json.dumps(blocked), json.dumps(argv))
+    assert result.returncode == 2, result.stderr[-2000:]
+    line = only_line(result)
+    needed = "|".join(blocked)
+    assert re.match(rf"humanmatting {argv[0]}: error: this needs ({needed}), ", line), line
+    assert line.endswith(f'pip install "humanmatting[{extra}]"'), line
+
+
+def test_install_hints_name_extras_that_declare_the_package():
+    import re
+    from pathlib import Path
+
+    from humanmatting.errors import INSTALL_HINTS
+
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    extras = pyproject["project"]["optional-dependencies"]
+
+    def requirements(extra: str) -> list[str]:
+        found = []
+        for line in extras[extra]:
+            nested = re.fullmatch(r"humanmatting\[([\w,]+)\]", line)
+            for name in nested.group(1).split(",") if nested else ():
+                found += requirements(name)
+            found.append(re.split(r"[\s<>=;\[]", line)[0].lower())
+        return found
+
+    checked = 0
+    for module, hint in INSTALL_HINTS.items():
+        named = re.fullmatch(r'pip install "humanmatting\[(\w+)\]"', hint)
+        if named is None:
+            continue
+        assert named.group(1) in extras, hint
+        assert any(name.startswith(module) for name in requirements(named.group(1))), module
+        checked += 1
+    assert checked >= 9

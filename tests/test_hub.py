@@ -398,7 +398,7 @@ def test_push_reports_an_unreachable_hub_in_one_line(random_weights_dir, tmp_pat
     env = command_env(f"http://127.0.0.1:{free_port()}", tmp_path / "hf")
     result = run("hub.push", "dark", "--from", random_weights_dir, env=env)
     assert result.returncode == 2
-    assert result.stderr.startswith("hub.push: upload to http://127.0.0.1:")
+    assert result.stderr.startswith("hub.push: error: upload to http://127.0.0.1:")
     assert "ConnectError" in result.stderr and "Traceback" not in result.stderr
 
 
@@ -609,3 +609,23 @@ def test_spec_table_pins_name_one_commit_and_its_files():
         assert spec.hub_revision is None or re.fullmatch(r"[0-9a-f]{40}", spec.hub_revision)
         assert bool(spec.hub_revision) == bool(spec.sha256), spec.name
         assert all(re.fullmatch(r"[0-9a-f]{64}", digest) for digest in spec.sha256.values())
+
+
+def test_export_hands_a_folder_to_hub_push_in_this_process(
+    random_weights_dir, tmp_path, monkeypatch, capsys
+):
+    """The export notebook's hand-over runs `humanmatting push` here, not in a subprocess."""
+    from hub.push import push_folder as hand_over_to_hub
+
+    def no_subprocess(*args, **kwargs):
+        raise AssertionError(f"started a process: {args}")
+
+    monkeypatch.setattr(subprocess, "run", no_subprocess)
+    monkeypatch.setattr(subprocess, "Popen", no_subprocess)
+    staged = tmp_path / "staged"
+    assert hand_over_to_hub("dark", random_weights_dir / "dark", staged) == 0
+    assert (staged / "README.md").is_file() and (staged / "model.tflite").is_file()
+    assert "Dry run: staged" in capsys.readouterr().out
+    with pytest.raises(RuntimeError, match="push dark failed \\(exit status 2\\)"):
+        hand_over_to_hub("dark", tmp_path / "no-model-here")
+    assert capsys.readouterr().err.startswith("hub.push: error: ")

@@ -72,8 +72,16 @@ def test_missing_weights_say_how_to_get_them(tmp_path, monkeypatch):
         WeightsNotFoundError, match="hub.pull dark-light-original.*\n.*\n.*convert_legacy"
     ):
         load_matter("dark-light-original", download=False)
-    with pytest.raises(WeightsNotFoundError, match="training.train --model night"):
+    with pytest.raises(WeightsNotFoundError, match="training.train --model night") as missing:
         load_matter("night", download=False)
+    # The hint as data too (the app shows it on its own): the message's last lines.
+    hint = missing.value.how_to_get
+    assert hint.startswith("  python -m hub.pull night") and "training.train" in hint
+    assert str(missing.value).endswith("To get them:\n" + hint)
+    with pytest.raises(WeightsNotFoundError) as not_a_folder:
+        load_matter("night", tmp_path)
+    assert str(not_a_folder.value).endswith("To get the weights:\n" + hint)
+    assert not_a_folder.value.how_to_get == hint
 
 
 def test_weights_dir_environment_variable(random_weights_dir, monkeypatch):

@@ -25,7 +25,7 @@ from PIL import Image
 
 IMAGE_DIR = "clip_img"
 MATTE_DIR = "matting"
-IMAGE_SUFFIXES = (".jpg", ".jpeg")
+CLIP_SUFFIXES = (".jpg", ".jpeg")  # AISegment's photos are JPEGs; other files are not pairs
 MATTE_SUFFIX = ".png"
 SPLIT_LIST_FILES = {"train": ("x_train.txt", "y_train.txt"), "val": ("x_val.txt", "y_val.txt")}
 KAGGLE_DATASET = "laurentmih/aisegmentcom-matting-human-datasets"
@@ -182,7 +182,7 @@ def index_dataset(
         if PurePosixPath(path).name.startswith("._"):
             skipped[HIDDEN].append(path)
             continue
-        if not path.lower().endswith(IMAGE_SUFFIXES):
+        if not path.lower().endswith(CLIP_SUFFIXES):
             continue
         matte = matte_path_for(path)
         if matte is None:

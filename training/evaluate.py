@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from humanmatting.command import run_command
 from humanmatting.preprocess import load_rgb, model_input_size, prepare_input, resize
 from humanmatting.specs import MODEL_SPECS, get_spec
 from humanmatting.weights import is_model_folder
@@ -284,8 +285,8 @@ def worst_cases_figure(
     return Path(path)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = __doc__.split("\n\n")[0]
     parser.add_argument("--model", required=True, choices=list(MODEL_SPECS))
     parser.add_argument("--weights", required=True, type=Path, help=".keras, run or model folder")
     parser.add_argument(
@@ -308,38 +309,37 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--attach", action="store_true", help="also copy metrics.json into the model folder"
     )
-    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    out_dir = args.out or Path("evaluation") / args.model
+    metrics = evaluate(
+        args.model,
+        args.weights,
+        args.data,
+        out_dir,
+        split=args.split,
+        split_lists=args.split_lists,
+        val_fraction=args.val_fraction,
+        split_seed=args.split_seed,
+        backend=args.backend,
+        long_side=args.long_side,
+        max_images=args.max_images,
+        worst=args.worst,
+        verify=not args.no_verify,
+    )
+    if args.attach:
+        if metrics["backend"] == "keras checkpoint":
+            raise ValueError("--attach needs --weights to be an exported model folder")
+        from training.export import attach_metrics
+
+        print(f"attached {attach_metrics(metrics['weights'], out_dir / 'metrics.json')}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    out_dir = args.out or Path("evaluation") / args.model
-    try:
-        metrics = evaluate(
-            args.model,
-            args.weights,
-            args.data,
-            out_dir,
-            split=args.split,
-            split_lists=args.split_lists,
-            val_fraction=args.val_fraction,
-            split_seed=args.split_seed,
-            backend=args.backend,
-            long_side=args.long_side,
-            max_images=args.max_images,
-            worst=args.worst,
-            verify=not args.no_verify,
-        )
-        if args.attach:
-            if metrics["backend"] == "keras checkpoint":
-                raise ValueError("--attach needs --weights to be an exported model folder")
-            from training.export import attach_metrics
-
-            print(f"attached {attach_metrics(metrics['weights'], out_dir / 'metrics.json')}")
-    except (FileNotFoundError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    return 0
+    """`python -m training.evaluate`: the same command as `humanmatting evaluate`."""
+    return run_command("training.evaluate", add_arguments, run, argv)
 
 
 if __name__ == "__main__":

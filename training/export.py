@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from humanmatting.command import run_command
+from humanmatting.errors import ActionableError
 from humanmatting.preprocess import prepare_input
 from humanmatting.specs import FORMAT_FILE, MODEL_SPECS, TFLITE_FILES, get_spec
 
@@ -29,7 +31,7 @@ CHECK_SIZES = ((128, 96), (96, 160))  # two shapes: the TFLite file must serve a
 CHECK_TOLERANCE = 1e-3  # max |probability difference|; fusion and TFLite give ~1e-5
 
 
-class ExportMismatchError(RuntimeError):
+class ExportMismatchError(ActionableError, RuntimeError):
     """The exported model does not compute what the trained checkpoint computes."""
 
 
@@ -188,33 +190,8 @@ def attach_metrics(folder: str | os.PathLike, metrics: str | os.PathLike) -> Pat
     return target
 
 
-def hand_over_to_hub(
-    model_name: str, folder: str | os.PathLike, dry_run_dir: str | os.PathLike | None = None
-) -> int | None:
-    """Run `python -m hub.push MODEL --from FOLDER [--dry-run DIR]`; None if hub.push is
-    not installed (the Hub scripts are a separate part of the project)."""
-    import importlib.util
-    import subprocess
-
-    try:
-        available = importlib.util.find_spec("hub.push") is not None
-    except ModuleNotFoundError:
-        available = False
-    if not available:
-        print(
-            "hub.push is not available here; publish later with "
-            f"python -m hub.push {model_name} --from {folder}"
-        )
-        return None
-    command = [sys.executable, "-m", "hub.push", model_name, "--from", str(folder)]
-    if dry_run_dir is not None:
-        command += ["--dry-run", str(dry_run_dir)]
-    print("$", " ".join(command), flush=True)
-    return subprocess.run(command, check=True).returncode
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = __doc__.split("\n\n")[0]
     parser.add_argument("weights", type=Path, help="checkpoint (.keras) or run folder (best)")
     parser.add_argument("--model", required=True, choices=list(MODEL_SPECS))
     parser.add_argument("--out", type=Path, default=Path("models"), help="writes OUT/MODEL/")
@@ -222,21 +199,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variants", default="", help="extra TFLite variants: fp16,int8")
     parser.add_argument("--calibration-data", type=Path, help="dataset folder for int8")
     parser.add_argument("--calibration-count", type=int, default=64)
-    args = parser.parse_args(argv)
-    try:
-        export_model(
-            args.weights,
-            args.model,
-            args.out,
-            metrics=args.metrics,
-            variants=tuple(v for v in args.variants.split(",") if v),
-            calibration_data=args.calibration_data,
-            calibration_count=args.calibration_count,
-        )
-    except (FileNotFoundError, ValueError, ExportMismatchError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+
+
+def run(args: argparse.Namespace) -> int:
+    export_model(
+        args.weights,
+        args.model,
+        args.out,
+        metrics=args.metrics,
+        variants=tuple(v for v in args.variants.split(",") if v),
+        calibration_data=args.calibration_data,
+        calibration_count=args.calibration_count,
+    )
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m training.export`: the same command as `humanmatting export`."""
+    return run_command("training.export", add_arguments, run, argv)
 
 
 if __name__ == "__main__":

@@ -23,9 +23,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+# The photos are decoded by the runtime's load_rgb, so a set may hold any image it reads.
+from humanmatting.preprocess import IMAGE_SUFFIXES
+
 IMAGES_DIR = "images"
 MASKS_DIR = "masks"
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 MASK_SUFFIX = ".png"
 SPLIT_FILES = {"train": "train.txt", "test": "test.txt"}
 PERSON_LEVEL = 128  # mask values >= this are person

@@ -20,6 +20,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from humanmatting.command import run_command
 from humanmatting.specs import FORMAT_FILE, SHIPPED_MODELS, TFLITE_FILES, get_spec
 from humanmatting.weights import PACKAGED_WEIGHTS_DIR, sha256_of
 
@@ -93,18 +94,16 @@ def ship(
     return written
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = __doc__.split("\n\n")[0]
     parser.add_argument("export_dir", type=Path, help="folder with one exported folder a model")
     parser.add_argument("--models", default=",".join(SHIPPED_MODELS))
     parser.add_argument("--budget-mb", type=float, default=DEFAULT_BUDGET_MB)
     parser.add_argument("--target", type=Path, default=PACKAGED_WEIGHTS_DIR, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    try:
-        written = ship(args.export_dir, tuple(args.models.split(",")), args.budget_mb, args.target)
-    except (FileNotFoundError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+
+
+def run(args: argparse.Namespace) -> int:
+    written = ship(args.export_dir, tuple(args.models.split(",")), args.budget_mb, args.target)
     total = 0
     for name, files in written.items():
         for file, size in files.items():
@@ -112,6 +111,11 @@ def main(argv: list[str] | None = None) -> int:
             total += size
     print(f"total {total / 1e6:.2f} MB of {args.budget_mb:g} MB in {args.target}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m training.ship`: the same command as `humanmatting ship`."""
+    return run_command("training.ship", add_arguments, run, argv)
 
 
 if __name__ == "__main__":

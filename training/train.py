@@ -28,6 +28,7 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from humanmatting.command import run_command
 from humanmatting.specs import MODEL_SPECS, get_spec
 from training.callbacks import LAST_CHECKPOINT, LAST_STATE, LOG_FILE, run_callbacks
 from training.dataset import DatasetIndex, Pair, index_dataset, split_pairs
@@ -477,11 +478,11 @@ def run_training(config: TrainConfig) -> TrainResult:
     return _summarize(run_dir, started, history, run_info)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        epilog="Example: python -m training.train --model dark-light --data ~/aisegment "
-        "--split-lists ../shared/reference/humanMatting-original",
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = __doc__.split("\n\n")[0]
+    parser.epilog = (
+        "Example: humanmatting train --model dark-light --data ~/aisegment "
+        "--split-lists ../shared/reference/humanMatting-original"
     )
     parser.add_argument("--model", required=True, choices=list(MODEL_SPECS))
     parser.add_argument(
@@ -534,7 +535,6 @@ def build_parser() -> argparse.ArgumentParser:
     system.add_argument("--jit-compile", choices=("auto", "on", "off"), default="auto")
     system.add_argument("--seed", type=int, default=0)
     system.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1)
-    return parser
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -579,15 +579,14 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        config = config_from_args(args)
-        run_training(config)
-    except (FileNotFoundError, FileExistsError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+def run(args: argparse.Namespace) -> int:
+    run_training(config_from_args(args))
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m training.train`: the same command as `humanmatting train`."""
+    return run_command("training.train", add_arguments, run, argv)
 
 
 if __name__ == "__main__":

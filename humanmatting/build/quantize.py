@@ -407,8 +407,8 @@ def quantize_folder(
     return record
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = __doc__.split("\n\n")[0]
     parser.add_argument("folder", type=Path, help="a model folder (with humanmatting.json)")
     parser.add_argument(
         "--calibration-dir", type=Path, help="more calibration photos (e.g. AISegment val)"
@@ -416,18 +416,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=64, help="photos taken from that folder")
     parser.add_argument("--variants", default="fp32,fp16,int8", help="comma-separated")
     parser.add_argument("--no-agreement", action="store_true", help="skip the measurement")
-    args = parser.parse_args(argv)
-    try:
-        record = quantize_folder(
-            args.folder,
-            args.calibration_dir,
-            args.count,
-            tuple(variant for variant in args.variants.split(",") if variant),
-            measure=not args.no_agreement,
-        )
-    except (FileNotFoundError, ValueError, ImportError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+
+
+def run(args: argparse.Namespace) -> int:
+    record = quantize_folder(
+        args.folder,
+        args.calibration_dir,
+        args.count,
+        tuple(variant for variant in args.variants.split(",") if variant),
+        measure=not args.no_agreement,
+    )
     for variant, figures in record.items():
         for label, agreement in figures.get("agreement_with_fp32", {}).items():
             if isinstance(agreement, dict):
@@ -437,6 +435,13 @@ def main(argv: list[str] | None = None) -> int:
                     f"mean |alpha difference| {agreement['mean_abs_difference']:.4f}"
                 )
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m humanmatting.build.quantize`: the same command as `humanmatting quantize`."""
+    from humanmatting.command import run_command
+
+    return run_command("humanmatting.build.quantize", add_arguments, run, argv)
 
 
 if __name__ == "__main__":
