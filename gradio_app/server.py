@@ -34,6 +34,7 @@ from gradio_app.serving import (
 )
 from gradio_app.settings import AppSettings, parse_args
 from gradio_app.tabs import browser_camera
+from humanmatting.errors import one_line
 from humanmatting.preprocess import allow_pillow_pixels
 
 # Gradio modules that read the temporary folder at import time.
@@ -50,7 +51,7 @@ class StartTimes:
 
 def fail(error: BaseException) -> NoReturn:
     """End the start-up with one line that says what is wrong, and status 2."""
-    print(f"humanmatting app: error: {' '.join(str(error).split())}", file=sys.stderr, flush=True)
+    print(f"humanmatting app: error: {one_line(error)}", file=sys.stderr, flush=True)
     sys.exit(2)
 
 

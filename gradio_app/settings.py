@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gradio_app.serving import QUEUE_SIZE, VideoLimits, setting
+from humanmatting.command import OneLineParser
 from humanmatting.settings import Settings
 
 DESCRIPTION = (
@@ -98,14 +99,9 @@ def positive_float(text: str) -> float:
     return value
 
 
-class OneLineParser(argparse.ArgumentParser):
-    def error(self, message: str):
-        self.exit(2, f"humanmatting app: error: {message} (see --help)\n")
-
-
 def parse_args(argv: list[str] | None, defaults: AppSettings) -> AppSettings:
     """`defaults` (from the environment) with the command line's options over them."""
-    parser = OneLineParser(description=DESCRIPTION)
+    parser = OneLineParser(prog="humanmatting app", description=DESCRIPTION)
     parser.add_argument(
         "--weights",
         help="folder with one model folder per model (default: $HUMANMATTING_WEIGHTS_DIR, "
