@@ -1,0 +1,65 @@
+"""The Keras backend of `humanmatting.load_matter(..., backend="keras")`: the Keras 3
+model of a model folder, loaded with safe_mode. Needs the [keras] extra."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from humanmatting.weights import InvalidWeightsError
+
+
+def _drop_retracing_warning(record: logging.LogRecord) -> bool:
+    return "triggered tf.function retracing" not in record.getMessage()
+
+
+class KerasBackend:
+    """The Keras 3 model, loaded with safe_mode; one traced function per input shape.
+
+    `model.predict` cannot retrace bilinear UpSampling2D on a new shape with unknown H, W;
+    a tf.function traced on each concrete shape can. Tracing once per shape is the design,
+    so TensorFlow's "triggered tf.function retracing" warning is filtered out.
+    """
+
+    def __init__(self, folder: Path):
+        import tensorflow as tf
+
+        tf.get_logger().addFilter(_drop_retracing_warning)
+        self.model = load_keras_model(folder)
+        self.channels = int(self.model.input_shape[-1])
+        self._function = tf.function(lambda x: self.model(x, training=False))
+        self._lock = threading.Lock()
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        with self._lock:
+            return self._function(batch).numpy()
+
+    def person_probability(self, batch: np.ndarray) -> np.ndarray:
+        return self(batch)[0, :, :, 1]
+
+
+def load_keras_model(folder: Path):
+    """`keras.saving.load_model` with safe_mode=True: a model that carries code (a Lambda
+    layer, an arbitrary callable in its config) is refused, as are damaged files."""
+    import keras
+
+    try:
+        return keras.saving.load_model(str(folder), compile=False, safe_mode=True)
+    except Exception as error:  # Keras raises ValueError, TypeError, OSError, even NameError
+        if "safe_mode" in str(error) or "Lambda" in str(error):
+            raise InvalidWeightsError(
+                f"Refused to load the Keras model in {folder}: it contains code (such as a "
+                "Lambda layer), which is never loaded; use a model folder exported by "
+                "humanmatting."
+            ) from None
+        root = error  # the first failure, e.g. h5py's "truncated file" under Keras's own
+        while (root.__cause__ or root.__context__) is not None:
+            root = root.__cause__ or root.__context__
+        reason = (str(root).strip().splitlines() or [""])[0][:200]
+        raise InvalidWeightsError(
+            f"Cannot load the Keras model in {folder} ({type(root).__name__}: {reason}); "
+            "it is damaged or not a Keras 3 model folder: delete it and pull or export it again."
+        ) from None
