@@ -117,20 +117,11 @@ def test_older_single_graph_softmax_files_still_load(random_weights_dir, tmp_pat
     import keras
     import tensorflow as tf
 
-    from humanmatting.build.export import _DynamicBilinearUpSampling
+    from humanmatting.build.models import with_upsampling
 
     folder = tmp_path / "dark-light"
     shutil.copytree(random_weights_dir / "dark-light", folder)
-    model = keras.saving.load_model(str(folder), compile=False)
-    old_graph = keras.models.clone_model(
-        model,
-        clone_function=lambda layer: (
-            _DynamicBilinearUpSampling(name=layer.name)
-            if isinstance(layer, keras.layers.UpSampling2D)
-            else layer.__class__.from_config(layer.get_config())
-        ),
-    )
-    old_graph.set_weights(model.get_weights())
+    old_graph = with_upsampling(keras.saving.load_model(str(folder), compile=False))
     archive = keras.export.ExportArchive()
     archive.track(old_graph)
     archive.add_endpoint(

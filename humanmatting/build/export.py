@@ -23,6 +23,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from humanmatting.build.models import BilinearUpSampling2D, with_upsampling
 from humanmatting.preprocess import ASPECT_PRESETS, INPUT_RANGE, SIZE_MULTIPLE, model_input_size
 from humanmatting.specs import (
     CLASSES,
@@ -59,21 +60,6 @@ def format_description(model_name: str, variants: list[str], **extra: Any) -> di
     }
 
 
-class _DynamicBilinearUpSampling(keras.layers.Layer):
-    """2x bilinear upsampling that traces with unknown H, W (export only, never saved).
-
-    Keras 3's UpSampling2D checks `size[0] <= 0` in Python, which fails on a symbolic
-    height; TFLite needs a graph with unknown H, W so one file serves every preset.
-    With a fixed input shape the size folds to a constant, which XNNPACK needs.
-    """
-
-    def call(self, inputs):
-        import tensorflow as tf
-
-        shape = tf.shape(inputs)
-        return tf.image.resize(inputs, (shape[1] * 2, shape[2] * 2), method="bilinear")
-
-
 def _is_plain_transpose(layer: keras.layers.Layer) -> bool:
     """A stride-1 'same' Conv2DTranspose with an odd kernel: a Conv2D in disguise."""
     return (
@@ -99,7 +85,8 @@ def _is_two_class_softmax_head(layer: keras.layers.Layer) -> bool:
 def litert_graph(model: keras.Model) -> keras.Model:
     """The same function, rewritten with the ops LiteRT's XNNPACK runs fastest (export only).
 
-    - bilinear UpSampling2D -> `tf.image.resize` (traces with unknown H, W);
+    - Keras's bilinear UpSampling2D (a model loaded from older files) ->
+      `models.BilinearUpSampling2D` (traces with unknown H, W);
     - stride-1 Conv2DTranspose -> Conv2D with the kernel flipped and its channel axes
       swapped: TRANSPOSE_CONV needs a constant output shape to run in XNNPACK, and the
       dynamic graph computes it at run time (13.6 ms instead of 8 ms at 256x256);
@@ -112,7 +99,7 @@ def litert_graph(model: keras.Model) -> keras.Model:
     def rewrite(layer: keras.layers.Layer) -> keras.layers.Layer:
         config = layer.get_config()
         if isinstance(layer, keras.layers.UpSampling2D):
-            return _DynamicBilinearUpSampling(name=layer.name)
+            return BilinearUpSampling2D.from_config(config)
         if _is_plain_transpose(layer):
             keep = ("name", "filters", "kernel_size", "activation", "use_bias", "dtype")
             return keras.layers.Conv2D(padding="same", **{key: config[key] for key in keep})
@@ -282,7 +269,11 @@ def save_model_folder(
         # int8 variant, Keras's assets/) stays beside the new ones.
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    keras.saving.save_model(model, str(out_dir), zipped=False)
+    # Keras's own UpSampling2D in the Keras files: `keras.saving.load_model("hf://...")`
+    # loads them without this package (our loaders turn it back: keras_backend).
+    keras.saving.save_model(
+        with_upsampling(model, keras.layers.UpSampling2D), str(out_dir), zipped=False
+    )
     variants = {"fp32": convert_to_tflite(model), **(tflite_variants or {})}
     for variant, flatbuffer in variants.items():
         (out_dir / TFLITE_FILES[variant]).write_bytes(flatbuffer)

@@ -269,7 +269,7 @@ def equalize_channels(model, calibration: list[np.ndarray], strength: float = EQ
                 position = inputs.index(name)
                 start = sum(by_name[source].output.shape[-1] for source in inputs[:position])
                 more = convs_reading(reader_name, offset + start)
-            elif isinstance(reader, pass_through) or type(reader).__name__.endswith("UpSampling"):
+            elif isinstance(reader, pass_through):
                 more = convs_reading(reader_name, offset)
             else:
                 more = None
