@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from humanmatting.folder import FolderDescription
 from humanmatting.preprocess import (
     ImageInput,
     alpha_to_size,
@@ -368,6 +369,8 @@ def load_matter(
     base_name, requested = split_variant(name)
     spec = get_spec(base_name)
     folder = resolve_model_folder(spec.name, weights, download=download)
+    # humanmatting.json: a known format version, this model, its channels, raw 0..255 input.
+    FolderDescription.load(folder, spec)
     if backend == "litert":
         model_path, variant = tflite_file(name, folder)
         runner = LiteRTBackend(model_path, threads, max_shapes)
