@@ -335,6 +335,8 @@ class FolderDescription(_Record):
             raise _Problem(f"classes are {self.classes!r}, not {list(CLASSES)}")
         if self.size_multiple != SIZE_MULTIPLE:
             raise _Problem(f"size_multiple is {self.size_multiple!r}, not {SIZE_MULTIPLE}")
+        if not isinstance(self.tflite, dict) or not isinstance(self.training, dict):
+            raise _Problem("tflite and training must be objects")
         for variant, file in self.tflite.items():
             if TFLITE_FILES.get(variant) != file:
                 raise _Problem(f"tflite names {file!r} for variant {variant!r}")
