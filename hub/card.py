@@ -21,6 +21,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from hub.convert_legacy import ORIGINAL_AUTHOR
 from humanmatting.command import run_command
+from humanmatting.folder import METRICS_FILE, FolderDescription, read_metrics
 from humanmatting.settings import HUB_NAMESPACE_ENV, Settings
 from humanmatting.specs import (
     DEFAULT_HUB_NAMESPACE,
@@ -31,7 +32,6 @@ from humanmatting.specs import (
 )
 
 CARD_FILE = "README.md"
-METRICS_FILE = "metrics.json"
 # training.curves writes these; the first one present is shown in the card.
 CURVE_FILES = ("curves.png", "curves.svg")
 KERAS_FILES = ("config.json", "metadata.json", "model.weights.h5")
@@ -92,10 +92,6 @@ METRICS = {
 }
 
 
-def read_json(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text()) if path.is_file() else {}
-
-
 def collect_results(spec: ModelSpec, folder: Path) -> dict[str, Any]:
     """The published metrics.json: every figure with its source, split and definition.
 
@@ -104,12 +100,12 @@ def collect_results(spec: ModelSpec, folder: Path) -> dict[str, Any]:
     `original_release`); the measurements of training.evaluate's metrics.json, which is kept
     whole under "evaluation".
     """
-    existing = read_json(folder / METRICS_FILE)
+    existing = read_metrics(folder)
     if "results" in existing:
         return existing
-    description = read_json(folder / FORMAT_FILE)
+    description = FolderDescription.load(folder, spec)
     results = []
-    if description.get("original_release"):
+    if description.original_release is not None:
         for reported in spec.reported:
             results.append(
                 {
@@ -203,7 +199,7 @@ def _size(path: Path) -> str:
     return f"{size / 1e6:.2f} MB" if size >= 1e5 else f"{size / 1e3:.1f} kB"
 
 
-def _files_table(folder: Path, description: dict[str, Any]) -> str:
+def _files_table(folder: Path) -> str:
     from humanmatting.weights import sha256_of
 
     purposes = {
@@ -225,16 +221,12 @@ def _files_table(folder: Path, description: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
-def _variants_table(description: dict[str, Any]) -> str:
+def _variants_table(description: FolderDescription) -> str:
     """How the fp16 and int8 files agree with fp32, as `humanmatting.build.quantize` measured it."""
-    measured = {
-        variant: record["agreement_with_fp32"]
-        for variant, record in description.get("quantization", {}).items()
-        if "agreement_with_fp32" in record
-    }
+    measured = description.agreements()
     if not measured:
         return ""
-    photos = next(iter(measured.values())).get("held_out_photos", [])
+    photos = next(iter(measured.values())).held_out_photos
     rows = [
         f"How the smaller files agree with `{TFLITE_FILES['fp32']}` on photos not used for "
         f"calibration ({', '.join(photos)}), each seen at every aspect preset and at long side "
@@ -245,18 +237,18 @@ def _variants_table(description: dict[str, Any]) -> str:
         "|---|---|---|---|",
     ]
     for variant, figures in measured.items():
-        presets, small = figures["presets"], figures["long_side_320"]
+        presets, small = figures.presets, figures.long_side_320
         rows.append(
-            f"| `{TFLITE_FILES[variant]}` | {presets['iou']:.4f} ({presets['min_iou']:.4f}) "
-            f"| {small['iou']:.4f} ({small['min_iou']:.4f}) "
-            f"| {presets['mean_abs_difference']:.4f} |"
+            f"| `{TFLITE_FILES[variant]}` | {presets.iou:.4f} ({presets.min_iou:.4f}) "
+            f"| {small.iou:.4f} ({small.min_iou:.4f}) "
+            f"| {presets.mean_abs_difference:.4f} |"
         )
-    int8 = description["quantization"].get("int8", {}).get("calibration")
+    int8 = description.int8_calibration
     if int8:
         rows += [
             "",
-            f"int8 was calibrated on {int8['inputs']} inputs (scikit-image sample photos at "
-            f"each of the {int8['aspect_presets']} aspect presets), with cross-layer "
+            f"int8 was calibrated on {int8.inputs} inputs (scikit-image sample photos at "
+            f"each of the {int8.aspect_presets} aspect presets), with cross-layer "
             "equalization and the first convolution kept in float.",
         ]
     return "\n".join(rows) + "\n"
@@ -293,20 +285,20 @@ def _used(metrics: dict[str, Any]) -> list[tuple[str, str, str]]:
     return [(METRICS[key][1], METRICS[key][0], METRICS[key][2]) for key in keys]
 
 
-def _training_section(spec: ModelSpec, description: dict[str, Any], folder: Path) -> str:
-    presets = ", ".join(f"{h}x{w}" for h, w in description.get("aspect_presets", []))
+def _training_section(spec: ModelSpec, description: FolderDescription, folder: Path) -> str:
+    presets = ", ".join(f"{h}x{w}" for h, w in description.aspect_presets)
     common = (
         "The original recipe: Adam with amsgrad, binary cross-entropy on the 2-class softmax, "
         f"batches of 60; inputs are raw 0..255 pixel values ({spec.color_mode}); each batch is "
         f"resized to one aspect preset chosen at random (height x width: {presets}), and the "
         "data is reshuffled every epoch."
     )
-    original = description.get("original_release")
+    original = description.original_release
     lines = []
     if original:
         lines.append(
-            f"These are the original author's weights (`{original['weights']}`, "
-            f"{original.get('author', ORIGINAL_AUTHOR)}), converted to Keras 3 and LiteRT by "
+            f"These are the original author's weights (`{original.weights}`, "
+            f"{original.author or ORIGINAL_AUTHOR}), converted to Keras 3 and LiteRT by "
             "`python -m hub.convert_legacy`; this project did not retrain them."
         )
         if spec.acnet_training:
@@ -315,11 +307,11 @@ def _training_section(spec: ModelSpec, description: dict[str, Any], folder: Path
                 "3x1 convolution, outputs summed) and fused them into plain 3x3 convolutions "
                 "for inference, so the model runs at the cost of the plain network."
             )
-        check = description.get("fusion_check")
+        check = description.fusion_check
         if check:
-            difference = check["max_weight_difference"]
+            difference = check.max_weight_difference
             lines.append(
-                f"Fusing the author's ACNet file `{check['acnet_weights']}` here reproduces the "
+                f"Fusing the author's ACNet file `{check.acnet_weights}` here reproduces the "
                 "released fused weights "
                 + ("exactly." if difference == 0 else f"to within {difference:.1g} per weight.")
             )
@@ -331,8 +323,8 @@ def _training_section(spec: ModelSpec, description: dict[str, Any], folder: Path
             )
         lines.append(common)
     else:
-        training = description.get("training", {})
-        lines.append(_own_training_text(spec, training) if training.get("sets") else common)
+        training = description.training
+        lines.append(_own_training_text(spec, training) if description.training_sets else common)
         if training:
             lines.append(
                 "The run that produced these weights:\n\n```json\n"
@@ -382,9 +374,9 @@ def _own_training_text(spec: ModelSpec, training: dict[str, Any]) -> str:
     )
 
 
-def _training_data_section(description: dict[str, Any]) -> str:
-    sets = description.get("training", {}).get("sets")
-    if description.get("original_release") or not sets:
+def _training_data_section(description: FolderDescription) -> str:
+    sets = description.training_sets
+    if description.original_release or not sets:
         return (
             f"The AISegment Matting Human Datasets (Kaggle `{DATASET_ID}`): 34,427 half-length "
             "portraits at 600x800, cropped around a detected face, with mattes."
@@ -396,8 +388,8 @@ def _training_data_section(description: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
-def _intended_use(description: dict[str, Any]) -> str:
-    if description.get("original_release") or not description.get("training", {}).get("sets"):
+def _intended_use(description: FolderDescription) -> str:
+    if description.original_release or not description.training_sets:
         return """- **For** cutting people out of half-length portraits and webcam frames:
   background replacement or blur, stickers, video calls. It was trained on the AISegment data
   (Kaggle `laurentmih/aisegmentcom-matting-human-datasets`): 34,427 half-length portraits
@@ -513,7 +505,7 @@ def build_card(
     """The model card of the model folder `folder` as it will be published at `repo_id`."""
     folder = Path(folder)
     repo_id = repo_id or Settings.from_env().repo_id(spec)
-    description = read_json(folder / FORMAT_FILE)
+    description = FolderDescription.load(folder, spec)
     metrics = metrics if metrics is not None else collect_results(spec, folder)
     results = eval_results(metrics)
     data = ModelCardData(
@@ -533,16 +525,16 @@ def build_card(
             "rgb" if spec.channels == 3 else "grayscale",
         ],
         # Our own sets are not Hub datasets: they are named in the card's Training data.
-        datasets=None if description.get("training", {}).get("sets") else [DATASET_ID],
+        datasets=None if description.training_sets else [DATASET_ID],
         eval_results=results or None,
     )
     parameters = count_parameters(folder / "model.weights.h5")
     parameters_text = f"{parameters:,} parameters, " if parameters else ""
-    variants = ", ".join(f"`{TFLITE_FILES[v]}` ({v})" for v in description.get("tflite", {}))
-    original = description.get("original_release")
+    variants = ", ".join(f"`{TFLITE_FILES[v]}` ({v})" for v in description.tflite)
+    original = description.original_release
     attribution = (
-        f"The weights are the original author's: `{original['weights']}` from humanMatting "
-        f"by {original.get('author', ORIGINAL_AUTHOR)}, © 2020, released under the MIT "
+        f"The weights are the original author's: `{original.weights}` from humanMatting "
+        f"by {original.author or ORIGINAL_AUTHOR}, © 2020, released under the MIT "
         "license. This repository only converts them (Keras 3, LiteRT) and documents them; "
         "the MIT license and its copyright notice apply to them unchanged."
         if original
@@ -580,7 +572,7 @@ def build_card(
 
 {files_intro}
 
-{_files_table(folder, description)}
+{_files_table(folder)}
 
 {_variants_table(description)}
 ## Results

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from humanmatting.command import run_command
+from humanmatting.folder import FusionCheck, OriginalRelease
 from humanmatting.specs import MODEL_SPECS
 
 ORIGINAL_AUTHOR = "Zhenzhong Tang"  # of humanMatting, the original release (hub.card cites it)
@@ -36,14 +37,10 @@ def convert_release(
             print(f"{spec.name}: no weights in {release_dir}, skipped", file=sys.stderr)
             continue
         model = load_legacy_weights(build_model(spec), release_dir / spec.legacy_weights)
-        extra = {
+        sections = {
             "source": f"original release, {spec.legacy_weights} (MIT, {ORIGINAL_AUTHOR})",
             # Read by hub.card: these are the author's weights, so the author's figures apply.
-            "original_release": {
-                "weights": spec.legacy_weights,
-                "author": ORIGINAL_AUTHOR,
-                "license": "MIT",
-            },
+            "original_release": OriginalRelease(spec.legacy_weights, ORIGINAL_AUTHOR, "MIT"),
         }
         acnet_path = release_dir / (spec.legacy_acnet_weights or "")
         if verify_fusion and spec.legacy_acnet_weights and acnet_path.is_file():
@@ -55,15 +52,13 @@ def convert_release(
                 float(np.abs(a - b).max())
                 for a, b in zip(fused.get_weights(), model.get_weights(), strict=True)
             )
-            extra["fusion_check"] = {
-                "acnet_weights": spec.legacy_acnet_weights,
-                "max_weight_difference": worst,
-            }
-        folder = save_model_folder(model, spec.name, out_dir / spec.name, **extra)
+            sections["fusion_check"] = FusionCheck(spec.legacy_acnet_weights, worst)
+        folder = save_model_folder(model, spec.name, out_dir / spec.name, **sections)
         if quantize:
-            from humanmatting.build.quantize import quantize_folder
+            # The one int8 path, calibrated on the sample photos (no training photos here).
+            from humanmatting.build.quantize import Calibration, quantize_folder
 
-            quantize_folder(folder, variants=("fp16", "int8"))
+            quantize_folder(folder, variants=("fp16", "int8"), calibration=Calibration())
         print(f"{spec.name}: wrote {folder}")
         written.append(folder)
     return written

@@ -19,16 +19,16 @@ runtime check what they download against them.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 
-from hub.card import CARD_FILE, CURVE_FILES, KERAS_FILES, METRICS_FILE, build_card, collect_results
+from hub.card import CARD_FILE, CURVE_FILES, KERAS_FILES, build_card, collect_results
 from humanmatting.command import run_command
 from humanmatting.errors import first_line
+from humanmatting.folder import FolderDescription, FolderDescriptionError, write_metrics
 from humanmatting.specs import FORMAT_FILE, TFLITE_FILES, ModelSpec, get_spec
 from humanmatting.weights import hub_endpoint, sha256_of
 
@@ -46,13 +46,10 @@ def find_model_folder(spec: ModelSpec, source: Path) -> Path:
             f"{source} is not a model folder (no {FORMAT_FILE} in it or in {source / spec.name}). "
             f"Make one with `python -m training.export` or `python -m hub.convert_legacy`."
         )
-    description = json.loads((folder / FORMAT_FILE).read_text())
-    if description.get("model") != spec.name or description.get("channels") != spec.channels:
-        raise PushError(
-            f"{folder} holds model {description.get('model')!r} with "
-            f"{description.get('channels')} channel(s), not {spec.name!r} "
-            f"({spec.channels}); push it under its own name."
-        )
+    try:
+        FolderDescription.load(folder, spec)
+    except FolderDescriptionError as error:
+        raise PushError(f"{error} Push a folder under its own model's name.") from None
     required = (*KERAS_FILES, TFLITE_FILES["fp32"])
     missing = [name for name in required if not (folder / name).is_file()]
     if missing:
@@ -81,7 +78,7 @@ def stage_repo(
     if curves is not None:
         shutil.copyfile(curves, out_dir / f"curves{curves.suffix}")
     metrics = collect_results(spec, folder)
-    (out_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")
+    write_metrics(out_dir, metrics)
     card = build_card(spec, out_dir, repo_id, metrics)
     (out_dir / CARD_FILE).write_text(str(card))
     return out_dir

@@ -20,6 +20,7 @@ from typing import Protocol
 import numpy as np
 
 from humanmatting.errors import one_line
+from humanmatting.folder import FolderDescription
 from humanmatting.preprocess import (
     ImageInput,
     alpha_to_size,
@@ -429,6 +430,8 @@ def load_matter(
     spec = get_spec(name)
     settings = settings or Settings.from_env()
     folder = resolve_model_folder(spec.name, weights, download=download, settings=settings)
+    # humanmatting.json: a known format version, this model, its channels, raw 0..255 input.
+    FolderDescription.load(folder, spec)
     if backend == "litert":
         model_path, variant = tflite_file(spec.name, folder, variant)
         runner = LiteRTBackend(model_path, threads, max_shapes)

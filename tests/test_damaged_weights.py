@@ -18,7 +18,8 @@ import pytest
 
 from humanmatting import cli, load_matter
 from humanmatting.build.keras_backend import load_keras_model
-from humanmatting.specs import FORMAT_FILE, MODEL_SPECS
+from humanmatting.folder import FolderDescription
+from humanmatting.specs import MODEL_SPECS
 from humanmatting.weights import (
     InvalidWeightsError,
     WeightsIntegrityError,
@@ -163,7 +164,7 @@ def _code_carrying_folder(tmp_path, marker):
     hidden = keras.layers.Lambda(lambda t, f=side_effect: f(t))(inputs)
     model = keras.Model(inputs, keras.layers.Conv2D(2, 1, activation="softmax")(hidden))
     keras.saving.save_model(model, folder, zipped=False)
-    (folder / FORMAT_FILE).write_text("{}")
+    FolderDescription.new("dark-light").save(folder)  # a valid description: the code is the bait
     marker.unlink(missing_ok=True)  # building the model ran it once, here, on purpose
     return folder
 

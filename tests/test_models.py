@@ -5,7 +5,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from humanmatting.build.models import build_model, count_multiply_accumulates, fuse_acnet
+from humanmatting.build.models import (
+    BilinearUpSampling2D,
+    build_model,
+    count_multiply_accumulates,
+    fuse_acnet,
+    with_upsampling,
+)
 from humanmatting.specs import MODEL_SPECS
 
 from .conftest import randomize, shared_dir
@@ -45,6 +51,11 @@ def _structure_of_json(path):
     ]
 
 
+def _keras_class(layer) -> str:
+    """The Keras class a layer is or derives from (BilinearUpSampling2D: UpSampling2D)."""
+    return next(cls for cls in type(layer).__mro__ if cls.__module__.startswith("keras")).__name__
+
+
 def _structure_of_model(model):
     rows = []
     for layer in model.layers:
@@ -53,7 +64,7 @@ def _structure_of_model(model):
         inbound = tuple(t._keras_history.operation.name for t in node.input_tensors)
         rows.append(
             (
-                layer.__class__.__name__,
+                _keras_class(layer),
                 layer.name,
                 config.get("filters"),
                 tuple(config["kernel_size"]) if "kernel_size" in config else None,
@@ -82,8 +93,56 @@ def test_structure_matches_original_json(json_name, name, acnet):
     assert sorted(ours) == sorted(expected)
 
 
+def test_bilinear_upsampling_computes_what_keras_upsampling_computes():
+    rng = np.random.default_rng(0)
+    for shape in ((1, 8, 12, 3), (2, 5, 7, 16), (1, 16, 16, 1)):
+        x = rng.normal(0, 100, shape).astype("float32")
+        expected = keras.layers.UpSampling2D(2, interpolation="bilinear")(x)
+        actual = BilinearUpSampling2D(2)(x)
+        assert actual.shape == (shape[0], 2 * shape[1], 2 * shape[2], shape[3])
+        assert np.abs(np.asarray(actual) - np.asarray(expected)).max() <= 1e-6
+
+
+def test_bilinear_upsampling_traces_with_unknown_height_and_width():
+    layer = BilinearUpSampling2D()
+    function = tf.function(layer, input_signature=[tf.TensorSpec((1, None, None, 4))])
+    for height, width in ((4, 6), (6, 4), (8, 8)):
+        assert function(np.zeros((1, height, width, 4), np.float32)).shape == (
+            1, 2 * height, 2 * width, 4
+        )  # fmt: skip
+    with pytest.raises(ValueError, match="bilinear"):
+        BilinearUpSampling2D(interpolation="nearest")
+
+
+def test_predict_runs_new_sizes_and_the_model_loads_with_safe_mode(tmp_path):
+    model = randomize(build_model("dark-light"), seed=2)
+    model.save(tmp_path / "model.keras")
+    loaded = keras.saving.load_model(tmp_path / "model.keras", safe_mode=True)
+    for height, width in [(64, 64), (96, 64), (64, 128)]:
+        batch = np.random.default_rng(height).uniform(0, 255, (1, height, width, 1))
+        np.testing.assert_array_equal(
+            loaded.predict_on_batch(batch), model.predict(batch, verbose=0)
+        )
+
+
+def test_with_upsampling_converts_both_ways_sharing_the_weights():
+    model = randomize(build_model("night"), seed=4)
+    plain = with_upsampling(model, keras.layers.UpSampling2D)
+    kinds = {type(layer) for layer in plain.layers if "up_sampling" in layer.name}
+    assert kinds == {keras.layers.UpSampling2D}
+    assert [id(v) for v in plain.weights] == [id(v) for v in model.weights]
+    assert plain.name == model.name
+    back = with_upsampling(plain)
+    assert {type(layer) for layer in back.layers if "up_sampling" in layer.name} == {
+        BilinearUpSampling2D
+    }
+    assert with_upsampling(back) is back
+    batch = np.random.default_rng(5).uniform(0, 255, (1, 64, 96, 3)).astype("float32")
+    np.testing.assert_array_equal(np.asarray(plain(batch)), np.asarray(model(batch)))
+    np.testing.assert_array_equal(np.asarray(back(batch)), np.asarray(model(batch)))
+
+
 def test_three_sizes_in_a_row_through_a_traced_function():
-    """model.predict fails to retrace bilinear UpSampling2D on new shapes; our path must not."""
     model = build_model("dark-light")
     function = tf.function(lambda x: model(x, training=False))
     for height, width in [(256, 256), (384, 512), (512, 288), (256, 256)]:

@@ -120,20 +120,11 @@ def test_older_single_graph_softmax_files_still_load(random_weights_dir, tmp_pat
     import keras
     import tensorflow as tf
 
-    from humanmatting.build.export import _DynamicBilinearUpSampling
+    from humanmatting.build.models import with_upsampling
 
     folder = tmp_path / "dark-light"
     shutil.copytree(random_weights_dir / "dark-light", folder)
-    model = keras.saving.load_model(str(folder), compile=False)
-    old_graph = keras.models.clone_model(
-        model,
-        clone_function=lambda layer: (
-            _DynamicBilinearUpSampling(name=layer.name)
-            if isinstance(layer, keras.layers.UpSampling2D)
-            else layer.__class__.from_config(layer.get_config())
-        ),
-    )
-    old_graph.set_weights(model.get_weights())
+    old_graph = with_upsampling(keras.saving.load_model(str(folder), compile=False))
     archive = keras.export.ExportArchive()
     archive.track(old_graph)
     archive.add_endpoint(
@@ -207,3 +198,32 @@ def test_model_card_reports_how_the_variants_agree(quantized_original):
         assert len(rows) == 2  # the files table and the agreement table
         assert rows[1].split(" | ")[1] == f"{presets['iou']:.4f} ({presets['min_iou']:.4f})"
     assert "first convolution kept in float" in text
+
+
+def test_calibration_is_the_sample_photos_plus_the_photos_passed_in(tmp_path):
+    """The one int8 path's calibration (hub.convert_legacy passes none, training.export
+    training photos, the command a folder's): what it records is what it feeds."""
+    from PIL import Image
+
+    from humanmatting.build.quantize import (
+        CALIBRATION_PHOTOS,
+        Calibration,
+        evenly_spaced_photos,
+    )
+    from humanmatting.preprocess import ASPECT_PRESETS
+
+    paths = []
+    for index in range(10):
+        paths.append(tmp_path / f"{index:02d}.png")
+        Image.new("RGB", (40, 30), (index, 0, 0)).save(paths[-1])
+    picked = evenly_spaced_photos(paths, 3)
+    assert [int(photo[0, 0, 0]) for photo in picked] == [0, 3, 6]
+    assert evenly_spaced_photos(paths, 0) == []
+    samples = len(CALIBRATION_PHOTOS) * len(ASPECT_PRESETS)
+    assert len(Calibration().inputs(1)) == Calibration().record().inputs == samples
+    calibration = Calibration.from_folder(tmp_path, 4)
+    record = calibration.record()
+    assert (record.folder_photos, record.photos_from) == (4, str(tmp_path))
+    inputs = calibration.inputs(3)
+    assert len(inputs) == record.inputs == samples + 4
+    assert inputs[-1].shape[-1] == 3

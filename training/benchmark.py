@@ -32,7 +32,6 @@ def training_throughput(
     from training.metrics import segmentation_metrics
     from training.networks import build_training_model
     from training.recipe import ORIGINAL, make_loss, make_optimizer
-    from training.steps import trace_per_shape
 
     keras.utils.set_random_seed(0)
     model = build_training_model(model_name, acnet=ORIGINAL.acnet)
@@ -42,7 +41,6 @@ def training_throughput(
         metrics=segmentation_metrics(),
         jit_compile=False,
     )
-    trace_per_shape(model)
     rng = np.random.default_rng(0)
     channels = model.input_shape[-1]
     x = rng.uniform(0, 255, (batch_size, *size, channels)).astype("float32")

@@ -76,15 +76,11 @@ def make_predictor(model_name: str, weights: str | os.PathLike, backend: str = "
 
         matter = load_matter(model_name, weights=weights, backend=backend, download=False)
         return matter.backend, {"weights": str(matter.folder), "backend": backend}
-    import tensorflow as tf
-
     from training.networks import best_checkpoint, load_checkpoint
 
     checkpoint = best_checkpoint(weights)
     model = load_checkpoint(checkpoint)
-    # One trace per input shape (Keras 3 bilinear upsampling needs static H, W in graphs).
-    function = tf.function(lambda batch: model(batch, training=False))
-    return (lambda batch: function(batch).numpy()), {
+    return model.predict_on_batch, {
         "weights": str(checkpoint),
         "backend": "keras checkpoint",
     }

@@ -24,8 +24,9 @@ import numpy as np
 
 from humanmatting.command import run_command
 from humanmatting.errors import ActionableError
+from humanmatting.folder import ExportCheck, FolderDescription, read_metrics, write_metrics
 from humanmatting.preprocess import prepare_input
-from humanmatting.specs import FORMAT_FILE, MODEL_SPECS, TFLITE_FILES, get_spec
+from humanmatting.specs import MODEL_SPECS, TFLITE_FILES, get_spec
 
 CHECK_SIZES = ((128, 96), (96, 160))  # two shapes: the TFLite file must serve any H, W
 CHECK_TOLERANCE = 1e-3  # max |probability difference|; fusion and TFLite give ~1e-5
@@ -67,28 +68,25 @@ def compare_with_folder(trained, model_name: str, folder: Path, images=None) -> 
 def training_photos(data: str | os.PathLike, count: int) -> list[np.ndarray]:
     """`count` training photos (evenly spaced; never a test or validation photo of the
     AISegment author's split) for int8 calibration: from the train.txt of mask-folder sets
-    (a set or a folder of sets), or from an AISegment folder."""
-    from humanmatting.preprocess import load_rgb
+    (a set or a folder of sets, an equal share each), or from an AISegment folder."""
+    from humanmatting.build.quantize import evenly_spaced_photos
     from training.maskfolders import index_mask_folder, mask_folder_sets_in
 
     data = Path(data)
     if not data.is_dir():
         raise FileNotFoundError(f"Calibration data folder {data} does not exist")
     sets = mask_folder_sets_in(data)
-    if sets:
-        paths = []
-        for number, folder in enumerate(sets):
-            pairs = index_mask_folder(folder, "train", verify=False, progress=False).pairs
-            share = count // len(sets) + (number < count % len(sets))
-            step = max(1, len(pairs) // max(1, share))
-            paths += [pair.image for pair in pairs[::step][:share]]
-    else:
+    if not sets:
         from training.dataset import index_dataset
 
         index = index_dataset(data, verify=False, progress=False)
-        step = max(1, len(index.pairs) // count)
-        paths = [index.root / pair.image for pair in index.pairs[::step][:count]]
-    return [load_rgb(path) for path in paths]
+        return evenly_spaced_photos([index.root / pair.image for pair in index.pairs], count)
+    photos = []
+    for number, folder in enumerate(sets):
+        pairs = index_mask_folder(folder, "train", verify=False, progress=False).pairs
+        share = count // len(sets) + (number < count % len(sets))
+        photos += evenly_spaced_photos([pair.image for pair in pairs], share)
+    return photos
 
 
 def _training_info(checkpoint: Path) -> dict:
@@ -131,7 +129,7 @@ def export_model(
 ) -> Path:
     """Write OUT/MODEL from a checkpoint or run folder; returns the model folder."""
     from humanmatting.build.export import save_model_folder
-    from humanmatting.build.quantize import quantize_folder
+    from humanmatting.build.quantize import Calibration, quantize_folder
     from training.networks import best_checkpoint, float32_twin, inference_model, load_checkpoint
 
     spec = get_spec(model_name)
@@ -156,24 +154,24 @@ def export_model(
             shutil.copyfile(checkpoint.parent / curves, folder / curves)
     if variants:
         # The one int8 path (humanmatting.build.quantize), calibrated on training photos of people.
-        photos = training_photos(calibration_data, calibration_count) if "int8" in variants else []
-        quantize_folder(
-            folder,
-            variants=tuple(variants),
-            photos=photos,
-            photos_source=f"{len(photos)} training photos from {calibration_data}",
-        )
+        calibration = Calibration()
+        if "int8" in variants:
+            photos = training_photos(calibration_data, calibration_count)
+            calibration = Calibration(
+                tuple(photos), f"{len(photos)} training photos from {calibration_data}"
+            )
+        quantize_folder(folder, variants=tuple(variants), calibration=calibration)
     if metrics is not None:
         attach_metrics(folder, metrics)
     if check:
         differences = compare_with_folder(float32_twin(trained, spec.name), spec.name, folder)
-        description = json.loads((folder / FORMAT_FILE).read_text())
-        description["export_check"] = {
-            "max_probability_difference": differences,
-            "images": "training.export.check_images()",
-            "sizes": [list(size) for size in CHECK_SIZES],
-        }
-        (folder / FORMAT_FILE).write_text(json.dumps(description, indent=2) + "\n")
+        description = FolderDescription.load(folder, spec)
+        description.export_check = ExportCheck(
+            max_probability_difference=differences,
+            images="training.export.check_images()",
+            sizes=[list(size) for size in CHECK_SIZES],
+        )
+        description.save(folder)
         if max(differences.values()) > CHECK_TOLERANCE:
             raise ExportMismatchError(
                 f"Exported {folder} differs from {checkpoint} by {differences} "
@@ -185,9 +183,10 @@ def export_model(
 
 def attach_metrics(folder: str | os.PathLike, metrics: str | os.PathLike) -> Path:
     """Copy an evaluation's metrics.json into a model folder (the Hub scripts read it)."""
-    target = Path(folder) / "metrics.json"
-    shutil.copyfile(metrics, target)
-    return target
+    FolderDescription.load(folder)  # a model folder, readable by this version
+    if not Path(metrics).is_file():
+        raise FileNotFoundError(f"No metrics file at {metrics}")
+    return write_metrics(folder, read_metrics(metrics))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -22,7 +22,7 @@ import keras
 from keras import layers
 
 import training.recipe  # noqa: F401 - registers the custom loss for loading checkpoints
-from humanmatting.build.models import build_model, fuse_acnet
+from humanmatting.build.models import build_model, fuse_acnet, with_upsampling
 from humanmatting.specs import get_spec
 
 INPUT_SCALING = "input_scaling"
@@ -122,11 +122,22 @@ def inference_model(model: keras.Model, name: str) -> keras.Model:
 
 
 def load_checkpoint(path: str | os.PathLike, compile: bool = False) -> keras.Model:
-    """A `.keras` checkpoint written by training (safe_mode: no code is deserialized)."""
+    """A `.keras` checkpoint written by training (safe_mode: no code is deserialized).
+
+    Checkpoints saved before `BilinearUpSampling2D` hold Keras's UpSampling2D; they come
+    back with the new layer (`with_upsampling`: the same layers and weights) and, with
+    `compile`, compiled as saved, the optimizer's state (step, moments) copied over.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"No checkpoint at {path}")
-    return keras.saving.load_model(path, compile=compile, safe_mode=True)
+    saved = keras.saving.load_model(path, compile=compile, safe_mode=True)
+    model = with_upsampling(saved)
+    if model is not saved and compile and saved.optimizer is not None:
+        model.compile_from_config(saved.get_compile_config())
+        for copy, value in zip(model.optimizer.variables, saved.optimizer.variables, strict=True):
+            copy.assign(value)
+    return model
 
 
 def best_checkpoint(run_dir: str | os.PathLike) -> Path:

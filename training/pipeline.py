@@ -7,7 +7,7 @@ the RGB image before that path, never the path itself.
 
 Batches have one shape each, drawn from the presets (the original's trick: every batch
 is one size, an epoch sees all aspect ratios), so the dataset's element spec has unknown
-height and width; `training.steps` makes Keras trace one step per concrete shape.
+height and width, which the network's `BilinearUpSampling2D` layers trace with.
 """
 
 from __future__ import annotations

@@ -14,13 +14,13 @@ from the original release is refused.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys
 from pathlib import Path
 
 from humanmatting.command import run_command
+from humanmatting.folder import FolderDescription, Shipped
 from humanmatting.specs import FORMAT_FILE, SHIPPED_MODELS, TFLITE_FILES, get_spec
 from humanmatting.weights import PACKAGED_WEIGHTS_DIR, sha256_of
 
@@ -40,8 +40,8 @@ def plan_files(
         description_path = folder / FORMAT_FILE
         if not description_path.is_file():
             raise FileNotFoundError(f"{folder} is not an exported model folder (no {FORMAT_FILE})")
-        description = json.loads(description_path.read_text())
-        if "original_release" in description:
+        description = FolderDescription.load(folder, spec)
+        if description.original_release is not None:
             raise ValueError(f"{folder} holds the original author's weights; only ours are shipped")
         default = TFLITE_FILES[spec.default_variant or "fp32"]
         if not (folder / default).is_file():
@@ -79,17 +79,17 @@ def ship(
         source, target = export_dir / name, target_dir / name
         shutil.rmtree(target, ignore_errors=True)
         target.mkdir(parents=True)
-        description = json.loads((source / FORMAT_FILE).read_text())
-        description["tflite"] = {
+        description = FolderDescription.load(source, get_spec(name))
+        description.tflite = {
             variant: file for variant, file in TFLITE_FILES.items() if file in files
         }
-        description["shipped"] = {
-            "files": {file: sha256_of(source / file) for file in files},
-            "note": "runtime files only; the Keras weights are in the exported or pulled folder",
-        }
+        description.shipped = Shipped(
+            files={file: sha256_of(source / file) for file in files},
+            note="runtime files only; the Keras weights are in the exported or pulled folder",
+        )
         for file in files:
             shutil.copyfile(source / file, target / file)
-        (target / FORMAT_FILE).write_text(json.dumps(description, indent=2) + "\n")
+        description.save(target)
         written[name] = {path.name: path.stat().st_size for path in sorted(target.iterdir())}
     return written
 

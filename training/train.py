@@ -399,7 +399,6 @@ def run_training(config: TrainConfig) -> TrainResult:
     from training.metrics import segmentation_metrics
     from training.networks import build_training_model, load_checkpoint
     from training.recipe import make_loss, make_optimizer
-    from training.steps import trace_per_shape
 
     run_dir.mkdir(parents=True, exist_ok=True)
     make_data = photo_datasets if is_mask_folder_data(config.data) else aisegment_datasets
@@ -430,7 +429,6 @@ def run_training(config: TrainConfig) -> TrainResult:
                 jit_compile=resolve_jit(config.jit_compile),
             )
             initial_epoch = 0
-    trace_per_shape(model)
 
     earlier = json.loads((run_dir / RUN_FILE).read_text()) if last_state is not None else {}
     # Earlier calls' wall time: from last.json, written every epoch (a call killed mid-run

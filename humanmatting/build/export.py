@@ -7,6 +7,7 @@ Layout (FORMAT_VERSION 1), the same on disk and in a Hub model repo:
     model-<variant>.tflite                          optional quantized variants (fp16, int8)
                                                     (python -m humanmatting.build.quantize FOLDER)
     humanmatting.json                               channels, input range, classes, presets
+                                                    (humanmatting.folder.FolderDescription)
 
 Keras owns `config.json` (it is what `keras.saving.load_model("hf://...")` reads), so
 our own description lives in `humanmatting.json`. Needs TensorFlow; the runtime does not.
@@ -14,7 +15,6 @@ our own description lives in `humanmatting.json`. Needs TensorFlow; the runtime 
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 from pathlib import Path
@@ -23,55 +23,10 @@ from typing import Any
 import keras
 import numpy as np
 
-from humanmatting.preprocess import ASPECT_PRESETS, INPUT_RANGE, SIZE_MULTIPLE, model_input_size
-from humanmatting.specs import (
-    CLASSES,
-    DYNAMIC_SIGNATURE,
-    FORMAT_FILE,
-    FORMAT_VERSION,
-    TFLITE_FILES,
-    fixed_signature,
-    get_spec,
-)
-
-
-def format_description(model_name: str, variants: list[str], **extra: Any) -> dict[str, Any]:
-    """The contents of humanmatting.json for one model."""
-    spec = get_spec(model_name)
-    return {
-        "format_version": FORMAT_VERSION,
-        "model": spec.name,
-        "channels": spec.channels,
-        "color_mode": spec.color_mode,
-        "input_range": list(INPUT_RANGE),
-        "input_layout": "NHWC float32, raw pixel values (no scaling)",
-        "size_multiple": SIZE_MULTIPLE,
-        "aspect_presets": [list(size) for size in ASPECT_PRESETS.values()],
-        "classes": list(CLASSES),
-        "output": "softmax over classes, NHWC",
-        "tflite_output": "person probability (sigmoid of the logit difference), NHWC, 1 channel",
-        "tflite_signatures": {
-            DYNAMIC_SIGNATURE: "any height and width",
-            **{fixed_signature(h, w): f"{h}x{w} only" for h, w in fixed_shapes()},
-        },
-        "tflite": {variant: TFLITE_FILES[variant] for variant in variants},
-        **extra,
-    }
-
-
-class _DynamicBilinearUpSampling(keras.layers.Layer):
-    """2x bilinear upsampling that traces with unknown H, W (export only, never saved).
-
-    Keras 3's UpSampling2D checks `size[0] <= 0` in Python, which fails on a symbolic
-    height; TFLite needs a graph with unknown H, W so one file serves every preset.
-    With a fixed input shape the size folds to a constant, which XNNPACK needs.
-    """
-
-    def call(self, inputs):
-        import tensorflow as tf
-
-        shape = tf.shape(inputs)
-        return tf.image.resize(inputs, (shape[1] * 2, shape[2] * 2), method="bilinear")
+from humanmatting.build.models import BilinearUpSampling2D, with_upsampling
+from humanmatting.folder import FolderDescription
+from humanmatting.preprocess import ASPECT_PRESETS, model_input_size
+from humanmatting.specs import DYNAMIC_SIGNATURE, FORMAT_FILE, TFLITE_FILES, fixed_signature
 
 
 def _is_plain_transpose(layer: keras.layers.Layer) -> bool:
@@ -99,7 +54,8 @@ def _is_two_class_softmax_head(layer: keras.layers.Layer) -> bool:
 def litert_graph(model: keras.Model) -> keras.Model:
     """The same function, rewritten with the ops LiteRT's XNNPACK runs fastest (export only).
 
-    - bilinear UpSampling2D -> `tf.image.resize` (traces with unknown H, W);
+    - Keras's bilinear UpSampling2D (a model loaded from older files) ->
+      `models.BilinearUpSampling2D` (traces with unknown H, W);
     - stride-1 Conv2DTranspose -> Conv2D with the kernel flipped and its channel axes
       swapped: TRANSPOSE_CONV needs a constant output shape to run in XNNPACK, and the
       dynamic graph computes it at run time (13.6 ms instead of 8 ms at 256x256);
@@ -112,7 +68,7 @@ def litert_graph(model: keras.Model) -> keras.Model:
     def rewrite(layer: keras.layers.Layer) -> keras.layers.Layer:
         config = layer.get_config()
         if isinstance(layer, keras.layers.UpSampling2D):
-            return _DynamicBilinearUpSampling(name=layer.name)
+            return BilinearUpSampling2D.from_config(config)
         if _is_plain_transpose(layer):
             keep = ("name", "filters", "kernel_size", "activation", "use_bias", "dtype")
             return keras.layers.Conv2D(padding="same", **{key: config[key] for key in keep})
@@ -268,24 +224,42 @@ def _calibration_samples(inputs: list[np.ndarray], signatures: dict[str, list]):
             yield name, {"image": np.asarray(array, np.float32)}
 
 
+def tflite_signatures(shapes: list[tuple[int, int]] | None = None) -> dict[str, str]:
+    """What each signature of `convert_to_tflite`'s files takes (humanmatting.json)."""
+    shapes = fixed_shapes() if shapes is None else shapes
+    return {
+        DYNAMIC_SIGNATURE: "any height and width",
+        **{fixed_signature(h, w): f"{h}x{w} only" for h, w in sorted(shapes)},
+    }
+
+
 def save_model_folder(
     model: keras.Model,
     model_name: str,
     out_dir: str | Path,
     tflite_variants: dict[str, bytes] | None = None,
-    **extra: Any,
+    **sections: Any,
 ) -> Path:
-    """Write the Keras model, its fp32 TFLite (and given variants) and humanmatting.json."""
+    """Write the Keras model, its fp32 TFLite (and given variants) and humanmatting.json;
+    `sections` are more `FolderDescription` fields (source, training, original_release, ...)."""
     out_dir = Path(out_dir)
     if (out_dir / FORMAT_FILE).is_file():
         # A model folder written earlier: start afresh, so no file of older weights (a stale
         # int8 variant, Keras's assets/) stays beside the new ones.
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    keras.saving.save_model(model, str(out_dir), zipped=False)
+    # Keras's own UpSampling2D in the Keras files: `keras.saving.load_model("hf://...")`
+    # loads them without this package (our loaders turn it back: keras_backend).
+    keras.saving.save_model(
+        with_upsampling(model, keras.layers.UpSampling2D), str(out_dir), zipped=False
+    )
     variants = {"fp32": convert_to_tflite(model), **(tflite_variants or {})}
     for variant, flatbuffer in variants.items():
         (out_dir / TFLITE_FILES[variant]).write_bytes(flatbuffer)
-    description = format_description(model_name, sorted(variants), **extra)
-    (out_dir / FORMAT_FILE).write_text(json.dumps(description, indent=2) + "\n")
+    FolderDescription.new(
+        model_name,
+        tflite_signatures=tflite_signatures(),
+        tflite={variant: TFLITE_FILES[variant] for variant in sorted(variants)},
+        **sections,
+    ).save(out_dir)
     return out_dir

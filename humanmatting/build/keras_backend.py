@@ -3,7 +3,6 @@ model of a model folder, loaded with safe_mode. Needs the [keras] extra."""
 
 from __future__ import annotations
 
-import logging
 import threading
 from pathlib import Path
 
@@ -12,46 +11,37 @@ import numpy as np
 from humanmatting.weights import InvalidWeightsError
 
 
-def _drop_retracing_warning(record: logging.LogRecord) -> bool:
-    return "triggered tf.function retracing" not in record.getMessage()
-
-
 class KerasBackend:
-    """The Keras 3 model, loaded with safe_mode; one traced function per input shape.
-
-    `model.predict` cannot retrace bilinear UpSampling2D on a new shape with unknown H, W;
-    a tf.function traced on each concrete shape can. Tracing once per shape is the design,
-    so TensorFlow's "triggered tf.function retracing" warning is filtered out.
-    """
+    """The Keras 3 model of a model folder, loaded with safe_mode, run by `predict_on_batch`
+    (Keras traces it once for any height and width: `models.BilinearUpSampling2D`)."""
 
     def __init__(self, folder: Path):
-        import tensorflow as tf
-
-        tf.get_logger().addFilter(_drop_retracing_warning)
         self.model = load_keras_model(folder)
         self.channels = int(self.model.input_shape[-1])
-        self._function = tf.function(lambda x: self.model(x, training=False))
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one Keras predict function, built on first use
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         with self._lock:
-            return self._function(batch).numpy()
+            return np.asarray(self.model.predict_on_batch(batch))
 
     def person_probability(self, batch: np.ndarray) -> np.ndarray:
         return self(batch)[0, :, :, 1]
 
     def close(self) -> None:
-        """Drop the model and its traced function."""
-        self.model = self._function = None
+        """Drop the model (Keras keeps its graph until then)."""
+        self.model = None
 
 
 def load_keras_model(folder: Path):
     """`keras.saving.load_model` with safe_mode=True: a model that carries code (a Lambda
-    layer, an arbitrary callable in its config) is refused, as are damaged files."""
+    layer, an arbitrary callable in its config) is refused, as are damaged files. Keras's
+    bilinear UpSampling2D (what model folders hold) becomes `BilinearUpSampling2D`."""
     import keras
 
+    from humanmatting.build.models import with_upsampling
+
     try:
-        return keras.saving.load_model(str(folder), compile=False, safe_mode=True)
+        model = keras.saving.load_model(str(folder), compile=False, safe_mode=True)
     except Exception as error:  # Keras raises ValueError, TypeError, OSError, even NameError
         if "safe_mode" in str(error) or "Lambda" in str(error):
             raise InvalidWeightsError(
@@ -67,3 +57,4 @@ def load_keras_model(folder: Path):
             f"Cannot load the Keras model in {folder} ({type(root).__name__}: {reason}); "
             "it is damaged or not a Keras 3 model folder: delete it and pull or export it again."
         ) from None
+    return with_upsampling(model)

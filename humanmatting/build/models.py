@@ -4,6 +4,11 @@ Layer names follow the original Keras-2 release so that its weights files line u
 layer (see legacy.py). dark-light's training form replaces each 3x3 conv block `conv{i}` by
 three parallel convs `conv{i}-1` (3x3), `conv{i}-2` (1x3), `conv{i}-3` (3x1) summed
 (ACNet); `fuse_acnet` folds them back into one 3x3 conv for inference.
+
+The decoder's bilinear x2 upsampling is `BilinearUpSampling2D`: Keras's UpSampling2D, which
+also traces with unknown height and width (fit on batches of several sizes, `predict` on a
+new size, the any-size TFLite graph). `with_upsampling` converts between the two, for files
+saved with Keras's layer and for the plain-Keras files of a model folder.
 """
 
 from __future__ import annotations
@@ -15,6 +20,67 @@ import numpy as np
 from keras import layers
 
 from humanmatting.specs import Architecture, ModelSpec, get_spec
+
+
+@keras.saving.register_keras_serializable(package="humanmatting")
+class BilinearUpSampling2D(layers.UpSampling2D):
+    """`keras.layers.UpSampling2D(size, interpolation="bilinear")` that traces with unknown
+    height and width.
+
+    Keras's layer passes the target size to `keras.ops.image.resize`, which checks
+    `size[0] <= 0` in Python: on a symbolic height that check fails, so a graph with unknown
+    H, W cannot be built. This computes the size as a tensor and calls the same
+    `tf.image.resize`, so the numbers are Keras's; with a fixed input shape the size folds
+    to a constant (XNNPACK needs that). Same config as UpSampling2D (`with_upsampling`).
+    """
+
+    def __init__(self, size=2, data_format=None, interpolation="bilinear", **kwargs):
+        super().__init__(size=size, data_format=data_format, interpolation=interpolation, **kwargs)
+        if self.interpolation != "bilinear" or self.data_format != "channels_last":
+            raise ValueError(
+                "BilinearUpSampling2D is bilinear and channels_last only, not "
+                f"{self.interpolation!r}, {self.data_format!r}"
+            )
+
+    def call(self, inputs):
+        if keras.backend.backend() != "tensorflow":
+            return super().call(inputs)
+        import tensorflow as tf
+
+        shape = tf.shape(inputs)
+        target = (shape[1] * self.size[0], shape[2] * self.size[1])
+        return tf.image.resize(inputs, target, method="bilinear")
+
+
+def _is_bilinear_upsampling(layer: keras.layers.Layer) -> bool:
+    return isinstance(layer, layers.UpSampling2D) and layer.interpolation == "bilinear"
+
+
+def with_upsampling(
+    model: keras.Model, kind: type[layers.UpSampling2D] = BilinearUpSampling2D
+) -> keras.Model:
+    """`model` with every bilinear upsampling layer (nested models too) of class `kind`.
+
+    The result calls the same layers, so it shares their weights (and an optimizer built
+    on them stays valid), and it computes the same numbers. Checkpoints and model folders
+    saved with `keras.layers.UpSampling2D` load as they are; loaders turn them into
+    BilinearUpSampling2D with this. `kind=keras.layers.UpSampling2D` gives the plain-Keras
+    form that a model folder's Keras files hold. Returns `model` itself when it already
+    has only `kind`.
+    """
+
+    def differs(layer: keras.layers.Layer) -> bool:
+        if isinstance(layer, keras.Model):
+            return any(differs(inner) for inner in layer.layers)
+        return _is_bilinear_upsampling(layer) and type(layer) is not kind
+
+    if not differs(model):
+        return model
+
+    def convert(layer: keras.layers.Layer) -> keras.layers.Layer:
+        return kind.from_config(layer.get_config()) if differs(layer) else layer
+
+    return keras.models.clone_model(model, clone_function=convert, recursive=True)
 
 
 class _Names:
@@ -87,7 +153,7 @@ def build_likeunet(
     skip_sources = skips[-2::-1]
     for stage, filters in enumerate(architecture.decoder_filters):
         x = transpose_block(x, filters)
-        x = layers.UpSampling2D(2, interpolation="bilinear", name=auto("up_sampling2d"))(x)
+        x = BilinearUpSampling2D(2, name=auto("up_sampling2d"))(x)
         if stage < len(architecture.skip_filters):
             x = layers.Concatenate(name=auto("concatenate"))([skip_sources[stage], x])
             x = conv_block(x, architecture.skip_filters[stage])

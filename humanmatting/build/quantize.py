@@ -19,14 +19,21 @@ int8 here is full-integer (XNNPACK's int8 kernels), with three choices that matt
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from humanmatting.folder import (
+    Agreement,
+    CalibrationRecord,
+    FolderDescription,
+    VariantAgreement,
+    VariantRecord,
+)
 from humanmatting.preprocess import (
     ASPECT_PRESETS,
     IMAGE_SUFFIXES,
@@ -34,7 +41,7 @@ from humanmatting.preprocess import (
     model_input_size,
     prepare_input,
 )
-from humanmatting.specs import FORMAT_FILE, TFLITE_FILES
+from humanmatting.specs import TFLITE_FILES
 
 # scikit-image sample photos used for calibration (camera is held out, with grace_hopper).
 CALIBRATION_PHOTOS = (
@@ -104,6 +111,13 @@ def preset_views(
     return inputs
 
 
+def evenly_spaced_photos(paths: Sequence[str | os.PathLike], count: int) -> list[np.ndarray]:
+    """Up to `count` of `paths` (evenly spaced, in the order given), loaded as HxWx3 uint8:
+    the one sampler of calibration photos (training.export takes training photos with it)."""
+    step = max(1, len(paths) // max(1, count))
+    return [load_rgb(path) for path in list(paths)[::step][:count]]
+
+
 def folder_photos(folder: str | os.PathLike, count: int) -> list[np.ndarray]:
     """Up to `count` photos from a folder (recursively; evenly spaced in name order).
 
@@ -121,26 +135,40 @@ def folder_photos(folder: str | os.PathLike, count: int) -> list[np.ndarray]:
     )
     if not paths:
         raise FileNotFoundError(f"No images ({', '.join(sorted(IMAGE_SUFFIXES))}) in {root}.")
-    step = max(1, len(paths) // count)
-    return [load_rgb(path) for path in paths[::step][:count]]
+    return evenly_spaced_photos(paths, count)
 
 
-def calibration_inputs(
-    channels: int,
-    calibration_dir: str | os.PathLike | None = None,
-    count: int = 64,
-    photos: Iterable[np.ndarray] = (),
-) -> list[np.ndarray]:
-    """int8 calibration inputs: the sample photos at every aspect preset, plus up to
-    `count` photos from `calibration_dir` and every one of `photos` (for example training
-    photos of people), each at the size the runtime gives it."""
-    inputs = preset_views((sample_photo(name) for name in CALIBRATION_PHOTOS), channels)
-    extra = list(photos)
-    if calibration_dir is not None:
-        extra += folder_photos(calibration_dir, count)
-    for rgb in extra:
-        inputs.append(prepare_input(rgb, channels, model_input_size(*rgb.shape[:2])))
-    return inputs
+@dataclass(frozen=True)
+class Calibration:
+    """What int8 is calibrated on: the sample photos (CALIBRATION_PHOTOS) at every aspect
+    preset, plus `photos` (HxWx3 uint8, for example training photos of people) each at the
+    size the runtime gives it; `source` says where those came from (humanmatting.json)."""
+
+    photos: tuple[np.ndarray, ...] = ()
+    source: str | None = None
+
+    @classmethod
+    def from_folder(cls, folder: str | os.PathLike | None, count: int = 64) -> Calibration:
+        """The sample photos plus up to `count` photos of `folder` (none when None)."""
+        if folder is None:
+            return cls()
+        return cls(tuple(folder_photos(folder, count)), str(folder))
+
+    def inputs(self, channels: int) -> list[np.ndarray]:
+        inputs = preset_views((sample_photo(name) for name in CALIBRATION_PHOTOS), channels)
+        for rgb in self.photos:
+            inputs.append(prepare_input(rgb, channels, model_input_size(*rgb.shape[:2])))
+        return inputs
+
+    def record(self) -> CalibrationRecord:
+        presets = len(ASPECT_PRESETS)
+        return CalibrationRecord(
+            sample_photos=list(CALIBRATION_PHOTOS),
+            aspect_presets=presets,
+            folder_photos=len(self.photos),
+            inputs=len(CALIBRATION_PHOTOS) * presets + len(self.photos),
+            photos_from=self.source,
+        )
 
 
 def held_out_inputs(channels: int, long_side: int | None = None) -> list[np.ndarray]:
@@ -269,7 +297,7 @@ def equalize_channels(model, calibration: list[np.ndarray], strength: float = EQ
                 position = inputs.index(name)
                 start = sum(by_name[source].output.shape[-1] for source in inputs[:position])
                 more = convs_reading(reader_name, offset + start)
-            elif isinstance(reader, pass_through) or type(reader).__name__.endswith("UpSampling"):
+            elif isinstance(reader, pass_through):
                 more = convs_reading(reader_name, offset)
             else:
                 more = None
@@ -344,67 +372,62 @@ def _fold_batchnorm(conv, batchnorm) -> None:
 
 def quantize_folder(
     folder: str | os.PathLike,
-    calibration_dir: str | os.PathLike | None = None,
-    count: int = 64,
     variants: tuple[str, ...] = ("fp32", "fp16", "int8"),
+    calibration: Calibration | None = None,
     measure: bool = True,
     shapes: list[tuple[int, int]] | None = None,
-    photos: Iterable[np.ndarray] = (),
-    photos_source: str | None = None,
 ) -> dict:
-    """Write the TFLite `variants` of a model folder from its Keras weights; update
-    humanmatting.json (variants, calibration, agreement). Returns what was recorded.
-    `shapes`: the fixed-shape signatures (default `export.fixed_shapes()`); `photos`:
-    more calibration photos (HxWx3 uint8), described in the record by `photos_source`."""
+    """Write the TFLite `variants` of a model folder from its Keras weights; record in
+    humanmatting.json the variants, how int8 was calibrated (`calibration`, default: the
+    sample photos only) and how each agrees with fp32. Returns the records, as in the JSON.
+    `shapes`: the fixed-shape signatures (default `export.fixed_shapes()`). The one int8
+    path: `python -m humanmatting.build.quantize`, hub.convert_legacy, training.export."""
     from humanmatting.build.export import convert_to_tflite
     from humanmatting.build.keras_backend import load_keras_model
 
     folder = Path(folder)
-    description_path = folder / FORMAT_FILE
-    if not description_path.is_file():
-        raise FileNotFoundError(f"{folder} is not a model folder (no {FORMAT_FILE}).")
+    description = FolderDescription.load(folder)
     unknown = [variant for variant in variants if variant not in TFLITE_FILES]
     if unknown:
         raise ValueError(f"Unknown variants {unknown}; choose from {list(TFLITE_FILES)}.")
+    calibration = calibration if calibration is not None else Calibration()
     model = load_keras_model(folder)
     channels = int(model.input_shape[-1])
-    calibration: list[np.ndarray] = []
     for variant in variants:
-        if variant == "int8":
-            calibration = calibration_inputs(channels, calibration_dir, count, photos)
+        inputs = calibration.inputs(channels) if variant == "int8" else None
         print(f"{folder.name}: converting {variant} ...", flush=True)
-        flatbuffer = convert_to_tflite(
-            model, variant, calibration if variant == "int8" else None, shapes=shapes
-        )
+        flatbuffer = convert_to_tflite(model, variant, inputs, shapes=shapes)
         (folder / TFLITE_FILES[variant]).write_bytes(flatbuffer)
 
-    description = json.loads(description_path.read_text())
     present = [variant for variant in TFLITE_FILES if (folder / TFLITE_FILES[variant]).is_file()]
-    description["tflite"] = {variant: TFLITE_FILES[variant] for variant in present}
-    record: dict = {}
+    description.tflite = {variant: TFLITE_FILES[variant] for variant in present}
+    records: dict[str, VariantRecord] = {}
     if "int8" in variants:
-        record["int8"] = {
-            "calibration": {
-                "sample_photos": list(CALIBRATION_PHOTOS),
-                "aspect_presets": len(ASPECT_PRESETS),
-                "folder_photos": len(calibration) - len(CALIBRATION_PHOTOS) * len(ASPECT_PRESETS),
-                "inputs": len(calibration),
-                **({"photos_from": photos_source} if photos_source else {}),
-            },
-            "cross_layer_equalization": EQUALIZE_STRENGTH,
-            "first_conv": "float32",
-            "weights": "int8 per channel",
-        }
+        records["int8"] = VariantRecord(
+            calibration=calibration.record(),
+            cross_layer_equalization=EQUALIZE_STRENGTH,
+            first_conv="float32",
+            weights="int8 per channel",
+        )
     if measure:
         compared = [variant for variant in present if variant != "fp32"]
         for variant, figures in agreement_report(folder, compared).items():
-            record.setdefault(variant, {})["agreement_with_fp32"] = {
-                "held_out_photos": list(HELD_OUT_PHOTOS),
-                **figures,
-            }
-    description.setdefault("quantization", {}).update(record)
-    description_path.write_text(json.dumps(description, indent=2) + "\n")
-    return record
+            record = records.setdefault(variant, VariantRecord())
+            record.agreement_with_fp32 = VariantAgreement(
+                held_out_photos=list(HELD_OUT_PHOTOS),
+                presets=Agreement(**figures["presets"]),
+                long_side_320=Agreement(**figures["long_side_320"]),
+            )
+    for variant in variants:  # a file made again: its old record no longer applies
+        description.quantization.pop(variant, None)
+    for variant, record in records.items():
+        if variant in variants:
+            description.quantization[variant] = record
+        else:  # measured again only: how it was made stays
+            kept = description.quantization.setdefault(variant, VariantRecord())
+            kept.agreement_with_fp32 = record.agreement_with_fp32
+    description.save(folder)
+    return {variant: record.to_json() for variant, record in records.items()}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -421,9 +444,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     record = quantize_folder(
         args.folder,
-        args.calibration_dir,
-        args.count,
         tuple(variant for variant in args.variants.split(",") if variant),
+        Calibration.from_folder(args.calibration_dir, args.count),
         measure=not args.no_agreement,
     )
     for variant, figures in record.items():
