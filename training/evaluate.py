@@ -25,6 +25,7 @@ import os
 import platform
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -142,40 +143,83 @@ def evaluate(
     default, or train or all: the set's own lists)."""
     spec = get_spec(model_name)
     out_dir = Path(out_dir)
-    data = Path(data)
-    if is_mask_folder(data):
-        split = split or "test"
-        examples, data_info = _mask_folder_examples(data, split, verify, progress)
-        read_truth = read_mask_folder_truth
-    elif sets := [path.name for path in mask_folder_sets_in(data)]:
-        raise ValueError(
-            f"{data} holds mask-folder sets ({', '.join(sets)}): evaluate one at a time, "
-            f"e.g. --data {data / sets[0]}"
-        )
-    else:
-        split = split or "val"
-        index = index_dataset(data, verify=verify, progress=progress)
-        print(index.report(), flush=True)
-        if split == "all":
-            pairs = index.pairs
-        elif split in ("train", "val"):
-            train_pairs, val_pairs, _ = split_pairs(index, split_lists, val_fraction, split_seed)
-            pairs = {"train": train_pairs, "val": val_pairs}[split]
-        else:
-            raise ValueError(f"AISegment splits are val, train and all, not {split!r}")
-        examples = [
-            Example(pair.image, index.root / pair.image, index.root / pair.matte) for pair in pairs
-        ]
-        data_info = {"data": str(index.root), "split": split}
-        read_truth = read_aisegment_truth
+    examples, data_info, read_truth, split = _examples_of(
+        Path(data), split, split_lists, val_fraction, split_seed, verify, progress
+    )
     examples = examples[:max_images] if max_images else examples
     if not examples:
         raise ValueError(f"No images to evaluate in {data} ({split})")
     out_dir.mkdir(parents=True, exist_ok=True)
     predict, source = make_predictor(spec.name, weights, backend)
+    rows, total = _score(examples, spec, predict, long_side, read_truth, progress)
+    ranked = sorted(rows, key=lambda row: row["person_iou"])
+    metrics = _summary(spec, source, data_info, rows, total, long_side, ranked[:worst])
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    with open(out_dir / "per_image.csv", "w", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    by_name = {example.name: example for example in examples}
+    worst_cases_figure(
+        [by_name[row["image"]] for row in ranked[:worst]],
+        spec,
+        predict,
+        long_side,
+        out_dir / "worst.png",
+        scores={row["image"]: row["person_iou"] for row in ranked[:worst]},
+        read_truth=read_truth,
+    )
+    print(
+        f"{spec.name} on {len(rows)} {metrics['split']} images: mIoU "
+        f"{metrics['mean_iou_2class']:.4f}, person IoU {metrics['person_iou']:.4f}; model "
+        f"{metrics['speed']['model_ms_median']:.1f} ms/image -> {out_dir / 'metrics.json'}",
+        flush=True,
+    )
+    return metrics
 
+
+def _examples_of(
+    data: Path,
+    split: str | None,
+    split_lists: str | os.PathLike | None,
+    val_fraction: float,
+    split_seed: int,
+    verify: bool,
+    progress: bool,
+) -> tuple[list[Example], dict, Callable[[Example], np.ndarray], str]:
+    """(examples, what data and split they are, how to read their truth, the split) of a
+    mask-folder set or an AISegment folder."""
+    if is_mask_folder(data):
+        split = split or "test"
+        examples, data_info = _mask_folder_examples(data, split, verify, progress)
+        return examples, data_info, read_mask_folder_truth, split
+    if sets := [path.name for path in mask_folder_sets_in(data)]:
+        raise ValueError(
+            f"{data} holds mask-folder sets ({', '.join(sets)}): evaluate one at a time, "
+            f"e.g. --data {data / sets[0]}"
+        )
+    split = split or "val"
+    index = index_dataset(data, verify=verify, progress=progress)
+    print(index.report(), flush=True)
+    if split == "all":
+        pairs = index.pairs
+    elif split in ("train", "val"):
+        train_pairs, val_pairs, _ = split_pairs(index, split_lists, val_fraction, split_seed)
+        pairs = {"train": train_pairs, "val": val_pairs}[split]
+    else:
+        raise ValueError(f"AISegment splits are val, train and all, not {split!r}")
+    examples = [
+        Example(pair.image, index.root / pair.image, index.root / pair.matte) for pair in pairs
+    ]
+    return examples, {"data": str(index.root), "split": split}, read_aisegment_truth, split
+
+
+def _score(
+    examples, spec, predict, long_side, read_truth, progress
+) -> tuple[list[dict], np.ndarray]:
+    """Per-image rows (IoUs, model ms) and the confusion matrix summed over all images."""
     total = np.zeros((2, 2), np.int64)
-    rows, model_ms, seen_shapes = [], [], set()
+    rows, seen_shapes = [], set()
     for example in tqdm(
         examples, desc=f"evaluating {spec.name}", unit="image", disable=not progress
     ):
@@ -187,16 +231,20 @@ def evaluate(
             seen_shapes.add(size)
         started = time.perf_counter()
         probabilities = np.asarray(predict(batch))[0]
-        model_ms.append((time.perf_counter() - started) * 1e3)
+        model_ms = (time.perf_counter() - started) * 1e3
         truth = resize(read_truth(example), size) >= PERSON_THRESHOLD
         predicted = probabilities[..., 1] > probabilities[..., 0]
         matrix = confusion(truth, predicted)
         total += matrix
-        rows.append({"image": example.name, **ious(matrix), "model_ms": model_ms[-1]})
+        rows.append({"image": example.name, **ious(matrix), "model_ms": model_ms})
+    return rows, total
 
+
+def _summary(spec, source, data_info, rows, total, long_side, worst_rows) -> dict:
+    """metrics.json: pooled and per-image IoUs, speed, the worst images."""
     overall = ious(total)
-    ranked = sorted(rows, key=lambda row: row["person_iou"])
-    metrics = {
+    model_ms = [row["model_ms"] for row in rows]
+    return {
         "model": spec.name,
         **source,
         **data_info,
@@ -217,31 +265,9 @@ def evaluate(
             "note": "model call only, batch 1, after one warm-up call per input shape",
         },
         "worst": [
-            {key: row[key] for key in ("image", "person_iou", "mean_iou")} for row in ranked[:worst]
+            {key: row[key] for key in ("image", "person_iou", "mean_iou")} for row in worst_rows
         ],
     }
-    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    with open(out_dir / "per_image.csv", "w", newline="") as file:
-        writer = csv.DictWriter(file, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    by_name = {example.name: example for example in examples}
-    worst_cases_figure(
-        [by_name[row["image"]] for row in ranked[:worst]],
-        spec,
-        predict,
-        long_side,
-        out_dir / "worst.png",
-        scores={row["image"]: row["person_iou"] for row in ranked[:worst]},
-        read_truth=read_truth,
-    )
-    print(
-        f"{spec.name} on {len(rows)} {metrics['split']} images: mIoU {overall['mean_iou']:.4f}, "
-        f"person IoU {overall['person_iou']:.4f}; model {metrics['speed']['model_ms_median']:.1f}"
-        f" ms/image -> {out_dir / 'metrics.json'}",
-        flush=True,
-    )
-    return metrics
 
 
 def worst_cases_figure(
