@@ -1,14 +1,17 @@
+"""The Keras builders against the original release's architecture.
+
+humanmatting.build.models imports Keras (seconds): it is imported in the tests, so that
+collecting the suite does not load it.
+"""
+
 import json
 
-import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
-from humanmatting.build.models import build_model, count_multiply_accumulates, fuse_acnet
 from humanmatting.specs import MODEL_SPECS
 
-from .conftest import randomize, shared_dir
+from .conftest import build_model, randomize, shared_dir
 
 
 @pytest.mark.parametrize(
@@ -84,6 +87,8 @@ def test_structure_matches_original_json(json_name, name, acnet):
 
 def test_three_sizes_in_a_row_through_a_traced_function():
     """model.predict fails to retrace bilinear UpSampling2D on new shapes; our path must not."""
+    import tensorflow as tf
+
     model = build_model("dark-light")
     function = tf.function(lambda x: model(x, training=False))
     for height, width in [(256, 256), (384, 512), (512, 288), (256, 256)]:
@@ -97,6 +102,10 @@ def test_three_sizes_in_a_row_through_a_traced_function():
 
 def test_acnet_fusion_is_exact_on_random_weights():
     """In float64 the fused model equals the ACNet model up to rounding (fusion is exact)."""
+    import keras
+
+    from humanmatting.build.models import fuse_acnet
+
     keras.config.set_dtype_policy("float64")
     try:
         acnet = randomize(build_model("dark-light", acnet=True), seed=3)
@@ -118,6 +127,8 @@ def test_only_dark_light_has_an_acnet_form():
 
 
 def test_multiply_accumulates_scale_with_pixels():
+    from humanmatting.build.models import count_multiply_accumulates
+
     model = build_model("dark-light")
     at_256 = count_multiply_accumulates(model, 256, 256)
     assert 0.55e9 < at_256 < 0.62e9

@@ -1,17 +1,15 @@
-"""Training-form networks: per-shape steps for fit, conversion to the served network."""
+"""Training-form networks: per-shape steps for fit, conversion to the served network.
+
+Keras and TensorFlow (and the modules that import them) are imported in the tests, so that
+collecting the suite does not load them.
+"""
 
 from __future__ import annotations
 
-import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
-from humanmatting.build.models import build_model
 from tests.conftest import randomize
-from training.metrics import segmentation_metrics
-from training.networks import build_training_model, inference_model, unwrap
-from training.steps import trace_per_shape
 
 SHAPES = ((32, 64), (64, 32))
 
@@ -26,6 +24,9 @@ def _inputs(channels, seed=0):
     [("dark-light", True, 1 / 255), ("dark-light", True, 1.0), ("night", False, 1 / 255)],
 )
 def test_inference_model_computes_what_the_training_model_computes(name, acnet, scale):
+    from humanmatting.build.models import build_model
+    from training.networks import build_training_model, inference_model, unwrap
+
     trained = build_training_model(name, acnet=acnet, input_scale=scale)
     randomize(unwrap(trained)[0], seed=3)
     served = inference_model(trained, name)
@@ -38,6 +39,10 @@ def test_inference_model_computes_what_the_training_model_computes(name, acnet, 
 
 def test_mixed_precision_trains_in_float16_and_serves_in_float32():
     """(Scaled inputs: with raw 0..255 an untrained float16 net drifts by up to ~0.08.)"""
+    import keras
+
+    from training.networks import build_training_model, inference_model, unwrap
+
     keras.utils.set_random_seed(0)
     trained = build_training_model("dark-light", mixed_precision=True, input_scale=1 / 255)
     network, _ = unwrap(trained)
@@ -54,6 +59,7 @@ def test_mixed_precision_trains_in_float16_and_serves_in_float32():
 
 def _mixed_shape_data(channels):
     """Batches of two shapes, like the pipeline's presets: element spec (None, None, None, C)."""
+    import tensorflow as tf
 
     def batches():
         rng = np.random.default_rng(0)  # the same batches every epoch
@@ -71,6 +77,11 @@ def _mixed_shape_data(channels):
 
 
 def _compiled(name="dark-light", acnet=True):
+    import keras
+
+    from training.metrics import segmentation_metrics
+    from training.networks import build_training_model
+
     model = build_training_model(name, acnet=acnet)
     model.compile(
         keras.optimizers.Adam(amsgrad=True),
@@ -81,6 +92,7 @@ def _compiled(name="dark-light", acnet=True):
     return model
 
 
+@pytest.mark.training
 def test_plain_keras_fit_cannot_train_on_batches_of_changing_shape():
     """Why training.steps exists (Keras 3 bilinear UpSampling2D, unknown H, W in graphs)."""
     model = _compiled()
@@ -88,7 +100,11 @@ def test_plain_keras_fit_cannot_train_on_batches_of_changing_shape():
         model.fit(_mixed_shape_data(1), epochs=1, verbose=0, shuffle=False)
 
 
+@pytest.mark.slow
+@pytest.mark.training
 def test_per_shape_steps_let_fit_and_evaluate_run_every_preset():
+    from training.steps import trace_per_shape
+
     model = trace_per_shape(_compiled())
     data = _mixed_shape_data(1)
     history = model.fit(data, validation_data=data, epochs=2, verbose=0, shuffle=False)
