@@ -1,6 +1,6 @@
 """The app's cold start and resident memory with the LiteRT backend, as a visitor meets it.
 
-    python benchmarks/app_cold_start.py --weights DIR [--runs 3] [--app-args "--max-shapes 1"]
+    python -m benchmarks.app_cold_start --weights DIR [--runs 3] [--app-args "--max-shapes 1"]
 
 Each run starts `python app.py` on a free 127.0.0.1 port and times launch -> first page
 served and launch -> first /matte request answered (a 1280x720 JPEG through gradio_client,
@@ -15,19 +15,16 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 from PIL import Image
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
+from tests.app_harness import api_client, clean_env, launch_app, memory_mib, tensorflow_loaded
 
-from tests.app_harness import clean_env, free_port, memory_mib, tensorflow_loaded  # noqa: E402
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 # (label, width, height): the first is the cold-start request; the rest a typical session.
 PHOTOS = [
@@ -53,29 +50,24 @@ def make_photos(folder: Path) -> list[tuple[str, Path]]:
 
 
 def one_run(args, photos, workdir: Path, run: int) -> dict[str, float]:
-    from gradio_client import Client, handle_file
+    from gradio_client import handle_file
 
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/"
-    log_path = workdir / f"app-{run}.log"
-    command = [sys.executable, str(REPO_ROOT / "app.py"), "--weights", args.weights]
-    command += ["--port", str(port), *args.app_args.split()]
+    arguments = ["--weights", args.weights, *args.app_args.split()]
     env = clean_env(PYTHONPATH=str(REPO_ROOT), HF_HOME=str(workdir / "hf-home"))
-    with open(log_path, "wb") as log:
-        started = time.perf_counter()
-        app = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=log)
-    figures: dict[str, float] = {}
+    # Not audited (the app alone is timed and weighed); polled every 20 ms for the timing.
+    running = launch_app(
+        REPO_ROOT / "app.py",
+        workdir / f"run-{run}",
+        arguments,
+        env,
+        timeout_s=300,
+        audited=False,
+        poll_s=0.02,
+    )
+    app, log_path, started = running.process, running.output, running.launched
+    figures: dict[str, float] = {"page_s": running.started_s}
     try:
-        while "page_s" not in figures:
-            if app.poll() is not None:
-                raise SystemExit(f"app.py exited:\n{log_path.read_text()}")
-            try:
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status == 200:
-                        figures["page_s"] = time.perf_counter() - started
-            except OSError:
-                time.sleep(0.02)
-        client = Client(url, verbose=False, download_files=False)
+        client = api_client(running.url)
         label, first = photos[0]
         client.predict(handle_file(str(first)), api_name="/matte")
         figures["first_request_s"] = time.perf_counter() - started
@@ -100,11 +92,7 @@ def one_run(args, photos, workdir: Path, run: int) -> dict[str, float]:
         if startup:
             print(f"    app's own account: {startup[0]}")
     finally:
-        app.terminate()
-        try:
-            app.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            app.kill()
+        running.stop()
     return figures
 
 

@@ -1,6 +1,6 @@
 """End-to-end latency of the app's image endpoint through gradio_client, cold start, memory.
 
-    python benchmarks/app_latency.py --weights DIR [--calls 50] [--mode transparent]
+    python -m benchmarks.app_latency --weights DIR [--calls 50] [--mode transparent]
 
 Starts `python app.py` on a free 127.0.0.1 port (LiteRT backend), times launch -> first
 answered /matte request, then sends a 1280x720 JPEG CALLS times and prints the median and
@@ -11,8 +11,8 @@ resident memory. Numbers depend on machine load: run it on a quiet machine.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -21,10 +21,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
+from tests.app_harness import api_client, launch_app, memory_mib, tensorflow_loaded
 
-from tests.app_harness import free_port, memory_mib, tensorflow_loaded  # noqa: E402
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_photo(path: Path) -> Path:
@@ -43,29 +42,23 @@ def main() -> int:
     parser.add_argument("--mode", default="transparent", help="background mode for /matte")
     args = parser.parse_args()
 
-    from gradio_client import Client, handle_file
+    from gradio_client import handle_file
 
-    port = free_port()
     workdir = Path(tempfile.mkdtemp(prefix="app-latency-"))
     photo = test_photo(workdir / "photo-1280x720.jpg")
-    log = open(workdir / "app.log", "wb")  # noqa: SIM115 - lives as long as the app
-    started = time.perf_counter()
-    app = subprocess.Popen(
-        [sys.executable, "app.py", "--weights", args.weights, "--port", str(port)],
-        cwd=REPO_ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
+    # Not audited: the app alone is timed and weighed; polled every 0.1 s.
+    running = launch_app(
+        REPO_ROOT / "app.py",
+        workdir,
+        ["--weights", args.weights],
+        dict(os.environ),
+        timeout_s=300,
+        audited=False,
+        poll_s=0.1,
     )
-    url = f"http://127.0.0.1:{port}/"
+    app, started = running.process, running.launched
     try:
-        while True:
-            if app.poll() is not None:
-                raise SystemExit((workdir / "app.log").read_text())
-            try:
-                client = Client(url, verbose=False, download_files=str(workdir))
-                break
-            except Exception:  # not listening yet
-                time.sleep(0.1)
+        client = api_client(running.url, workdir)
         client.predict(handle_file(str(photo)), mode=args.mode, api_name="/matte")
         cold_start = time.perf_counter() - started
         print(f"cold start (launch -> first /matte answered): {cold_start:.2f} s")
@@ -87,8 +80,7 @@ def main() -> int:
         print(f"app resident memory: {resident:.0f} MiB (peak {peak:.0f} MiB)")
         print(f"TensorFlow loaded in the app: {tensorflow_loaded(app.pid)}")
     finally:
-        app.terminate()
-        app.wait(timeout=10)
+        running.stop()
     return 0
 
 

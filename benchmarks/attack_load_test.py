@@ -1,7 +1,7 @@
 """The mixed photo load of benchmarks/load_test.py with issue 16's attacks sent alongside.
 
-    python benchmarks/attack_load_test.py --weights DIR               # 16 clients, 2 rounds
-    python benchmarks/attack_load_test.py --weights DIR --clients 2 --rounds 1 --requests 10
+    python -m benchmarks.attack_load_test --weights DIR               # 16 clients, 2 rounds
+    python -m benchmarks.attack_load_test --weights DIR --clients 2 --rounds 1 --requests 10
 
 Starts app.py on a free loopback port (tests/app_harness.py, with its temporary files in
 a folder of this run), warms it up, then runs rounds of load_test.py's photo mix (sizes
@@ -25,7 +25,6 @@ import argparse
 import base64
 import os
 import random
-import socket
 import sys
 import tempfile
 import threading
@@ -37,21 +36,27 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
-
-from benchmarks.load_test import (  # noqa: E402
+from benchmarks.load_test import (
     MemorySampler,
     build_jobs,
     call,
-    connect,
     make_inputs,
     percentile,
     report,
     run_round,
+    verdict,
 )
-from tests.app_harness import clean_env, fn_index, launch_app, queue_call  # noqa: E402
-from tests.bad_media import (  # noqa: E402
+from tests.app_harness import (
+    MATTE_SETTINGS,
+    NOT_AN_UPLOAD,
+    api_client,
+    clean_env,
+    cut_off_uploads,
+    fn_index,
+    launch_app,
+    queue_call,
+)
+from tests.bad_media import (
     _mjpeg,
     bomb_png,
     ico_with_lying_directory,
@@ -60,8 +65,7 @@ from tests.bad_media import (  # noqa: E402
     png_with_damaged_exif,
 )
 
-NOT_AN_UPLOAD = "The file was not uploaded to this server"
-MATTE_SETTINGS = ["dark-light", "transparent", "#00b140", None, 15, "soft"]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass
@@ -110,11 +114,10 @@ def attack_files(folder: Path) -> dict[str, Path]:
     return files
 
 
-def attacks(url: str, files: dict[str, Path], client) -> list[Attack]:
+def attacks(url: str, port: int, files: dict[str, Path], client) -> list[Attack]:
     from gradio_client import handle_file
 
     matte = fn_index(url, "matte")
-    port = int(url.rsplit(":", 1)[1].strip("/"))
     secret = files["secret"].read_bytes()
 
     def refused(path: Path, expected: str, endpoint="/matte", **options):
@@ -157,22 +160,8 @@ def attacks(url: str, files: dict[str, Path], client) -> list[Attack]:
         answer = queue_call(url, matte, [{"url": "data:image/png;base64," + data}, *MATTE_SETTINGS])
         return "169,000,000 pixels" in (answer.error or ""), (answer.error or "")[:120]
 
-    def cut_off_uploads():
-        boundary = "cut"
-        part = (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="a.png"'
-            "\r\nContent-Type: image/png\r\n\r\n"
-        ).encode()
-        for _ in range(5):
-            with socket.create_connection(("127.0.0.1", port)) as connection:
-                connection.sendall(
-                    b"POST /gradio_api/upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
-                    + f"multipart/form-data; boundary={boundary}\r\n".encode()
-                    + b"Content-Length: 20000000\r\n\r\n"
-                    + part
-                    + b"\0" * 2_000_000
-                )
-                time.sleep(0.2)
+    def cut_off():
+        cut_off_uploads(port, 5, declared=20_000_000, sent=2_000_000, pause_s=0.2)
         return True, "5 cut off (leftovers checked after the run)"
 
     def backgrounds():
@@ -195,7 +184,7 @@ def attacks(url: str, files: dict[str, Path], client) -> list[Attack]:
         Attack("1000-scan JPEG", refused(files["scan-bomb"], "more than 100 scans")),
         Attack("1000001x1 PNG", refused(files["too-wide"], "at most 1,000,000 pixels a side")),
         Attack("damaged EXIF (valid)", served(files["damaged-exif"])),
-        Attack("cut-off uploads", cut_off_uploads),
+        Attack("cut-off uploads", cut_off),
         Attack("12 MP backgrounds (valid)", backgrounds),
         Attack(
             "5760x5760 video",
@@ -270,10 +259,10 @@ def main(argv: list[str] | None = None) -> int:
     outcomes: list[Outcome] = []
     deadline = time.monotonic() + args.max_seconds
     try:
-        client = connect(app.url, app.process)
+        client = api_client(app.url)
         for path in [*photos.values(), frames[0]]:  # warm-up, as load_test.py
             call(client, args.endpoint, path, args.request_timeout)
-        attack_list = attacks(app.url, files, connect(app.url, app.process))
+        attack_list = attacks(app.url, app.port, files, api_client(app.url))
         # ... and what the attacks use in their valid form: the video lane's model, and the
         # background pictures' cache (at most 64 MB by design), so that what is measured
         # after the rounds is what the attacks left, not the server's warm state.
@@ -283,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
 
         good_video = make_videos(workdir / "good")["good.avi"]
         client.predict(handle_file(str(good_video)), mode="matte", api_name="/matte_video")
-        clients = [connect(app.url, app.process) for _ in range(args.clients)]
+        clients = [api_client(app.url) for _ in range(args.clients)]
         time.sleep(2.0)
         memory["after warm-up"] = sampler.rss() / 2**20
         sampler.start()
@@ -325,13 +314,8 @@ def main(argv: list[str] | None = None) -> int:
         problems.append(f"{len(left) - 1} files or folders left behind")
     if "Traceback" in app.log():
         problems.append(f"a traceback in the app's log {app.output}")
-    if problems:
-        print(f"\nFAILED: {len(problems)} problems")
-        for line in sorted(set(problems))[:30]:
-            print(f"  {line}")
-        return 1
-    print("\nOK: no failed valid request, every attack answered as expected, nothing left")
-    return 0
+    success = "no failed valid request, every attack answered as expected, nothing left"
+    return verdict(problems, success, shown=30)
 
 
 if __name__ == "__main__":

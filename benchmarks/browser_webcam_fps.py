@@ -1,6 +1,6 @@
 """Frames per second of the Webcam tab's in-browser matting, in headless Chromium.
 
-    python benchmarks/browser_webcam_fps.py [--seconds 20] [--models ...] [--sizes ...]
+    python -m benchmarks.browser_webcam_fps [--seconds 20] [--models ...] [--sizes ...]
         [--weights DIR] [--output FILE.md]
 
 Starts app.py (the models shipped in the package, or --weights), opens the Webcam tab in
@@ -24,12 +24,10 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import psutil
 
-import psutil  # noqa: E402
-
-from humanmatting.preprocess import load_rgb, model_input_size  # noqa: E402
-from tests.app_harness import (  # noqa: E402
+from humanmatting.preprocess import load_rgb, model_input_size
+from tests.app_harness import (
     CHROMIUM,
     CHROMIUM_ARGS,
     REPO_ROOT,
@@ -37,8 +35,9 @@ from tests.app_harness import (  # noqa: E402
     clean_env,
     cpu_seconds,
     launch_app,
+    wait_until_camera_ready,
 )
-from tests.fake_camera import as_frame, shared_test_photos, write_y4m  # noqa: E402
+from tests.fake_camera import as_frame, shared_test_photos, write_y4m
 
 
 def main() -> int:
@@ -82,18 +81,14 @@ def main() -> int:
             page = context.new_page()
             page.goto(app.url, wait_until="domcontentloaded")
             page.get_by_role("tab", name="Webcam").click()
-            page.wait_for_function(
-                "(document.querySelector('#browser-camera .hm-readout') || {}).textContent"
-                " === 'Ready: press Start the camera.'",
-                timeout=120_000,
-            )
+            wait_until_camera_ready(page)
             idle_before, idle_started = cpu_seconds([server]), time.perf_counter()
             page.wait_for_timeout(10_000)
             idle_per_s = (cpu_seconds([server]) - idle_before) / (
                 time.perf_counter() - idle_started
             )
             page.locator("#browser-camera .hm-start").click()
-            page.wait_for_function("window.humanmattingWebcam.stats().frames > 0", timeout=120_000)
+            page.wait_for_function("window.humanmattingWebcam?.stats().frames > 0", timeout=120_000)
             refine_box = page.locator("#browser-camera .hm-refine input")
             runs = [(m, s, r) for r in args.refine for m in args.models for s in args.sizes]
             for model, size, refine in runs:

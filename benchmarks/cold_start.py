@@ -1,6 +1,6 @@
 """Cold start of the LiteRT path: a fresh Python -> import -> load_matter -> first prediction.
 
-    python benchmarks/cold_start.py --weights MODELS_DIR [--model dark-light] [--runs 5] [--app]
+    python -m benchmarks.cold_start --weights MODELS_DIR [--model dark-light] [--runs 5] [--app]
 
 Each run is a new `python -c` process that imports humanmatting, loads the model (LiteRT,
 the spec table's default variant) and mattes a 1280x720 JPEG photo from disk; the parent
@@ -125,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
             subprocess.run(
                 [
                     sys.executable,
-                    "benchmarks/app_latency.py",
+                    "-m",
+                    "benchmarks.app_latency",
                     "--weights",
                     args.weights,
                     "--calls",

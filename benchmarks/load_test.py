@@ -1,7 +1,7 @@
 """A bounded load test of the app on loopback: many users at once, nothing may fail or leak.
 
-    python benchmarks/load_test.py --weights DIR            # starts app.py on a free port
-    python benchmarks/load_test.py --url http://127.0.0.1:7860/ --pid PID   # a running app
+    python -m benchmarks.load_test --weights DIR            # starts app.py on a free port
+    python -m benchmarks.load_test --url http://127.0.0.1:7860/ --pid PID   # a running app
 
 8 concurrent gradio_client clients send 200 photo requests of mixed sizes (mostly 320x240
 to 1920x1080, some 12 MP phone photos; JPEG and PNG, portrait and landscape), 8
@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import queue
 import random
-import subprocess
 import sys
 import tempfile
 import threading
@@ -36,10 +36,9 @@ import numpy as np
 import psutil
 from PIL import Image
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
+from tests.app_harness import api_client, launch_app, wait_until_serving
 
-from tests.app_harness import free_port  # noqa: E402
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 # (width, height, format, share of the requests): what a public demo receives.
 PHOTO_MIX = [
@@ -121,33 +120,6 @@ def make_inputs(folder: Path) -> tuple[dict[str, Path], list[Path], list[Path]]:
         (folder / "cut.png").write_bytes(buffer.getvalue()[:500])
         broken = [folder / "text.jpg", folder / "cut.png"]
     return photos, frames, broken
-
-
-def start_app(weights: str, app: Path, log_path: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    log = open(log_path, "wb")  # noqa: SIM115 - lives as long as the app
-    process = subprocess.Popen(
-        [sys.executable, str(app), "--weights", weights, "--port", str(port)],
-        cwd=app.parent,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    return process, f"http://127.0.0.1:{port}/"
-
-
-def connect(url: str, process: subprocess.Popen | None, timeout: float = 120):
-    from gradio_client import Client
-
-    deadline = time.monotonic() + timeout
-    while True:
-        if process is not None and process.poll() is not None:
-            raise SystemExit(f"the app exited with status {process.returncode}; see its log")
-        try:
-            return Client(url, verbose=False, download_files=False)
-        except Exception:  # not listening yet
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
 
 
 class MemorySampler(threading.Thread):
@@ -291,19 +263,22 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="load-test-"))
     photos, frames, broken = make_inputs(workdir)
     broken = [] if args.no_broken else broken
-    process = None
+    app = None
     url, pid = args.url, args.pid
-    if args.weights:
-        process, url = start_app(args.weights, args.app.resolve(), workdir / "app.log")
-        pid = process.pid
-        print(f"started {args.app.name} at {url} (pid {pid}); log: {workdir / 'app.log'}")
     started = time.monotonic()
+    if args.weights:  # the app alone is measured: not audited
+        arguments = ["--weights", args.weights]
+        app = launch_app(args.app.resolve(), workdir, arguments, dict(os.environ), audited=False)
+        url, pid = app.url, app.process.pid
+        print(f"started {args.app.name} at {url} (pid {pid}); log: {app.output}")
     deadline = started + args.max_seconds
     sampler = MemorySampler(pid)
     problems: list[str] = []
     memory: dict[str, int] = {}
     try:
-        client = connect(url, process)
+        if app is None:
+            wait_until_serving(url)
+        client = api_client(url)
         launched = time.monotonic() - started
         # Warm-up, one request per size (and a frame): the model's interpreters and
         # Gradio's caches are built here, so the rounds measure steady state.
@@ -311,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
             call(client, args.endpoint, path, args.request_timeout)
         warm = time.monotonic() - started
         print(f"app answering after {launched:.1f} s; warm-up done after {warm:.1f} s")
-        clients = [connect(url, process) for _ in range(args.clients)]
+        clients = [api_client(url) for _ in range(args.clients)]
         sampler.start()
         memory["after warm-up"] = sampler.rss()
         rng = random.Random(args.seed)
@@ -328,12 +303,8 @@ def main(argv: list[str] | None = None) -> int:
         problems.append(f"run aborted: {type(error).__name__}: {error}")
     finally:
         sampler.stopped.set()
-        if process is not None:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        if app is not None:
+            app.stop()
     total = time.monotonic() - started
 
     if pid and memory.get("after round 2"):
@@ -351,12 +322,18 @@ def main(argv: list[str] | None = None) -> int:
     print(f"total time {total:.1f} s (limit {args.max_seconds:.0f} s)")
     if total > args.max_seconds + args.request_timeout:
         problems.append(f"the run took {total:.0f} s")
+    return verdict(problems, "no failed request, every broken upload answered with an error")
+
+
+def verdict(problems: list[str], success: str, shown: int = 20) -> int:
+    """Print the run's outcome (the first `shown` distinct problems, or `success`); the exit
+    status: 1 with problems, else 0."""
     if problems:
         print(f"\nFAILED: {len(problems)} problems")
-        for line in sorted(set(problems))[:20]:
+        for line in sorted(set(problems))[:shown]:
             print(f"  {line}")
         return 1
-    print("\nOK: no failed request, every broken upload answered with an error")
+    print(f"\nOK: {success}")
     return 0
 
 

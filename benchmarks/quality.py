@@ -1,6 +1,6 @@
 """Quality of our models against the author's dark-light and MediaPipe, on held-out photos.
 
-    python benchmarks/quality.py [--weights WEIGHTS_DIR] [--original FOLDER] [--limit N]
+    python -m benchmarks.quality [--weights WEIGHTS_DIR] [--original FOLDER] [--limit N]
         [--sets eg1800,viton,ccp] [--sizes 160,224,256,320,384,448,512] [--threads N]
         [--out QUALITY.md] [--plots benchmarks/quality]
 
@@ -45,17 +45,16 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
-
-from benchmarks.speed import MediaPipePipeline  # noqa: E402
-from humanmatting.preprocess import (  # noqa: E402
+from benchmarks.speed import MediaPipePipeline
+from humanmatting.preprocess import (
     load_rgb,
     resize,
 )
-from humanmatting.specs import FORMAT_FILE, SHIPPED_MODELS  # noqa: E402
-from training.maskfolders import PERSON_LEVEL, index_mask_folder, read_mask  # noqa: E402
-from training.metrics import BOUNDARY_TOLERANCE, boundary, confusion, ious, mask_scores  # noqa: E402
+from humanmatting.specs import FORMAT_FILE, SHIPPED_MODELS
+from training.maskfolders import PERSON_LEVEL, index_mask_folder, read_mask
+from training.metrics import BOUNDARY_TOLERANCE, boundary, confusion, ious, mask_scores
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 SHARED_DIR = REPO_ROOT.parent / "shared"
 DEFAULT_SETS = ("eg1800", "viton", "ccp")
@@ -956,7 +955,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--sets names no set")
     sweep_sets = [name for name in parse_names(args.sweep_sets) if name in splits]
 
-    command = "python benchmarks/quality.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = "python -m benchmarks.quality " + " ".join(argv if argv is not None else sys.argv[1:])
     started = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     clock = time.perf_counter()
     load_start = os.getloadavg()[0]

@@ -1,10 +1,10 @@
 """Edge refinement, foreground colours and the input size: what each step adds, measured.
 
-    python benchmarks/refinement.py [--sets eg1800,ccp] [--split test] [--limit N]
+    python -m benchmarks.refinement [--sets eg1800,ccp] [--split test] [--limit N]
         [--models night,dark-light] [--hq-model night] [--hq-limit N] [--hq-seconds S]
         [--repeats N] [--out benchmarks/refinement]
-    python benchmarks/refinement.py --tune [--split train] [--limit N]
-    python benchmarks/refinement.py --sizes 256,320,384,512 [--original FOLDER]
+    python -m benchmarks.refinement --tune [--split train] [--limit N]
+    python -m benchmarks.refinement --sizes 256,320,384,512 [--original FOLDER]
 
 Quality: on each set's split (../shared/datasets, --datasets) at the photos' own resolution,
 every model's matte after each step in turn:
@@ -58,21 +58,20 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
-
-from gradio_app.serving import PNG_OPTIONS  # noqa: E402
-from humanmatting import compose, refine  # noqa: E402
-from humanmatting.preprocess import (  # noqa: E402
+from gradio_app.serving import PNG_OPTIONS
+from humanmatting import compose, refine
+from humanmatting.preprocess import (
     alpha_to_size,
     load_rgb,
     model_input_size,
     prepare_input,
 )
-from humanmatting.runtime import load_matter  # noqa: E402
-from humanmatting.specs import SHIPPED_MODELS  # noqa: E402
-from training.maskfolders import PERSON_LEVEL, index_mask_folder, read_mask  # noqa: E402
-from training.metrics import mask_scores  # noqa: E402
+from humanmatting.runtime import load_matter
+from humanmatting.specs import SHIPPED_MODELS
+from training.maskfolders import PERSON_LEVEL, index_mask_folder, read_mask
+from training.metrics import mask_scores
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 SHARED_DIR = REPO_ROOT.parent / "shared"
 STEPS = (
@@ -539,7 +538,7 @@ def main(argv: list[str] | None = None) -> int:
     splits = load_splits(args, split_name)
     args.out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    command = "python benchmarks/refinement.py " + " ".join(
+    command = "python -m benchmarks.refinement " + " ".join(
         argv if argv is not None else sys.argv[1:]
     )
     header = [

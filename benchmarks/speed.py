@@ -1,6 +1,6 @@
 """Speed of dark-light against MediaPipe's selfie segmenter, and against this CPU's peak.
 
-    python benchmarks/speed.py --weights MODELS_DIR [--rounds 30] [--threads 1,2]
+    python -m benchmarks.speed --weights MODELS_DIR [--rounds 30] [--threads 1,2]
 
 MODELS_DIR holds dark-light/ with model.tflite, model-fp16.tflite and model-int8.tflite
 (`python -m humanmatting.build.quantize MODELS_DIR/dark-light` makes the last two). The peer is
@@ -38,10 +38,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
+from humanmatting.preprocess import ASPECT_PRESETS, model_input_size
 
-from humanmatting.preprocess import ASPECT_PRESETS, model_input_size  # noqa: E402
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 DEFAULT_MEDIAPIPE = (
     REPO_ROOT.parent / "shared" / "anchors" / "mediapipe-selfie-segmentation"
@@ -611,7 +610,7 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = build_rows(samples, sizes, threads, macs, peaks, mediapipe_macs)
     description = json.loads((folder / FORMAT_FILE).read_text())
-    command = "python benchmarks/speed.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = "python -m benchmarks.speed " + " ".join(argv if argv is not None else sys.argv[1:])
     section = markdown(
         rows,
         peaks,

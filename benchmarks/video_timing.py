@@ -1,6 +1,6 @@
 """How long the Video tab takes, and how much of it is encoding: prints a Markdown table.
 
-    python benchmarks/video_timing.py [--model dark-light] [--out DIR] [--skip-30s]
+    python -m benchmarks.video_timing [--model dark-light] [--out DIR] [--skip-30s]
 
 Makes two clips like the ones people upload (H.264 + AAC MP4 from a phone: a slow pan and
 zoom over a real photo, with a tone as sound): 8 s at 640x480 and 30 s at 1280x720, both
@@ -27,12 +27,11 @@ import av
 import cv2
 import numpy as np
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
+from gradio_app import serving
+from humanmatting.preprocess import load_rgb
+from humanmatting.video import encode_frames
 
-from gradio_app import serving  # noqa: E402
-from humanmatting.preprocess import load_rgb  # noqa: E402
-from humanmatting.video import encode_frames  # noqa: E402
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 CLIPS = {"8 s 640x480": (8, 640, 480), "30 s 1280x720": (30, 1280, 720)}
 FPS = 30

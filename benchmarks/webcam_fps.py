@@ -1,7 +1,7 @@
 """Frames per second of the webcam tab's server stream in headless Chromium (fake 640x480
 camera); the in-browser matting has its own: benchmarks/browser_webcam_fps.py.
 
-    python benchmarks/webcam_fps.py --weights DIR [--seconds 10] [--sizes 320 512]
+    python -m benchmarks.webcam_fps --weights DIR [--seconds 10] [--sizes 320 512]
 
 Starts app.py, opens the Webcam tab in Debian's chromium with a fake camera, records for
 SECONDS per network input size and counts the processed frames that reach the page. The
@@ -20,11 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import psutil
 
-import psutil  # noqa: E402
-
-from tests.app_harness import (  # noqa: E402
+from tests.app_harness import (
     CHROMIUM,
     CHROMIUM_ARGS,
     REPO_ROOT,
@@ -32,6 +30,7 @@ from tests.app_harness import (  # noqa: E402
     clean_env,
     cpu_seconds,
     launch_app,
+    wait_for_text,
 )
 
 
@@ -78,10 +77,7 @@ def main() -> int:
                 size_box.press("Enter")
                 page.locator("#camera").get_by_text("Click to Access Webcam").click()
                 page.locator("#camera").get_by_role("button", name="capture photo").click()
-                page.wait_for_function(
-                    "document.querySelector('#readout textarea').value.includes('frame 10')",
-                    timeout=60_000,
-                )
+                wait_for_text(page, "#readout textarea", "frame 10", prop="value")
                 browsers = browser_processes()
                 cpu_before = cpu_seconds([server]), cpu_seconds(browsers)
                 first, started = frame_number(page), time.perf_counter()

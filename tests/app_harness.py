@@ -1,4 +1,6 @@
-"""Start app.py as a person would (a subprocess on 127.0.0.1) and drive it from tests."""
+"""The harness that tests and benchmarks share: start app.py as a person would (a
+subprocess on 127.0.0.1), wait until it serves, call its API (gradio_client, or raw HTTP as
+the page sends it), drive its page in Chromium, and read what the process used."""
 
 from __future__ import annotations
 
@@ -51,9 +53,37 @@ def browser_processes() -> list:
 
 
 def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now (the OS picks it)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def wait_until_serving(
+    url: str,
+    process: subprocess.Popen | None = None,
+    timeout_s: float = 120,
+    poll_s: float = 0.3,
+    log: Path | None = None,
+) -> None:
+    """Poll `url` until it answers 200 (the app's page: its start-up is over).
+
+    Raises RuntimeError, with the log's text, as soon as `process` exits, and TimeoutError
+    after `timeout_s`. `poll_s` is the time resolution of what is measured from launch.
+    """
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            output = log.read_text(errors="replace") if log else ""
+            raise RuntimeError(f"the app exited with status {process.returncode}:\n{output}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(poll_s)
+    output = log.read_text(errors="replace") if log else ""
+    raise TimeoutError(f"{url} did not answer within {timeout_s} s:\n{output}")
 
 
 @dataclass
@@ -62,7 +92,12 @@ class RunningApp:
     url: str
     output: Path  # stdout + stderr
     audit: Path  # JSON lines: non-loopback connections, forbidden imports
-    started_s: float  # launch to first served page
+    launched: float  # time.perf_counter() just before the process started
+    started_s: float = 0.0  # launch to first served page
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1].strip("/"))
 
     def log(self) -> str:
         return self.output.read_text(errors="replace")
@@ -80,6 +115,12 @@ class RunningApp:
             self.process.kill()
             self.process.wait()
 
+    def __enter__(self) -> RunningApp:  # `with launch_app(...) as app:` stops it at the end
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
 
 def launch_app(
     app_path: Path,
@@ -87,36 +128,82 @@ def launch_app(
     args: list[str],
     env: dict[str, str],
     timeout_s: float = 120,
+    audited: bool = True,
+    poll_s: float = 0.3,
 ) -> RunningApp:
-    """Run `python app_path --port N ARGS` under the audit hook; wait until it serves."""
+    """Run `python app_path --port N ARGS` in app_path's folder and wait until it serves.
+
+    `audited`: under tests/audited_run.py, which records what the app must never do (reach
+    past loopback, import TensorFlow) for `RunningApp.audit_events`; benchmarks that time
+    or weigh the app itself run it plainly.
+    """
     port = free_port()
     workdir.mkdir(parents=True, exist_ok=True)
     output = workdir / f"app-{port}.log"
     audit = workdir / f"audit-{port}.jsonl"
-    command = [sys.executable, str(AUDITED_RUN), str(audit), str(app_path), "--port", str(port)]
-    started = time.perf_counter()
+    runner = [str(AUDITED_RUN), str(audit)] if audited else []
+    command = [sys.executable, *runner, str(app_path), "--port", str(port), *args]
     with open(output, "wb") as sink:
+        launched = time.perf_counter()
         process = subprocess.Popen(
-            command + args,
+            command,
             cwd=app_path.parent,
             env={**env, "PYTHONUNBUFFERED": "1"},
             stdout=sink,
             stderr=subprocess.STDOUT,
         )
-    app = RunningApp(process, f"http://127.0.0.1:{port}/", output, audit, 0.0)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"app.py exited with {process.returncode}:\n{app.log()}")
-        try:
-            with urllib.request.urlopen(app.url, timeout=2) as response:
-                if response.status == 200:
-                    app.started_s = time.perf_counter() - started
-                    return app
-        except OSError:
-            time.sleep(0.3)
-    app.stop()
-    raise TimeoutError(f"app.py did not serve {app.url} within {timeout_s} s:\n{app.log()}")
+    app = RunningApp(process, f"http://127.0.0.1:{port}/", output, audit, launched)
+    try:
+        wait_until_serving(app.url, process, timeout_s, poll_s, output)
+    except TimeoutError:
+        app.stop()
+        raise
+    app.started_s = time.perf_counter() - launched
+    return app
+
+
+def api_client(url: str, downloads: Path | None = None):
+    """A quiet gradio_client Client of the app at `url`; the files it receives are
+    downloaded to `downloads` (None: not downloaded, their server paths are returned)."""
+    from gradio_client import Client
+
+    return Client(url, verbose=False, download_files=str(downloads) if downloads else False)
+
+
+def wait_for_text(
+    page,
+    selector: str,
+    text: str,
+    prop: str = "textContent",
+    exact: bool = False,
+    timeout_ms: float = 60_000,
+) -> None:
+    """Wait until the page's `selector` element has `text` in its `prop` (textContent,
+    innerText, value): equal to it with `exact`, else containing it.
+
+    Null-safe: Gradio renders and re-renders its components while the page runs, so an
+    element or property not there yet counts as "not yet", never as an error.
+    """
+    predicate = (
+        "([selector, prop, text, exact]) => {"
+        " const value = document.querySelector(selector)?.[prop];"
+        " return typeof value === 'string' && (exact ? value === text : value.includes(text));"
+        " }"
+    )
+    page.wait_for_function(predicate, arg=[selector, prop, text, exact], timeout=timeout_ms)
+
+
+def wait_until_camera_ready(page, timeout_ms: float = 120_000) -> None:
+    """Wait until the Webcam tab's in-browser camera (web/) has loaded its model."""
+    ready = "Ready: press Start the camera."
+    wait_for_text(page, "#browser-camera .hm-readout", ready, exact=True, timeout_ms=timeout_ms)
+
+
+# /matte's inputs after the photo, in the order the page sends them: model, mode, colour,
+# background picture, blur, edges, download format, quality.
+MATTE_SETTINGS = ["dark-light", "transparent", "#00b140", None, 15, "soft", "png", "best"]
+# The app's one answer to a file payload that is not one of its uploads, whatever it names.
+NOT_AN_UPLOAD = "The file was not uploaded to this server (or is gone); upload it again."
 
 
 @dataclass
@@ -192,6 +279,31 @@ def queue_call(
                 if time.monotonic() > deadline:
                     break
     return QueueAnswer(join.status_code, messages, bytes(raw))
+
+
+def upload_part(boundary: str, filename: str) -> bytes:
+    """The head of one multipart/form-data file part of /gradio_api/upload's "files"."""
+    return (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{filename}"'
+        "\r\nContent-Type: image/png\r\n\r\n"
+    ).encode()
+
+
+def cut_off_uploads(
+    port: int, count: int, declared: int, sent: int, pause_s: float, boundary: str = "cut-off"
+) -> None:
+    """`count` uploads that announce `declared` bytes, send `sent` of them and hang up
+    (after `pause_s`, in which the server writes what came to a temporary file)."""
+    head = (
+        b"POST /gradio_api/upload HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        + f"Content-Type: multipart/form-data; boundary={boundary}\r\n".encode()
+        + f"Content-Length: {declared}\r\n\r\n".encode()
+        + upload_part(boundary, "big.png")
+    )
+    for _ in range(count):
+        with socket.create_connection(("127.0.0.1", port)) as connection:
+            connection.sendall(head + b"\0" * sent)
+            time.sleep(pause_s)
 
 
 def memory_mib(pid: int) -> tuple[float, float]:

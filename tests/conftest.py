@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import numpy as np
@@ -58,20 +61,58 @@ def original_weights_dir(reference_dir, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def random_weights_dir(tmp_path_factory) -> Path:
-    """Model folders of all three models with seeded random weights: runtime tests without
-    the reference files. BatchNorm statistics are randomised too so fusion is exercised."""
+def random_weights_dir(request, tmp_path_factory) -> Path:
+    """Model folders of every model with seeded random weights: runtime tests without the
+    reference files. BatchNorm statistics are randomised too so fusion is exercised.
+
+    Building them (Keras, then the TFLite conversions) takes most of a minute, so they are
+    kept in pytest's cache (.pytest_cache; `--cache-clear` drops it) under a key of the code
+    that makes them and the libraries' versions; each session gets its own copy.
+    """
+    out = tmp_path_factory.mktemp("random-weights") / "models"
+    cache = getattr(request.config, "cache", None)  # None with -p no:cacheprovider
+    if cache is None:
+        build_random_weights(out)
+        return out
+    root, key = cache.mkdir("random-weights"), random_weights_key()
+    cached = root / key
+    if not cached.is_dir():
+        partial = root / f"{key}.{os.getpid()}.partial"
+        build_random_weights(partial)
+        for old in root.iterdir():  # the folders of older code: never used again
+            if not old.name.endswith(".partial"):
+                shutil.rmtree(old, ignore_errors=True)
+        try:
+            partial.rename(cached)
+        except OSError:  # another session finished first: its folder is the same
+            shutil.rmtree(partial, ignore_errors=True)
+    shutil.copytree(cached, out)
+    return out
+
+
+def build_random_weights(out: Path) -> None:
     import keras
 
     from humanmatting.build.export import save_model_folder
-    from humanmatting.build.models import build_model
     from humanmatting.specs import MODEL_SPECS
 
-    out = tmp_path_factory.mktemp("random-weights")
     keras.utils.set_random_seed(7)
     for name in MODEL_SPECS:
         save_model_folder(randomize(build_model(name)), name, out / name)
-    return out
+
+
+def random_weights_key() -> str:
+    """A digest of what random_weights_dir's folders come from: the package's code, this
+    file (randomize) and the versions of the libraries that build and convert them."""
+    digest = hashlib.sha256()
+    for path in sorted((REPO_ROOT / "humanmatting").rglob("*.py")) + [Path(__file__)]:
+        digest.update(str(path.relative_to(REPO_ROOT)).encode() + path.read_bytes())
+    for package in ("numpy", "keras", "tensorflow", "tensorflow-cpu", "ai-edge-litert", "h5py"):
+        try:
+            digest.update(f"{package}=={version(package)}".encode())
+        except PackageNotFoundError:
+            pass
+    return digest.hexdigest()[:16]
 
 
 @pytest.fixture(scope="session")
@@ -88,6 +129,14 @@ def bad_videos(tmp_path_factory) -> dict[str, Path]:
     from tests.bad_media import make_videos
 
     return make_videos(tmp_path_factory.mktemp("bad-videos"))
+
+
+def build_model(name: str, acnet: bool = False):
+    """humanmatting.build.models.build_model, imported at the first call: Keras takes
+    seconds to import, and collecting the suite should not pay for it."""
+    from humanmatting.build.models import build_model as build
+
+    return build(name, acnet=acnet)
 
 
 def randomize(model, seed: int = 0):

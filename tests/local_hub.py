@@ -31,7 +31,6 @@ import subprocess
 import sys
 import threading
 import time
-from contextlib import closing
 from pathlib import Path
 
 import uvicorn
@@ -40,6 +39,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from tests.app_harness import free_port
 
 GIT_IDENTITY = {
     "GIT_AUTHOR_NAME": "local hub",
@@ -53,12 +54,6 @@ GITATTRIBUTES = "".join(
     for pattern in ("*.h5", "*.keras", "*.tflite", "*.png", "*.bin", "*.safetensors")
 )
 LFS_POINTER = "version https://git-lfs.github.com/spec/v1\noid sha256:{oid}\nsize {size}\n"
-
-
-def free_port() -> int:
-    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for_port(port: int, timeout: float = 30.0, process: subprocess.Popen | None = None):

@@ -14,9 +14,11 @@ import urllib.request
 from pathlib import Path
 
 import cv2
+import gradio_client
 import numpy as np
 import pytest
 from PIL import Image
+from playwright.sync_api import sync_playwright
 
 from humanmatting import compose
 from humanmatting.preprocess import load_rgb
@@ -28,13 +30,15 @@ from tests.app_harness import (
     CHROMIUM,
     CHROMIUM_ARGS,
     REPO_ROOT,
+    api_client,
     clean_env,
     launch_app,
+    wait_for_text,
 )
 
-pytest.importorskip("gradio")
-gradio_client = pytest.importorskip("gradio_client")
-playwright_api = pytest.importorskip("playwright.sync_api")
+# Every test here needs the module's app (its start alone takes 10-30 s); the page's own
+# are marked browser too.
+pytestmark = pytest.mark.slow
 
 needs_chromium = pytest.mark.skipif(
     not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} not installed (apt-get install chromium)"
@@ -66,10 +70,9 @@ def app(app_weights, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("app-run")
     env = clean_env(PYTHONPATH=str(REPO_ROOT), HF_HOME=str(workdir / "hf-home"))
     arguments = ["--weights", str(app_weights["folder"])]
-    running = launch_app(REPO_ROOT / "app.py", workdir, arguments, env)
-    print(f"app served its first page {running.started_s:.1f} s after launch")
-    yield running
-    running.stop()
+    with launch_app(REPO_ROOT / "app.py", workdir, arguments, env) as running:
+        print(f"app served its first page {running.started_s:.1f} s after launch")
+        yield running
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +85,7 @@ def browser_context(app, browser_requests, tmp_path_factory):
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium)")
     ARTIFACTS.mkdir(exist_ok=True)
-    with playwright_api.sync_playwright() as playwright:
+    with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
             str(tmp_path_factory.mktemp("chromium-profile")),  # a fresh user data dir
             executable_path=CHROMIUM,
@@ -117,18 +120,14 @@ def library_alpha(app_weights, rgb: np.ndarray) -> np.ndarray:
     return compose.cutout(rgb, matter.predict(rgb).alpha)[:, :, 3]
 
 
+@pytest.mark.browser
 @needs_chromium
 def test_image_tab_downloads_cutout_png_matching_the_library(page, app_weights, grace_hopper_path):
     page.locator("#photo input[type=file]").set_input_files(str(grace_hopper_path))
-    page.wait_for_function(
-        "(document.querySelector('#timing textarea') || {}).value?.includes('ms')", timeout=60_000
-    )
+    wait_for_text(page, "#timing textarea", "ms", prop="value")
     assert textbox(page, "timing").input_value().startswith(DEFAULT_MODEL)
     page.get_by_label("transparent").check()
-    page.wait_for_function(
-        "document.querySelector('#download')?.innerText.includes('grace_hopper-transparent.png')",
-        timeout=60_000,
-    )
+    wait_for_text(page, "#download", "grace_hopper-transparent.png", prop="innerText")
     # Instant feedback: the matte already computed is reused, the network does not run.
     assert "matte reused, no model run" in textbox(page, "timing").input_value()
     with page.expect_download() as download_info:
@@ -160,10 +159,7 @@ def test_image_tab_downloads_cutout_png_matching_the_library(page, app_weights, 
     # An opaque result as JPEG: named after the upload and the mode, and far smaller.
     page.get_by_label("blur").check()
     page.get_by_label("JPEG").check()
-    page.wait_for_function(
-        "document.querySelector('#download')?.innerText.includes('grace_hopper-blur.jpg')",
-        timeout=60_000,
-    )
+    wait_for_text(page, "#download", "grace_hopper-blur.jpg", prop="innerText")
     with page.expect_download() as download_info:
         page.locator("#download").click()
     jpeg = ARTIFACTS / "blur-download.jpg"
@@ -176,6 +172,7 @@ def test_image_tab_downloads_cutout_png_matching_the_library(page, app_weights, 
 VIEWPORTS = {"desktop": (1366, 900), "phone": (390, 844)}
 
 
+@pytest.mark.browser
 @needs_chromium
 @pytest.mark.parametrize("viewport", list(VIEWPORTS))
 def test_layout_puts_action_examples_and_results_first(browser_context, app, viewport):
@@ -219,6 +216,7 @@ def test_layout_puts_action_examples_and_results_first(browser_context, app, vie
         page.close()
 
 
+@pytest.mark.browser
 @needs_chromium
 def test_a_broken_upload_shows_the_reason_and_the_next_photo_works(
     page, grace_hopper_path, tmp_path
@@ -234,19 +232,14 @@ def test_a_broken_upload_shows_the_reason_and_the_next_photo_works(
     page.screenshot(path=str(ARTIFACTS / "image-tab-error.png"))
     page.locator("#photo").get_by_role("button", name="Remove Image").click()
     page.locator("#photo input[type=file]").set_input_files(str(grace_hopper_path))
-    page.wait_for_function(
-        "(document.querySelector('#timing textarea') || {}).value?.includes('512x600 photo')",
-        timeout=60_000,
-    )
+    wait_for_text(page, "#timing textarea", "512x600 photo", prop="value")
 
 
+@pytest.mark.browser
 @needs_chromium
 def test_example_photo_and_compare_models_show_every_available_model(page):
     page.locator("img[src*='astronaut']").first.click()  # the shipped example
-    page.wait_for_function(
-        "(document.querySelector('#timing textarea') || {}).value?.includes('512x512 photo')",
-        timeout=60_000,
-    )
+    wait_for_text(page, "#timing textarea", "512x512 photo", prop="value")
     page.get_by_text("Compare models").click()
     page.get_by_role("button", name="Run every available model on the photo").click()
     page.wait_for_function("document.querySelectorAll('#compare img').length >= 3", timeout=60_000)
@@ -261,6 +254,7 @@ def test_example_photo_and_compare_models_show_every_available_model(page):
     page.screenshot(path=str(ARTIFACTS / "compare-models.png"), full_page=True)
 
 
+@pytest.mark.browser
 @needs_chromium
 def test_webcam_streams_processed_frames_with_a_live_rate(page):
     page.get_by_role("tab", name="Webcam").click()
@@ -272,10 +266,7 @@ def test_webcam_streams_processed_frames_with_a_live_rate(page):
     page.locator("#camera").get_by_text("Click to Access Webcam").click()
     page.locator("#camera").get_by_role("button", name="capture photo").click()
     readout = textbox(page, "readout")
-    page.wait_for_function(
-        "(document.querySelector('#readout textarea') || {}).value?.includes('frames/s')",
-        timeout=60_000,
-    )
+    wait_for_text(page, "#readout textarea", "frames/s", prop="value")
     samples = []
     for _ in range(5):
         page.wait_for_timeout(1000)
@@ -316,6 +307,7 @@ def short_video(tmp_path_factory, photos) -> Path:
     return make_video(tmp_path_factory.mktemp("video") / "pan.mp4", photos["grace_hopper"])
 
 
+@pytest.mark.browser
 @needs_chromium
 def test_video_tab_returns_a_video_the_browser_plays(page, short_video, tmp_path):
     page.get_by_role("tab", name="Video").click()
@@ -353,7 +345,7 @@ def test_video_tab_returns_a_video_the_browser_plays(page, short_video, tmp_path
 
 
 def test_api_with_gradio_client(app, grace_hopper_path, short_video, tmp_path):
-    client = gradio_client.Client(app.url, verbose=False, download_files=str(tmp_path))
+    client = api_client(app.url, tmp_path)
     handle_file = gradio_client.handle_file
 
     models = client.predict(api_name="/models")

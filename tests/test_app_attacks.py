@@ -14,38 +14,40 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import cv2
+import gradio_client
 import httpx
 import numpy as np
 import pytest
 from PIL import Image
 
 from tests.app_harness import (
+    MATTE_SETTINGS,
+    NOT_AN_UPLOAD,
     REPO_ROOT,
+    api_client,
     clean_env,
+    cut_off_uploads,
     fn_index,
     launch_app,
     memory_mib,
     queue_call,
+    upload_part,
 )
 from tests.bad_media import VIDEO_ATTACKS, bomb_png, fuzzed_images
 
-gradio_client = pytest.importorskip("gradio_client")
+# One app for the module (its start takes 10-30 s), and more that the tests start.
+pytestmark = pytest.mark.slow
 
 MAX_UPLOAD_MB = 1
 MAX_PIXELS = 4_000_000
 MAX_VIDEO_SECONDS = 1
-NOT_AN_UPLOAD = "The file was not uploaded to this server (or is gone); upload it again."
 FILE_META = {"_type": "gradio.FileData"}
-# /matte's settings after the photo: model, mode, color, background picture, blur, edges,
-# download format, quality.
-MATTE_SETTINGS = ["dark-light", "transparent", "#00b140", None, 15, "soft", "png", "best"]
 
 
 def app_env(workdir: Path, **extra: str) -> dict[str, str]:
@@ -79,15 +81,13 @@ def listing(base: Path) -> list[str]:
 
 @pytest.fixture(scope="module")
 def app(random_weights_dir, tmp_path_factory):
-    running = start(random_weights_dir, tmp_path_factory.mktemp("app-attacks"))
-    yield running
-    running.stop()
+    with start(random_weights_dir, tmp_path_factory.mktemp("app-attacks")) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
 def client(app, tmp_path_factory):
-    downloads = tmp_path_factory.mktemp("downloads")
-    return gradio_client.Client(app.url, verbose=False, download_files=str(downloads))
+    return api_client(app.url, tmp_path_factory.mktemp("downloads"))
 
 
 def upload(app, path: Path) -> str:
@@ -232,24 +232,12 @@ def test_data_url_bombs_are_refused_from_their_header(app):
 
 def test_uploads_cut_off_or_too_large_leave_no_file(app, tmp_path):
     """Item 7: 20 uploads cut off mid-way left 210 MiB in Gradio's temporary folder."""
-    port = int(app.url.rsplit(":", 1)[1].strip("/"))
     uploads = server_folder(app) / "gradio"
     before = {path for path in uploads.iterdir() if path.is_file()}
     boundary = "cut-off-boundary"
-    part = (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="big.png"\r\n'
-        "Content-Type: image/png\r\n\r\n"
-    ).encode()
-    for _ in range(5):
-        with socket.create_connection(("127.0.0.1", port)) as connection:
-            connection.sendall(
-                b"POST /gradio_api/upload HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                + f"Content-Type: multipart/form-data; boundary={boundary}\r\n".encode()
-                + b"Content-Length: 1000000\r\n\r\n"
-                + part
-                + b"\0" * 500_000
-            )
-            time.sleep(0.3)  # the server writes the first half to a temporary file
+    # Half of each sent; the server writes it to a temporary file, then the client is gone.
+    cut_off_uploads(app.port, 5, 1_000_000, 500_000, pause_s=0.3, boundary=boundary)
+    part = upload_part(boundary, "big.png")
     big = tmp_path / "big.bin"
     big.write_bytes(os.urandom(int(1.5 * 2**20)))
 
@@ -377,7 +365,7 @@ def test_sigterm_mid_video_leaves_nothing_and_the_next_start_cleans_a_killed_one
     base = tmp_path / "tmp"
     running = start(random_weights_dir, tmp_path, HUMANMATTING_VIDEO_MAX_SECONDS="60")
     own_apps.append(running)
-    client = gradio_client.Client(running.url, verbose=False, download_files=False)
+    client = api_client(running.url)
     client.predict(gradio_client.handle_file(str(photo_file(tmp_path))), api_name="/matte")
     job = client.submit(
         gradio_client.handle_file(str(long_clip(tmp_path / "long.avi"))),
@@ -398,7 +386,7 @@ def test_sigterm_mid_video_leaves_nothing_and_the_next_start_cleans_a_killed_one
 
     killed = start(random_weights_dir, tmp_path)
     own_apps.append(killed)
-    gradio_client.Client(killed.url, verbose=False, download_files=False).predict(
+    api_client(killed.url).predict(
         gradio_client.handle_file(str(photo_file(tmp_path))), api_name="/matte"
     )
     killed_folder = server_folder(killed)

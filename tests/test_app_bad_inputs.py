@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 import cv2
+import gradio_client
 import httpx
 import numpy as np
 import pytest
@@ -24,10 +25,10 @@ from humanmatting import compose
 from humanmatting.preprocess import load_rgb
 from humanmatting.runtime import load_matter
 from humanmatting.specs import DEFAULT_MODEL
-from tests.app_harness import REPO_ROOT, clean_env, launch_app
+from tests.app_harness import REPO_ROOT, api_client, clean_env, launch_app
 from tests.test_bad_inputs import ACCEPTED, REFUSED
 
-gradio_client = pytest.importorskip("gradio_client")
+pytestmark = pytest.mark.slow  # every test needs the module's app: 10-30 s to start
 
 MAX_UPLOAD_MB = 1
 MAX_PIXELS = 4_000_000
@@ -46,15 +47,13 @@ def app(random_weights_dir, tmp_path_factory):
         HUMANMATTING_VIDEO_MAX_SECONDS=str(MAX_VIDEO_SECONDS),
     )
     arguments = ["--weights", str(random_weights_dir), "--max-upload-mb", str(MAX_UPLOAD_MB)]
-    running = launch_app(REPO_ROOT / "app.py", workdir, arguments, env)
-    yield running
-    running.stop()
+    with launch_app(REPO_ROOT / "app.py", workdir, arguments, env) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
 def client(app, tmp_path_factory):
-    downloads = tmp_path_factory.mktemp("downloads")
-    return gradio_client.Client(app.url, verbose=False, download_files=str(downloads))
+    return api_client(app.url, tmp_path_factory.mktemp("downloads"))
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +142,7 @@ def test_pixel_and_upload_limits_come_from_the_operator(app, client, bad_images,
     [
         ("no-frames.avi", "no-frames.avi has no readable frames"),
         ("corrupted.mp4", "Cannot open video corrupted.mp4"),
-        ("truncated.avi", "truncated.avi"),
+        ("truncated.avi", "Cannot open video truncated.avi"),
     ],
 )
 def test_bad_videos_are_refused_clearly(client, bad_videos, bad_images, name, pattern):
@@ -186,7 +185,7 @@ def test_image_inputs_hand_files_over_unopened_and_refuse_broken_data_urls(
 ):
     import shutil
 
-    gradio = pytest.importorskip("gradio")
+    import gradio
     from gradio.data_classes import ImageData
 
     from gradio_app.components import UploadedImage

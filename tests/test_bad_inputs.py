@@ -40,6 +40,12 @@ REFUSED = {
     "rle-compressed.bmp": (InvalidImageError, "uses a compression that is not supported"),
     "scan-bomb.jpg": (InvalidImageError, "JPEG of more than 100 scans"),
 }
+# name -> the message pattern of its InvalidVideoError, for the library and the CLI.
+BAD_VIDEOS = {
+    "no-frames.avi": "no readable frames",
+    "corrupted.mp4": "Cannot open video",
+    "truncated.avi": "Cannot open video|no readable frames",
+}
 ACCEPTED = [
     "one-pixel.png",
     "thin-1x4000.png",
@@ -156,14 +162,7 @@ def test_signed_and_boolean_pixels():
 # --- videos ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "name, pattern",
-    [
-        ("no-frames.avi", "no readable frames"),
-        ("corrupted.mp4", "Cannot open video"),
-        ("truncated.avi", "Cannot open video|no readable frames"),
-    ],
-)
+@pytest.mark.parametrize("name, pattern", BAD_VIDEOS.items())
 def test_bad_videos_raise_and_leave_nothing(bad_videos, tmp_path, name, pattern):
     with pytest.raises(InvalidVideoError, match=pattern):
         process_video(bad_videos[name], tmp_path / "out.mp4", lambda f: f, progress=False)
@@ -224,14 +223,7 @@ def test_cli_mattes_accepted_images_at_their_displayed_size(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["matte.png"]
 
 
-@pytest.mark.parametrize(
-    "name, pattern",
-    [
-        ("no-frames.avi", "no readable frames"),
-        ("corrupted.mp4", "Cannot open video"),
-        ("truncated.avi", "Cannot open video|no readable frames"),
-    ],
-)
+@pytest.mark.parametrize("name, pattern", BAD_VIDEOS.items())
 def test_cli_refuses_bad_videos(bad_videos, random_weights_dir, tmp_path, capsys, name, pattern):
     out = tmp_path / "out.mp4"
     status, stderr = run_main(capsys, bad_videos[name], "--weights", random_weights_dir, "-o", out)

@@ -22,7 +22,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import psutil
 import pytest
+from playwright.sync_api import sync_playwright
 
 from gradio_app.browser import CAMERA_REFINEMENT
 from humanmatting import compose
@@ -37,12 +39,10 @@ from tests.app_harness import (
     clean_env,
     cpu_seconds,
     launch_app,
+    wait_for_text,
+    wait_until_camera_ready,
 )
 from tests.fake_camera import as_frame, shared_test_photos, write_y4m
-
-pytest.importorskip("gradio")
-playwright_api = pytest.importorskip("playwright.sync_api")
-psutil = pytest.importorskip("psutil")
 
 WEB_DIST = REPO_ROOT / "web" / "dist"
 MODELS = ("night", "dark", "dark-light")
@@ -58,6 +58,9 @@ def _skip_reason() -> str | None:
         return f"{CHROMIUM} not installed (apt-get install chromium)"
     return None
 
+
+# Every test here starts an app (10-30 s); the page's own are marked browser too.
+pytestmark = pytest.mark.slow
 
 # The page's tests need the JS build and Chromium; the server's side runs without them.
 needs_build = pytest.mark.skipif(_skip_reason() is not None, reason=_skip_reason() or "")
@@ -82,15 +85,14 @@ def app(tmp_path_factory):
     """The app with the models shipped in the package (no --weights, an empty HF cache)."""
     workdir = tmp_path_factory.mktemp("browser-camera-app")
     env = clean_env(PYTHONPATH=str(REPO_ROOT), HF_HOME=str(workdir / "hf-home"))
-    running = launch_app(REPO_ROOT / "app.py", workdir, [], env)
-    yield running
-    running.stop()
+    with launch_app(REPO_ROOT / "app.py", workdir, [], env) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
 def browser(camera_file):
     ARTIFACTS.mkdir(exist_ok=True)
-    with playwright_api.sync_playwright() as playwright:
+    with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=CHROMIUM,
             args=[*CHROMIUM_ARGS, f"--use-file-for-fake-video-capture={camera_file}"],
@@ -118,22 +120,10 @@ def open_webcam_tab(context, app):
 def server_fallback_note(page, timeout_ms: int) -> str:
     """Waits for the tab to fall back to the server's stream; checks that the server is
     chosen and its camera shown, and returns the tab's one-line note."""
-    page.wait_for_function(
-        "(document.querySelector('#webcam-note') || {}).textContent"
-        "?.includes('matted on the server')",
-        timeout=timeout_ms,
-    )
+    wait_for_text(page, "#webcam-note", "matted on the server", timeout_ms=timeout_ms)
     assert page.locator('#webcam-where input[value="server"]').is_checked()
     page.locator("#camera").wait_for(state="visible", timeout=30_000)
     return page.locator("#webcam-note").inner_text()
-
-
-def wait_until_ready(page) -> None:
-    page.wait_for_function(
-        "(document.querySelector('#browser-camera .hm-readout') || {}).textContent"
-        " === 'Ready: press Start the camera.'",
-        timeout=120_000,
-    )
 
 
 def start_camera(page, frames: int = 3) -> None:
@@ -142,7 +132,9 @@ def start_camera(page, frames: int = 3) -> None:
 
 
 def wait_for_frames(page, frames: int) -> None:
-    page.wait_for_function(f"window.humanmattingWebcam.stats().frames >= {frames}", timeout=120_000)
+    page.wait_for_function(
+        f"window.humanmattingWebcam?.stats().frames >= {frames}", timeout=120_000
+    )
 
 
 def frames_done(page) -> int:
@@ -196,11 +188,12 @@ def test_camera_json_and_the_model_files_are_the_servers(app):
     assert missing.value.code == 404
 
 
+@pytest.mark.browser
 @needs_build
 def test_streams_in_the_browser_and_no_frame_reaches_the_server(context, app):
     """20 s of streaming: frames/s in the page, every request recorded, the server's CPU."""
     page = open_webcam_tab(context, app)
-    wait_until_ready(page)
+    wait_until_camera_ready(page)
     assert "matted in this browser" in page.locator("#webcam-note").inner_text()
     assert not page.locator("#camera").is_visible()  # the server's stream is not in use
     requests, sockets = [], []
@@ -289,6 +282,7 @@ def agreement(shots: list[dict], expected: list[np.ndarray]) -> tuple[list[float
     return ious, difference
 
 
+@pytest.mark.browser
 @needs_build
 @pytest.mark.parametrize("long_side", [512, 256], ids=["fixed-shape-graph", "any-size-graph"])
 def test_the_browsers_matte_equals_the_servers(context, app, long_side):
@@ -297,7 +291,7 @@ def test_the_browsers_matte_equals_the_servers(context, app, long_side):
     (serving.StreamSession: Matter.predict with the "fast" refinement); and with the
     page's "Refine edges" cleared, the network's matte (Matter.predict, refine=False)."""
     page = open_webcam_tab(context, app)
-    wait_until_ready(page)
+    wait_until_camera_ready(page)
     start_camera(page)
     lines = []
     for name in MODELS:
@@ -337,13 +331,14 @@ def test_the_browsers_matte_equals_the_servers(context, app, long_side):
     print("\n".join(lines))
 
 
+@pytest.mark.browser
 @needs_build
 def test_backgrounds_are_composed_like_the_servers(context, app):
     """matte, colour and blur on the page's canvas against humanmatting.compose on the
     same frame and matte: the plain blend (the page does not estimate the person's colours
     in the soft edge, which compose does by default: decontaminate)."""
     page = open_webcam_tab(context, app)
-    wait_until_ready(page)
+    wait_until_camera_ready(page)
     start_camera(page)
     configure(page, model="dark-light", size=320, smoothing=False, background="matte")
     shot = snapshot(page)
@@ -374,10 +369,11 @@ def test_backgrounds_are_composed_like_the_servers(context, app):
     page.locator("#browser-camera .hm-start").click()
 
 
+@pytest.mark.browser
 @needs_build
 def test_the_tabs_controls_reach_the_page_without_a_request(context, app):
     page = open_webcam_tab(context, app)
-    wait_until_ready(page)
+    wait_until_camera_ready(page)
     requests = []
     page.on("request", lambda request: requests.append(request.url))
     tab = page.locator("[role=tabpanel]:visible")
@@ -385,9 +381,9 @@ def test_the_tabs_controls_reach_the_page_without_a_request(context, app):
     tab.get_by_text("hard", exact=True).click()
     tab.get_by_text("Steady edges").click()
     page.wait_for_function(
-        "window.humanmattingWebcam.settings.background === 'matte'"
-        " && window.humanmattingWebcam.settings.edges === 'hard'"
-        " && window.humanmattingWebcam.settings.smoothing === false",
+        "window.humanmattingWebcam?.settings.background === 'matte'"
+        " && window.humanmattingWebcam?.settings.edges === 'hard'"
+        " && window.humanmattingWebcam?.settings.smoothing === false",
         timeout=10_000,
     )
     start_camera(page)
@@ -400,6 +396,7 @@ def test_the_tabs_controls_reach_the_page_without_a_request(context, app):
     assert sent == []  # settings reach the page's camera in the page
 
 
+@pytest.mark.browser
 @needs_build
 def test_falls_back_to_the_server_without_webassembly_simd(context, app):
     context.add_init_script("WebAssembly.validate = () => false;")
@@ -413,14 +410,12 @@ def test_falls_back_to_the_server_without_webassembly_simd(context, app):
     # Today's server stream works from here.
     page.locator("#camera").get_by_text("Click to Access Webcam").click()
     page.locator("#camera").get_by_role("button", name="capture photo").click()
-    page.wait_for_function(
-        "(document.querySelector('#readout textarea') || {}).value?.includes('frames/s')",
-        timeout=120_000,
-    )
+    wait_for_text(page, "#readout textarea", "frames/s", prop="value", timeout_ms=120_000)
     page.screenshot(path=str(ARTIFACTS / "webcam-fallback-no-simd.png"), full_page=True)
     page.locator("#camera").get_by_role("button", name="capture photo").click()  # stop
 
 
+@pytest.mark.browser
 @needs_build
 def test_falls_back_to_the_server_when_the_model_does_not_load(context, app):
     context.route(
@@ -439,8 +434,7 @@ def test_without_a_build_the_app_starts_and_streams_from_the_server(tmp_path):
     shutil.copy2(REPO_ROOT / "app.py", tmp_path / "app.py")
     shutil.copytree(REPO_ROOT / "examples", tmp_path / "examples")
     env = clean_env(PYTHONPATH=str(REPO_ROOT), HF_HOME=str(tmp_path / "hf-home"))
-    running = launch_app(tmp_path / "app.py", tmp_path / "run", [], env)
-    try:
+    with launch_app(tmp_path / "app.py", tmp_path / "run", [], env) as running:
         with urllib.request.urlopen(running.url + "config") as response:
             config = json.load(response)
         where = next(c for c in config["components"] if c["props"].get("elem_id") == "webcam-where")
@@ -452,5 +446,3 @@ def test_without_a_build_the_app_starts_and_streams_from_the_server(tmp_path):
         assert missing.value.code == 404
         camera = next(c for c in config["components"] if c["props"].get("elem_id") == "camera")
         assert camera["props"]["visible"] is True  # the server's stream is the camera
-    finally:
-        running.stop()

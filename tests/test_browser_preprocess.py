@@ -72,6 +72,7 @@ def frames(photos) -> dict[str, np.ndarray]:
     }
 
 
+@pytest.mark.browser
 @needs_node
 @pytest.mark.parametrize("frame_name", ["640x480", "1280x720", "480x640"])
 @pytest.mark.parametrize("channels", [1, 3], ids=["gray", "rgb"])
@@ -91,6 +92,7 @@ def test_model_input_is_the_servers_bit_for_bit(run_js, frames, frame_name, chan
         assert np.array_equal(js, expected), (long_side, np.abs(js - expected).max())
 
 
+@pytest.mark.browser
 @needs_node
 def test_network_sizes_are_the_servers(run_js):
     """model_input_size for many frame sizes and long sides, halves included (Python's
@@ -108,6 +110,7 @@ def test_network_sizes_are_the_servers(run_js):
     assert [list(model_input_size(h, w, side)) for h, w, side in cases] == js
 
 
+@pytest.mark.browser
 @needs_node
 def test_matte_to_frame_size_and_smoothing_are_the_servers(run_js):
     rng = np.random.default_rng(1)
@@ -128,6 +131,7 @@ def test_matte_to_frame_size_and_smoothing_are_the_servers(run_js):
     assert np.abs(js - expected).max() < 1e-6
 
 
+@pytest.mark.browser
 @needs_node
 @pytest.mark.parametrize("name", SHIPPED_MODELS)
 def test_pinned_any_size_graph_computes_the_servers_output(run_js, name, tmp_path):
@@ -166,6 +170,7 @@ def test_pinned_any_size_graph_computes_the_servers_output(run_js, name, tmp_pat
     assert 0 < len(changed) <= 4 * 4 * 4  # a few int32 of 2 shapes x 2 tensors: nothing else
 
 
+@pytest.mark.browser
 @needs_node
 @pytest.mark.parametrize("long_side", [160, 256, 320, 512])
 def test_edges_are_refined_as_the_servers_stream_refines_them(run_js, frames, long_side):

@@ -316,7 +316,6 @@ def test_cutout_edges_carry_the_persons_colours_unless_told_not_to(
 
 
 def test_hq_mattes_a_photo_with_a_progress_bar(grace_hopper_path, tmp_path):
-    pytest.importorskip("pymatting", reason="the optional [hq] extra is not installed")
     from humanmatting import refine
     from humanmatting.preprocess import load_rgb
     from humanmatting.weights import PACKAGED_WEIGHTS_DIR

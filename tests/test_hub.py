@@ -28,8 +28,9 @@ from humanmatting.weights import (
     resolve_model_folder,
     sha256_of,
 )
+from tests.app_harness import free_port
 from tests.conftest import REPO_ROOT
-from tests.local_hub import GitRepos, OlahServer, UploadServer, free_port
+from tests.local_hub import GitRepos, OlahServer, UploadServer
 
 # The package's own weights are switched off: these tests resolve weights through the cache
 # and the Hub, as an install without shipped files would.
@@ -241,7 +242,7 @@ def test_card_of_our_trained_model_has_measured_test_figures_data_licenses_recip
     folder = _folder_copy(random_weights_dir / "night", tmp_path / "night", training=training)
     metrics = {
         "model": "night",
-        "command": "python benchmarks/quality.py",
+        "command": "python -m benchmarks.quality",
         "test_splits": {
             "eg1800": {
                 "images": 259,
@@ -320,6 +321,7 @@ def test_dry_run_stages_the_training_curves_and_shows_them_in_the_card(
     assert not (tmp_path / "other").exists()
 
 
+@pytest.mark.hub
 def test_push_pull_round_trip_gives_identical_bytes(local_hub, published, tmp_path):
     """Push (write server) -> git -> olah -> pull: same bytes, card parsed back, all models."""
     from huggingface_hub import HfApi, hf_hub_download
@@ -358,6 +360,7 @@ def test_push_pull_round_trip_gives_identical_bytes(local_hub, published, tmp_pa
     assert lfs.startswith("version https://git-lfs"), "binary files travel as LFS, as on the Hub"
 
 
+@pytest.mark.hub
 def test_push_to_a_branch_or_a_pull_request_leaves_main_alone(
     local_hub, published, random_weights_dir, tmp_path
 ):
@@ -405,6 +408,7 @@ def test_push_reports_an_unreachable_hub_in_one_line(random_weights_dir, tmp_pat
 # --- pull and its pins ----------------------------------------------------------------------
 
 
+@pytest.mark.hub
 def test_pull_accepts_pinned_files_and_refuses_a_mismatch(
     local_hub, published, hub_client, monkeypatch, capsys
 ):
@@ -428,6 +432,7 @@ def test_pull_accepts_pinned_files_and_refuses_a_mismatch(
     assert not (snapshots / "snapshots" / upload["commit"]).exists(), "refused files removed"
 
 
+@pytest.mark.hub
 def test_pull_offline_uses_the_cache_and_says_so_when_it_cannot(
     local_hub, published, hub_client, capsys
 ):
@@ -448,6 +453,7 @@ def test_pull_offline_uses_the_cache_and_says_so_when_it_cannot(
 # --- weights resolution: explicit path -> $HUMANMATTING_WEIGHTS_DIR -> HF cache -> Hub -------
 
 
+@pytest.mark.hub
 def test_resolution_order_with_a_real_hub(
     local_hub, published, random_weights_dir, hub_client, monkeypatch, tmp_path
 ):
@@ -468,6 +474,7 @@ def test_resolution_order_with_a_real_hub(
     assert resolve_model_folder("dark") == downloaded
 
 
+@pytest.mark.hub
 def test_nothing_found_says_what_was_tried_and_how_to_get_weights(
     local_hub, hub_client, monkeypatch, tmp_path
 ):
@@ -490,6 +497,7 @@ def test_nothing_found_says_what_was_tried_and_how_to_get_weights(
         resolve_model_folder("night")
 
 
+@pytest.mark.hub
 def test_damaged_cache_is_refused_but_local_builds_are_not_checked(
     local_hub, published, random_weights_dir, hub_client, monkeypatch
 ):
@@ -510,6 +518,8 @@ def test_damaged_cache_is_refused_but_local_builds_are_not_checked(
 # --- the original dark-light, all the way -------------------------------------------------
 
 
+@pytest.mark.hub
+@pytest.mark.slow  # original_weights_dir: hub.convert_legacy, 15-30 s
 def test_original_dark_light_convert_push_pull_then_cli_library_and_keras(
     local_hub, original_weights_dir, grace_hopper_path, hub_client, monkeypatch, tmp_path
 ):
@@ -593,6 +603,7 @@ def run_card_snippets(card: ModelCard, photo: Path, workdir: Path, monkeypatch) 
     return scopes
 
 
+@pytest.mark.hub
 def test_card_usage_code_runs_for_an_rgb_model(
     local_hub, published, grace_hopper_path, hub_client, monkeypatch, tmp_path
 ):
@@ -602,13 +613,43 @@ def test_card_usage_code_runs_for_an_rgb_model(
     assert scopes["keras"]["x"].shape == (1, 512, 384, 3)
 
 
+def pin_problems(spec) -> list[str]:
+    """What is wrong with a spec's Hub pins ([] when nothing). Pins apply to the pinned
+    commit only, so a branch name instead of a commit would make every download skip the
+    check; a commit without digests (or digests without a commit) checks nothing either."""
+    problems = []
+    if spec.hub_revision is not None and not re.fullmatch(r"[0-9a-f]{40}", spec.hub_revision):
+        problems.append(f"{spec.name}: hub_revision {spec.hub_revision!r} is not a commit")
+    if bool(spec.hub_revision) != bool(spec.sha256):
+        problems.append(f"{spec.name}: hub_revision and sha256 are set together or not at all")
+    for filename, digest in spec.sha256.items():
+        if not re.fullmatch(r"[0-9a-f]{64}", digest):
+            problems.append(f"{spec.name}: {filename}'s pin {digest!r} is not a SHA-256")
+    return problems
+
+
 def test_spec_table_pins_name_one_commit_and_its_files():
-    """What hub.push prints is pasted here; a branch name instead of a commit would make
-    every download skip the check (pins apply to the pinned commit only)."""
-    for spec in MODEL_SPECS.values():
-        assert spec.hub_revision is None or re.fullmatch(r"[0-9a-f]{40}", spec.hub_revision)
-        assert bool(spec.hub_revision) == bool(spec.sha256), spec.name
-        assert all(re.fullmatch(r"[0-9a-f]{64}", digest) for digest in spec.sha256.values())
+    """What hub.push prints is pasted here (none is yet: then no spec has pins)."""
+    assert [problem for spec in MODEL_SPECS.values() for problem in pin_problems(spec)] == []
+
+
+def test_the_pins_hub_push_prints_pass_the_check_and_broken_pins_do_not(random_weights_dir):
+    from hub.push import pins_snippet
+
+    spec = get_spec("dark")
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    printed = pins_snippet(spec, commit, random_weights_dir / "dark")
+    pinned = dataclasses.replace(spec, **pushed_pins(f"humanmatting/specs.py:\n{printed}"))
+    assert pinned.hub_revision == commit and "model.tflite" in pinned.sha256
+    assert pin_problems(pinned) == []
+    broken = {
+        "a branch": dataclasses.replace(pinned, hub_revision="main"),
+        "a commit without digests": dataclasses.replace(pinned, sha256={}),
+        "digests without a commit": dataclasses.replace(pinned, hub_revision=None),
+        "a digest cut short": dataclasses.replace(pinned, sha256={"model.tflite": "0123abcd"}),
+    }
+    for case, spec_with_bad_pins in broken.items():
+        assert pin_problems(spec_with_bad_pins), case
 
 
 def test_export_hands_a_folder_to_hub_push_in_this_process(

@@ -1,20 +1,17 @@
+"""The Keras builders against the original release's architecture.
+
+humanmatting.build.models imports Keras (seconds): it is imported in the tests, so that
+collecting the suite does not load it.
+"""
+
 import json
 
-import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
-from humanmatting.build.models import (
-    BilinearUpSampling2D,
-    build_model,
-    count_multiply_accumulates,
-    fuse_acnet,
-    with_upsampling,
-)
 from humanmatting.specs import MODEL_SPECS
 
-from .conftest import randomize, shared_dir
+from .conftest import build_model, randomize, shared_dir
 
 
 @pytest.mark.parametrize(
@@ -94,6 +91,10 @@ def test_structure_matches_original_json(json_name, name, acnet):
 
 
 def test_bilinear_upsampling_computes_what_keras_upsampling_computes():
+    import keras
+
+    from humanmatting.build.models import BilinearUpSampling2D
+
     rng = np.random.default_rng(0)
     for shape in ((1, 8, 12, 3), (2, 5, 7, 16), (1, 16, 16, 1)):
         x = rng.normal(0, 100, shape).astype("float32")
@@ -104,6 +105,10 @@ def test_bilinear_upsampling_computes_what_keras_upsampling_computes():
 
 
 def test_bilinear_upsampling_traces_with_unknown_height_and_width():
+    import tensorflow as tf
+
+    from humanmatting.build.models import BilinearUpSampling2D
+
     layer = BilinearUpSampling2D()
     function = tf.function(layer, input_signature=[tf.TensorSpec((1, None, None, 4))])
     for height, width in ((4, 6), (6, 4), (8, 8)):
@@ -115,6 +120,8 @@ def test_bilinear_upsampling_traces_with_unknown_height_and_width():
 
 
 def test_predict_runs_new_sizes_and_the_model_loads_with_safe_mode(tmp_path):
+    import keras
+
     model = randomize(build_model("dark-light"), seed=2)
     model.save(tmp_path / "model.keras")
     loaded = keras.saving.load_model(tmp_path / "model.keras", safe_mode=True)
@@ -126,6 +133,10 @@ def test_predict_runs_new_sizes_and_the_model_loads_with_safe_mode(tmp_path):
 
 
 def test_with_upsampling_converts_both_ways_sharing_the_weights():
+    import keras
+
+    from humanmatting.build.models import BilinearUpSampling2D, with_upsampling
+
     model = randomize(build_model("night"), seed=4)
     plain = with_upsampling(model, keras.layers.UpSampling2D)
     kinds = {type(layer) for layer in plain.layers if "up_sampling" in layer.name}
@@ -143,6 +154,9 @@ def test_with_upsampling_converts_both_ways_sharing_the_weights():
 
 
 def test_three_sizes_in_a_row_through_a_traced_function():
+    """model.predict fails to retrace bilinear UpSampling2D on new shapes; our path must not."""
+    import tensorflow as tf
+
     model = build_model("dark-light")
     function = tf.function(lambda x: model(x, training=False))
     for height, width in [(256, 256), (384, 512), (512, 288), (256, 256)]:
@@ -156,6 +170,10 @@ def test_three_sizes_in_a_row_through_a_traced_function():
 
 def test_acnet_fusion_is_exact_on_random_weights():
     """In float64 the fused model equals the ACNet model up to rounding (fusion is exact)."""
+    import keras
+
+    from humanmatting.build.models import fuse_acnet
+
     keras.config.set_dtype_policy("float64")
     try:
         acnet = randomize(build_model("dark-light", acnet=True), seed=3)
@@ -177,6 +195,8 @@ def test_only_dark_light_has_an_acnet_form():
 
 
 def test_multiply_accumulates_scale_with_pixels():
+    from humanmatting.build.models import count_multiply_accumulates
+
     model = build_model("dark-light")
     at_256 = count_multiply_accumulates(model, 256, 256)
     assert 0.55e9 < at_256 < 0.62e9

@@ -1,15 +1,20 @@
-"""The author's dark-light files: loading, ACNet fusion, conversion. Skipped without them."""
+"""The author's dark-light files: loading, ACNet fusion, conversion. Skipped without them.
+
+humanmatting.build imports Keras (seconds): it is imported in the tests, so that
+collecting the suite does not load it.
+"""
 
 import numpy as np
 import pytest
 
-from humanmatting.build.legacy import LegacyWeightsError, load_legacy_weights
-from humanmatting.build.models import build_model, fuse_acnet
 from humanmatting.preprocess import model_input_size, prepare_input
+from tests.conftest import build_model
 
 
 @pytest.fixture(scope="module")
 def author_models(reference_dir):
+    from humanmatting.build.legacy import load_legacy_weights
+
     fused = load_legacy_weights(
         build_model("dark-light"), reference_dir / "dark-light-50-0.9735.h5"
     )
@@ -20,6 +25,8 @@ def author_models(reference_dir):
 
 
 def test_our_fusion_of_the_acnet_file_equals_the_authors_fused_file(author_models):
+    from humanmatting.build.models import fuse_acnet
+
     authors_fused, acnet = author_models
     ours = fuse_acnet(acnet)
     for a, b in zip(ours.get_weights(), authors_fused.get_weights(), strict=True):
@@ -28,6 +35,8 @@ def test_our_fusion_of_the_acnet_file_equals_the_authors_fused_file(author_model
 
 @pytest.mark.parametrize("photo", ["astronaut", "grace_hopper"])
 def test_fused_output_equals_acnet_output_on_real_photos(author_models, photos, photo):
+    from humanmatting.build.models import fuse_acnet
+
     authors_fused, acnet = author_models
     ours = fuse_acnet(acnet)
     rgb = photos[photo]
@@ -49,21 +58,28 @@ def test_the_authors_model_finds_the_person(author_models, photos):
 
 
 def test_wrong_model_for_the_file_is_refused_naming_the_file(reference_dir):
+    from humanmatting.build.legacy import LegacyWeightsError, load_legacy_weights
+
     with pytest.raises(LegacyWeightsError, match="dark-light-50-0.9735.h5.*layers with weights"):
         load_legacy_weights(build_model("dark"), reference_dir / "dark-light-50-0.9735.h5")
 
 
 def test_acnet_file_into_the_plain_model_is_refused(reference_dir):
+    from humanmatting.build.legacy import LegacyWeightsError, load_legacy_weights
+
     with pytest.raises(LegacyWeightsError, match="dark-light-pre-50-0.9735.h5"):
         load_legacy_weights(
             build_model("dark-light"), reference_dir / "dark-light-pre-50-0.9735.h5"
         )
 
 
+@pytest.mark.slow  # original_weights_dir: hub.convert_legacy, 15-30 s
 def test_conversion_writes_a_safe_keras_model_and_tflite(original_weights_dir, reference_dir):
     import json
 
     import keras
+
+    from humanmatting.build.legacy import load_legacy_weights
 
     folder = original_weights_dir / "dark-light-original"
     description = json.loads((folder / "humanmatting.json").read_text())

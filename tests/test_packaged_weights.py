@@ -122,13 +122,20 @@ def test_the_cli_cuts_out_with_the_shipped_model_offline(name, grace_hopper_path
     assert alpha[: height // 10, : width // 10].mean() < alpha.mean()
 
 
+def packaged_copy(name: str, random_weights_dir: Path, tmp_path: Path, monkeypatch) -> Path:
+    """The package's weights folder replaced by one holding `name`'s random weights, and
+    no $HUMANMATTING_WEIGHTS_DIR."""
+    packaged = tmp_path / "packaged"
+    shutil.copytree(random_weights_dir / name, packaged / name)
+    monkeypatch.setattr(weights_module, "PACKAGED_WEIGHTS_DIR", packaged)
+    monkeypatch.delenv(weights_module.WEIGHTS_DIR_ENV, raising=False)
+    return packaged
+
+
 def test_resolution_order_explicit_then_cache_then_package(
     random_weights_dir, tmp_path, monkeypatch
 ):
-    packaged = tmp_path / "packaged"
-    shutil.copytree(random_weights_dir / "dark", packaged / "dark")
-    monkeypatch.setattr(weights_module, "PACKAGED_WEIGHTS_DIR", packaged)
-    monkeypatch.delenv(weights_module.WEIGHTS_DIR_ENV, raising=False)
+    packaged = packaged_copy("dark", random_weights_dir, tmp_path, monkeypatch)
     monkeypatch.delenv(PACKAGED_WEIGHTS_ENV, raising=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     assert resolve_model_folder("dark", download=False) == packaged / "dark"
@@ -140,10 +147,7 @@ def test_resolution_order_explicit_then_cache_then_package(
 def test_packaged_weights_can_be_switched_off_and_the_error_says_what_was_tried(
     random_weights_dir, tmp_path, monkeypatch
 ):
-    packaged = tmp_path / "packaged"
-    shutil.copytree(random_weights_dir / "night", packaged / "night")
-    monkeypatch.setattr(weights_module, "PACKAGED_WEIGHTS_DIR", packaged)
-    monkeypatch.delenv(weights_module.WEIGHTS_DIR_ENV, raising=False)
+    packaged_copy("night", random_weights_dir, tmp_path, monkeypatch)
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     monkeypatch.setenv(PACKAGED_WEIGHTS_ENV, "0")
     with pytest.raises(WeightsNotFoundError, match="the package") as error:

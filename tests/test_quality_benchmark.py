@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import shutil
-import sys
 
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from tests.conftest import REPO_ROOT, shared_dir
+from tests.conftest import shared_dir
 from training.metrics import boundary, boundary_scores, mask_scores
 
 
@@ -96,16 +94,6 @@ def make_mask_folder(root, photos: int = 4, seed: int = 0):
     (root / "train.txt").write_text("")
 
 
-def load_benchmark():
-    spec = importlib.util.spec_from_file_location(
-        "quality_benchmark", REPO_ROOT / "benchmarks" / "quality.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
 def table_row(text: str, first: str, second: str) -> list[str]:
     for line in text.splitlines():
         cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
@@ -158,7 +146,9 @@ def test_quality_benchmark_end_to_end(tmp_path, random_weights_dir, capsys):
     ]
     argv += ["--anchors", str(anchors)] if with_mediapipe else ["--no-mediapipe"]
 
-    assert load_benchmark().main(argv) == 0
+    from benchmarks import quality
+
+    assert quality.main(argv) == 0
     text = out.read_text()
     labels = ["night", "dark", "dark-light", "author's dark-light (2020)"]
     labels += ["MediaPipe selfie segmenter"] if with_mediapipe else []
@@ -181,7 +171,7 @@ def test_quality_benchmark_end_to_end(tmp_path, random_weights_dir, capsys):
                 assert float(figures[4]) > 0 and 0 <= float(figures[5]) <= 1, figures
     for header in ("## Candidates", "## Metrics", "## Targets", "## Quality against speed"):
         assert header in text
-    assert "Commit:" in text and "Command: `python benchmarks/quality.py" in text
+    assert "Commit:" in text and "Command: `python -m benchmarks.quality" in text
     targets = text.split("## Targets", 1)[1].split("##", 1)[0]
     beats = [line for line in targets.splitlines() if "beats the author's dark-light" in line]
     assert len(beats) == 3 and all(re.search(r"\*\*(met|missed)\*\*", b) for b in beats)

@@ -155,6 +155,7 @@ def quantized_original(original_weights_dir, tmp_path_factory):
     return folder, record
 
 
+@pytest.mark.slow  # quantized_original: two minutes of int8 calibration
 def test_int8_keeps_the_first_conv_float_and_the_rest_integer(quantized_original):
     from tensorflow.lite.python import schema_py_generated as schema
     from tensorflow.lite.tools import flatbuffer_utils
@@ -171,6 +172,7 @@ def test_int8_keeps_the_first_conv_float_and_the_rest_integer(quantized_original
         assert set(kernels[1:]) == {schema.TensorType.INT8}
 
 
+@pytest.mark.slow
 def test_variants_agree_with_fp32_on_held_out_photos(quantized_original):
     """Thresholds are what the author's weights meet (measured: int8 IoU 0.994 at the
     presets, 0.989 at long side 320; fp16 0.999), with a small margin."""
@@ -187,6 +189,7 @@ def test_variants_agree_with_fp32_on_held_out_photos(quantized_original):
     assert matter.variant == "int8"
 
 
+@pytest.mark.slow
 def test_model_card_reports_how_the_variants_agree(quantized_original):
     from hub.card import build_card
 

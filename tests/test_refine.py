@@ -170,7 +170,6 @@ def soft_disc_scene(size=160):
 
 
 def test_hq_matting_gets_closer_to_the_true_alpha():
-    pytest.importorskip("pymatting", reason="the optional [hq] extra is not installed")
     rgb, alpha, rough = soft_disc_scene()
     solved = refine.hq_matte(rgb, rough, seconds=60, progress=False)
     assert solved.shape == alpha.shape and 0 <= solved.min() and solved.max() <= 1
@@ -181,7 +180,6 @@ def test_hq_matting_gets_closer_to_the_true_alpha():
 
 
 def test_hq_matting_keeps_to_its_time_limit(capsys):
-    pytest.importorskip("pymatting", reason="the optional [hq] extra is not installed")
     rgb, alpha, rough = soft_disc_scene()
     refine.hq_matte(rgb, rough, seconds=60, progress=False)  # numba compiled, caches warm
     import time

@@ -19,6 +19,7 @@ def test_litert_and_keras_agree(random_weights_dir, photos, name):
         assert np.abs(a - b).max() <= 1e-4
 
 
+@pytest.mark.slow  # original_weights_dir: hub.convert_legacy, 15-30 s
 def test_original_dark_light_litert_vs_keras_on_photos(original_weights_dir, photos):
     litert = load_matter("dark-light-original", original_weights_dir)
     keras_matter = load_matter("dark-light-original", original_weights_dir, backend="keras")

@@ -3,28 +3,41 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
 import urllib.request
+from importlib.metadata import metadata, version
 
+import gradio_client
 import pytest
+from huggingface_hub import SpaceCard
+from packaging.specifiers import SpecifierSet
 
 from humanmatting.settings import HUB_NAMESPACE_ENV
 from humanmatting.specs import DEFAULT_MODEL, MODEL_SPECS, SHIPPED_MODELS
-from tests.app_harness import REPO_ROOT, clean_env, launch_app
+from tests.app_harness import REPO_ROOT, api_client, clean_env, launch_app
 
-gradio = pytest.importorskip("gradio")
-gradio_client = pytest.importorskip("gradio_client")
-SpaceCard = pytest.importorskip("huggingface_hub").SpaceCard
+GRADIO_VERSION = version("gradio")  # the tested one (importing gradio itself takes seconds)
+
+
+def requires_python() -> SpecifierSet:
+    """The Pythons the package supports: pyproject.toml's requires-python (the one source),
+    as the installed package's metadata carries it and pip enforces it."""
+    return SpecifierSet(metadata("humanmatting")["Requires-Python"])
 
 
 def test_front_matter_names_the_tested_gradio_and_the_model_repos(monkeypatch):
     monkeypatch.delenv(HUB_NAMESPACE_ENV, raising=False)
     data = SpaceCard.load(REPO_ROOT / "space" / "README.md").data
-    assert data.sdk == "gradio" and data.sdk_version == gradio.__version__
+    assert data.sdk == "gradio" and data.sdk_version == GRADIO_VERSION
     assert data.app_file == "app.py" and data.license == "mit"
-    assert data.python_version == f"{sys.version_info.major}.{sys.version_info.minor}"
+    # The Space's Python: a minor version ("3.11", quoted in the YAML) that the package
+    # supports; the Python running these tests may be another one.
+    assert isinstance(data.python_version, str), data.python_version
+    assert re.fullmatch(r"3\.\d+", data.python_version), data.python_version
+    assert data.python_version in requires_python(), (data.python_version, requires_python())
     assert data.models == [MODEL_SPECS[name].hub_repo_id for name in SHIPPED_MODELS]
     assert data.title and data.emoji and data.colorFrom and data.colorTo
     assert 0 < len(data.short_description) <= 60  # the Hub's limit
@@ -102,9 +115,10 @@ def test_assembled_space_has_app_package_requirements_examples(space_dir):
     assert "ai-edge-litert" in requirements and "gradio" not in requirements
     assert "tensorflow" not in requirements and "keras" not in requirements
     card = SpaceCard.load(space_dir / "README.md")
-    assert card.data.sdk_version == gradio.__version__
+    assert card.data.sdk_version == GRADIO_VERSION
 
 
+@pytest.mark.slow
 def test_app_starts_from_the_assembled_space(space_dir, random_weights_dir, tmp_path):
     """dark-light from $HUMANMATTING_WEIGHTS_DIR, night and dark from the package copy the
     Space carries (no download); the author's model, not shipped, is offered with how to get
@@ -113,10 +127,9 @@ def test_app_starts_from_the_assembled_space(space_dir, random_weights_dir, tmp_
     weights.mkdir()
     (weights / "dark-light").symlink_to(random_weights_dir / "dark-light")
     env = clean_env(HUMANMATTING_WEIGHTS_DIR=str(weights), HF_HOME=str(tmp_path / "hf-home"))
-    app = launch_app(space_dir / "app.py", tmp_path, [], env)
-    try:
+    with launch_app(space_dir / "app.py", tmp_path, [], env) as app:
         assert f"from {space_dir / 'humanmatting'}" in app.log()  # the Space's own copy
-        client = gradio_client.Client(app.url, verbose=False, download_files=str(tmp_path))
+        client = api_client(app.url, tmp_path)
         models = client.predict(api_name="/models")
         assert list(models["available"]) == ["night", "dark", "dark-light"]
         assert sorted(models["unavailable"]) == ["dark-light-original"]
@@ -137,5 +150,3 @@ def test_app_starts_from_the_assembled_space(space_dir, random_weights_dir, tmp_
                 assert sorted(json.load(response)["models"]) == sorted(models["available"])
         events = app.audit_events()
         assert events == [], events  # no internet, no TensorFlow
-    finally:
-        app.stop()

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from training.recipe import ORIGINAL
+import pytest
+
 from training.synthetic import write_synthetic_dataset
-from training.train import TrainConfig, run_training
+
+pytestmark = [pytest.mark.training, pytest.mark.slow]  # 15 epochs: about two minutes
 
 
 def test_dark_light_reaches_val_miou_090_on_synthetic_data(tmp_path):
+    from training.recipe import ORIGINAL  # Keras: imported here, not at collection
+    from training.train import TrainConfig, run_training
+
     data = tmp_path / "aisegment"
     write_synthetic_dataset(data, groups=8, per_group=32, size=(128, 96), seed=1)
     result = run_training(

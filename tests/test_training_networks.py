@@ -1,17 +1,16 @@
 """Training-form networks: fit on batches of changing shape, checkpoints saved with Keras's
-UpSampling2D, conversion to the served network."""
+UpSampling2D, conversion to the served network.
+
+Keras and TensorFlow (and the modules that import them) are imported in the tests, so that
+collecting the suite does not load them.
+"""
 
 from __future__ import annotations
 
-import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
-from humanmatting.build.models import BilinearUpSampling2D, build_model, with_upsampling
 from tests.conftest import randomize
-from training.metrics import segmentation_metrics
-from training.networks import build_training_model, inference_model, load_checkpoint, unwrap
 
 SHAPES = ((32, 64), (64, 32))
 
@@ -26,6 +25,9 @@ def _inputs(channels, seed=0):
     [("dark-light", True, 1 / 255), ("dark-light", True, 1.0), ("night", False, 1 / 255)],
 )
 def test_inference_model_computes_what_the_training_model_computes(name, acnet, scale):
+    from humanmatting.build.models import build_model
+    from training.networks import build_training_model, inference_model, unwrap
+
     trained = build_training_model(name, acnet=acnet, input_scale=scale)
     randomize(unwrap(trained)[0], seed=3)
     served = inference_model(trained, name)
@@ -38,6 +40,10 @@ def test_inference_model_computes_what_the_training_model_computes(name, acnet, 
 
 def test_mixed_precision_trains_in_float16_and_serves_in_float32():
     """(Scaled inputs: with raw 0..255 an untrained float16 net drifts by up to ~0.08.)"""
+    import keras
+
+    from training.networks import build_training_model, inference_model, unwrap
+
     keras.utils.set_random_seed(0)
     trained = build_training_model("dark-light", mixed_precision=True, input_scale=1 / 255)
     network, _ = unwrap(trained)
@@ -54,6 +60,7 @@ def test_mixed_precision_trains_in_float16_and_serves_in_float32():
 
 def _mixed_shape_data(channels):
     """Batches of two shapes, like the pipeline's presets: element spec (None, None, None, C)."""
+    import tensorflow as tf
 
     def batches():
         rng = np.random.default_rng(0)  # the same batches every epoch
@@ -70,7 +77,14 @@ def _mixed_shape_data(channels):
     return dataset.apply(tf.data.experimental.assert_cardinality(2 * len(SHAPES)))
 
 
-def _compiled(name="dark-light", acnet=True, upsampling=BilinearUpSampling2D):
+def _compiled(name="dark-light", acnet=True, upsampling=None):
+    import keras
+
+    from humanmatting.build.models import BilinearUpSampling2D, with_upsampling
+    from training.metrics import segmentation_metrics
+    from training.networks import build_training_model
+
+    upsampling = upsampling or BilinearUpSampling2D
     model = with_upsampling(build_training_model(name, acnet=acnet), upsampling)
     model.compile(
         keras.optimizers.Adam(amsgrad=True),
@@ -81,14 +95,19 @@ def _compiled(name="dark-light", acnet=True, upsampling=BilinearUpSampling2D):
     return model
 
 
+@pytest.mark.training
 def test_keras_upsampling_cannot_fit_batches_of_changing_shape():
     """Why BilinearUpSampling2D exists (Keras 3's bilinear UpSampling2D needs static H, W
     in graphs); if this starts passing, Keras's own layer would do."""
+    import keras
+
     model = _compiled(upsampling=keras.layers.UpSampling2D)
     with pytest.raises(Exception, match="(?i)symbolic|graph|NoneType"):
         model.fit(_mixed_shape_data(1), epochs=1, verbose=0, shuffle=False)
 
 
+@pytest.mark.slow
+@pytest.mark.training
 def test_plain_fit_and_evaluate_run_batches_of_changing_shape():
     model = _compiled()
     data = _mixed_shape_data(1)
@@ -103,9 +122,15 @@ def test_plain_fit_and_evaluate_run_batches_of_changing_shape():
         assert model.predict_on_batch(batch).shape == (1, height, width, 2)
 
 
+@pytest.mark.training
 def test_checkpoint_saved_with_keras_upsampling_resumes_where_it_stopped(tmp_path):
     """A checkpoint of before BilinearUpSampling2D: same outputs, same optimizer state, and
     the next step updates the weights as the old model's own next step does."""
+    import keras
+
+    from humanmatting.build.models import BilinearUpSampling2D
+    from training.networks import load_checkpoint, unwrap
+
     keras.utils.set_random_seed(1)
     old = _compiled(upsampling=keras.layers.UpSampling2D)
     rng = np.random.default_rng(0)

@@ -11,13 +11,15 @@ import pytest
 from tests.conftest import REPO_ROOT
 from training.synthetic import write_synthetic_dataset
 
-papermill = pytest.importorskip("papermill")
+pytestmark = [pytest.mark.training, pytest.mark.slow]
 
 NOTEBOOKS = REPO_ROOT / "notebooks"
 MODELS = ["night", "dark", "dark-light"]
 
 
 def _execute(name, tmp_path, parameters):
+    import papermill  # a [train] extra: in .[dev] (a quarter of a second to import)
+
     papermill.execute_notebook(
         str(NOTEBOOKS / name),
         str(tmp_path / "executed" / name),
@@ -64,8 +66,6 @@ def test_notebooks_download_train_evaluate_export(tmp_path, monkeypatch):
     assert "skipped 1 (unreadable image)" in executed  # the index report is shown
 
 
-@pytest.mark.slow
-@pytest.mark.training
 def test_notebooks_train_evaluate_export_on_mask_folders(tmp_path, monkeypatch):
     """The same notebooks on two tiny sets in the ../shared/datasets layout: 02 trains with
     the photos recipe on the mix, 03 tests on each set's test.txt."""

@@ -19,10 +19,11 @@ from humanmatting.runtime import load_matter
 from humanmatting.specs import get_spec
 from tests.conftest import REPO_ROOT
 from training.dataset import index_dataset, split_pairs
-from training.networks import CHECKPOINT_PATTERN, best_checkpoint, load_checkpoint
-from training.recipe import ORIGINAL
 from training.synthetic import write_synthetic_dataset
-from training.train import LAST_CHECKPOINT, TrainConfig, main, run_training
+
+# training.train, .networks and .recipe import Keras (seconds): imported in the tests, so
+# that collecting the suite stays quick. The tests that train, or use the run the module's
+# fixture trains (45 s), are marked training and slow.
 
 PRESETS = ((64, 64), (96, 64))
 
@@ -35,6 +36,9 @@ def data_dir(tmp_path_factory):
 
 
 def _config(data_dir, out, epochs=2, **changes):
+    from training.recipe import ORIGINAL
+    from training.train import TrainConfig
+
     return TrainConfig(
         model="dark-light",
         data=data_dir,
@@ -49,6 +53,8 @@ def _config(data_dir, out, epochs=2, **changes):
 
 @pytest.fixture(scope="module")
 def run(data_dir, tmp_path_factory):
+    from training.train import run_training
+
     return run_training(_config(data_dir, tmp_path_factory.mktemp("runs") / "dark-light"))
 
 
@@ -57,7 +63,12 @@ def _log(run_dir):
         return list(csv.DictReader(file))
 
 
+@pytest.mark.slow
+@pytest.mark.training
 def test_run_writes_named_checkpoints_logs_and_curves(run):
+    from training.networks import CHECKPOINT_PATTERN, best_checkpoint
+    from training.train import LAST_CHECKPOINT
+
     rows = _log(run.run_dir)
     assert len(rows) == 2 == run.epochs_run
     assert {"loss", "miou", "person_iou", "val_loss", "val_miou", "val_person_iou"} <= set(rows[0])
@@ -80,7 +91,12 @@ def test_run_writes_named_checkpoints_logs_and_curves(run):
     assert info["skipped"] and info["split"]["source"] == "group-wise split"
 
 
+@pytest.mark.slow
+@pytest.mark.training
 def test_resume_continues_the_run_with_its_optimizer_state(run, data_dir, tmp_path):
+    from training.networks import load_checkpoint
+    from training.train import LAST_CHECKPOINT, run_training
+
     copy = tmp_path / "dark-light"
     shutil.copytree(run.run_dir, copy)
     with pytest.raises(FileExistsError, match="--resume"):
@@ -104,8 +120,11 @@ def test_resume_continues_the_run_with_its_optimizer_state(run, data_dir, tmp_pa
     assert again.epochs_run == 0 and again.best_checkpoint == resumed.best_checkpoint
 
 
+@pytest.mark.slow
+@pytest.mark.training
 def test_export_equals_the_trained_model_in_keras_and_tflite(run, data_dir, tmp_path):
     from training.export import export_model
+    from training.networks import load_checkpoint
 
     folder = export_model(run.run_dir, "dark-light", tmp_path, variants=("fp16",))
     assert folder == tmp_path / "dark-light"
@@ -133,10 +152,12 @@ def test_export_equals_the_trained_model_in_keras_and_tflite(run, data_dir, tmp_
     assert np.abs(fp16.predict(rgb, refine=False).alpha - expected).max() < 0.05
 
 
+@pytest.mark.slow
+@pytest.mark.training
 def test_evaluate_writes_metrics_and_agrees_with_the_training_metric(run, data_dir, tmp_path):
-
     from training.evaluate import evaluate
     from training.metrics import segmentation_metrics
+    from training.networks import load_checkpoint
     from training.pipeline import make_dataset
 
     metrics = evaluate(
@@ -165,6 +186,8 @@ def test_evaluate_writes_metrics_and_agrees_with_the_training_metric(run, data_d
     assert metrics["person_iou"] == pytest.approx(logs["person_iou"], abs=1e-5)
 
 
+@pytest.mark.slow
+@pytest.mark.training
 def test_cli_trains_with_mirrored_strategy_and_the_improved_recipe(data_dir, tmp_path):
     """A fresh process: two logical CPUs stand in for two GPUs (MirroredStrategy)."""
     out = tmp_path / "run"
@@ -188,5 +211,7 @@ def test_cli_trains_with_mirrored_strategy_and_the_improved_recipe(data_dir, tmp
 
 
 def test_cli_reports_bad_input_in_one_line(tmp_path, capsys):
+    from training.train import main
+
     assert main(["--model", "dark", "--data", str(tmp_path / "missing")]) == 2
     assert "does not exist" in capsys.readouterr().err

@@ -70,48 +70,33 @@ def test_a_video_that_stops_early_is_damaged_not_a_shorter_result(bad_videos, tm
     assert process_video(bad_videos["cut-short.avi"], tmp_path / "few.mp4", lambda f: f, 5, False)
 
 
-def test_frame_budget_counts_the_frames_decoded_not_the_header(bad_videos, tmp_path):
+def frames_before_refusal(video, budget: FrameBudget, message: str, out) -> list:
+    """The shapes of the frames worked on before `budget` refused `video` with `message`."""
     calls = []
+    with pytest.raises(VideoTooLargeError, match=message):
+        process_video(video, out, counting(calls), progress=False, budget=budget)
+    return calls
+
+
+def test_frame_budget_counts_the_frames_decoded_not_the_header(bad_videos, tmp_path):
+    out = tmp_path / "out.mp4"
     # 1,000,000 frames/s: the header says 100 frames last 0.1 ms, the budget counts frames.
-    with pytest.raises(VideoTooLargeError, match="more than 60 frames"):
-        process_video(
-            bad_videos["million-fps.avi"],
-            tmp_path / "out.mp4",
-            counting(calls),
-            progress=False,
-            budget=FrameBudget(max_frames=60, max_seconds=30),
-        )
+    budget = FrameBudget(max_frames=60, max_seconds=30)
+    calls = frames_before_refusal(bad_videos["million-fps.avi"], budget, "more than 60 frames", out)
     assert len(calls) == 60
     # "1 frame": the duration is the decoded frames' (10 frames/s), refused at 5 s.
-    calls.clear()
-    with pytest.raises(VideoTooLargeError, match="is longer than 5 s"):
-        process_video(
-            bad_videos["claims-one-frame.avi"],
-            tmp_path / "out.mp4",
-            counting(calls),
-            progress=False,
-            budget=FrameBudget(max_frames=1000, max_seconds=5),
-        )
+    budget = FrameBudget(max_frames=1000, max_seconds=5)
+    message = "is longer than 5 s"
+    calls = frames_before_refusal(bad_videos["claims-one-frame.avi"], budget, message, out)
     assert len(calls) == 50
     # Frames x pixels, and the size of each frame as decoded, before any work on it.
-    calls.clear()
-    with pytest.raises(VideoTooLargeError, match="more work than the limit of 30,720 pixels"):
-        process_video(
-            bad_videos["claims-one-frame.avi"],
-            tmp_path / "out.mp4",
-            counting(calls),
-            progress=False,
-            budget=FrameBudget(max_pixels=64 * 48 * 10),
-        )
+    budget = FrameBudget(max_pixels=64 * 48 * 10)
+    message = "more work than the limit of 30,720 pixels"
+    calls = frames_before_refusal(bad_videos["claims-one-frame.avi"], budget, message, out)
     assert len(calls) == 10 and calls[0] == (48, 64, 3)
-    with pytest.raises(VideoTooLargeError, match="frames of 64x48 = 3,072 pixels"):
-        process_video(
-            bad_videos["good.avi"],
-            tmp_path / "out.mp4",
-            counting(calls := []),
-            progress=False,
-            budget=FrameBudget(max_frame_pixels=3000),
-        )
+    budget = FrameBudget(max_frame_pixels=3000)
+    message = "frames of 64x48 = 3,072 pixels"
+    calls = frames_before_refusal(bad_videos["good.avi"], budget, message, out)
     assert calls == [] and list(tmp_path.iterdir()) == []
 
 

@@ -19,7 +19,7 @@ if [[ " $steps " == *" export "* ]]; then
     done
 fi
 if [[ " $steps " == *" quality "* ]]; then
-    python benchmarks/quality.py --weights "$out" --datasets "$data" --model-metrics "$out" \
+    python -m benchmarks.quality --weights "$out" --datasets "$data" --model-metrics "$out" \
         --sizes 160,256,320,512
 fi
 if [[ " $steps " == *" ship "* ]]; then
