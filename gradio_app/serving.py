@@ -559,9 +559,7 @@ def matte_image(
     cutout = compose.cutout(rgb, alpha, threshold, decontaminate=colors)
     transparent = background.mode == "transparent"  # then the composite is the cutout
     composite = (
-        cutout
-        if transparent
-        else render(rgb, alpha, background, threshold, colors, max_pixels)
+        cutout if transparent else render(rgb, alpha, background, threshold, colors, max_pixels)
     )
     result = ImageResult(
         model=matter.name,

@@ -1,9 +1,9 @@
 """Real-time human matting with small LikeUnet networks (night, dark, dark-light).
 
-    import humanmatting
-    humanmatting.cutout_file("photo.jpg", "person.png")        # one call
-    with humanmatting.load_matter("night") as matter:          # many photos
-        prediction = matter.predict("photo.jpg")               # .alpha, .timing, .input_size
+import humanmatting
+humanmatting.cutout_file("photo.jpg", "person.png")        # one call
+with humanmatting.load_matter("night") as matter:          # many photos
+    prediction = matter.predict("photo.jpg")               # .alpha, .timing, .input_size
 """
 
 from humanmatting.oneshot import cutout, cutout_file

@@ -61,6 +61,7 @@ _ORIENTATIONS = {
     8: Image.Transpose.ROTATE_90,
 }
 
+
 class InvalidImageError(ValueError):
     """The input is not an image we can read; the message says what to do."""
 

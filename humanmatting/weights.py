@@ -168,9 +168,7 @@ def _hub_failure(error: Exception) -> str:
     return f"{name}: {first_line}".rstrip(": ")
 
 
-def _from_hub(
-    spec: ModelSpec, local_files_only: bool, repo_id: str
-) -> tuple[Path | None, str]:
+def _from_hub(spec: ModelSpec, local_files_only: bool, repo_id: str) -> tuple[Path | None, str]:
     """(folder, "") from the HF cache or the Hub, or (None, why not)."""
     try:
         from huggingface_hub import constants, snapshot_download

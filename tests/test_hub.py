@@ -567,9 +567,11 @@ def test_original_dark_light_convert_push_pull_then_cli_library_and_keras(
         tmp_path / "hf-cli" / "hub" / "models--original-port--humanmatting-dark-light-original"
     ).is_dir()
 
-    local = load_matter("dark-light-original", weights=original_weights_dir).predict(
-        grace_hopper_path
-    ).alpha
+    local = (
+        load_matter("dark-light-original", weights=original_weights_dir)
+        .predict(grace_hopper_path)
+        .alpha
+    )
     matte = np.asarray(Image.open(matte_path)) / 255.0
     assert np.abs(matte - local).max() <= 1 / 255 + 1e-6
 
