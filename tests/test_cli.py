@@ -221,6 +221,7 @@ def test_a_long_output_name_that_the_file_system_takes_is_written(random_weights
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([out.name, "photo.png"])
 
 
+@pytest.mark.slow
 def test_outputs_never_overwrite_the_inputs(random_weights_dir, tmp_path):
     folder = tmp_path / "photos"
     folder.mkdir()
@@ -270,6 +271,7 @@ def test_sigterm_mid_video_leaves_no_hidden_file(random_weights_dir, tmp_path):
     assert list(out_dir.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_quality_and_refinement_options_match_the_library(
     random_weights_dir, grace_hopper_path, tmp_path
 ):
@@ -293,6 +295,7 @@ def test_quality_and_refinement_options_match_the_library(
     assert run_cli(grace_hopper_path, "--quality", "max").returncode == 2
 
 
+@pytest.mark.slow
 def test_cutout_edges_carry_the_persons_colours_unless_told_not_to(
     random_weights_dir, grace_hopper_path, tmp_path
 ):
@@ -315,6 +318,7 @@ def test_cutout_edges_carry_the_persons_colours_unless_told_not_to(
     assert (pictures["clean"][..., :3] != rgb).any()
 
 
+@pytest.mark.slow
 def test_hq_mattes_a_photo_with_a_progress_bar(grace_hopper_path, tmp_path):
     from humanmatting import refine
     from humanmatting.preprocess import load_rgb
@@ -395,6 +399,7 @@ def test_help_and_a_matte_load_neither_tensorflow_nor_gradio(grace_hopper_path, 
     assert Image.open(out).size == Image.open(grace_hopper_path).size
 
 
+@pytest.mark.slow
 def test_every_subcommand_has_its_help(capsys):
     from humanmatting import cli
 

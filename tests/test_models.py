@@ -119,6 +119,7 @@ def test_bilinear_upsampling_traces_with_unknown_height_and_width():
         BilinearUpSampling2D(interpolation="nearest")
 
 
+@pytest.mark.slow
 def test_predict_runs_new_sizes_and_the_model_loads_with_safe_mode(tmp_path):
     import keras
 

@@ -91,6 +91,7 @@ def test_a_fresh_offline_process_loads_the_shipped_model_and_finds_the_person(
     assert float(top) < float(person)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", SHIPPED_MODELS)
 def test_the_cli_cuts_out_with_the_shipped_model_offline(name, grace_hopper_path, tmp_path):
     out = tmp_path / f"{name}.png"

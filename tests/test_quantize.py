@@ -115,6 +115,7 @@ def test_default_variant_falls_back_to_fp32_with_a_warning(random_weights_dir, c
     assert load_matter("dark-light", random_weights_dir, backend="keras").variant == "fp32"
 
 
+@pytest.mark.slow
 def test_older_single_graph_softmax_files_still_load(random_weights_dir, tmp_path, photos):
     """Folders written before the fast export: one any-size graph ("serve"), 2-class softmax."""
     import keras
