@@ -251,6 +251,7 @@ def test_cli_image_to_an_unknown_suffix_is_refused(
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_cli_folder_of_every_bad_file_in_a_real_process(bad_images, random_weights_dir, tmp_path):
     """One real process over all the files: bad ones listed and skipped, exit status 1,
     every good one written whole, nothing partial, never a traceback."""
@@ -317,6 +318,7 @@ def test_pil_images_of_other_formats_are_refused_before_decoding(bad_images):
     assert load_rgb(Image.open(bad_images["rgba.png"])).shape == (48, 64, 3)
 
 
+@pytest.mark.slow
 def test_cli_folder_of_fuzzed_files_reports_every_one_in_one_line(random_weights_dir, tmp_path):
     """One damaged file used to stop the whole folder run with a traceback, the rest never
     reported: now each bad one is one line, and the good ones are written."""

@@ -65,6 +65,7 @@ def test_the_package_ships_all_three_models_within_the_budget():
     assert total <= BUDGET_BYTES
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", SHIPPED_MODELS)
 def test_a_fresh_offline_process_loads_the_shipped_model_and_finds_the_person(
     name, grace_hopper_path, tmp_path
