@@ -4,6 +4,7 @@
         [--models night,dark-light] [--hq-model night] [--hq-limit N] [--hq-seconds S]
         [--repeats N] [--out benchmarks/refinement]
     python -m benchmarks.refinement --tune [--split train] [--limit N]
+    python -m benchmarks.refinement --work-scales 1.0,1.25,1.5 [--frame 640] [--limit N]
     python -m benchmarks.refinement --sizes 256,320,384,512 [--original FOLDER]
 
 Quality: on each set's split (../shared/datasets, --datasets) at the photos' own resolution,
@@ -35,6 +36,11 @@ the old default, refined, refined + foreground colours, and HQ.
 --tune: the refinement settings on the training split instead (never on test): IoU and
 boundary F of each candidate setting, to choose humanmatting.refine.REFINEMENTS (tune.md).
 
+--work-scales: the frames' refinement (REFINEMENTS["fast"]) at each working scale, on the
+training split (never on test) with each photo shrunk to a camera frame's long side
+(--frame) and the network at quality "fast"'s input: IoU, boundary F and the refinement's
+milliseconds (work-scales-FRAME.md; the camera's setting is chosen from it).
+
 --sizes: instead, each model's own matte (stretched) at each network long side, on the
 test splits, as the spec table's best_long_side is chosen (sizes.md); --original FOLDER
 adds the author's dark-light.
@@ -46,6 +52,7 @@ and crops-dark.png, crops-light.png (a few hundred pixels of each photo, never a
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import json
 import os
@@ -471,6 +478,48 @@ def tune(args, splits: dict, matters: dict) -> list[str]:
     return lines
 
 
+def work_scales(splits: dict, matters: dict, scales: list[float], frame: int) -> list[str]:
+    """REFINEMENTS["fast"] at each working scale on photos shrunk to a frame's long side."""
+    from tqdm.auto import tqdm
+
+    fast = refine.REFINEMENTS["fast"]
+    settings = {"stretched": None}
+    settings.update({f"{scale:g}": dataclasses.replace(fast, work_scale=scale) for scale in scales})
+    rows: dict = {}
+    for set_name, pairs in splits.items():
+        for pair in tqdm(pairs, desc=f"work scales {set_name}", unit="photo"):
+            rgb, truth = read_pair(pair)
+            scale = frame / max(rgb.shape[:2])
+            size = (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale))
+            rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+            truth = cv2.resize(truth.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
+            for name, matter in matters.items():
+                fast_input = matter.input_size(*rgb.shape[:2], quality="fast")
+                network = probability(matter, rgb, fast_input)
+                for key, setting in settings.items():
+                    started = time.perf_counter()
+                    if setting is None:
+                        alpha = alpha_to_size(network, *rgb.shape[:2])
+                    else:
+                        alpha = refine.guided_upsample(rgb, network, setting, max(network.shape))
+                    milliseconds = (time.perf_counter() - started) * 1e3
+                    scores = {**mask_scores(truth, person(alpha)), "ms": milliseconds}
+                    rows.setdefault((set_name, name, key), []).append(scores)
+    lines = [
+        f"Frames of long side {frame}; {fast} with each work_scale.",
+        "",
+        "| set | model | work_scale | person IoU | boundary F | refinement ms (median) |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for (set_name, name, key), scores in rows.items():
+        lines.append(
+            f"| {set_name} | {name} | {key} | {mean(scores, 'person_iou'):.4f} | "
+            f"{mean(scores, 'boundary_f'):.4f} | "
+            f"{statistics.median(score['ms'] for score in scores):.1f} |"
+        )
+    return lines
+
+
 def sweep_sizes(splits: dict, matters: dict, sizes: list[int]) -> list[str]:
     """Mean person IoU of each model's own matte (stretched) at each long side: where the
     spec table's best_long_side comes from."""
@@ -516,6 +565,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-crops", action="store_true", help="skip the crops")
     parser.add_argument("--tune", action="store_true", help="compare settings on --split train")
     parser.add_argument(
+        "--work-scales", help="instead: the frames' refinement at these work scales (train split)"
+    )
+    parser.add_argument("--frame", type=int, default=640, help="with --work-scales: long side")
+    parser.add_argument(
         "--sizes", help="instead: each model's own matte at these long sides (e.g. 256,320,384)"
     )
     parser.add_argument(
@@ -523,9 +576,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "benchmarks" / "refinement")
     args = parser.parse_args(argv)
-    split_name = args.split or ("train" if args.tune else "test")
-    if args.tune and split_name == "test":
-        parser.error("--tune chooses settings: run it on the training split, never on test")
+    chooses = args.tune or args.work_scales
+    split_name = args.split or ("train" if chooses else "test")
+    if chooses and split_name == "test":
+        parser.error("--tune and --work-scales choose settings: run them on the training split")
     names = [name for name in args.models.split(",") if name]
     unknown = sorted(set(names) - set(SHIPPED_MODELS))
     if unknown:
@@ -554,6 +608,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.sizes:
         lines = header + sweep_sizes(splits, matters, [int(size) for size in args.sizes.split(",")])
         (args.out / "sizes.md").write_text("\n".join(lines) + "\n")
+        print("\n".join(lines))
+        return 0
+    if args.work_scales:
+        scales = [float(scale) for scale in args.work_scales.split(",")]
+        lines = header + work_scales(splits, matters, scales, args.frame)
+        (args.out / f"work-scales-{args.frame}.md").write_text("\n".join(lines) + "\n")
         print("\n".join(lines))
         return 0
     if args.tune:
