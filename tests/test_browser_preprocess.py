@@ -173,10 +173,15 @@ def test_pinned_any_size_graph_computes_the_servers_output(run_js, name, tmp_pat
 @pytest.mark.browser
 @needs_node
 @pytest.mark.parametrize("long_side", [160, 256, 320, 512])
-def test_edges_are_refined_as_the_servers_stream_refines_them(run_js, frames, long_side):
-    """The network's matte of a real frame, upsampled with the frame as guide: at long
-    sides 320 and 512 the working size is the frame's (the same arithmetic), at 160 and 256
-    the server computes a . I + b only where the matte is not settled (equal elsewhere)."""
+@pytest.mark.parametrize("with_network_input", [False, True])
+def test_edges_are_refined_as_the_servers_stream_refines_them(
+    run_js, frames, long_side, with_network_input
+):
+    """The network's matte of a real frame, upsampled with the frame as guide, as the
+    server does: a . I + b where the matte is not settled, stretched elsewhere. The page
+    passes the network's gray input, the guide where it has the working size (256x192 and
+    512x384 at work_scale 1; 160x128 and 320x256 are not the frame's 4:3 and it shrinks
+    the gray itself)."""
     rgb = frames["640x480"]
     matter = load_matter("dark-light", PACKAGED_WEIGHTS_DIR / "dark-light", download=False)
     size = model_input_size(480, 640, long_side)
@@ -193,6 +198,9 @@ def test_edges_are_refined_as_the_servers_stream_refines_them(run_js, frames, lo
         width=640,
         height=480,
         settings=browser.camera_config({}, None)["refine"],
+        shrunk=prepare_input(rgb, 1, size)[0, :, :, 0].astype(np.uint8)
+        if with_network_input
+        else None,
     )
     js = np.fromfile(output, np.float32).reshape(480, 640)
     expected = guided_upsample(rgb, probability, settings, max(size))

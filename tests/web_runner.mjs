@@ -38,7 +38,9 @@ if (job.kind === 'prepare') {
   writeJson(tflite.signatureSubgraphs(bytes(job.input)));
 } else if (job.kind === 'refine') {
   const probability = floats(job.probability);
-  write(refine.guidedUpsample(probability, job.networkWidth, job.networkHeight, bytes(job.rgba), job.width, job.height, job.settings));
+  const shrunk = job.shrunk ? {width: job.networkWidth, height: job.networkHeight, gray: bytes(job.shrunk)} : null;
+  const rgba = bytes(job.rgba);
+  write(refine.guidedUpsample(probability, job.networkWidth, job.networkHeight, rgba, job.width, job.height, job.settings, null, shrunk));
 } else {
   throw new Error(`unknown job ${job.kind}`);
 }

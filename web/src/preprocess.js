@@ -143,10 +143,20 @@ function accumulateRow(source, row, channels, xs, buffer) {
   const from = xs.source;
   const weight = xs.weight;
   if (channels === 1) {
+    // The entries come grouped by destination: each sum is kept in a local until its
+    // group ends (the same float32 roundings, without a store and load per entry).
+    let to = destination[0];
+    let sum = 0;
     for (let k = 0; k < count; k++) {
-      const to = destination[k];
-      buffer[to] = f32(buffer[to] + f32(source[row + from[k]] * weight[k]));
+      const next = destination[k];
+      if (next !== to) {
+        buffer[to] = sum;
+        to = next;
+        sum = 0;
+      }
+      sum = f32(sum + f32(source[row + from[k]] * weight[k]));
     }
+    buffer[to] = sum;
     return;
   }
   for (let k = 0; k < count; k++) {
@@ -207,11 +217,12 @@ export function linearTable(sourceSize, destinationSize) {
 }
 
 /** cv2.resize(INTER_LINEAR) of one float32 plane (the probability to the frame's size),
- * clipped to 0..1 as preprocess.alpha_to_size does (unless `clip` is false). */
-export function resizeLinearFloat(source, width, height, outWidth, outHeight, clip = true) {
+ * clipped to 0..1 as preprocess.alpha_to_size does (unless `clip` is false); into `out`
+ * when given (a Float32Array of outWidth * outHeight), else a new array. */
+export function resizeLinearFloat(source, width, height, outWidth, outHeight, clip = true, out = null) {
   const xs = linearTable(width, outWidth);
   const ys = linearTable(height, outHeight);
-  const out = new Float32Array(outWidth * outHeight);
+  out = out || new Float32Array(outWidth * outHeight);
   // Source rows resized horizontally, each once: a ring of two, keyed by the source row.
   const rows = [new Float32Array(outWidth), new Float32Array(outWidth)];
   const keys = [-1, -1];
@@ -278,13 +289,27 @@ export function resizePixels(source, width, height, channels, outWidth, outHeigh
   return resizeLinearU8(source, width, height, channels, outWidth, outHeight);
 }
 
-/** preprocess.prepare_input: RGBA frame -> (H, W, C) float32 in raw 0..255 (`gray`: the
- * frame's rgbaToGray, when already computed). */
-export function prepareInput(rgba, width, height, channels, size, gray = null) {
+/** The frame at the network's size (H, W, C) in uint8, as preprocess.prepare_input resizes
+ * it (`gray`: the frame's rgbaToGray, when already computed). */
+export function shrinkForNetwork(rgba, width, height, channels, size, gray = null) {
   const [outHeight, outWidth] = size;
   const pixels = width * height;
   const planar = channels === 1 ? gray || rgbaToGray(rgba, pixels) : rgbaToRgb(rgba, pixels);
-  return Float32Array.from(resizePixels(planar, width, height, channels, outWidth, outHeight));
+  return resizePixels(planar, width, height, channels, outWidth, outHeight);
+}
+
+/** preprocess.prepare_input: RGBA frame -> (H, W, C) float32 in raw 0..255. */
+export function prepareInput(rgba, width, height, channels, size, gray = null) {
+  return Float32Array.from(shrinkForNetwork(rgba, width, height, channels, size, gray));
+}
+
+/** cv2.cvtColor(RGB2GRAY) of packed uint8 RGB (rgbaToGray's weights). */
+export function rgbToGray(rgb, pixels) {
+  const gray = new Uint8Array(pixels);
+  for (let i = 0, j = 0; i < pixels; i++, j += 3) {
+    gray[i] = (9798 * rgb[j] + 19235 * rgb[j + 1] + 3735 * rgb[j + 2] + 16384) >> 15;
+  }
+  return gray;
 }
 
 /** video.AlphaSmoother: exponential average of the matte; a new size starts over. */

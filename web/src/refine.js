@@ -49,11 +49,23 @@ function boxInto(source, width, height, radius, rows, out) {
   const scale = 1 / (size * size);
   const xs = reflected(width, radius);
   const ys = reflected(height, radius);
+  // Columns whose window lies inside the row need no reflected index (most of them).
+  const inside0 = Math.min(width, radius);
+  const inside1 = Math.max(inside0, width - radius - 1);
   for (let y = 0; y < height; y++) {
     const offset = y * width;
     let sum = 0;
     for (let k = 0; k < size; k++) sum += source[offset + xs.first[k]];
-    for (let x = 0; x < width; x++) {
+    let x = 0;
+    for (; x < inside0; x++) {
+      rows[offset + x] = sum;
+      sum += source[offset + xs.enter[x]] - source[offset + xs.leave[x]];
+    }
+    for (; x < inside1; x++) {
+      rows[offset + x] = sum;
+      sum += source[offset + x + radius + 1] - source[offset + x - radius];
+    }
+    for (; x < width; x++) {
       rows[offset + x] = sum;
       sum += source[offset + xs.enter[x]] - source[offset + xs.leave[x]];
     }
@@ -96,13 +108,13 @@ export function grayCoefficients(guide, source, width, height, radius, eps) {
     b[i] = f32(meanP[i] - f32(a[i] * meanI[i]));
   }
   return [
-    boxInto(a, width, height, radius, rows, new Float32Array(n)),
-    boxInto(b, width, height, radius, rows, new Float32Array(n)),
+    boxInto(a, width, height, radius, rows, scratch('mean a', Float32Array, n)),
+    boxInto(b, width, height, radius, rows, scratch('mean b', Float32Array, n)),
   ];
 }
 
 function grayGuide(gray) {
-  const out = new Float32Array(gray.length);
+  const out = scratch('guide', Float32Array, gray.length);
   for (let i = 0; i < gray.length; i++) out[i] = gray[i] * INVERSE_255;
   return out;
 }
@@ -121,8 +133,10 @@ function levels(matte, [low, high]) {
 
 /** The network's probability (networkWidth x networkHeight) -> alpha at the frame's size,
  * refined with the frame `rgba` as guide (settings: refine.RefineSettings as JSON). The
- * frame's gray (cv2's RGB2GRAY of the whole frame) may be passed when already computed. */
-export function guidedUpsample(probability, networkWidth, networkHeight, rgba, width, height, settings, gray = null) {
+ * frame's gray (cv2's RGB2GRAY of the whole frame) may be passed when already computed,
+ * and `shrunk` ({width, height, gray}: the frame's gray at a smaller size, e.g. the
+ * network's input), used as the guide when it has the working size. */
+export function guidedUpsample(probability, networkWidth, networkHeight, rgba, width, height, settings, gray = null, shrunk = null) {
   if (settings.guide !== 'gray') throw new Error(`the page refines with a gray guide, not ${settings.guide}`);
   const networkLongSide = Math.max(networkWidth, networkHeight);
   const longSide = Math.max(width, height);
@@ -130,15 +144,17 @@ export function guidedUpsample(probability, networkWidth, networkHeight, rgba, w
   const scale = workLong / longSide;
   const workWidth = Math.max(1, roundHalfEven(width * scale));
   const workHeight = Math.max(1, roundHalfEven(height * scale));
-  const source = levels(
-    resizeLinearFloat(probability, networkWidth, networkHeight, workWidth, workHeight, false),
-    settings.levels,
-  );
+  const workPixels = workWidth * workHeight;
+  const stretched = scratch('source', Float32Array, workPixels);
+  resizeLinearFloat(probability, networkWidth, networkHeight, workWidth, workHeight, false, stretched);
+  const source = levels(stretched, settings.levels);
   const fullGray = gray || rgbaToGray(rgba, width * height);
   const full = workWidth === width && workHeight === height;
   // The server shrinks the frame, then takes its gray; the gray shrunk differs from that by
   // a grey level at most, and costs a third (the matte differs by 1e-5 on average).
-  const guide = grayGuide(full ? fullGray : resizePixels(fullGray, width, height, 1, workWidth, workHeight));
+  const reuse = shrunk && shrunk.width === workWidth && shrunk.height === workHeight;
+  const shrunkGray = reuse ? shrunk.gray : resizePixels(fullGray, width, height, 1, workWidth, workHeight);
+  const guide = grayGuide(full ? fullGray : shrunkGray);
   const radius = Math.max(1, roundHalfEven((settings.radius * workLong) / networkLongSide));
   const [a, b] = grayCoefficients(guide, source, workWidth, workHeight, radius, settings.eps);
   const alpha = new Float32Array(width * height);
@@ -152,17 +168,34 @@ export function guidedUpsample(probability, networkWidth, networkHeight, rgba, w
   // As the server: the working-size result stretched to the frame where the matte is
   // settled (a is 0 there, and the frame adds nothing), a . I + b from the stretched a and b
   // where it is not (around unsettled working pixels, dilated by one).
-  const atWork = new Float32Array(workWidth * workHeight);
-  const unsettled = new Uint8Array(workWidth * workHeight);
+  const atWork = scratch('at work', Float32Array, workPixels);
+  const unsettled = scratch('unsettled', Uint8Array, workPixels);
   for (let i = 0; i < atWork.length; i++) {
     const value = f32(f32(a[i] * guide[i]) + b[i]);
     atWork[i] = value < 0 ? 0 : value > 1 ? 1 : value;
     unsettled[i] = Math.abs(a[i]) > 1e-3 || (atWork[i] > SETTLED && atWork[i] < 1 - SETTLED) ? 1 : 0;
   }
-  const near = dilate(unsettled, workWidth, workHeight);
-  const stretched = resizeLinearFloat(atWork, workWidth, workHeight, width, height, false);
+  const {near, nearRows} = dilate(unsettled, workWidth, workHeight);
   const xs = linearTable(workWidth, width);
   const ys = linearTable(workHeight, height);
+  // resizeLinearFloat's arithmetic: each working row stretched across once (a ring of two,
+  // keyed by the row), then each frame row blended from two of them.
+  const rows = [scratch('stretched row 0', Float32Array, width), scratch('stretched row 1', Float32Array, width)];
+  const keys = [-1, -1];
+  const stretchedRow = (workRow) => {
+    const slot = workRow & 1;
+    const out = rows[slot];
+    if (keys[slot] === workRow) return out;
+    const from = workRow * workWidth;
+    for (let x = 0; x < width; x++) {
+      const x0 = xs.index[x];
+      const x1 = x0 + 1 < workWidth ? x0 + 1 : x0;
+      const wx = xs.weight[x];
+      out[x] = f32(f32(atWork[from + x0] * f32(1 - wx)) + f32(atWork[from + x1] * wx));
+    }
+    keys[slot] = workRow;
+    return out;
+  };
   for (let y = 0; y < height; y++) {
     const row = ys.index[y];
     const y0 = row * workWidth;
@@ -170,12 +203,13 @@ export function guidedUpsample(probability, networkWidth, networkHeight, rgba, w
     const wy = ys.weight[y];
     const wy0 = f32(1 - wy);
     const offset = y * width;
+    const top = stretchedRow(row);
+    const bottom = stretchedRow(row + 1 < workHeight ? row + 1 : row);
+    for (let x = 0; x < width; x++) alpha[offset + x] = f32(f32(top[x] * wy0) + f32(bottom[x] * wy));
+    if (!nearRows[row]) continue;
     for (let x = 0; x < width; x++) {
       const x0 = xs.index[x];
-      if (!near[y0 + x0]) {
-        alpha[offset + x] = stretched[offset + x];
-        continue;
-      }
+      if (!near[y0 + x0]) continue;
       const x1 = x0 + 1 < workWidth ? x0 + 1 : x0;
       const wx = xs.weight[x];
       const wx0 = f32(1 - wx);
@@ -192,15 +226,20 @@ export function guidedUpsample(probability, networkWidth, networkHeight, rgba, w
   return alpha;
 }
 
-/** 3x3 dilation of a 0/1 map (cv2.dilate with a 3x3 kernel). */
+/** 3x3 dilation of a 0/1 map (cv2.dilate with a 3x3 kernel) as `near`, and `nearRows`:
+ * 1 for each row with any 1 in it. */
 function dilate(map, width, height) {
-  const out = new Uint8Array(map.length);
+  const out = scratch('dilated', Uint8Array, map.length);
+  out.fill(0);
+  const nearRows = scratch('dilated rows', Uint8Array, height);
+  nearRows.fill(0);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       if (!map[y * width + x]) continue;
       for (let dy = -1; dy <= 1; dy++) {
         const yy = y + dy;
         if (yy < 0 || yy >= height) continue;
+        nearRows[yy] = 1;
         for (let dx = -1; dx <= 1; dx++) {
           const xx = x + dx;
           if (xx >= 0 && xx < width) out[yy * width + xx] = 1;
@@ -208,5 +247,5 @@ function dilate(map, width, height) {
       }
     }
   }
-  return out;
+  return {near: out, nearRows};
 }

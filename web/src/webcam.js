@@ -11,10 +11,11 @@
 // Per frame, as serving.StreamSession: the frame (mirrored as Gradio mirrors the frames it
 // sends) -> preprocess.js -> the model (worker.js) -> refine.js (the matte at the frame's
 // size, with the frame as guide) -> the exponential average -> compose.js. The model of
-// frame N runs in the worker while this thread refines and composes frame N - 1.
+// frame N runs in the worker while this thread refines and composes frame N - 1 and grabs
+// frame N + 1, which the worker starts on as soon as it is done with N.
 
 import {Compositor} from './compose.js';
-import {Smoother, modelInputSize, prepareInput, resizeLinearFloat, rgbaToGray} from './preprocess.js';
+import {Smoother, modelInputSize, resizeLinearFloat, rgbToGray, rgbaToGray, shrinkForNetwork} from './preprocess.js';
 import {guidedUpsample} from './refine.js';
 
 // Built as a classic script (Gradio's gr.HTML(head=...) adds a plain <script src>): where
@@ -274,6 +275,7 @@ class BrowserCamera {
       this.video.playsInline = true;
       this.video.srcObject = this.stream;
       await this.video.play();
+      this.watchFrames(this.video);
       this.running = true;
       this.frames = 0;
       this.finished = [];
@@ -295,34 +297,79 @@ class BrowserCamera {
     if (this.stream) this.stream.getTracks().forEach((track) => track.stop());
     this.stream = null;
     this.video = null;
+    if (this.waiting) {
+      const wake = this.waiting; // a loop waiting for a frame: it wakes, and ends
+      this.waiting = null;
+      wake();
+    }
     this.showButton();
   }
 
-  /** The next camera frame (the video's next presented frame, or the next paint). */
+  /** Count the camera's frames as the video presents them (requestVideoFrameCallback),
+   * so that the loop grabs a frame as soon as there is one it has not matted yet. */
+  watchFrames(video) {
+    this.presented = 0;
+    this.grabbed = -1;
+    this.waiting = null;
+    const counted = (now, metadata) => {
+      if (video !== this.video) return;
+      this.presented = metadata && metadata.presentedFrames ? metadata.presentedFrames : this.presented + 1;
+      if (this.waiting) {
+        const wake = this.waiting;
+        this.waiting = null;
+        wake();
+      }
+      video.requestVideoFrameCallback(counted);
+    };
+    if (video.requestVideoFrameCallback) video.requestVideoFrameCallback(counted);
+  }
+
+  /** A camera frame not matted yet: at once when the camera has presented one since the
+   * last grab, else the next one (or the next paint, where frames are not counted). */
   nextFrame() {
+    if (!this.video || !this.video.requestVideoFrameCallback) {
+      return new Promise((resolve) => requestAnimationFrame(() => resolve()));
+    }
+    if (this.presented > this.grabbed) {
+      this.grabbed = this.presented;
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
-      if (this.video && this.video.requestVideoFrameCallback) this.video.requestVideoFrameCallback(() => resolve());
-      else requestAnimationFrame(() => resolve());
+      this.waiting = () => {
+        this.grabbed = this.presented;
+        resolve();
+      };
     });
   }
 
-  /** Frames until stopped: the model of one runs in the worker while the previous one is
-   * refined and composed here. */
+  /** Frames until stopped, in a pipeline: while the worker runs the model of frame N, this
+   * thread refines and composes frame N - 1 and grabs and preprocesses frame N + 1, so the
+   * worker starts N + 1 as soon as it has finished N. */
   async loop(generation) {
-    let previous = null;
-    while (generation === this.generation && this.running) {
+    const current = () => generation === this.generation && this.running && this.video;
+    let previous = null; // a frame with its probability, to refine and compose
+    let inference = null; // {frame, result}: the model's run of the frame in the worker
+    while (current()) {
+      if (previous) {
+        this.finish(previous);
+        previous = null;
+      }
       await this.nextFrame();
-      if (generation !== this.generation || !this.video) return;
+      if (!current()) return;
       const frame = await this.grab();
+      if (inference) {
+        const {probability, ms} = await inference.result;
+        if (!current()) return;
+        previous = {...inference.frame, probability, modelMs: ms, inferred: performance.now()};
+        inference = null;
+      }
       if (!frame) continue;
-      const inference = this.worker.call(
+      const result = this.worker.call(
         {type: 'run', key: frame.runner.key, input: frame.input, shape: frame.shape},
         [frame.input.buffer],
       );
-      if (previous) this.finish(previous);
-      const {probability, ms} = await inference;
-      if (generation !== this.generation) return;
-      previous = {...frame, probability, modelMs: ms, inferred: performance.now()};
+      result.catch(() => {}); // a run still in flight when the camera stops fails unheard
+      inference = {frame, result};
     }
   }
 
@@ -332,8 +379,11 @@ class BrowserCamera {
     const height = this.video.videoHeight;
     if (!width || !height) return null;
     const started = performance.now();
-    this.frame.width = width;
-    this.frame.height = height;
+    // Setting a canvas's size, even to the one it has, clears it and its context.
+    if (this.frame.width !== width || this.frame.height !== height) {
+      this.frame.width = width;
+      this.frame.height = height;
+    }
     const context = this.frame.getContext('2d', {willReadFrequently: true});
     if (this.config.camera.mirror) {
       // Mirrored like a mirror (and like the frames Gradio sends the server's stream): the
@@ -348,10 +398,15 @@ class BrowserCamera {
     const size = this.networkSize(height, width);
     const runner = await this.runner(this.modelName(), size);
     const gray = rgbaToGray(pixels, width * height);
-    const input = prepareInput(pixels, width, height, runner.channels, size, gray);
+    const network = shrinkForNetwork(pixels, width, height, runner.channels, size, gray);
+    const input = Float32Array.from(network);
+    const pixelsThere = size[0] * size[1];
+    // The frame's gray at the network's size: the refinement's guide when it works there.
+    const shrunk = {width: size[1], height: size[0], gray: runner.channels === 1 ? network : rgbToGray(network, pixelsThere)};
     return {
       pixels,
       gray,
+      shrunk,
       width,
       height,
       size,
@@ -367,11 +422,11 @@ class BrowserCamera {
    * guide, as the server's stream does, unless the panel's box is cleared), smoothed, and
    * composed with the background. */
   finish(frame) {
-    const {pixels, gray, width, height, size, runner, probability} = frame;
+    const {pixels, gray, shrunk, width, height, size, runner, probability} = frame;
     const began = performance.now();
     const refined = Boolean(this.config.refine) && this.refineEdges();
     let alpha = refined
-      ? guidedUpsample(probability, size[1], size[0], pixels, width, height, this.config.refine, gray)
+      ? guidedUpsample(probability, size[1], size[0], pixels, width, height, this.config.refine, gray, shrunk)
       : resizeLinearFloat(probability, size[1], size[0], width, height);
     if (this.settings.smoothing === false) this.smoother.reset();
     else alpha = this.smoother.apply(alpha);
