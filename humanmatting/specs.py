@@ -204,7 +204,7 @@ MODEL_SPECS: dict[str, ModelSpec] = {
 
 # The model the app, the CLI and load_matter use for a photo when none is named: the one
 # of ours that measures best on the test splits (QUALITY.md).
-DEFAULT_MODEL = "night"
+DEFAULT_MODEL = "dark-light"
 # For frames (the live camera, videos): the fastest of ours, so a stream keeps up.
 DEFAULT_FRAMES_MODEL = "dark-light"
 
