@@ -91,8 +91,13 @@ function areaTable(sourceSize, destinationSize, scale) {
       entries.push([dx, sx2, f32(Math.min(Math.min(fsx2 - sx2, 1.0), cellWidth) / cellWidth)]);
     }
   }
+  // Entries come in order of destination: those of d are starts[d] .. starts[d + 1] - 1.
+  const starts = new Int32Array(destinationSize + 1);
+  for (const [destination] of entries) starts[destination + 1] += 1;
+  for (let d = 0; d < destinationSize; d++) starts[d + 1] += starts[d];
   const table = {
     length: entries.length,
+    starts,
     destination: Int32Array.from(entries, (entry) => entry[0]),
     source: Int32Array.from(entries, (entry) => entry[1]),
     weight: Float32Array.from(entries, (entry) => entry[2]),
@@ -137,28 +142,24 @@ function resizeAreaInteger(source, width, channels, outWidth, outHeight, scaleX,
 }
 
 function accumulateRow(source, row, channels, xs, buffer) {
-  buffer.fill(0);
   const count = xs.length;
   const destination = xs.destination;
   const from = xs.source;
   const weight = xs.weight;
   if (channels === 1) {
-    // The entries come grouped by destination: each sum is kept in a local until its
-    // group ends (the same float32 roundings, without a store and load per entry).
-    let to = destination[0];
-    let sum = 0;
-    for (let k = 0; k < count; k++) {
-      const next = destination[k];
-      if (next !== to) {
-        buffer[to] = sum;
-        to = next;
-        sum = 0;
+    // Each destination's sum in a local (the same float32 roundings, without a store and
+    // load per entry).
+    const starts = xs.starts;
+    for (let d = 0, end = buffer.length; d < end; d++) {
+      let sum = 0;
+      for (let k = starts[d], stop = starts[d + 1]; k < stop; k++) {
+        sum = f32(sum + f32(source[row + from[k]] * weight[k]));
       }
-      sum = f32(sum + f32(source[row + from[k]] * weight[k]));
+      buffer[d] = sum;
     }
-    buffer[to] = sum;
     return;
   }
+  buffer.fill(0);
   for (let k = 0; k < count; k++) {
     const alpha = weight[k];
     const to = destination[k] * channels;

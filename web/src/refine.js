@@ -131,12 +131,9 @@ function levels(matte, [low, high]) {
   return matte;
 }
 
-/** The network's probability (networkWidth x networkHeight) -> alpha at the frame's size,
- * refined with the frame `rgba` as guide (settings: refine.RefineSettings as JSON). The
- * frame's gray (cv2's RGB2GRAY of the whole frame) may be passed when already computed,
- * and `shrunk` ({width, height, gray}: the frame's gray at a smaller size, e.g. the
- * network's input), used as the guide when it has the working size. */
-export function guidedUpsample(probability, networkWidth, networkHeight, rgba, width, height, settings, gray = null, shrunk = null) {
+/** Where the refinement works for a frame of width x height (refine.guided_upsample):
+ * {workWidth, workHeight, radius, full}; full when that is the frame's own size. */
+export function workingSize(networkWidth, networkHeight, width, height, settings) {
   if (settings.guide !== 'gray') throw new Error(`the page refines with a gray guide, not ${settings.guide}`);
   const networkLongSide = Math.max(networkWidth, networkHeight);
   const longSide = Math.max(width, height);
@@ -144,38 +141,61 @@ export function guidedUpsample(probability, networkWidth, networkHeight, rgba, w
   const scale = workLong / longSide;
   const workWidth = Math.max(1, roundHalfEven(width * scale));
   const workHeight = Math.max(1, roundHalfEven(height * scale));
+  const radius = Math.max(1, roundHalfEven((settings.radius * workLong) / networkLongSide));
+  return {workWidth, workHeight, radius, full: workWidth === width && workHeight === height};
+}
+
+/** The guide at the working size: the frame's gray shrunk to it, or `shrunk` ({width,
+ * height, gray}, e.g. the network's gray input) when it has that size already. The server
+ * shrinks the frame, then takes its gray; the gray shrunk differs from that by a grey level
+ * at most, and costs a third (the matte differs by 1e-5 on average). */
+export function workingGuide(fullGray, width, height, work, shrunk = null) {
+  if (work.full) return fullGray;
+  if (shrunk && shrunk.width === work.workWidth && shrunk.height === work.workHeight) return shrunk.gray;
+  return resizePixels(fullGray, width, height, 1, work.workWidth, work.workHeight);
+}
+
+/** The refinement's first part, at the working size (the model's worker runs it): the
+ * window means of a and b, and (unless full) the matte there and where it is unsettled.
+ * New arrays, so that they can be transferred. */
+export function coefficientsAtWork(probability, networkWidth, networkHeight, guideGray, work, settings) {
+  const {workWidth, workHeight, radius} = work;
   const workPixels = workWidth * workHeight;
   const stretched = scratch('source', Float32Array, workPixels);
   resizeLinearFloat(probability, networkWidth, networkHeight, workWidth, workHeight, false, stretched);
   const source = levels(stretched, settings.levels);
-  const fullGray = gray || rgbaToGray(rgba, width * height);
-  const full = workWidth === width && workHeight === height;
-  // The server shrinks the frame, then takes its gray; the gray shrunk differs from that by
-  // a grey level at most, and costs a third (the matte differs by 1e-5 on average).
-  const reuse = shrunk && shrunk.width === workWidth && shrunk.height === workHeight;
-  const shrunkGray = reuse ? shrunk.gray : resizePixels(fullGray, width, height, 1, workWidth, workHeight);
-  const guide = grayGuide(full ? fullGray : shrunkGray);
-  const radius = Math.max(1, roundHalfEven((settings.radius * workLong) / networkLongSide));
-  const [a, b] = grayCoefficients(guide, source, workWidth, workHeight, radius, settings.eps);
-  const alpha = new Float32Array(width * height);
-  if (full) {
-    for (let i = 0; i < alpha.length; i++) {
-      const value = f32(f32(a[i] * guide[i]) + b[i]);
-      alpha[i] = value < 0 ? 0 : value > 1 ? 1 : value;
-    }
-    return alpha;
-  }
+  const guide = grayGuide(guideGray);
+  const [meanA, meanB] = grayCoefficients(guide, source, workWidth, workHeight, radius, settings.eps);
+  const a = Float32Array.from(meanA);
+  const b = Float32Array.from(meanB);
+  if (work.full) return {a, b};
   // As the server: the working-size result stretched to the frame where the matte is
   // settled (a is 0 there, and the frame adds nothing), a . I + b from the stretched a and b
   // where it is not (around unsettled working pixels, dilated by one).
-  const atWork = scratch('at work', Float32Array, workPixels);
+  const atWork = new Float32Array(workPixels);
   const unsettled = scratch('unsettled', Uint8Array, workPixels);
-  for (let i = 0; i < atWork.length; i++) {
+  for (let i = 0; i < workPixels; i++) {
     const value = f32(f32(a[i] * guide[i]) + b[i]);
     atWork[i] = value < 0 ? 0 : value > 1 ? 1 : value;
     unsettled[i] = Math.abs(a[i]) > 1e-3 || (atWork[i] > SETTLED && atWork[i] < 1 - SETTLED) ? 1 : 0;
   }
   const {near, nearRows} = dilate(unsettled, workWidth, workHeight);
+  return {a, b, atWork, near, nearRows};
+}
+
+/** The refinement's second part: alpha at the frame's size from coefficientsAtWork's
+ * `parts` and the frame's gray. */
+export function alphaAtFrame(parts, work, fullGray, width, height) {
+  const {a, b, atWork, near, nearRows} = parts;
+  const {workWidth, workHeight} = work;
+  const alpha = new Float32Array(width * height);
+  if (work.full) {
+    for (let i = 0; i < alpha.length; i++) {
+      const value = f32(f32(a[i] * f32(fullGray[i] * INVERSE_255)) + b[i]);
+      alpha[i] = value < 0 ? 0 : value > 1 ? 1 : value;
+    }
+    return alpha;
+  }
   const xs = linearTable(workWidth, width);
   const ys = linearTable(workHeight, height);
   // resizeLinearFloat's arithmetic: each working row stretched across once (a ring of two,
@@ -224,6 +244,18 @@ export function guidedUpsample(probability, networkWidth, networkHeight, rgba, w
     }
   }
   return alpha;
+}
+
+/** The network's probability (networkWidth x networkHeight) -> alpha at the frame's size,
+ * refined with the frame `rgba` as guide (settings: refine.RefineSettings as JSON): both
+ * parts in turn. The frame's gray (cv2's RGB2GRAY of the whole frame) may be passed when
+ * already computed, and `shrunk` as workingGuide takes it. */
+export function guidedUpsample(probability, networkWidth, networkHeight, rgba, width, height, settings, gray = null, shrunk = null) {
+  const work = workingSize(networkWidth, networkHeight, width, height, settings);
+  const fullGray = gray || rgbaToGray(rgba, width * height);
+  const guide = workingGuide(fullGray, width, height, work, shrunk);
+  const parts = coefficientsAtWork(probability, networkWidth, networkHeight, guide, work, settings);
+  return alphaAtFrame(parts, work, fullGray, width, height);
 }
 
 /** 3x3 dilation of a 0/1 map (cv2.dilate with a 3x3 kernel) as `near`, and `nearRows`:

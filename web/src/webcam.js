@@ -16,7 +16,7 @@
 
 import {Compositor} from './compose.js';
 import {Smoother, modelInputSize, resizeLinearFloat, rgbToGray, rgbaToGray, shrinkForNetwork} from './preprocess.js';
-import {guidedUpsample} from './refine.js';
+import {alphaAtFrame, workingGuide, workingSize} from './refine.js';
 
 // Built as a classic script (Gradio's gr.HTML(head=...) adds a plain <script src>): where
 // it was loaded from is document.currentScript, read while it first runs.
@@ -358,15 +358,17 @@ class BrowserCamera {
       if (!current()) return;
       const frame = await this.grab();
       if (inference) {
-        const {probability, ms} = await inference.result;
+        const {probability, ms, parts, refineMs} = await inference.result;
         if (!current()) return;
-        previous = {...inference.frame, probability, modelMs: ms, inferred: performance.now()};
+        previous = {...inference.frame, probability, parts, modelMs: ms, workerRefineMs: refineMs};
         inference = null;
       }
       if (!frame) continue;
+      const transfer = [frame.input.buffer];
+      if (frame.refine) transfer.push(frame.refine.guide.buffer);
       const result = this.worker.call(
-        {type: 'run', key: frame.runner.key, input: frame.input, shape: frame.shape},
-        [frame.input.buffer],
+        {type: 'run', key: frame.runner.key, input: frame.input, shape: frame.shape, refine: frame.refine},
+        transfer,
       );
       result.catch(() => {}); // a run still in flight when the camera stops fails unheard
       inference = {frame, result};
@@ -395,18 +397,27 @@ class BrowserCamera {
       context.drawImage(this.video, 0, 0, width, height);
     }
     const pixels = context.getImageData(0, 0, width, height).data;
+    const readMs = performance.now() - started;
     const size = this.networkSize(height, width);
     const runner = await this.runner(this.modelName(), size);
     const gray = rgbaToGray(pixels, width * height);
     const network = shrinkForNetwork(pixels, width, height, runner.channels, size, gray);
     const input = Float32Array.from(network);
     const pixelsThere = size[0] * size[1];
-    // The frame's gray at the network's size: the refinement's guide when it works there.
-    const shrunk = {width: size[1], height: size[0], gray: runner.channels === 1 ? network : rgbToGray(network, pixelsThere)};
+    // The edge refinement's first part runs in the worker, after the model: it gets the
+    // guide at the working size (the network's gray input when that is the size).
+    let refine = null;
+    if (this.config.refine && this.refineEdges()) {
+      const settings = this.config.refine;
+      const work = workingSize(size[1], size[0], width, height, settings);
+      const shrunk = {width: size[1], height: size[0], gray: runner.channels === 1 ? network : rgbToGray(network, pixelsThere)};
+      const guide = workingGuide(gray, width, height, work, shrunk);
+      refine = {guide: guide === gray ? gray.slice() : guide, work, settings};
+    }
     return {
       pixels,
       gray,
-      shrunk,
+      refine,
       width,
       height,
       size,
@@ -415,6 +426,7 @@ class BrowserCamera {
       shape: [1, size[0], size[1], runner.channels],
       started,
       prepareMs: performance.now() - started,
+      readMs,
     };
   }
 
@@ -422,11 +434,11 @@ class BrowserCamera {
    * guide, as the server's stream does, unless the panel's box is cleared), smoothed, and
    * composed with the background. */
   finish(frame) {
-    const {pixels, gray, shrunk, width, height, size, runner, probability} = frame;
+    const {pixels, gray, width, height, size, runner, probability, parts} = frame;
     const began = performance.now();
-    const refined = Boolean(this.config.refine) && this.refineEdges();
+    const refined = Boolean(parts);
     let alpha = refined
-      ? guidedUpsample(probability, size[1], size[0], pixels, width, height, this.config.refine, gray, shrunk)
+      ? alphaAtFrame(parts, frame.refine.work, gray, width, height)
       : resizeLinearFloat(probability, size[1], size[0], width, height);
     if (this.settings.smoothing === false) this.smoother.reset();
     else alpha = this.smoother.apply(alpha);
@@ -447,11 +459,13 @@ class BrowserCamera {
     this.finished.push(finished);
     if (this.finished.length > RATE_WINDOW) this.finished.shift();
     this.timings.push({
-      total: frame.prepareMs + frame.modelMs + (finished - began),
+      total: frame.prepareMs + frame.modelMs + (frame.workerRefineMs || 0) + (finished - began),
       latency: finished - frame.started,
       model: frame.modelMs,
       prepare: frame.prepareMs,
-      refine: upsampled - began,
+      read: frame.readMs,
+      workerRefine: frame.workerRefineMs || 0,
+      refine: upsampled - began + (frame.workerRefineMs || 0), // both parts: page and worker
       compose: finished - upsampled,
     });
     if (this.timings.length > RATE_WINDOW) this.timings.shift();
@@ -482,6 +496,8 @@ class BrowserCamera {
       latency_ms: of('latency'),
       model_ms: of('model'),
       prepare_ms: of('prepare'),
+      read_ms: of('read'),
+      worker_refine_ms: of('workerRefine'),
       refine_ms: of('refine'),
       compose_ms: of('compose'),
       refined: this.last && this.last.refined,

@@ -1,12 +1,18 @@
 // The model, in a Web Worker: LiteRT.js runs frame N here while the page refines and
 // composes frame N - 1, so the two share the device's cores instead of taking turns.
 //
+// It also runs the first part of the edge refinement (refine.js coefficientsAtWork, at the
+// working size) when the run asks for it, which balances the two threads: the page keeps
+// the part at the frame's size.
+//
 // Messages in: {id, type: 'init', wasm} | {id, type: 'compile', key, bytes, fixed, dynamic,
-// height, width} | {id, type: 'run', key, input, shape}. Each is answered {id, ...} or
-// {id, error}; inputs and outputs travel as transferred buffers (no copies).
+// height, width} | {id, type: 'run', key, input, shape, refine?: {guide, work, settings}}.
+// Each is answered {id, ...} or {id, error}; inputs and outputs travel as transferred
+// buffers (no copies).
 
 import {Tensor, loadAndCompile, loadLiteRt} from '@litertjs/core';
 
+import {coefficientsAtWork} from './refine.js';
 import {pinSignatureSize} from './tflite.js';
 
 const COMPILED_KEPT = 2; // compiled (model, size) pairs kept: each holds its own buffers
@@ -65,7 +71,17 @@ self.onmessage = async ({data}) => {
       self.postMessage({id: data.id, signature});
     } else if (data.type === 'run') {
       const {probability, ms} = await run(data);
-      self.postMessage({id: data.id, probability, ms}, [probability.buffer]);
+      const transfer = [probability.buffer];
+      let parts = null;
+      let refineMs = 0;
+      if (data.refine) {
+        const started = performance.now();
+        const {guide, work, settings} = data.refine;
+        parts = coefficientsAtWork(probability, data.shape[2], data.shape[1], guide, work, settings);
+        refineMs = performance.now() - started;
+        for (const array of Object.values(parts)) transfer.push(array.buffer);
+      }
+      self.postMessage({id: data.id, probability, ms, parts, refineMs}, transfer);
     }
   } catch (error) {
     self.postMessage({id: data.id, error: String(error && error.message ? error.message : error)});
