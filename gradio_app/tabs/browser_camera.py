@@ -65,12 +65,13 @@ PANEL_HTML = """
 </div>
 """
 PANEL_CSS = """
-.hm-bar { display: flex; gap: 0.75em; align-items: center; margin-bottom: 0.5em; }
+.hm-bar { display: flex; flex-wrap: wrap; gap: 0.5em 0.75em; align-items: center;
+  margin-bottom: 0.5em; }
 .hm-start { padding: 0.4em 1em; border-radius: 6px; white-space: nowrap;
   border: 1px solid var(--button-primary-border-color);
   background: var(--button-primary-background-fill); color: var(--button-primary-text-color); }
 .hm-refine { white-space: nowrap; font-size: 0.9em; }
-.hm-readout { font-size: 0.9em; }
+.hm-readout { font-size: 0.9em; flex: 1 1 18em; }
 .hm-output { width: 100%; height: auto; background: #222; border-radius: 6px; }
 """
 BUILT_NOTE = "The camera is matted in this browser: no frame leaves this device."
