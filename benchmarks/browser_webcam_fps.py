@@ -117,8 +117,7 @@ def main() -> int:
                 page.wait_for_timeout(args.warmup * 1000)
                 chromium = browser_processes()
                 stats = page.evaluate("window.humanmattingWebcam.stats()")
-                cpu_before = cpu_seconds([server]), cpu_seconds(chromium)
-                kinds_before = cpu_by_kind(chromium)
+                server_before, kinds_before = cpu_seconds([server]), cpu_by_kind(chromium)
                 first, started = stats["frames"], time.perf_counter()
                 shown, totals, models, prepares, refines = [], [], [], [], []
                 while time.perf_counter() - started < args.seconds:
@@ -130,13 +129,10 @@ def main() -> int:
                     prepares.append(stats["prepare_ms"])
                     refines.append(stats["refine_ms"])
                 elapsed = time.perf_counter() - started
+                server_cpu = cpu_seconds([server]) - server_before
                 kinds_after = cpu_by_kind(chromium)
-                server_cpu, browser_cpu = (
-                    after - before
-                    for before, after in zip(
-                        cpu_before, (cpu_seconds([server]), cpu_seconds(chromium)), strict=True
-                    )
-                )
+                kinds = {kind: kinds_after[kind] - kinds_before[kind] for kind in kinds_after}
+                browser_cpu = sum(kinds.values())
                 frames = max(stats["frames"] - first, 1)
                 height, width = model_input_size(480, 640, size)
                 row = {
@@ -152,9 +148,7 @@ def main() -> int:
                     "preprocess ms": statistics.median(prepares),
                     "refine ms": statistics.median(refines),
                     "browser CPU ms/frame": browser_cpu * 1e3 / frames,
-                    "page CPU ms/frame": (kinds_after["renderer"] - kinds_before["renderer"])
-                    * 1e3
-                    / frames,
+                    "page CPU ms/frame": kinds["renderer"] * 1e3 / frames,
                     "server CPU s": server_cpu,
                     "server idle CPU s": idle_per_s * elapsed,
                     "seconds": elapsed,

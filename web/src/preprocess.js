@@ -217,17 +217,14 @@ export function linearTable(sourceSize, destinationSize) {
   return {index, weight};
 }
 
-/** cv2.resize(INTER_LINEAR) of one float32 plane (the probability to the frame's size),
- * clipped to 0..1 as preprocess.alpha_to_size does (unless `clip` is false); into `out`
- * when given (a Float32Array of outWidth * outHeight), else a new array. */
-export function resizeLinearFloat(source, width, height, outWidth, outHeight, clip = true, out = null) {
-  const xs = linearTable(width, outWidth);
-  const ys = linearTable(height, outHeight);
-  out = out || new Float32Array(outWidth * outHeight);
-  // Source rows resized horizontally, each once: a ring of two, keyed by the source row.
+/** Rows of the float32 plane `source` (width wide) resized horizontally as
+ * cv2.resize(INTER_LINEAR) does (positions and weights `xs`, linearTable's), each computed
+ * once: a function of the source row, keeping a ring of two, keyed by the row. */
+export function horizontalRows(source, width, xs) {
+  const outWidth = xs.index.length;
   const rows = [new Float32Array(outWidth), new Float32Array(outWidth)];
   const keys = [-1, -1];
-  const horizontal = (y) => {
+  return (y) => {
     const slot = y & 1;
     if (keys[slot] === y) return rows[slot];
     const row = rows[slot];
@@ -241,6 +238,16 @@ export function resizeLinearFloat(source, width, height, outWidth, outHeight, cl
     keys[slot] = y;
     return row;
   };
+}
+
+/** cv2.resize(INTER_LINEAR) of one float32 plane (the probability to the frame's size),
+ * clipped to 0..1 as preprocess.alpha_to_size does (unless `clip` is false); into `out`
+ * when given (a Float32Array of outWidth * outHeight), else a new array. */
+export function resizeLinearFloat(source, width, height, outWidth, outHeight, clip = true, out = null) {
+  const xs = linearTable(width, outWidth);
+  const ys = linearTable(height, outHeight);
+  out = out || new Float32Array(outWidth * outHeight);
+  const horizontal = horizontalRows(source, width, xs);
   for (let dy = 0; dy < outHeight; dy++) {
     const s = ys.index[dy];
     const w = ys.weight[dy];

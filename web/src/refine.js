@@ -6,7 +6,7 @@
 // Float32 arithmetic as numpy's, box sums in double as OpenCV's; where the server looks up
 // unsettled tiles, this looks up unsettled pixels (the two agree where the matte is settled).
 
-import {linearTable, resizeLinearFloat, resizePixels, rgbaToGray, roundHalfEven} from './preprocess.js';
+import {horizontalRows, linearTable, resizeLinearFloat, resizePixels, rgbaToGray, roundHalfEven} from './preprocess.js';
 
 const f32 = Math.fround;
 const INVERSE_255 = f32(1 / 255);
@@ -108,8 +108,8 @@ export function grayCoefficients(guide, source, width, height, radius, eps) {
     b[i] = f32(meanP[i] - f32(a[i] * meanI[i]));
   }
   return [
-    boxInto(a, width, height, radius, rows, scratch('mean a', Float32Array, n)),
-    boxInto(b, width, height, radius, rows, scratch('mean b', Float32Array, n)),
+    boxInto(a, width, height, radius, rows, new Float32Array(n)),
+    boxInto(b, width, height, radius, rows, new Float32Array(n)),
   ];
 }
 
@@ -165,9 +165,7 @@ export function coefficientsAtWork(probability, networkWidth, networkHeight, gui
   resizeLinearFloat(probability, networkWidth, networkHeight, workWidth, workHeight, false, stretched);
   const source = levels(stretched, settings.levels);
   const guide = grayGuide(guideGray);
-  const [meanA, meanB] = grayCoefficients(guide, source, workWidth, workHeight, radius, settings.eps);
-  const a = Float32Array.from(meanA);
-  const b = Float32Array.from(meanB);
+  const [a, b] = grayCoefficients(guide, source, workWidth, workHeight, radius, settings.eps);
   if (work.full) return {a, b};
   // As the server: the working-size result stretched to the frame where the matte is
   // settled (a is 0 there, and the frame adds nothing), a . I + b from the stretched a and b
@@ -198,24 +196,9 @@ export function alphaAtFrame(parts, work, fullGray, width, height) {
   }
   const xs = linearTable(workWidth, width);
   const ys = linearTable(workHeight, height);
-  // resizeLinearFloat's arithmetic: each working row stretched across once (a ring of two,
-  // keyed by the row), then each frame row blended from two of them.
-  const rows = [scratch('stretched row 0', Float32Array, width), scratch('stretched row 1', Float32Array, width)];
-  const keys = [-1, -1];
-  const stretchedRow = (workRow) => {
-    const slot = workRow & 1;
-    const out = rows[slot];
-    if (keys[slot] === workRow) return out;
-    const from = workRow * workWidth;
-    for (let x = 0; x < width; x++) {
-      const x0 = xs.index[x];
-      const x1 = x0 + 1 < workWidth ? x0 + 1 : x0;
-      const wx = xs.weight[x];
-      out[x] = f32(f32(atWork[from + x0] * f32(1 - wx)) + f32(atWork[from + x1] * wx));
-    }
-    keys[slot] = workRow;
-    return out;
-  };
+  // Where the matte is settled, resizeLinearFloat's arithmetic: each working row stretched
+  // across once, then each frame row blended from two of them.
+  const stretchedRow = horizontalRows(atWork, workWidth, xs);
   for (let y = 0; y < height; y++) {
     const row = ys.index[y];
     const y0 = row * workWidth;
@@ -261,10 +244,8 @@ export function guidedUpsample(probability, networkWidth, networkHeight, rgba, w
 /** 3x3 dilation of a 0/1 map (cv2.dilate with a 3x3 kernel) as `near`, and `nearRows`:
  * 1 for each row with any 1 in it. */
 function dilate(map, width, height) {
-  const out = scratch('dilated', Uint8Array, map.length);
-  out.fill(0);
-  const nearRows = scratch('dilated rows', Uint8Array, height);
-  nearRows.fill(0);
+  const out = new Uint8Array(map.length);
+  const nearRows = new Uint8Array(height);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       if (!map[y * width + x]) continue;

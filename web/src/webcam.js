@@ -109,6 +109,10 @@ class BrowserCamera {
     // One loop at a time: each start() gets a new generation, and a frame of an older one
     // (in flight when the camera was stopped) goes no further.
     this.generation = 0;
+    // watchFrames: frames the camera presented, the last one grabbed, a loop waiting for one.
+    this.presented = 0;
+    this.grabbed = -1;
+    this.waiting = null;
     this.frame = document.createElement('canvas');
     this.finished = [];
     this.timings = [];
