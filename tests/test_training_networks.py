@@ -58,6 +58,22 @@ def test_mixed_precision_trains_in_float16_and_serves_in_float32():
     np.testing.assert_allclose(np.asarray(served(batch)), np.asarray(probabilities), atol=5e-3)
 
 
+def test_bfloat16_training_keeps_the_softmax_in_float32():
+    """In bfloat16 a confident pixel's probability rounds to exactly 1 (its steps near 1 are
+    2^-8), and the clipped cross-entropy then gives a wrong one no gradient."""
+    from training.networks import build_training_model, unwrap
+
+    trained = build_training_model("dark", mixed_precision="mixed_bfloat16", input_scale=1 / 255)
+    network, _ = unwrap(trained)
+    head = network.layers[-1]
+    assert network.layers[1].compute_dtype == "bfloat16"
+    assert head.compute_dtype == "float32"
+    kernel, bias = head.get_weights()
+    head.set_weights([np.zeros_like(kernel), np.array([0.0, 8.0], dtype=bias.dtype)])
+    person = np.asarray(trained(_inputs(1)[0], training=False))[..., 1]
+    np.testing.assert_allclose(person, 1 / (1 + np.exp(-8.0)), rtol=1e-6)
+
+
 def _mixed_shape_data(channels):
     """Batches of two shapes, like the pipeline's presets: element spec (None, None, None, C)."""
     import tensorflow as tf

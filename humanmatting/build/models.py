@@ -161,7 +161,13 @@ def build_likeunet(
     x = layers.Conv2D(
         architecture.head_filters, 3, padding="same", activation="relu", name=auto("conv2d")
     )(x)
-    outputs = layers.Conv2D(2, 1, padding="same", activation="softmax", name=auto("conv2d"))(x)
+    # Under a mixed policy the softmax still computes in float32 (Keras's advice): in bfloat16,
+    # whose steps near 1 are 2^-8, confident pixels round to exactly 0 or 1 and the clipped
+    # cross-entropy gives the wrong ones no gradient.
+    head_dtype = "float32" if keras.config.dtype_policy().name.startswith("mixed") else None
+    outputs = layers.Conv2D(
+        2, 1, padding="same", activation="softmax", dtype=head_dtype, name=auto("conv2d")
+    )(x)
     return keras.Model(inputs, outputs, name=name)
 
 
