@@ -185,6 +185,21 @@ def test_ship_adds_fp32_files_smallest_first_only_within_the_budget(export_dir):
         plan_files(export_dir, SHIPPED_MODELS, defaults // 2)
 
 
+def test_ship_takes_back_a_shipped_folder_that_has_no_fp32_file(export_dir, tmp_path):
+    """Re-shipping one new model beside folders copied from the package (runtime files only)."""
+    first = ship(export_dir, budget_mb=30, target_dir=tmp_path / "first")
+    night = export_dir / "night"
+    shutil.rmtree(night)
+    shutil.copytree(tmp_path / "first" / "night", night)
+    (night / TFLITE_FILES["fp32"]).unlink(missing_ok=True)
+    plan = plan_files(export_dir, SHIPPED_MODELS, 30_000_000)
+    assert plan["night"] == [TFLITE_FILES[get_spec("night").default_variant]]
+    assert TFLITE_FILES["fp32"] in plan["dark"]
+    again = ship(export_dir, budget_mb=30, target_dir=tmp_path / "again")
+    default = TFLITE_FILES[get_spec("night").default_variant]
+    assert again["night"][default] == first["night"][default]
+
+
 def test_ship_refuses_the_original_authors_weights(export_dir):
     path = export_dir / "dark-light" / FORMAT_FILE
     description = json.loads(path.read_text())

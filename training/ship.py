@@ -53,8 +53,15 @@ def plan_files(
         total += (folder / default).stat().st_size + description_path.stat().st_size
     if total > budget_bytes:
         raise ValueError(f"The default variants take {total / 1e6:.1f} MB, over the budget")
+    # A folder may lack fp32: one shipped before, copied back beside a new export, holds
+    # only the runtime files.
     fp32 = sorted(
-        (name for name in models if TFLITE_FILES["fp32"] not in chosen[name]),
+        (
+            name
+            for name in models
+            if TFLITE_FILES["fp32"] not in chosen[name]
+            and (export_dir / name / TFLITE_FILES["fp32"]).is_file()
+        ),
         key=lambda name: (export_dir / name / TFLITE_FILES["fp32"]).stat().st_size,
     )
     for name in fp32:
