@@ -119,7 +119,7 @@ def main() -> int:
                 stats = page.evaluate("window.humanmattingWebcam.stats()")
                 server_before, kinds_before = cpu_seconds([server]), cpu_by_kind(chromium)
                 first, started = stats["frames"], time.perf_counter()
-                shown, totals, models, prepares, refines = [], [], [], [], []
+                shown, totals, models, prepares, refines, placed = [], [], [], [], [], []
                 while time.perf_counter() - started < args.seconds:
                     page.wait_for_timeout(1000)
                     stats = page.evaluate("window.humanmattingWebcam.stats()")
@@ -128,6 +128,7 @@ def main() -> int:
                     models.append(stats["model_ms"])
                     prepares.append(stats["prepare_ms"])
                     refines.append(stats["refine_ms"])
+                    placed.append(stats["coefficients_in_worker"] or 0)
                 elapsed = time.perf_counter() - started
                 server_cpu = cpu_seconds([server]) - server_before
                 kinds_after = cpu_by_kind(chromium)
@@ -147,6 +148,8 @@ def main() -> int:
                     "model ms": statistics.median(models),
                     "preprocess ms": statistics.median(prepares),
                     "refine ms": statistics.median(refines),
+                    # refined: the share of frames whose working-size part ran in the worker
+                    "in worker": statistics.mean(placed) if stats["refined"] else None,
                     "browser CPU ms/frame": browser_cpu * 1e3 / frames,
                     "page CPU ms/frame": kinds["renderer"] * 1e3 / frames,
                     "server CPU s": server_cpu,
@@ -168,16 +171,19 @@ def main() -> int:
         f"{load_before[0]:.1f} at the start, {os.getloadavg()[0]:.1f} at the end.",
         "",
         "| model | long side | network | graph | edges | frames/s | shown in the page "
-        "| ms per frame | model ms | preprocess ms | edges ms | browser CPU ms/frame "
+        "| ms per frame | model ms | preprocess ms | edges ms | working-size part in the worker "
+        "| browser CPU ms/frame "
         "| of it the page's | server CPU s (idle) | load |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
+        in_worker = "-" if row["in worker"] is None else f"{row['in worker']:.0%} of frames"
         lines.append(
             f"| {row['model']} | {row['long side']} | {row['network']} | {row['graph']} | "
             f"{row['edges']} | **{row['frames/s']:.1f}** | {row['frames/s shown']:.1f} | "
             f"{row['ms/frame']:.0f} | {row['model ms']:.0f} | {row['preprocess ms']:.0f} | "
             f"{row['refine ms']:.0f} | "
+            f"{in_worker} | "
             f"{row['browser CPU ms/frame']:.0f} | {row['page CPU ms/frame']:.0f} | "
             f"{row['server CPU s']:.2f} "
             f"({row['server idle CPU s']:.2f}) | {row['load']:.1f} |"

@@ -16,7 +16,7 @@
 
 import {Compositor} from './compose.js';
 import {Smoother, modelInputSize, resizeLinearFloat, rgbToGray, rgbaToGray, shrinkForNetwork} from './preprocess.js';
-import {alphaAtFrame, workingGuide, workingSize} from './refine.js';
+import {alphaAtFrame, coefficientsAtWork, workingGuide, workingSize} from './refine.js';
 
 // Built as a classic script (Gradio's gr.HTML(head=...) adds a plain <script src>): where
 // it was loaded from is document.currentScript, read while it first runs.
@@ -29,6 +29,14 @@ const SIMD_PROBE = new Uint8Array([
   0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11,
 ]);
 const RATE_WINDOW = 30; // frames in the frames/s readout, as the server's StreamSession
+// Model workers: two where the device has the cores (measured on 2 cores too: the page's
+// own work then fills what the model leaves idle; BENCHMARKS.md, Webcam in the browser).
+const MODEL_WORKERS = (navigator.hardwareConcurrency || 1) >= 2 ? 2 : 1;
+const BALANCE_WEIGHT = 0.1; // of each new frame in the threads' average work per frame
+
+function mean(values) {
+  return values.length ? values.reduce((sum, value) => sum + value, 0) / values.length : null;
+}
 
 function median(values) {
   if (!values.length) return 0;
@@ -90,6 +98,34 @@ class ModelWorker {
   }
 }
 
+/** Workers that run the models of successive frames side by side, each with its own
+ * LiteRT.js: while frame N's model runs in one, N + 1's starts in the next, so a device
+ * with a core to spare is not held to one model run at a time. */
+class ModelWorkers {
+  constructor(url, count) {
+    this.workers = Array.from({length: count}, () => new ModelWorker(url));
+    this.sent = 0;
+  }
+
+  get size() {
+    return this.workers.length;
+  }
+
+  /** The same request to every worker (init, compile); the first one's answer. */
+  async broadcast(message) {
+    const answers = await Promise.all(this.workers.map((worker) => worker.call(message)));
+    return answers[0];
+  }
+
+  /** A frame's run, to the workers in turn: with as many in flight as there are workers,
+   * the one it goes to has just answered the oldest. */
+  run(message, transfer) {
+    const worker = this.workers[this.sent % this.workers.length];
+    this.sent += 1;
+    return worker.call(message, transfer);
+  }
+}
+
 class BrowserCamera {
   constructor() {
     this.config = null;
@@ -98,7 +134,7 @@ class BrowserCamera {
     this.where = this.settings.where || 'browser';
     this.problem = null; // why the browser cannot run it: set once, then the server is used
     this.ready = null; // promise: LiteRT.js and the chosen model loaded
-    this.worker = null;
+    this.workers = null;
     this.files = new Map(); // model name -> bytes (the server's own file)
     this.compiled = new Map(); // "model@HxW" -> promise of the signature the worker runs
     this.smoother = null;
@@ -117,6 +153,10 @@ class BrowserCamera {
     this.finished = [];
     this.timings = [];
     this.frames = 0;
+    // Where the refinement's working-size part runs: on whichever thread is less busy per
+    // frame (averages of the worker's model time and the page's own work), since the
+    // slower of the two sets the frame rate.
+    this.load = {worker: 0, page: 0, coefficients: 0};
     this.last = null; // the last frame's pixels and matte, for snapshot()
     this.picture = null; // the background picture, loaded from its URL
     this.pictureUrl = null;
@@ -165,8 +205,8 @@ class BrowserCamera {
       if (!Object.keys(this.config.models).length) throw new Error('this server has no model for it');
       this.smoother = new Smoother(this.config.smoothing_weight);
       this.note('Loading the model into this browser…');
-      this.worker = new ModelWorker(new URL('worker.js', HERE));
-      await this.worker.call({type: 'init', wasm: new URL('wasm/', HERE).href});
+      this.workers = new ModelWorkers(new URL('worker.js', HERE), MODEL_WORKERS);
+      await this.workers.broadcast({type: 'init', wasm: new URL('wasm/', HERE).href});
       const {width, height} = this.config.camera;
       await this.runner(this.modelName(), this.networkSize(height, width));
       this.note('The camera is matted in this browser (LiteRT.js, WebAssembly): no frame leaves this device.');
@@ -209,7 +249,7 @@ class BrowserCamera {
           this.files.set(name, new Uint8Array(await response.arrayBuffer()));
         }
         const fixed = this.config.fixed_signature.replace('{height}', height).replace('{width}', width);
-        const {signature} = await this.worker.call({
+        const {signature} = await this.workers.broadcast({
           type: 'compile',
           key,
           bytes: this.files.get(name),
@@ -346,13 +386,13 @@ class BrowserCamera {
     });
   }
 
-  /** Frames until stopped, in a pipeline: while the worker runs the model of frame N, this
-   * thread refines and composes frame N - 1 and grabs and preprocesses frame N + 1, so the
-   * worker starts N + 1 as soon as it has finished N. */
+  /** Frames until stopped, in a pipeline: while the workers run the models of frames N
+   * (and N + 1 in the second worker), this thread refines and composes frame N - 1 and
+   * grabs and preprocesses the next, so a worker starts on it as soon as it is free. */
   async loop(generation) {
     const current = () => generation === this.generation && this.running && this.video;
     let previous = null; // a frame with its probability, to refine and compose
-    let inference = null; // {frame, result}: the model's run of the frame in the worker
+    const inFlight = []; // {frame, result}, oldest first: the models running in the workers
     while (current()) {
       if (previous) {
         this.finish(previous);
@@ -361,21 +401,26 @@ class BrowserCamera {
       await this.nextFrame();
       if (!current()) return;
       const frame = await this.grab();
-      if (inference) {
+      // Every worker busy (or no new frame to give one): take the oldest frame's matte.
+      if (inFlight.length && (inFlight.length >= this.workers.size || !frame)) {
+        const inference = inFlight.shift();
         const {probability, ms, parts, refineMs} = await inference.result;
         if (!current()) return;
         previous = {...inference.frame, probability, parts, modelMs: ms, workerRefineMs: refineMs};
-        inference = null;
       }
       if (!frame) continue;
       const transfer = [frame.input.buffer];
-      if (frame.refine) transfer.push(frame.refine.guide.buffer);
-      const result = this.worker.call(
-        {type: 'run', key: frame.runner.key, input: frame.input, shape: frame.shape, refine: frame.refine},
+      let refine = null;
+      if (frame.refine && this.coefficientsInWorker()) {
+        refine = frame.refine;
+        transfer.push(refine.guide.buffer);
+      }
+      const result = this.workers.run(
+        {type: 'run', key: frame.runner.key, input: frame.input, shape: frame.shape, refine},
         transfer,
       );
       result.catch(() => {}); // a run still in flight when the camera stops fails unheard
-      inference = {frame, result};
+      inFlight.push({frame, result});
     }
   }
 
@@ -416,7 +461,7 @@ class BrowserCamera {
       const work = workingSize(size[1], size[0], width, height, settings);
       const shrunk = {width: size[1], height: size[0], gray: runner.channels === 1 ? network : rgbToGray(network, pixelsThere)};
       const guide = workingGuide(gray, width, height, work, shrunk);
-      refine = {guide: guide === gray ? gray.slice() : guide, work, settings};
+      refine = {guide: guide === gray ? gray.slice() : guide, work, settings}; // may travel
     }
     return {
       pixels,
@@ -438,8 +483,17 @@ class BrowserCamera {
    * guide, as the server's stream does, unless the panel's box is cleared), smoothed, and
    * composed with the background. */
   finish(frame) {
-    const {pixels, gray, width, height, size, runner, probability, parts} = frame;
+    const {pixels, gray, width, height, size, runner, probability} = frame;
     const began = performance.now();
+    // The box as it is now, not as it was when the frame was grabbed (frames in flight).
+    const refineNow = this.refineEdges();
+    let parts = refineNow ? frame.parts : null;
+    let coefficientsMs = frame.workerRefineMs || 0;
+    if (!parts && frame.refine && refineNow) {
+      const {guide, work, settings} = frame.refine;
+      parts = coefficientsAtWork(probability, size[1], size[0], guide, work, settings);
+      coefficientsMs = performance.now() - began;
+    }
     const refined = Boolean(parts);
     let alpha = refined
       ? alphaAtFrame(parts, frame.refine.work, gray, width, height)
@@ -458,6 +512,7 @@ class BrowserCamera {
       this.picture,
     );
     const finished = performance.now();
+    this.balance(frame, finished - began, coefficientsMs, Boolean(frame.parts));
     this.last = {pixels, width, height, alpha: Float32Array.from(alpha), size, name: runner.name, signature: runner.signature, refined};
     this.frames += 1;
     this.finished.push(finished);
@@ -469,6 +524,7 @@ class BrowserCamera {
       prepare: frame.prepareMs,
       read: frame.readMs,
       workerRefine: frame.workerRefineMs || 0,
+      coefficientsInWorker: frame.parts ? 1 : 0,
       refine: upsampled - began + (frame.workerRefineMs || 0), // both parts: page and worker
       compose: finished - upsampled,
     });
@@ -480,6 +536,23 @@ class BrowserCamera {
         `· camera ${width}x${height}, network ${size[1]}x${size[0]} · ${runner.name} · frame ${this.frames}` +
         (problem ? ` · ${problem}` : ''),
     );
+  }
+
+  /** Update the threads' average work per frame (without the working-size refinement,
+   * wherever it ran) from a finished frame. */
+  balance(frame, finishMs, coefficientsMs, inWorker) {
+    const average = (old, value) => (old ? old + (value - old) * BALANCE_WEIGHT : value);
+    const pageMs = frame.prepareMs + finishMs - (inWorker ? 0 : coefficientsMs);
+    this.load.worker = average(this.load.worker, frame.modelMs / this.workers.size);
+    this.load.page = average(this.load.page, pageMs);
+    if (frame.refine) this.load.coefficients = average(this.load.coefficients, coefficientsMs);
+  }
+
+  /** Whether the next frame's working-size refinement runs in the worker: where adding it
+   * leaves the busier thread less busy. */
+  coefficientsInWorker() {
+    const {worker, page, coefficients} = this.load;
+    return Math.max(worker + coefficients, page) <= Math.max(worker, page + coefficients);
   }
 
   rate() {
@@ -502,6 +575,7 @@ class BrowserCamera {
       prepare_ms: of('prepare'),
       read_ms: of('read'),
       worker_refine_ms: of('workerRefine'),
+      coefficients_in_worker: mean(this.timings.map((t) => t.coefficientsInWorker)),
       refine_ms: of('refine'),
       compose_ms: of('compose'),
       refined: this.last && this.last.refined,

@@ -2,8 +2,8 @@
 // composes frame N - 1, so the two share the device's cores instead of taking turns.
 //
 // It also runs the first part of the edge refinement (refine.js coefficientsAtWork, at the
-// working size) when the run asks for it, which balances the two threads: the page keeps
-// the part at the frame's size.
+// working size) when the run asks for it: the page asks while this is the less busy thread
+// (webcam.js coefficientsInWorker), and keeps the part at the frame's size.
 //
 // Messages in: {id, type: 'init', wasm} | {id, type: 'compile', key, bytes, fixed, dynamic,
 // height, width} | {id, type: 'run', key, input, shape, refine?: {guide, work, settings}}.
