@@ -461,7 +461,8 @@ class BrowserCamera {
       const work = workingSize(size[1], size[0], width, height, settings);
       const shrunk = {width: size[1], height: size[0], gray: runner.channels === 1 ? network : rgbToGray(network, pixelsThere)};
       const guide = workingGuide(gray, width, height, work, shrunk);
-      refine = {guide: guide === gray ? gray.slice() : guide, work, settings}; // may travel
+      // A copy of the frame's gray when it is the guide: the guide may be transferred to a worker.
+      refine = {guide: guide === gray ? gray.slice() : guide, work, settings};
     }
     return {
       pixels,
@@ -488,11 +489,11 @@ class BrowserCamera {
     // The box as it is now, not as it was when the frame was grabbed (frames in flight).
     const refineNow = this.refineEdges();
     let parts = refineNow ? frame.parts : null;
-    let coefficientsMs = frame.workerRefineMs || 0;
+    let pageCoefficientsMs = 0; // the working-size part, when this thread ran it
     if (!parts && frame.refine && refineNow) {
       const {guide, work, settings} = frame.refine;
       parts = coefficientsAtWork(probability, size[1], size[0], guide, work, settings);
-      coefficientsMs = performance.now() - began;
+      pageCoefficientsMs = performance.now() - began;
     }
     const refined = Boolean(parts);
     let alpha = refined
@@ -512,7 +513,8 @@ class BrowserCamera {
       this.picture,
     );
     const finished = performance.now();
-    this.balance(frame, finished - began, coefficientsMs, Boolean(frame.parts));
+    const coefficientsMs = !refined ? null : parts === frame.parts ? frame.workerRefineMs : pageCoefficientsMs;
+    this.balance(frame, finished - began - pageCoefficientsMs, coefficientsMs);
     this.last = {pixels, width, height, alpha: Float32Array.from(alpha), size, name: runner.name, signature: runner.signature, refined};
     this.frames += 1;
     this.finished.push(finished);
@@ -538,14 +540,14 @@ class BrowserCamera {
     );
   }
 
-  /** Update the threads' average work per frame (without the working-size refinement,
-   * wherever it ran) from a finished frame. */
-  balance(frame, finishMs, coefficientsMs, inWorker) {
+  /** Update the threads' average work per frame from a finished frame: the page's own
+   * (`finishMs` without the working-size refinement) and, when it was refined, that part's
+   * time wherever it ran. */
+  balance(frame, finishMs, coefficientsMs) {
     const average = (old, value) => (old ? old + (value - old) * BALANCE_WEIGHT : value);
-    const pageMs = frame.prepareMs + finishMs - (inWorker ? 0 : coefficientsMs);
     this.load.worker = average(this.load.worker, frame.modelMs / this.workers.size);
-    this.load.page = average(this.load.page, pageMs);
-    if (frame.refine) this.load.coefficients = average(this.load.coefficients, coefficientsMs);
+    this.load.page = average(this.load.page, frame.prepareMs + finishMs);
+    if (coefficientsMs !== null) this.load.coefficients = average(this.load.coefficients, coefficientsMs);
   }
 
   /** Whether the next frame's working-size refinement runs in the worker: where adding it
