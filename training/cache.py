@@ -54,6 +54,18 @@ class DecodedSet:
         start = int(self.offsets[position])
         return self.masks[start : start + height * width].reshape(height, width)
 
+    def subset(self, positions: list[int], name: str | None = None) -> DecodedSet:
+        """The photos at `positions`, sharing this set's arrays (no copy)."""
+        positions = list(positions)
+        return DecodedSet(
+            name or self.name,
+            [self.stems[i] for i in positions],
+            self.images,
+            self.masks,
+            self.shapes[positions].reshape(-1, 2),
+            self.offsets[positions],
+        )
+
 
 def shrink(array: np.ndarray, long_side: int) -> np.ndarray:
     """Area-averaged shrink so that the long side is at most `long_side` (never enlarges)."""
@@ -98,6 +110,56 @@ def default_cache_dir() -> Path:
     return Path(base) / "humanmatting" / "training"
 
 
+def _flat(
+    images: list[np.ndarray], masks: list[np.ndarray]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    shapes = np.array([mask.shape for mask in masks], np.int64).reshape(-1, 2)
+    offsets = np.concatenate([[0], np.cumsum(shapes[:, 0] * shapes[:, 1])[:-1]]).astype(np.int64)
+    flat_images = np.concatenate([rgb.reshape(-1) for rgb in images]) if images else np.zeros(0)
+    flat_masks = np.concatenate([mask.reshape(-1) for mask in masks]) if masks else np.zeros(0)
+    return flat_images.astype(np.uint8), flat_masks.astype(np.uint8), shapes, offsets
+
+
+def in_memory_set(
+    name: str, stems: list[str], images: list[np.ndarray], masks: list[np.ndarray]
+) -> DecodedSet:
+    """A DecodedSet held in memory (made-up validation frames, subsets)."""
+    flat_images, flat_masks, shapes, offsets = _flat(images, masks)
+    return DecodedSet(name, list(stems), flat_images, flat_masks, shapes, offsets)
+
+
+def write_cache(
+    folder: Path,
+    name: str,
+    stems: list[str],
+    images: list[np.ndarray],
+    masks: list[np.ndarray],
+    long_side: int,
+) -> None:
+    """Write a cache folder atomically (a partial folder renamed into place)."""
+    flat_images, flat_masks, shapes, offsets = _flat(images, masks)
+    partial = folder.with_name(f"{folder.name}.partial-{os.getpid()}")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    np.save(partial / "images.npy", flat_images)
+    np.save(partial / "masks.npy", flat_masks)
+    index = {
+        "version": CACHE_VERSION,
+        "name": name,
+        "long_side": long_side,
+        "stems": list(stems),
+        "shapes": shapes.tolist(),
+        "offsets": offsets.tolist(),
+    }
+    (partial / INDEX_FILE).write_text(json.dumps(index))
+    try:
+        os.replace(partial, folder)
+    except OSError:
+        if not (folder / INDEX_FILE).is_file():
+            raise
+        shutil.rmtree(partial, ignore_errors=True)  # another process built it meanwhile
+
+
 def open_cache(folder: str | os.PathLike) -> DecodedSet:
     folder = Path(folder)
     index = json.loads((folder / INDEX_FILE).read_text())
@@ -138,26 +200,12 @@ def decode_set(
                 disable=not progress,
             )
         )
-    shapes = np.array([mask.shape for _, mask in decoded], np.int64)
-    offsets = np.concatenate([[0], np.cumsum(shapes[:, 0] * shapes[:, 1])[:-1]]).astype(np.int64)
-    partial = folder.with_name(f"{folder.name}.partial-{os.getpid()}")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
-    np.save(partial / "images.npy", np.concatenate([rgb.reshape(-1) for rgb, _ in decoded]))
-    np.save(partial / "masks.npy", np.concatenate([mask.reshape(-1) for _, mask in decoded]))
-    index = {
-        "version": CACHE_VERSION,
-        "name": name,
-        "long_side": long_side,
-        "stems": [pair.stem for pair in pairs],
-        "shapes": shapes.tolist(),
-        "offsets": offsets.tolist(),
-    }
-    (partial / INDEX_FILE).write_text(json.dumps(index))
-    try:
-        os.replace(partial, folder)
-    except OSError:
-        if not (folder / INDEX_FILE).is_file():
-            raise
-        shutil.rmtree(partial, ignore_errors=True)  # another process built it meanwhile
+    write_cache(
+        folder,
+        name,
+        [pair.stem for pair in pairs],
+        [rgb for rgb, _ in decoded],
+        [mask for _, mask in decoded],
+        long_side,
+    )
     return open_cache(folder)

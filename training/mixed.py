@@ -18,13 +18,23 @@ import numpy as np
 from humanmatting.preprocess import prepare_input, resize
 from training.augment import PhotoAugmentation
 from training.cache import DecodedSet
-from training.pipeline import one_hot_target
+from training.everyday import PastedPeople, PhotoSource
+from training.pipeline import one_hot_target, soft_target
 
 
 @dataclass
 class WeightedSet:
-    data: DecodedSet
+    """A source of training frames and its sampling weight. A DecodedSet is drawn as a
+    PhotoSource; `soft` trains on the mask's values (a teacher's probability) instead of
+    thresholding it."""
+
+    data: DecodedSet | PhotoSource | PastedPeople
     weight: float
+    soft: bool = False
+
+    @property
+    def source(self) -> PhotoSource | PastedPeople:
+        return PhotoSource(self.data) if isinstance(self.data, DecodedSet) else self.data
 
 
 def normalized_weights(sets: list[WeightedSet]) -> np.ndarray:
@@ -47,15 +57,14 @@ def training_batches(
     """Yield `steps` (x, y) numpy batches of epoch `epoch`."""
     rng = np.random.default_rng([seed, epoch])
     probabilities = normalized_weights(sets)
+    sources = [item.source for item in sets]
     for _ in range(steps):
         size = presets[int(rng.integers(len(presets)))]
         inputs, targets = [], []
         for which in rng.choice(len(sets), size=batch_size, p=probabilities):
-            data = sets[which].data
-            position = int(rng.integers(len(data)))
-            rgb, mask = augmentation.apply(data.image(position), data.mask(position), size, rng)
+            rgb, mask = sources[which].draw(size, rng, augmentation)
             inputs.append(prepare_input(rgb, channels, size)[0])
-            targets.append(one_hot_target(mask))
+            targets.append(soft_target(mask) if sets[which].soft else one_hot_target(mask))
         yield np.stack(inputs), np.stack(targets)
 
 

@@ -157,3 +157,61 @@ def best_checkpoint(run_dir: str | os.PathLike) -> Path:
             "(python -m training.train) or pass a .keras file."
         )
     return max(scored)[2]
+
+
+def initialize_from(model: keras.Model, source: keras.Model, batch) -> None:
+    """Start a training model from a trained served network (`inference_model`'s form).
+
+    Fine-tuning on new data keeps what the network learned. The served network has its
+    batch norms folded or not; here each conv takes the source's kernel (the input scale
+    unfolded from the first one; ACNet's 3x3 branch takes the fused kernel, its 1x3 and 3x1
+    branches start at zero, so the sum is unchanged), and each batch norm is set so that
+    it passes its input through unchanged both at inference (its moving statistics) and in
+    training (its scale and offset undo the batch's own statistics on `batch`): the
+    training model then starts as the source computes, in both modes.
+    """
+    import numpy as np
+
+    network, scale = unwrap(model)
+    by_name = {layer.name: layer for layer in source.layers}
+    first_conv = next(layer for layer in source.layers if isinstance(layer, layers.Conv2D))
+    for layer in network.layers:
+        if not layer.weights or isinstance(layer, layers.BatchNormalization):
+            continue
+        name, _, part = layer.name.rpartition("-")
+        if layer.name in by_name:
+            weights = [np.asarray(w) for w in by_name[layer.name].get_weights()]
+        elif part in ("1", "2", "3") and name in by_name:
+            kernel, bias = (np.asarray(w) for w in by_name[name].get_weights())
+            if part == "1":
+                weights = [kernel, bias]
+            else:
+                weights = [np.zeros(layer.kernel.shape), np.zeros(layer.bias.shape)]
+        else:
+            raise ValueError(f"{source.name} has no layer for {layer.name}")
+        if by_name.get(layer.name) is first_conv and scale != 1.0:
+            weights[0] = weights[0] / scale
+        layer.set_weights([w.astype(np.float32) for w in weights])
+    norms = [layer for layer in network.layers if isinstance(layer, layers.BatchNormalization)]
+    if not norms:
+        return
+    # Each norm's input on `batch`, with the norms before it already set (they pass through).
+    for norm in norms:
+        source_norm = by_name[norm.name]
+        gamma, beta, mean, variance = (np.asarray(w) for w in source_norm.get_weights())
+        inputs = keras.Model(network.inputs, norm.input)
+        x = np.asarray(inputs(np.asarray(batch) * scale), np.float64)
+        # The source's own norm y = (x - mean) * gamma / sqrt(variance + eps) + beta, as an
+        # affine map a * x + b, written as a norm over this batch's statistics.
+        a = gamma / np.sqrt(variance + source_norm.epsilon)
+        b = beta - mean * a
+        batch_mean = x.mean(axis=(0, 1, 2))
+        batch_std = np.sqrt(x.var(axis=(0, 1, 2)) + norm.epsilon)
+        norm.set_weights(
+            [
+                (a * batch_std).astype(np.float32),
+                (a * batch_mean + b).astype(np.float32),
+                batch_mean.astype(np.float32),
+                (batch_std**2 - norm.epsilon).astype(np.float32),
+            ]
+        )

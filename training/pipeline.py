@@ -74,6 +74,12 @@ def one_hot_target(alpha: np.ndarray) -> np.ndarray:
     return np.stack([1 - person, person], axis=-1)
 
 
+def soft_target(alpha: np.ndarray) -> np.ndarray:
+    """HxW uint8 soft alpha (a teacher's probability) -> HxWx2 float32 (background, person)."""
+    person = alpha.astype(np.float32) * np.float32(1 / 255)
+    return np.stack([1 - person, person], axis=-1)
+
+
 def load_example(
     image_path: str,
     matte_path: str,

@@ -82,7 +82,24 @@ PHOTOS = Recipe(
     # The shipped runs: 30 epochs each (night and dark-light best in epochs 28 and 29).
     extra={"epochs": {"night": 30, "dark": 30, "dark-light": 30}, "samples_per_epoch": 3000},
 )
-RECIPES = {"original": ORIGINAL, "improved": IMPROVED, "photos": PHOTOS}
+# Everyday photos (training.everyday): the photos recipe at every scale, long sides 128 to
+# 512 (the small ones more often: a batch's cost grows with its pixels), for mixes that add
+# frames with nobody, teacher-labelled photos and pasted people to the mask sets.
+EVERYDAY_PRESETS: tuple[tuple[int, int], ...] = (
+    (160, 128), (128, 160), (160, 160), (192, 160), (160, 192),
+    (256, 192), (192, 256), (224, 224), (256, 256),
+    (320, 224), (224, 320), (320, 320),
+    (384, 288), (288, 384), (512, 384), (384, 512),
+)  # fmt: skip
+EVERYDAY = replace(
+    PHOTOS,
+    extra={
+        "epochs": {"night": 30, "dark": 30, "dark-light": 30},
+        "samples_per_epoch": 3000,
+        "presets": EVERYDAY_PRESETS,
+    },
+)
+RECIPES = {"original": ORIGINAL, "improved": IMPROVED, "photos": PHOTOS, "everyday": EVERYDAY}
 
 
 def parse_scale(text: str) -> float:

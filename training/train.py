@@ -80,12 +80,17 @@ def _mix_argument(text: str) -> dict[str, float]:
 def mask_folder_sets(data: Path, mix: dict[str, float] | None) -> dict[Path, float]:
     """The mask-folder sets to train on, with their sampling weights: `data` itself, or the
     sets below it named in `mix` (default: every set below it, equal weights)."""
+    from training.everyday import SOURCE_NAMES
+
     data = Path(data)
-    found = {path.name: path for path in mask_folder_sets_in(data)}
+    found = {
+        path.name: path for path in mask_folder_sets_in(data) if (path / "train.txt").is_file()
+    }
     if not found:
         raise ValueError(f"{data} holds no mask-folder sets (images/, masks/, train.txt)")
     if mix is None:
         return dict.fromkeys(found.values(), 1.0)
+    mix = {name: weight for name, weight in mix.items() if name not in SOURCE_NAMES}
     unknown = [name for name in mix if name not in found]
     if unknown:
         raise ValueError(
@@ -110,6 +115,9 @@ class TrainConfig:
     mix: dict[str, float] | None = None  # mask-folder sets under `data` -> sampling weight
     samples_per_epoch: int | None = None  # mask-folder sets: draws per epoch
     cache_dir: Path | None = None  # decoded photos (default ~/.cache/humanmatting/training)
+    photos: Path | None = None  # unlabelled photos: the nobody, teacher and pasted sources
+    teacher: Path | None = None  # the teacher's .tflite (MediaPipe selfie segmenter)
+    init_from: Path | None = None  # a model folder whose network starts the training
     max_train: int | None = None  # use a seeded subset (quick runs, notebooks in CI)
     max_val: int | None = None
     mixed_precision: bool | str = False  # True = mixed_float16, or a Keras policy name
@@ -302,15 +310,88 @@ def aisegment_datasets(config: TrainConfig, channels: int, replicas: int, initia
     )
 
 
+PASTED_VAL_FRAMES = 100
+
+
+def everyday_sets(
+    config: TrainConfig,
+    weights: dict[str, float],
+    people_train: list,
+    people_val: list,
+    fraction: float,
+) -> tuple[list, list, dict]:
+    """The `nobody`, `teacher` and `pasted` sources (training.everyday) named in --mix,
+    their validation frames and their run.json entries."""
+    from training.everyday import (
+        PastedPeople,
+        PhotoSource,
+        split_unlabelled,
+        validation_frames,
+    )
+    from training.mixed import WeightedSet
+    from training.teacher import label_photos
+
+    if config.photos is None or config.teacher is None:
+        raise ValueError(
+            f"--mix names {', '.join(weights)}: pass --photos (unlabelled photos, e.g. "
+            "../shared/photos) and --teacher (MediaPipe's selfie_segmentation.tflite)"
+        )
+    labels = label_photos(
+        config.photos, config.teacher, config.cache_dir, progress=config.verbose != 0
+    )
+    split = split_unlabelled(labels, fraction)
+    print(split.report(), flush=True)
+    sources = {
+        "nobody": (PhotoSource(split.nobody_train, empty=True), False),
+        "teacher": (PhotoSource(split.people_train), True),
+        "pasted": (PastedPeople(people_train, split.nobody_train), False),
+    }
+    train = [
+        WeightedSet(sources[name][0], weight, soft=sources[name][1])
+        for name, weight in weights.items()
+    ]
+    val, info = [], {}
+    for name, weight in weights.items():
+        held_out = None
+        if name == "nobody" and len(split.nobody_val):
+            held_out = validation_frames(
+                PhotoSource(split.nobody_val, empty=True),
+                "nobody-val",
+                len(split.nobody_val),
+                PHOTO_VAL_SIZE,
+                config.seed,
+            )
+        elif name == "pasted" and people_val and len(split.nobody_val):
+            held_out = validation_frames(
+                PastedPeople(people_val, split.nobody_val),
+                "pasted-val",
+                PASTED_VAL_FRAMES,
+                PHOTO_VAL_SIZE,
+                config.seed,
+            )
+        if held_out is not None:
+            val.append(held_out)
+        info[name] = {
+            "path": str(config.photos),
+            "teacher": str(config.teacher),
+            "weight": weight,
+            "train": len(sources[name][0]) if name != "pasted" else len(split.nobody_train),
+            "val": len(held_out) if held_out is not None else 0,
+        }
+    return train, val, info
+
+
 def photo_datasets(config: TrainConfig, channels: int, replicas: int, initial_epoch: int):
-    """Mask-folder sets: decoded once (cache), mixed by weight, augmented for real photos."""
+    """Mask-folder sets: decoded once (cache), mixed by weight, augmented for real photos;
+    with the everyday sources (training.everyday) when --mix names them."""
     from training.augment import RESIZE_ONLY, PhotoAugmentation
     from training.cache import decode_set
+    from training.everyday import SOURCE_NAMES
     from training.maskfolders import index_mask_folder
     from training.mixed import WeightedSet, make_training_dataset, make_validation_dataset
 
     recipe = config.recipe
-    presets = config.presets or PHOTO_PRESETS
+    presets = config.presets or recipe.extra.get("presets") or PHOTO_PRESETS
     fraction = PHOTO_VAL_FRACTION if config.val_fraction is None else config.val_fraction
     augmentation = recipe.augmentation
     if augmentation is not None and not isinstance(augmentation, PhotoAugmentation):
@@ -336,6 +417,15 @@ def photo_datasets(config: TrainConfig, channels: int, replicas: int, initial_ep
             "val": len(val_pairs),
             "skipped": {reason: len(stems) for reason, stems in split.skipped.items()},
         }
+    everyday = {name: w for name, w in (config.mix or {}).items() if name in SOURCE_NAMES}
+    if everyday:
+        people_val = list(val_sets)
+        more_train, more_val, more_info = everyday_sets(
+            config, everyday, [item.data for item in train_sets], people_val, fraction
+        )
+        train_sets += more_train
+        val_sets += more_val
+        sets_info.update(more_info)
     total = sum(item.weight for item in train_sets)
     for item, info in zip(train_sets, sets_info.values(), strict=True):
         info["share"] = round(item.weight / total, 4)
@@ -377,6 +467,17 @@ def photo_datasets(config: TrainConfig, channels: int, replicas: int, initial_ep
         flush=True,
     )
     return train_data, val_data, steps_per_epoch, steps_per_epoch * recipe.batch_size, info
+
+
+def start_from(model, folder: Path, data) -> None:
+    """Fine-tune: the model starts as the network of the model folder `folder` computes."""
+    from humanmatting.build.keras_backend import load_keras_model
+    from training.networks import initialize_from
+
+    source = load_keras_model(Path(folder))
+    batch = next(iter(data))[0]
+    initialize_from(model, source, batch)
+    print(f"starting from {folder} ({source.count_params():,} parameters)", flush=True)
 
 
 def run_training(config: TrainConfig) -> TrainResult:
@@ -429,6 +530,8 @@ def run_training(config: TrainConfig) -> TrainResult:
                 jit_compile=resolve_jit(config.jit_compile),
             )
             initial_epoch = 0
+            if config.init_from is not None:
+                start_from(model, config.init_from, val_data)
 
     earlier = json.loads((run_dir / RUN_FILE).read_text()) if last_state is not None else {}
     # Earlier calls' wall time: from last.json, written every epoch (a call killed mid-run
@@ -496,6 +599,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--samples-per-epoch", type=int, help="mask-folder sets (default 3000)")
     parser.add_argument("--cache-dir", type=Path, help="decoded photos (mask-folder sets)")
+    parser.add_argument(
+        "--photos",
+        type=Path,
+        help="unlabelled photos for the nobody, teacher and pasted sources of --mix "
+        "(e.g. ../shared/photos)",
+    )
+    parser.add_argument(
+        "--teacher",
+        type=Path,
+        help="teacher model labelling --photos: MediaPipe's selfie_segmentation.tflite",
+    )
+    parser.add_argument(
+        "--init-from",
+        type=Path,
+        help="model folder (Keras files) whose network the training starts from (fine-tuning)",
+    )
     parser.add_argument("--out", type=Path, help="run folder (default runs/MODEL)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
     split = parser.add_argument_group("split")
@@ -564,6 +683,9 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         mix=args.mix,
         samples_per_epoch=args.samples_per_epoch,
         cache_dir=args.cache_dir,
+        photos=args.photos,
+        teacher=args.teacher,
+        init_from=args.init_from,
         max_train=args.max_train,
         max_val=args.max_val,
         mixed_precision="mixed_bfloat16" if args.bf16 else args.mixed_precision,
