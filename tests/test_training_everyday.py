@@ -192,3 +192,18 @@ def test_fine_tuning_starts_as_the_served_network_computes(name):
     np.testing.assert_allclose(np.asarray(trained(batch, training=False)), expected, atol=1e-4)
     # In training mode the norms use the batch's statistics: still the same function.
     np.testing.assert_allclose(np.asarray(trained(batch, training=True)), expected, atol=1e-3)
+
+
+def test_a_mix_with_everyday_sources_needs_photos_and_a_teacher(tmp_path, capsys):
+    from training.train import main
+
+    for folder in ("images", "masks"):
+        (tmp_path / "set" / folder).mkdir(parents=True)
+    (tmp_path / "set" / "train.txt").write_text("a\n")
+    status = main(
+        ["--model", "dark", "--data", str(tmp_path), "--mix", "set=1,pasted=1,nobody=0.5",
+         "--recipe", "everyday", "--out", str(tmp_path / "run")]
+    )  # fmt: skip
+    assert status == 2
+    error = capsys.readouterr().err
+    assert "--mix names pasted, nobody: pass --photos" in error and "--teacher" in error

@@ -331,11 +331,6 @@ def everyday_sets(
     from training.mixed import WeightedSet
     from training.teacher import label_photos
 
-    if config.photos is None or config.teacher is None:
-        raise ValueError(
-            f"--mix names {', '.join(weights)}: pass --photos (unlabelled photos, e.g. "
-            "../shared/photos) and --teacher (MediaPipe's selfie_segmentation.tflite)"
-        )
     labels = label_photos(
         config.photos, config.teacher, config.cache_dir, progress=config.verbose != 0
     )
@@ -390,6 +385,12 @@ def photo_datasets(config: TrainConfig, channels: int, replicas: int, initial_ep
     from training.maskfolders import index_mask_folder
     from training.mixed import WeightedSet, make_training_dataset, make_validation_dataset
 
+    everyday = {name: w for name, w in (config.mix or {}).items() if name in SOURCE_NAMES}
+    if everyday and (config.photos is None or config.teacher is None):
+        raise ValueError(
+            f"--mix names {', '.join(everyday)}: pass --photos (unlabelled photos, e.g. "
+            "../shared/photos) and --teacher (MediaPipe's selfie_segmentation.tflite)"
+        )
     recipe = config.recipe
     presets = config.presets or recipe.extra.get("presets") or PHOTO_PRESETS
     fraction = PHOTO_VAL_FRACTION if config.val_fraction is None else config.val_fraction
@@ -417,7 +418,6 @@ def photo_datasets(config: TrainConfig, channels: int, replicas: int, initial_ep
             "val": len(val_pairs),
             "skipped": {reason: len(stems) for reason, stems in split.skipped.items()},
         }
-    everyday = {name: w for name, w in (config.mix or {}).items() if name in SOURCE_NAMES}
     if everyday:
         people_val = list(val_sets)
         more_train, more_val, more_info = everyday_sets(
