@@ -34,7 +34,6 @@ from humanmatting.specs import (
 CARD_FILE = "README.md"
 # training.curves writes these; the first one present is shown in the card.
 CURVE_FILES = ("curves.png", "curves.svg")
-KERAS_FILES = ("config.json", "metadata.json", "model.weights.h5")
 
 DATASET_ID = "laurentmih/aisegmentcom-matting-human-datasets"  # a Kaggle id, not a Hub dataset
 DATASET_NAME = "AISegment Matting Human Datasets"

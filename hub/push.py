@@ -25,11 +25,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from hub.card import CARD_FILE, CURVE_FILES, KERAS_FILES, build_card, collect_results
+from hub.card import CARD_FILE, CURVE_FILES, build_card, collect_results
 from humanmatting.command import run_command
 from humanmatting.errors import first_line
 from humanmatting.folder import FolderDescription, FolderDescriptionError, write_metrics
-from humanmatting.specs import FORMAT_FILE, TFLITE_FILES, ModelSpec, get_spec
+from humanmatting.specs import FORMAT_FILE, KERAS_FILES, TFLITE_FILES, ModelSpec, get_spec
 from humanmatting.weights import hub_endpoint, sha256_of
 
 
@@ -50,7 +50,8 @@ def find_model_folder(spec: ModelSpec, source: Path) -> Path:
         FolderDescription.load(folder, spec)
     except FolderDescriptionError as error:
         raise PushError(f"{error} Push a folder under its own model's name.") from None
-    required = (*KERAS_FILES, TFLITE_FILES["fp32"])
+    # The Keras files and the file the runtime loads by default (night and dark ship fp16).
+    required = (*KERAS_FILES, TFLITE_FILES[spec.default_variant or "fp32"])
     missing = [name for name in required if not (folder / name).is_file()]
     if missing:
         raise PushError(f"{folder} lacks {', '.join(missing)}; export the model again.")
@@ -140,8 +141,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--from",
         dest="source",
         type=Path,
-        required=True,
-        help="the model folder, or a folder holding one per model",
+        help="the model folder, or a folder holding one per model; default: resolve the "
+        "weights as the runtime does (in a clone: the shipped folder with its Keras files)",
     )
     parser.add_argument("--repo-id", help="ORG/NAME (default: the spec table's repo)")
     target = parser.add_mutually_exclusive_group()
@@ -163,6 +164,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     spec = get_spec(args.model)
     repo_id = args.repo_id or args.settings.repo_id(spec)
+    if args.source is None:
+        from humanmatting.weights import resolve_model_folder
+
+        args.source = resolve_model_folder(spec.name, settings=args.settings, download=False)
     folder = find_model_folder(spec, args.source)
     if args.dry_run:
         staged = stage_repo(spec, folder, args.dry_run, repo_id, args.curves)

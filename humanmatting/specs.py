@@ -10,6 +10,8 @@ CLASSES: tuple[str, str] = ("background", "person")
 # The on-disk model folder layout written by `humanmatting.build.export` (see its docstring).
 FORMAT_VERSION = 1
 FORMAT_FILE = "humanmatting.json"
+# The Keras 3 files of a model folder (`keras.saving.save_model(..., zipped=False)`).
+KERAS_FILES = ("config.json", "metadata.json", "model.weights.h5")
 TFLITE_FILES = {"fp32": "model.tflite", "fp16": "model-fp16.tflite", "int8": "model-int8.tflite"}
 # TFLite signatures: one that takes any H, W, plus fixed-shape copies of the graph for the
 # common sizes (XNNPACK runs a fixed-shape graph whole; see humanmatting.build.export). The

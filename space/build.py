@@ -33,7 +33,7 @@ from huggingface_hub import HfApi, SpaceCard
 from gradio_app.browser import built
 from humanmatting.command import run_command
 from humanmatting.settings import Settings
-from humanmatting.specs import MODEL_SPECS, SHIPPED_MODELS
+from humanmatting.specs import KERAS_FILES, MODEL_SPECS, SHIPPED_MODELS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 WEB_DIR = REPO_ROOT / "web"
@@ -44,10 +44,13 @@ IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyi", ".*")
 
 
 def RUNTIME_ONLY(folder: str, names: list[str]) -> set[str]:  # noqa: N802 (an ignore pattern)
-    """Like IGNORED, and leaves out humanmatting/build (the Keras tools a Space never runs)."""
+    """Like IGNORED, and leaves out humanmatting/build (the Keras tools a Space never runs)
+    and the shipped models' Keras files (the repository keeps them, the wheel does not)."""
     ignored = IGNORED(folder, names)
     if Path(folder) == REPO_ROOT / "humanmatting":
         ignored.add("build")
+    if Path(folder).parent == REPO_ROOT / "humanmatting" / "weights":
+        ignored.update(name for name in names if name in KERAS_FILES)
     return ignored
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from humanmatting import weights as weights_module
-from humanmatting.specs import FORMAT_FILE, SHIPPED_MODELS, TFLITE_FILES, get_spec
+from humanmatting.specs import FORMAT_FILE, KERAS_FILES, SHIPPED_MODELS, TFLITE_FILES, get_spec
 from humanmatting.weights import (
     PACKAGED_WEIGHTS_DIR,
     PACKAGED_WEIGHTS_ENV,
@@ -61,7 +61,11 @@ def test_the_package_ships_all_three_models_within_the_budget():
         assert set(description["tflite"].values()) == {
             path.name for path in folder.glob("*.tflite")
         }
-        total += sum(path.stat().st_size for path in folder.iterdir())
+        # The wheel's files (pyproject's package-data); the Keras files stay in the repository.
+        wheel = [*folder.glob("*.tflite"), folder / FORMAT_FILE]
+        total += sum(path.stat().st_size for path in wheel)
+        keras_files = {path.name for path in folder.iterdir()} - {path.name for path in wheel}
+        assert keras_files == set(KERAS_FILES)
     assert total <= BUDGET_BYTES
 
 
@@ -164,12 +168,19 @@ def test_ship_copies_the_runtime_files_and_records_their_hashes(export_dir, tmp_
     assert set(written) == set(SHIPPED_MODELS)
     for name in SHIPPED_MODELS:
         folder = target / name
-        assert not (folder / "model.weights.h5").exists()  # the Keras files stay out
+        for file in KERAS_FILES:  # kept beside them for the repository (not in the wheel)
+            assert (folder / file).read_bytes() == (export_dir / name / file).read_bytes()
         description = json.loads((folder / FORMAT_FILE).read_text())
         for file, digest in description["shipped"]["files"].items():
             assert (folder / file).read_bytes() == (export_dir / name / file).read_bytes()
             assert weights_module.sha256_of(folder / file) == digest
-    assert sum(size for files in written.values() for size in files.values()) <= 30e6
+    runtime = sum(
+        size
+        for files in written.values()
+        for file, size in files.items()
+        if file not in KERAS_FILES
+    )
+    assert runtime <= 30e6
 
 
 def test_ship_adds_fp32_files_smallest_first_only_within_the_budget(export_dir):
@@ -207,3 +218,30 @@ def test_ship_refuses_the_original_authors_weights(export_dir):
     path.write_text(json.dumps(description))
     with pytest.raises(ValueError, match="original author"):
         plan_files(export_dir, SHIPPED_MODELS, BUDGET_BYTES)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", SHIPPED_MODELS)
+def test_the_repository_keeps_each_shipped_models_keras_files(name):
+    """The Keras files beside the shipped runtime files load with safe_mode and compute what
+    the runtime's file computes (cards, pushes and fine-tuning work from a clone)."""
+    import keras
+
+    from training.recover import largest_difference
+
+    folder = PACKAGED_WEIGHTS_DIR / name
+    model = keras.saving.load_model(str(folder), compile=False, safe_mode=True)
+    description = json.loads((folder / FORMAT_FILE).read_text())
+    most_precise = next(v for v in ("fp32", "fp16") if v in description["tflite"])
+    difference = largest_difference(model, folder / description["tflite"][most_precise])
+    assert difference < (1e-4 if most_precise == "fp32" else 2e-2)
+
+
+def test_push_dry_run_from_a_clone_needs_no_source_folder(tmp_path, capsys):
+    from hub.push import main
+
+    staged = tmp_path / "staged"
+    assert main(["dark-light", "--dry-run", str(staged)]) == 0
+    names = {path.name for path in staged.iterdir()}
+    assert {*KERAS_FILES, "README.md", "model-int8.tflite", FORMAT_FILE} <= names
+    assert "nothing was uploaded" in capsys.readouterr().out

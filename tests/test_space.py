@@ -111,6 +111,13 @@ def test_assembled_space_has_app_package_requirements_examples(space_dir):
     for path in expected:
         assert (space_dir / path).is_file(), path
     assert not list(space_dir.rglob("__pycache__"))
+    # The shipped models' runtime files, without the Keras files the repository keeps.
+    shipped = space_dir / "humanmatting" / "weights" / "dark-light"
+    assert {path.name for path in shipped.iterdir()} == {
+        "humanmatting.json",
+        "model.tflite",
+        "model-int8.tflite",
+    }
     requirements = (space_dir / "requirements.txt").read_text()
     assert "ai-edge-litert" in requirements and "gradio" not in requirements
     assert "tensorflow" not in requirements and "keras" not in requirements

@@ -6,8 +6,10 @@ EXPORT_DIR holds one exported folder per model (`python -m training.export ... -
 EXPORT_DIR --variants fp16,int8`). For each model this writes humanmatting/weights/MODEL/
 with humanmatting.json and the TFLite file the LiteRT runtime loads by default (the spec
 table's `default_variant`); fp32 files are added, smallest first, while the whole stays
-within the budget. The Keras weights stay out (the Keras backend reads exported or
-pulled folders). Only models this project trained may be shipped: a folder converted
+within the budget. The Keras files (config.json, metadata.json, model.weights.h5) are
+copied beside them: the repository keeps them (cards, pushes, fine-tuning from a clone),
+the wheel does not (pyproject's package-data names only the runtime files, and only those
+count against the budget). Only models this project trained may be shipped: a folder converted
 from the original release is refused.
 """
 
@@ -21,7 +23,7 @@ from pathlib import Path
 
 from humanmatting.command import run_command
 from humanmatting.folder import FolderDescription, Shipped
-from humanmatting.specs import FORMAT_FILE, SHIPPED_MODELS, TFLITE_FILES, get_spec
+from humanmatting.specs import FORMAT_FILE, KERAS_FILES, SHIPPED_MODELS, TFLITE_FILES, get_spec
 from humanmatting.weights import PACKAGED_WEIGHTS_DIR, sha256_of
 
 DEFAULT_BUDGET_MB = 15.0
@@ -92,10 +94,13 @@ def ship(
         }
         description.shipped = Shipped(
             files={file: sha256_of(source / file) for file in files},
-            note="runtime files only; the Keras weights are in the exported or pulled folder",
+            note="runtime files in the wheel; the Keras files beside them only in the repository",
         )
         for file in files:
             shutil.copyfile(source / file, target / file)
+        for file in KERAS_FILES:
+            if (source / file).is_file():
+                shutil.copyfile(source / file, target / file)
         description.save(target)
         written[name] = {path.name: path.stat().st_size for path in sorted(target.iterdir())}
     return written
