@@ -2,7 +2,7 @@
 
     python -m benchmarks.refinement [--sets eg1800,ccp] [--split test] [--limit N]
         [--models night,dark-light] [--hq-model night] [--hq-limit N] [--hq-seconds S]
-        [--repeats N] [--out benchmarks/refinement]
+        [--repeats N] [--out benchmarks/refinement] [--crops out/refinement]
     python -m benchmarks.refinement --tune [--split train] [--limit N]
     python -m benchmarks.refinement --work-scales 1.0,1.25,1.5 [--frame 640] [--limit N]
     python -m benchmarks.refinement --sizes 256,320,384,512 [--original FOLDER]
@@ -45,8 +45,10 @@ milliseconds (work-scales-FRAME.md; the camera's setting is chosen from it).
 test splits, as the spec table's best_long_side is chosen (sizes.md); --original FOLDER
 adds the author's dark-light.
 
-Writes into --out: results.md (the tables, for the README), results.json (every number)
-and crops-dark.png, crops-light.png (a few hundred pixels of each photo, never a whole one).
+Writes into --out: results.md (the tables, for the README) and results.json (every number);
+crops-dark.png and crops-light.png (a few hundred pixels of each photo, never a whole one)
+show the data sets' photos, so they go into --crops, out/refinement by default: ignored by
+git, never committed (a tracked folder is refused).
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from benchmarks.outputs import OUT_DIR, TrackedFolderError, check_untracked_folder, shown_path
 from gradio_app.serving import PNG_OPTIONS
 from humanmatting import compose, refine
 from humanmatting.preprocess import (
@@ -396,7 +399,8 @@ def crop_figure(matter, rgb: np.ndarray, truth: np.ndarray, backdrop, hq_seconds
 
 
 def save_crops(args, splits: dict, matter, out: Path) -> dict:
-    """The darkest- and lightest-background photos of the first set (see the docstring)."""
+    """The darkest- and lightest-background photos of the first set (see the docstring),
+    written into `out` (an ignored folder: they show the data set's photos)."""
     set_name, pairs = next(iter(splits.items()))
     candidates = []
     for pair in pairs:
@@ -421,7 +425,7 @@ def save_crops(args, splits: dict, matter, out: Path) -> dict:
             "background_luma": round(brightness, 1),
             "network_iou": round(iou, 4),
             "backdrop": backdrop,
-            "file": path.name,
+            "file": shown_path(path),
         }
     return written
 
@@ -575,7 +579,19 @@ def main(argv: list[str] | None = None) -> int:
         "--original", type=Path, help="with --sizes: also the author's dark-light, this folder"
     )
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "benchmarks" / "refinement")
+    parser.add_argument(
+        "--crops",
+        type=Path,
+        default=OUT_DIR / "refinement",
+        help="folder for crops-*.png (the data sets' photos: outside the repository or in an "
+        "ignored folder, never committed)",
+    )
     args = parser.parse_args(argv)
+    if not args.no_crops:
+        try:
+            args.crops = check_untracked_folder(args.crops)
+        except TrackedFolderError as error:
+            parser.error(f"--crops: {error}")
     chooses = args.tune or args.work_scales
     split_name = args.split or ("train" if chooses else "test")
     if chooses and split_name == "test":
@@ -630,7 +646,8 @@ def main(argv: list[str] | None = None) -> int:
         lines += ["", f"## Time ({names[0]}, median of {args.repeats})", ""]
         lines += time_table(record["time"])
     if not args.no_crops:
-        record["crops"] = save_crops(args, splits, matters[args.hq_model], args.out)
+        args.crops.mkdir(parents=True, exist_ok=True)
+        record["crops"] = save_crops(args, splits, matters[args.hq_model], args.crops)
         lines += ["", "## Crops", ""]
         for kind, crop in record["crops"].items():
             lines.append(
