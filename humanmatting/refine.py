@@ -299,6 +299,19 @@ MAX_HOLE = 0.001
 HOLE_WORK_LONG_SIDE = 200
 
 
+def clean_settings() -> dict[str, float]:
+    """The cleaning's numbers, as the page's camera (web/src/refine.js cleanAlpha) gets them
+    in camera.json."""
+    return {
+        "edge_band": EDGE_BAND,
+        "edge_band_min": EDGE_BAND_MIN,
+        "edge_contrast": EDGE_CONTRAST,
+        "edge_band_work": EDGE_BAND_WORK,
+        "max_hole": MAX_HOLE,
+        "hole_work_long_side": HOLE_WORK_LONG_SIDE,
+    }
+
+
 def edge_band(height: int, width: int) -> float:
     """Width in pixels of the band along the outline where alpha may be soft (half of it
     on each side of the outline)."""
