@@ -285,19 +285,53 @@ export function cleanAlpha(alpha, width, height, clean) {
   // 1 - |2 m - 1|, m the mean of `person` in a window of reach pixels each side.
   const weight = boxFilter(person, workWidth, workHeight, Math.max(1, roundHalfEven(reach * scale)));
   for (let i = 0; i < count; i++) weight[i] = fill && fill[i] ? 0 : f32(1 - Math.abs(f32(f32(2 * weight[i]) - 1)));
-  const full = scale < 1 ? resizeLinearFloat(weight, workWidth, workHeight, width, height, false) : weight;
   const contrast = f32(clean.edge_contrast);
   const offset = f32(0.5 - 0.5 * clean.edge_contrast);
-  for (let i = 0; i < alpha.length; i++) {
+  const settle = (i, w) => {
     const value = alpha[i];
     const hard = value >= 0.5 ? 1 : 0;
-    const w = full[i];
     if (w > 0) {
       let stretched = f32(f32(value * contrast) + offset);
       stretched = stretched < 0 ? 0 : stretched > 1 ? 1 : stretched;
       alpha[i] = f32(f32(f32(stretched - hard) * w) + hard);
     } else {
       alpha[i] = hard;
+    }
+  };
+  if (scale === 1) {
+    for (let i = 0; i < alpha.length; i++) settle(i, weight[i]);
+  } else {
+    // The weight stretched bilinearly (cv2.resize's positions), only around working pixels
+    // where it is not 0; elsewhere the frame's pixels are just settled.
+    const banded = new Uint8Array(count);
+    for (let i = 0; i < count; i++) banded[i] = weight[i] > 0 ? 1 : 0;
+    const {near, nearRows} = dilate(banded, workWidth, workHeight);
+    const xs = linearTable(workWidth, width);
+    const ys = linearTable(workHeight, height);
+    for (let y = 0; y < height; y++) {
+      const row = ys.index[y];
+      const offsetRow = y * width;
+      if (!nearRows[row]) {
+        for (let x = 0; x < width; x++) alpha[offsetRow + x] = alpha[offsetRow + x] >= 0.5 ? 1 : 0;
+        continue;
+      }
+      const y0 = row * workWidth;
+      const y1 = (row + 1 < workHeight ? row + 1 : row) * workWidth;
+      const wy = ys.weight[y];
+      const wy0 = f32(1 - wy);
+      for (let x = 0; x < width; x++) {
+        const x0 = xs.index[x];
+        if (!near[y0 + x0]) {
+          alpha[offsetRow + x] = alpha[offsetRow + x] >= 0.5 ? 1 : 0;
+          continue;
+        }
+        const x1 = x0 + 1 < workWidth ? x0 + 1 : x0;
+        const wx = xs.weight[x];
+        const wx0 = f32(1 - wx);
+        const top = f32(f32(weight[y0 + x0] * wx0) + f32(weight[y0 + x1] * wx));
+        const bottom = f32(f32(weight[y1 + x0] * wx0) + f32(weight[y1 + x1] * wx));
+        settle(offsetRow + x, f32(f32(top * wy0) + f32(bottom * wy)));
+      }
     }
   }
   if (fill) {
@@ -340,8 +374,8 @@ function smallHoles(small, width, height, clean) {
       const x = i % holeWidth;
       const y = (i - x) / holeWidth;
       if (x === 0 || y === 0 || x === holeWidth - 1 || y === holeHeight - 1) border = true;
-      const next = [x > 0 ? i - 1 : -1, x < holeWidth - 1 ? i + 1 : -1, y > 0 ? i - holeWidth : -1, y < holeHeight - 1 ? i + holeWidth : -1];
-      for (const j of next) {
+      for (let k = 0; k < 4; k++) {
+        const j = k === 0 ? (x > 0 ? i - 1 : -1) : k === 1 ? (x < holeWidth - 1 ? i + 1 : -1) : k === 2 ? (y > 0 ? i - holeWidth : -1) : y < holeHeight - 1 ? i + holeWidth : -1;
         if (j >= 0 && !seen[j] && coarse[j] < 0.5) {
           seen[j] = 1;
           stack[top++] = j;
