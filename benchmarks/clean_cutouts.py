@@ -3,6 +3,7 @@
     python -m benchmarks.clean_cutouts [--sets eg1800,ccp,coco128] [--split test]
         [--limit N] [--model dark-light] [--max-hole F] [--repeats N] [--no-time]
         [--out benchmarks/clean_cutouts]
+    python -m benchmarks.clean_cutouts --figures [docs/images]
 
 The CLI's default photo matte (`humanmatting cutout`: the model's default variant,
 `Matter.predict` defaults: quality "best", refined) on each set's split at the photos' own
@@ -24,6 +25,9 @@ the latter as camera and video frames) and at 12 MP, median of --repeats interle
 --max-hole chooses refine.MAX_HOLE: run it on the training split (never on test).
 
 Writes results.md and results.json into --out; never a photo.
+
+--figures: instead, before/after crops of the project's own examples/ photos (public
+domain) on magenta, enlarged, into docs/images/ (the README's edges section shows them).
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from humanmatting import refine
+from humanmatting import compose, refine
 from humanmatting.preprocess import load_rgb, prepare_input
 from humanmatting.runtime import load_matter
 from training.maskfolders import PERSON_LEVEL, index_mask_folder, read_mask
@@ -169,6 +173,53 @@ def measure_time(matter, rgb: np.ndarray, repeats: int) -> list[str]:
     return lines
 
 
+# (photo, crop name, top, left) in examples/; crops of FIGURE_CROP pixels.
+FIGURE_CROPS = (
+    ("grace_hopper", "cap and hair", 0, 120),
+    ("grace_hopper", "shoulder", 250, 0),
+    ("astronaut", "hair", 0, 130),
+    ("astronaut", "shoulder", 140, 300),
+)
+FIGURE_CROP = 180
+FIGURE_SCALE = 2
+MAGENTA = "#ff00ff"
+
+
+def _label(tile: np.ndarray, text: str) -> np.ndarray:
+    bar = np.full((26, tile.shape[1], 3), 255, np.uint8)
+    cv2.putText(bar, text, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+    return np.vstack([bar, tile])
+
+
+def save_figures(matter, folder: Path) -> list[Path]:
+    """One PNG per example photo: each crop before and after, side by side, on magenta."""
+    written = []
+    for name in dict.fromkeys(photo for photo, *_ in FIGURE_CROPS):
+        rgb = load_rgb(REPO_ROOT / "examples" / f"{name}.jpg")
+        before = refine.refine_alpha(rgb, probability(matter, rgb), "best", clean=False)
+        after = matter.predict(rgb).alpha
+        pictures = [compose.replace_background(rgb, alpha, MAGENTA) for alpha in (before, after)]
+        rows = []
+        for photo, part, top, left in FIGURE_CROPS:
+            if photo != name:
+                continue
+            tiles = []
+            for picture, when in zip(pictures, ("before", "after"), strict=True):
+                tile = picture[top : top + FIGURE_CROP, left : left + FIGURE_CROP]
+                tile = cv2.resize(
+                    tile, None, fx=FIGURE_SCALE, fy=FIGURE_SCALE, interpolation=cv2.INTER_NEAREST
+                )
+                tiles.append(_label(tile, f"{part}: {when}"))
+            rows.append(
+                np.hstack([np.pad(t, ((0, 6), (0, 6), (0, 0)), constant_values=255) for t in tiles])
+            )
+        path = folder / f"clean-cutouts-{name.replace('_', '-')}.png"
+        figure = cv2.cvtColor(np.vstack(rows), cv2.COLOR_RGB2BGR)
+        cv2.imwrite(str(path), figure, [cv2.IMWRITE_PNG_COMPRESSION, 9])
+        written.append(path)
+    return written
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--datasets", type=Path, default=SHARED_DIR / "datasets")
@@ -182,7 +233,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=9, help="timing runs")
     parser.add_argument("--no-time", action="store_true", help="skip the timing")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "benchmarks" / "clean_cutouts")
+    parser.add_argument(
+        "--figures", type=Path, nargs="?", const=REPO_ROOT / "docs" / "images",
+        help="instead: before/after crops of examples/ into this folder (docs/images)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
+    if args.figures:
+        args.figures.mkdir(parents=True, exist_ok=True)
+        for path in save_figures(load_matter(args.model), args.figures):
+            print(path)
+        return 0
     if args.max_hole is not None and args.split == "test":
         parser.error("--max-hole chooses a setting: run it on the training split")
     matter = load_matter(args.model, max_shapes=64)
