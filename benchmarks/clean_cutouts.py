@@ -16,6 +16,9 @@ resolution, before and after `refine.clean_alpha` (the refinement without and wi
   person IoU, boundary F (3 px)   person = alpha >= 0.5 (training.metrics.mask_scores, as
                 benchmarks/quality.py and benchmarks/refinement.py)
 
+For reference, MediaPipe's selfie segmenter (../shared/anchors, as benchmarks/quality.py
+runs it: 256x256, its matte stretched bilinearly), unless --no-mediapipe.
+
 Means over the photos. A photo without a person in its mask (coco128 has 67) counts every
 soft pixel as a ghost; IoU and boundary F are over the photos with a person only.
 
@@ -94,7 +97,7 @@ def probability(matter, rgb: np.ndarray) -> np.ndarray:
     return np.array(matter.backend.person_probability(batch), np.float32)
 
 
-def measure(args, matter) -> dict:
+def measure(args, matter, mediapipe=None) -> dict:
     """{set: {"before": [rows], "after": [rows]}} on each set's split."""
     from tqdm.auto import tqdm
 
@@ -104,6 +107,8 @@ def measure(args, matter) -> dict:
         if args.limit:  # spread over the list, not its first stems only
             pairs = pairs[:: max(1, len(pairs) // args.limit)][: args.limit]
         rows: dict[str, list] = {"before": [], "after": []}
+        if mediapipe is not None:
+            rows["mediapipe"] = []
         for pair in tqdm(pairs, desc=name, unit="photo"):
             rgb, truth = load_rgb(pair.image), read_mask(pair.mask) >= PERSON_LEVEL
             before = refine.refine_alpha(rgb, probability(matter, rgb), "best", clean=False)
@@ -113,6 +118,9 @@ def measure(args, matter) -> dict:
                 after = refine.clean_alpha(before, args.max_hole)
             rows["before"].append({"stem": pair.stem, **scores(before, truth)})
             rows["after"].append({"stem": pair.stem, **scores(after, truth)})
+            if mediapipe is not None:
+                plain = mediapipe.predict(rgb)[0]
+                rows["mediapipe"].append({"stem": pair.stem, **scores(plain, truth)})
         results[name] = rows
     return results
 
@@ -122,6 +130,13 @@ def mean(rows: list[dict], key: str) -> float:
     return float(np.mean(values)) if values else float("nan")
 
 
+LABELS = {
+    "before": "refined (before)",
+    "after": "refined + clean",
+    "mediapipe": "MediaPipe selfie, plain matte (reference)",
+}
+
+
 def quality_table(results: dict) -> list[str]:
     lines = [
         "| set | photos (with a person) | matte | ghost share | soft share | person IoU "
@@ -129,8 +144,8 @@ def quality_table(results: dict) -> list[str]:
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for name, rows in results.items():
-        for key, label in (("before", "refined (before)"), ("after", "refined + clean")):
-            found = rows[key]
+        for key, found in rows.items():
+            label = LABELS[key]
             people = sum("person_iou" in row for row in found)
             lines.append(
                 f"| {name} | {len(found)} ({people}) | {label} | "
@@ -230,6 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--max-hole", type=float, help="instead of refine.MAX_HOLE (choose it on --split train)"
     )
+    parser.add_argument("--anchors", type=Path, default=SHARED_DIR / "anchors")
+    parser.add_argument("--no-mediapipe", action="store_true", help="skip the reference rows")
     parser.add_argument("--repeats", type=int, default=9, help="timing runs")
     parser.add_argument("--no-time", action="store_true", help="skip the timing")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "benchmarks" / "clean_cutouts")
@@ -259,7 +276,16 @@ def main(argv: list[str] | None = None) -> int:
         "## Quality",
         "",
     ]
-    results = measure(args, matter)
+    mediapipe = None
+    if not args.no_mediapipe and args.max_hole is None:
+        from benchmarks.quality import MEDIAPIPE_FILE, MediaPipeSegmenter
+
+        path = args.anchors / MEDIAPIPE_FILE
+        if path.is_file():
+            mediapipe = MediaPipeSegmenter(path, 2)
+        else:
+            lines += [f"MediaPipe: skipped, not found at {path}.", ""]
+    results = measure(args, matter, mediapipe)
     lines += quality_table(results)
     if not args.no_time:
         first = index_mask_folder(args.datasets / args.sets.split(",")[0], args.split, verify=False)
