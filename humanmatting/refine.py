@@ -279,8 +279,9 @@ def refine_alpha(
 # Chosen on the training splits of EG1800 and CCP (60 photos each, dark-light int8, quality
 # "best"; benchmarks/clean_cutouts.py measures it on the test splits): the ghost share
 # (soft pixels farther than 1% of the long side from the true outline) fell from 7.5% and
-# 7.6% to 0.65% and 0.37%; a band twice as wide left 1.7% and 1.2%, no fade 1.1% and
-# 0.8%, contrast 1.5 0.72% and 0.42%.
+# 7.6% to 0.65% and 0.37%; contrast 1.5 left 0.72% and 0.42%. An earlier trial (40 photos
+# each, contrast 1): a band twice as wide left 1.7% and 1.2%, this band without the fade
+# 1.1% and 0.75%, with it 0.92% and 0.60%.
 EDGE_BAND = 0.01
 EDGE_BAND_MIN = 3.0
 EDGE_CONTRAST = 2.0
