@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from humanmatting.preprocess import ASPECT_PRESETS, MAX_LONG_SIDE, SIZE_MULTIPLE
-from humanmatting.refine import REFINEMENTS
+from humanmatting.refine import REFINEMENTS, clean_settings
 from humanmatting.runtime import tflite_file
 from humanmatting.specs import DYNAMIC_SIGNATURE, fixed_signature, get_spec
 
@@ -110,6 +110,8 @@ def camera_config(
         "fixed_signature": FIXED_SIGNATURE_PATTERN,
         "dynamic_signature": DYNAMIC_SIGNATURE,
         "refine": dataclasses.asdict(REFINEMENTS[CAMERA_REFINEMENT]),
+        # The refined matte made solid and empty away from the outline (refine.clean_alpha).
+        "clean": clean_settings(),
         "smoothing_weight": smoothing_weight,
         "hard_threshold": hard_threshold,
         "default_background": default_background,

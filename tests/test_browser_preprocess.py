@@ -25,7 +25,7 @@ from humanmatting.preprocess import (
     model_input_size,
     prepare_input,
 )
-from humanmatting.refine import REFINEMENTS, guided_upsample
+from humanmatting.refine import REFINEMENTS, clean_settings, guided_upsample
 from humanmatting.runtime import load_matter, tflite_file
 from humanmatting.specs import DYNAMIC_SIGNATURE, MODEL_SPECS, SHIPPED_MODELS
 from humanmatting.video import AlphaSmoother
@@ -211,6 +211,44 @@ def test_edges_are_refined_as_the_servers_stream_refines_them(
     assert np.abs(js - alpha_to_size(probability, 480, 640)).mean() > 5e-3  # it did refine
 
 
+@pytest.mark.browser
+@needs_node
+@pytest.mark.parametrize("frame_name", ["640x480", "1280x720", "480x640", "haze"])
+def test_mattes_are_cleaned_as_the_server_cleans_them(run_js, frames, frame_name):
+    """The refined matte of a real frame (and a synthetic one with haze and a hole), made
+    solid and empty away from its outline: the page's cleanAlpha as refine.clean_alpha,
+    with camera.json's settings."""
+    from humanmatting.refine import clean_alpha, refine_alpha
+    from tests.test_refine import haze_scene
+
+    if frame_name == "haze":
+        alpha, boxes = haze_scene(640)
+    else:
+        rgb = frames[frame_name]
+        size = model_input_size(*rgb.shape[:2], 256)
+        matter = load_matter("dark-light", PACKAGED_WEIGHTS_DIR / "dark-light", download=False)
+        probability = np.array(matter.backend.person_probability(prepare_input(rgb, 1, size)))
+        alpha = refine_alpha(rgb, probability, browser.CAMERA_REFINEMENT, clean=False)
+    height, width = alpha.shape
+    output = run_js(
+        "clean",
+        alpha=np.ascontiguousarray(alpha, np.float32),
+        width=width,
+        height=height,
+        clean=browser.camera_config({}, None)["clean"],
+    )
+    js = np.fromfile(output, np.float32).reshape(height, width)
+    expected = clean_alpha(alpha)
+    person, expected_person = js >= 0.5, expected >= 0.5
+    iou = (person & expected_person).sum() / (person | expected_person).sum()
+    difference = np.abs(js - expected).mean()
+    print(f"{frame_name}: IoU {iou:.5f}, mean |diff| {difference:.1e}")
+    assert iou >= 0.999 and difference < 2e-3, (iou, difference)
+    assert np.abs(js - alpha).mean() > 5e-3  # it did clean
+    if frame_name == "haze":
+        assert (js[boxes["hole"]] == 1).all() and (js[boxes["haze"]] == 0).all()
+
+
 def test_the_servers_stream_refines_as_camera_json_says(frames):
     """serving.StreamSession's matte is Matter.predict(quality=CAMERA_REFINEMENT): what
     the page repeats (camera.json sends that setting)."""
@@ -244,6 +282,7 @@ def test_camera_config_has_the_servers_facts_and_files():
     assert json.loads(browser.config_json(config))["refine"] == json.loads(
         json.dumps(asdict(REFINEMENTS["fast"]))
     )
+    assert json.loads(browser.config_json(config))["clean"] == clean_settings()
     assert browser.camera_config(models, "dark-light-original")["default_model"] == "night"
     assert browser.browser_models({"dark": Path("/nonexistent")}) == {}
 

@@ -196,3 +196,107 @@ def test_hq_without_pymatting_says_how_to_install_it(monkeypatch):
     rgb, _, rough = soft_disc_scene(32)
     with pytest.raises(refine.HQUnavailableError, match=r'pip install "humanmatting\[hq\]"'):
         refine.hq_matte(rgb, rough)
+
+
+# --- clean cutouts ---------------------------------------------------------------------------
+
+
+def haze_scene(width=400):
+    """A matte as the guided filter leaves it, width x 3/4 width: a disc person whose
+    outline ramps from 0 to 1 over 16% of the width, a semi-transparent patch (0.7, as
+    skin or grey hair) and a small hole (0.1, 0.06% of the frame) inside it, and
+    low-alpha haze (0.15) in a far corner; and a textured photo to go with it."""
+    height = width * 3 // 4
+    yy, xx = np.mgrid[:height, :width].astype(np.float32)
+    centre, radius = (height / 2, width / 2), 0.3 * height
+    distance = np.hypot(yy - centre[0], xx - centre[1])
+    alpha = np.clip((radius - distance) / (0.16 * width) + 0.5, 0, 1).astype(np.float32)
+    boxes = {}
+    patch = int(0.06 * width)
+    boxes["patch"] = np.s_[
+        int(centre[0]) - patch : int(centre[0]), int(centre[1]) : int(centre[1]) + patch
+    ]
+    side = max(2, round(math.sqrt(0.0006 * width * height)))
+    top, left = int(centre[0] + 0.1 * height), int(centre[1] - 0.1 * height)
+    boxes["hole"] = np.s_[top : top + side, left : left + side]
+    boxes["haze"] = np.s_[: height // 6, : width // 6]
+    alpha[boxes["patch"]] = 0.7
+    alpha[boxes["hole"]] = 0.1
+    alpha[boxes["haze"]] = 0.15
+    return alpha, boxes
+
+
+def soft(alpha: np.ndarray) -> np.ndarray:
+    return (alpha > 0.04) & (alpha < 0.96)
+
+
+def test_clean_matte_removes_haze_fills_holes_and_keeps_the_inside_solid():
+    alpha, boxes = haze_scene()
+    cleaned = refine.clean_alpha(alpha)
+    assert cleaned.dtype == np.float32 and cleaned.shape == alpha.shape
+    assert not np.shares_memory(cleaned, alpha) and alpha[boxes["haze"]].max() == 0.15
+    assert (cleaned[boxes["haze"]] == 0).all()  # the haze: empty
+    assert (cleaned[boxes["patch"]] == 1).all()  # the see-through patch: solid
+    assert (cleaned[boxes["hole"]] == 1).all()  # the hole: filled
+    # The person is the matte's own (alpha >= 0.5) everywhere but in the hole.
+    changed = (cleaned >= 0.5) != (alpha >= 0.5)
+    changed[boxes["hole"]] = False
+    assert not changed.any()
+    # Soft pixels only within the band along the outline, where there are some.
+    person = alpha >= 0.5
+    person[boxes["hole"]] = True
+    outline = cv2.morphologyEx(person.view(np.uint8), cv2.MORPH_GRADIENT, np.ones((3, 3)))
+    distance = cv2.distanceTransform(1 - outline, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    band = refine.edge_band(*alpha.shape)
+    assert soft(alpha)[distance > band].mean() > 0.05  # before: much of the frame
+    assert not soft(cleaned)[distance > band / 2 + 1].any()
+    assert soft(cleaned)[distance <= 1].mean() > 0.5
+
+
+def test_clean_matte_keeps_large_holes_and_holes_open_to_the_border():
+    """Background seen between an arm and the body is no hole to fill; nor is background
+    that reaches the picture's border."""
+    alpha = np.zeros((300, 400), np.float32)
+    alpha[40:260, 100:300] = 1
+    alpha[100:160, 150:230] = 0  # 4% of the frame, enclosed
+    alpha[250:300, 200:210] = 0  # a notch open to the bottom
+    cleaned = refine.clean_alpha(alpha)
+    assert (cleaned[110:150, 160:220] == 0).all()
+    assert (cleaned[270:300, 203:207] == 0).all()
+    np.testing.assert_array_equal(cleaned >= 0.5, alpha >= 0.5)
+
+
+def soft_width(alpha: np.ndarray) -> int:
+    """Soft pixels across the left outline of haze_scene's disc, on its middle row."""
+    row = alpha[alpha.shape[0] // 2, : alpha.shape[1] // 2]
+    return int(soft(row).sum())
+
+
+def test_clean_band_follows_the_pictures_size():
+    widths = {}
+    for width in (400, 1600):
+        alpha, _ = haze_scene(width)
+        before, after = soft_width(alpha), soft_width(refine.clean_alpha(alpha))
+        assert before > 0.1 * width  # the filter's wide ramp
+        assert 1 <= after <= refine.edge_band(*alpha.shape) + 2
+        widths[width] = after
+    assert 2.5 * widths[400] <= widths[1600] <= 6 * widths[400], widths
+    # A small picture keeps a band of a few pixels: EDGE_BAND_MIN.
+    assert refine.edge_band(48, 64) == refine.EDGE_BAND_MIN
+
+
+def test_clean_in_place_and_refine_alpha_cleans_by_default():
+    alpha, boxes = haze_scene()
+    copy = alpha.copy()
+    cleaned = refine.clean_alpha(copy, in_place=True)
+    assert cleaned is copy
+    np.testing.assert_array_equal(cleaned, refine.clean_alpha(alpha))
+    # The refinement of a network matte with haze far from the person: gone by default.
+    rng = np.random.default_rng(3)
+    rgb = cv2.GaussianBlur(rng.integers(0, 255, (*alpha.shape, 3), np.uint8), (0, 0), 2)
+    probability = cv2.resize(alpha, (50, 38), interpolation=cv2.INTER_AREA)
+    probability[:5, :6] = 0.4  # haze in the network's own matte, a corner
+    refined = refine.refine_alpha(rgb, probability, "best", clean=False)
+    assert soft(refined[boxes["haze"]]).mean() > 0.2
+    for quality in ("best", "fast"):
+        assert not soft(refine.refine_alpha(rgb, probability, quality)[boxes["haze"]]).any()

@@ -41,6 +41,8 @@ if (job.kind === 'prepare') {
   const shrunk = job.shrunk ? {width: job.networkWidth, height: job.networkHeight, gray: bytes(job.shrunk)} : null;
   const rgba = bytes(job.rgba);
   write(refine.guidedUpsample(probability, job.networkWidth, job.networkHeight, rgba, job.width, job.height, job.settings, null, shrunk));
+} else if (job.kind === 'clean') {
+  write(refine.cleanAlpha(Float32Array.from(floats(job.alpha)), job.width, job.height, job.clean));
 } else {
   throw new Error(`unknown job ${job.kind}`);
 }

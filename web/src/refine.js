@@ -262,3 +262,138 @@ function dilate(map, width, height) {
   }
   return {near: out, nearRows};
 }
+
+/** refine.clean_alpha, in place on `alpha` (width x height, the refined matte): 1 on the
+ * person (alpha >= 0.5) and 0 elsewhere, except in a band along the person's outline
+ * where the alpha, its contrast raised, fades to those values; small holes in the person
+ * filled. `clean`: refine.clean_settings() on the server, from camera.json. Bilinear where
+ * the server samples tile by tile (the same values, cv2.resize's and warpAffine's). */
+export function cleanAlpha(alpha, width, height, clean) {
+  const reach = Math.max(clean.edge_band_min, clean.edge_band * Math.max(width, height)) / 2;
+  const scale = Math.min(1, clean.edge_band_work / reach);
+  const workWidth = Math.max(1, roundHalfEven(width * scale));
+  const workHeight = Math.max(1, roundHalfEven(height * scale));
+  const small = scale < 1 ? resizeLinearFloat(alpha, width, height, workWidth, workHeight, false) : alpha;
+  const count = workWidth * workHeight;
+  const person = new Float32Array(count);
+  for (let i = 0; i < count; i++) person[i] = small[i] >= 0.5 ? 1 : 0;
+  let fill = smallHoles(small, workWidth, workHeight, clean);
+  if (fill) {
+    for (let i = 0; i < count; i++) if (fill[i]) person[i] = 1;
+    fill = dilate(fill, workWidth, workHeight).near;
+  }
+  // 1 - |2 m - 1|, m the mean of `person` in a window of reach pixels each side.
+  const weight = boxFilter(person, workWidth, workHeight, Math.max(1, roundHalfEven(reach * scale)));
+  for (let i = 0; i < count; i++) weight[i] = fill && fill[i] ? 0 : f32(1 - Math.abs(f32(f32(2 * weight[i]) - 1)));
+  const contrast = f32(clean.edge_contrast);
+  const offset = f32(0.5 - 0.5 * clean.edge_contrast);
+  const settle = (i, w) => {
+    const value = alpha[i];
+    const hard = value >= 0.5 ? 1 : 0;
+    if (w > 0) {
+      let stretched = f32(f32(value * contrast) + offset);
+      stretched = stretched < 0 ? 0 : stretched > 1 ? 1 : stretched;
+      alpha[i] = f32(f32(f32(stretched - hard) * w) + hard);
+    } else {
+      alpha[i] = hard;
+    }
+  };
+  if (scale === 1) {
+    for (let i = 0; i < alpha.length; i++) settle(i, weight[i]);
+  } else {
+    // The weight stretched bilinearly (cv2.resize's positions), only around working pixels
+    // where it is not 0; elsewhere the frame's pixels are just settled.
+    const banded = new Uint8Array(count);
+    for (let i = 0; i < count; i++) banded[i] = weight[i] > 0 ? 1 : 0;
+    const {near, nearRows} = dilate(banded, workWidth, workHeight);
+    const xs = linearTable(workWidth, width);
+    const ys = linearTable(workHeight, height);
+    for (let y = 0; y < height; y++) {
+      const row = ys.index[y];
+      const offsetRow = y * width;
+      if (!nearRows[row]) {
+        for (let x = 0; x < width; x++) alpha[offsetRow + x] = alpha[offsetRow + x] >= 0.5 ? 1 : 0;
+        continue;
+      }
+      const y0 = row * workWidth;
+      const y1 = (row + 1 < workHeight ? row + 1 : row) * workWidth;
+      const wy = ys.weight[y];
+      const wy0 = f32(1 - wy);
+      for (let x = 0; x < width; x++) {
+        const x0 = xs.index[x];
+        if (!near[y0 + x0]) {
+          alpha[offsetRow + x] = alpha[offsetRow + x] >= 0.5 ? 1 : 0;
+          continue;
+        }
+        const x1 = x0 + 1 < workWidth ? x0 + 1 : x0;
+        const wx = xs.weight[x];
+        const wx0 = f32(1 - wx);
+        const top = f32(f32(weight[y0 + x0] * wx0) + f32(weight[y0 + x1] * wx));
+        const bottom = f32(f32(weight[y1 + x0] * wx0) + f32(weight[y1 + x1] * wx));
+        settle(offsetRow + x, f32(f32(top * wy0) + f32(bottom * wy)));
+      }
+    }
+  }
+  if (fill) {
+    // The filled holes at the frame's size: the nearest working pixel (pixel centres).
+    const column = new Int32Array(width);
+    for (let x = 0; x < width; x++) column[x] = Math.min(workWidth - 1, Math.max(0, Math.round((x + 0.5) * (workWidth / width) - 0.5)));
+    for (let y = 0; y < height; y++) {
+      const row = Math.min(workHeight - 1, Math.max(0, Math.round((y + 0.5) * (workHeight / height) - 0.5))) * workWidth;
+      for (let x = 0; x < width; x++) if (fill[row + column[x]]) alpha[y * width + x] = 1;
+    }
+  }
+  return alpha;
+}
+
+/** refine._holes: a 0/1 map (width x height) of the background components (4-connected)
+ * that touch no border and hold at most max_hole of the frame, found at
+ * hole_work_long_side; null when there are none. */
+function smallHoles(small, width, height, clean) {
+  const scale = Math.min(1, clean.hole_work_long_side / Math.max(width, height));
+  const holeWidth = Math.max(1, roundHalfEven(width * scale));
+  const holeHeight = Math.max(1, roundHalfEven(height * scale));
+  const coarse = scale < 1 ? resizeLinearFloat(small, width, height, holeWidth, holeHeight, false) : small;
+  const count = holeWidth * holeHeight;
+  const maxArea = clean.max_hole * count;
+  const seen = new Uint8Array(count);
+  const holes = new Uint8Array(count);
+  const stack = new Int32Array(count);
+  const members = new Int32Array(count);
+  let any = false;
+  for (let start = 0; start < count; start++) {
+    if (seen[start] || coarse[start] >= 0.5) continue;
+    let size = 0;
+    let top = 0;
+    let border = false;
+    stack[top++] = start;
+    seen[start] = 1;
+    while (top > 0) {
+      const i = stack[--top];
+      members[size++] = i;
+      const x = i % holeWidth;
+      const y = (i - x) / holeWidth;
+      if (x === 0 || y === 0 || x === holeWidth - 1 || y === holeHeight - 1) border = true;
+      for (let k = 0; k < 4; k++) {
+        const j = k === 0 ? (x > 0 ? i - 1 : -1) : k === 1 ? (x < holeWidth - 1 ? i + 1 : -1) : k === 2 ? (y > 0 ? i - holeWidth : -1) : y < holeHeight - 1 ? i + holeWidth : -1;
+        if (j >= 0 && !seen[j] && coarse[j] < 0.5) {
+          seen[j] = 1;
+          stack[top++] = j;
+        }
+      }
+    }
+    if (!border && size <= maxArea) {
+      for (let k = 0; k < size; k++) holes[members[k]] = 1;
+      any = true;
+    }
+  }
+  if (!any) return null;
+  if (scale === 1) return holes;
+  // cv2.resize(INTER_NEAREST) to the working size: source index floor(d * source / size).
+  const out = new Uint8Array(width * height);
+  for (let y = 0; y < height; y++) {
+    const row = Math.min(holeHeight - 1, Math.floor((y * holeHeight) / height)) * holeWidth;
+    for (let x = 0; x < width; x++) out[y * width + x] = holes[row + Math.min(holeWidth - 1, Math.floor((x * holeWidth) / width))];
+  }
+  return out;
+}

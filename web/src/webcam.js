@@ -16,7 +16,7 @@
 
 import {Compositor} from './compose.js';
 import {Smoother, modelInputSize, resizeLinearFloat, rgbToGray, rgbaToGray, shrinkForNetwork} from './preprocess.js';
-import {alphaAtFrame, coefficientsAtWork, workingGuide, workingSize} from './refine.js';
+import {alphaAtFrame, cleanAlpha, coefficientsAtWork, workingGuide, workingSize} from './refine.js';
 
 // Built as a classic script (Gradio's gr.HTML(head=...) adds a plain <script src>): where
 // it was loaded from is document.currentScript, read while it first runs.
@@ -499,6 +499,8 @@ class BrowserCamera {
     let alpha = refined
       ? alphaAtFrame(parts, frame.refine.work, gray, width, height)
       : resizeLinearFloat(probability, size[1], size[0], width, height);
+    // As the server's refinement: solid and empty away from the outline.
+    if (refined && this.config.clean) cleanAlpha(alpha, width, height, this.config.clean);
     if (this.settings.smoothing === false) this.smoother.reset();
     else alpha = this.smoother.apply(alpha);
     const upsampled = performance.now();
