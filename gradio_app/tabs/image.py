@@ -23,8 +23,6 @@ NO_PERSON = (
     "**No person found** in this photo: the cutout is empty. The models look for people "
     "who fill a good part of the picture; try a closer photo or another model. "
 )
-# Gradio recognises a gr.Progress default: it says so while a model loads for the first time.
-PROGRESS = gr.Progress()
 # Every photo request (upload, setting change, /matte, /compare) shares one lane.
 PHOTO_WORK = {"concurrency_id": "photo", "concurrency_limit": PHOTO_CONCURRENCY}
 
@@ -134,7 +132,6 @@ class ImageRequests:
         edges,
         image_format,
         quality="best",
-        progress=PROGRESS,
     ):
         """What the page shows: before/after, the download, the matte, readout and note.
 
@@ -143,9 +140,6 @@ class ImageRequests:
         download cleared: one message, in place, replaced by the next result."""
         if image is None:
             return nothing_shown("")
-        if not self.registry.is_loaded(model):
-            name = model or self.registry.default
-            progress(0, desc=f"Loading the {name} model: its first use takes a few seconds")
         try:
             files = self.result_files(
                 image, model, mode, color, background_image, blur, edges, image_format, quality
@@ -158,6 +152,14 @@ class ImageRequests:
         )
         before_after = gr.update(value=(str(image), str(files.shown)), visible=True)
         return before_after, download, str(files.matte), readout_html(files.result), files.note
+
+    def loading_note(self, model: str | None) -> str:
+        """Said above the result while a model that has not run yet loads (seconds), so the
+        wait is explained; the result clears it. (Not a gr.Progress in `show`: with one,
+        Gradio 6.31 offered the previous file under the new Download label.)"""
+        if model and not self.registry.is_loaded(model):
+            return f"Loading the {model} model: its first use here takes a few seconds…"
+        return ""
 
     @answers_errors
     def compare(self, image, edges="soft"):
@@ -200,7 +202,8 @@ def photo_column(examples_dir: Path) -> UploadedImage:
 
 
 def result_column() -> list:
-    """The outputs beside the photo: [before/after, download, readout, note]."""
+    """The outputs beside the photo: [before/after, download, readout, note, loading note]."""
+    loading = gr.Markdown(elem_id="loading-note")
     note = gr.Markdown(elem_id="image-note")
     slider = gr.ImageSlider(
         label="Before / after (drag the handle)",
@@ -213,7 +216,7 @@ def result_column() -> list:
     )
     download = gr.DownloadButton("Download", variant="primary", visible=False, elem_id="download")
     timing = gr.HTML(elem_id="timing")
-    return [slider, download, timing, note]
+    return [slider, download, timing, note, loading]
 
 
 class PhotoSettings(NamedTuple):
@@ -290,7 +293,7 @@ def image_tab(registry: ModelRegistry, outputs: OutputFolder, examples_dir: Path
         with gr.Column(min_width=300):
             photo = photo_column(examples_dir)
         with gr.Column(scale=2, min_width=320, elem_id="image-result"):
-            slider, download, timing, note = result_column()
+            slider, download, timing, note, loading = result_column()
         with gr.Column(min_width=280):
             settings, matte = settings_column(registry)
     compare_button, gallery = compare_section(registry)
@@ -308,8 +311,15 @@ def image_tab(registry: ModelRegistry, outputs: OutputFolder, examples_dir: Path
 
     # A new photo (not a setting) brings its result into view.
     show_on(photo.change).then(None, js=SCROLL_TO_RESULT_JS, api_visibility="private")
+    # A note while a model loads for the first time, cleared by the result (registered
+    # first: the page sends a trigger's events in order, and this one answers at once).
+    settings.model.change(
+        requests.loading_note, settings.model, loading, queue=False, api_visibility="private"
+    )
     for component in settings:
-        show_on(component.change)
+        shown_event = show_on(component.change)
+        if component is settings.model:
+            shown_event.then(lambda: "", None, loading, queue=False, api_visibility="private")
     api_outputs = api_matte_outputs()
     gr.Button(visible=False).click(
         requests.matte, [photo, *settings], api_outputs, api_name="matte", **PHOTO_WORK
