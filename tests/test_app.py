@@ -289,8 +289,9 @@ def test_image_results_checkerboard_and_refusals_in_place(
         assert transparent.mean() > 0.05  # the photo's background is cut away
         # Where the PNG is transparent, the page shows the checkerboard's two greys.
         greys = shown[transparent].astype(int)
-        assert np.abs(greys - greys.mean(axis=1, keepdims=True)).max() < 12  # grey, not colour
-        assert greys.min() < 215 and greys.max() > 240  # light and dark squares
+        spread = greys.max(axis=1) - greys.min(axis=1)  # 0 for grey (JPEG: a little more)
+        assert np.median(spread) <= 2 and spread.mean() < 4, spread.mean()
+        assert np.percentile(greys, 5) < 215 and np.percentile(greys, 95) > 240  # two greys
         # The page draws no checkerboard of its own (it filled letterboxes and opaque mattes).
         backgrounds = page.evaluate(
             "[...document.querySelectorAll('#before-after img, #matte img')]"

@@ -192,7 +192,17 @@ def video_tab(registry: ModelRegistry, limits: VideoLimits, outputs: OutputFolde
     )
     inputs = [video, model, *background, edges, smoothing]
     one_at_a_time = {"concurrency_id": "video", "concurrency_limit": 1}
-    button.click(requests.show, inputs, [result, note], api_visibility="private", **one_at_a_time)
+    # The last refusal goes at once (registered first: the page sends a click's events in
+    # order); the progress is drawn over the result only.
+    button.click(lambda: "", None, note, queue=False, api_visibility="private")
+    button.click(
+        requests.show,
+        inputs,
+        [result, note],
+        api_visibility="private",
+        show_progress_on=result,
+        **one_at_a_time,
+    )
     button.click(None, js=SCROLL_TO_RESULT_JS, api_visibility="private")
     # The API's /matte_video answers with the video itself, or an error.
     gr.Button(visible=False).click(
