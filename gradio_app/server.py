@@ -102,10 +102,12 @@ def load_models(settings: AppSettings) -> ModelRegistry:
         max_shapes=settings.max_shapes,
         settings=settings.runtime,
     )
+    where = Path(humanmatting.__file__).parent
+    print(f"humanmatting {humanmatting.__version__} from {where}", flush=True)
     for name in registry.available:
         print(f"model {name}: {registry.folders[name]}", flush=True)
     if not registry.available:
-        print(f"humanmatting {humanmatting.__version__}: no model is available", flush=True)
+        print("no model is available", flush=True)
     for name in registry.problems:
         if name in SHIPPED_MODELS:
             how = " ".join(registry.how_to_get(name).split())
@@ -157,7 +159,6 @@ def serve(registry: ModelRegistry, settings: AppSettings, times: StartTimes) -> 
     launch(page, registry, settings)
     now = time.perf_counter()
     print(
-        f"humanmatting {humanmatting.__version__} from {Path(humanmatting.__file__).parent} "
         f"serving {page.local_url} "
         f"{now - times.started:.1f} s after start (imports "
         f"{times.imported - times.started:.1f} s, models and page {now - times.imported:.1f} s); "

@@ -557,6 +557,9 @@ def test_api_with_gradio_client(app, grace_hopper_path, short_video, tmp_path):
 
 
 def test_the_start_says_one_line_per_model_and_no_share_hint(app):
+    deadline = time.monotonic() + 30  # the serving line comes once launch() has returned
+    while "serving http" not in app.log() and time.monotonic() < deadline:
+        time.sleep(0.1)
     log = app.log()
     served = re.findall(r"^model (\S+): ", log, flags=re.MULTILINE)
     assert sorted(served) == sorted(MODEL_SPECS), log
