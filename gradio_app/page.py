@@ -16,12 +16,16 @@ TITLE = (
     "# humanmatting\nCut people out of photos, your camera and videos. Everything runs "
     "on this server; nothing is sent elsewhere."
 )
-# A checkerboard behind transparent results, so the transparency shows (the before/after
-# slider only for a transparent result: else it would fill the picture's letterbox too).
+# A transparent result comes as a picture over a checkerboard (serving.checkerboard_preview),
+# so the page itself draws none: opaque mattes and the letterbox around a picture stay plain.
+# On a narrow screen the before/after box takes the picture's own height (a landscape photo
+# in a fixed-height box sat between two white bands). The readout's details open on a tap.
 CSS = """
-#before-after.see-through img, #matte img, #compare img {
-    background: repeating-conic-gradient(#d0d0d0 0% 25%, #ffffff 0% 50%) 50% / 20px 20px;
+@media (max-width: 640px) {
+    #before-after { height: auto !important; }
 }
+#timing summary { cursor: pointer; }
+#timing details p { margin: 0.25em 0 0; font-size: 0.9em; color: var(--body-text-color-subdued); }
 """
 
 

@@ -36,7 +36,11 @@ from gradio_app.settings import AppSettings, parse_args
 from gradio_app.tabs import browser_camera
 from humanmatting.errors import one_line
 from humanmatting.preprocess import allow_pillow_pixels
+from humanmatting.specs import SHIPPED_MODELS
 
+# Gradio's own words on the page, in the visitor's terms: the server stream's camera button
+# says "Start"/"Stop" (Gradio's default for it is the audio recorder's "Record").
+LABELS = gr.I18n(en={"audio.record": "Start", "audio.stop": "Stop"})
 # Gradio modules that read the temporary folder at import time.
 GRADIO_TEMP_READERS = ("routes", "route_utils", "screen_recording_utils", "mcp")
 
@@ -87,8 +91,10 @@ def use_own_temp_folder() -> AppTempFolder:
 
 
 def load_models(settings: AppSettings) -> ModelRegistry:
-    """The models that have weights, with the defaults loaded (and checked) now; says in
-    the log which are missing and how to get them."""
+    """The models that have weights, with the defaults loaded (and checked) now. The log
+    gets one line per model served; a model that ships with the package but is missing or
+    damaged gets a line with how to get it. The author's original (not shipped) is named
+    only where someone asks for it: the /models endpoint, the README."""
     registry = ModelRegistry(
         settings.weights,
         download=settings.download,
@@ -96,15 +102,16 @@ def load_models(settings: AppSettings) -> ModelRegistry:
         max_shapes=settings.max_shapes,
         settings=settings.runtime,
     )
-    print(
-        f"humanmatting {humanmatting.__version__} from {Path(humanmatting.__file__).parent}; "
-        f"models: {', '.join(registry.available) or 'none'}"
-        + "".join(f"; {name}: unavailable" for name in registry.problems),
-        flush=True,
-    )
-    for name in registry.problems:  # for the operator: the page shows only what runs
-        how = " ".join(registry.how_to_get(name).split())
-        print(f"to get {name}: {how}", flush=True)
+    where = Path(humanmatting.__file__).parent
+    print(f"humanmatting {humanmatting.__version__} from {where}", flush=True)
+    for name in registry.available:
+        print(f"model {name}: {registry.folders[name]}", flush=True)
+    if not registry.available:
+        print("no model is available", flush=True)
+    for name in registry.problems:
+        if name in SHIPPED_MODELS:
+            how = " ".join(registry.how_to_get(name).split())
+            print(f"model {name}: unavailable; to get it: {how}", flush=True)
     # Interpreters for each network input shape are made by the first request that needs
     # one (about 80 MB each).
     for name in dict.fromkeys((registry.default, registry.default_for_frames)):
@@ -127,6 +134,8 @@ def launch(page: gr.Blocks, registry: ModelRegistry, settings: AppSettings) -> N
         allowed_paths=[str(settings.examples_dir)],
         footer_links=["api"],
         css=CSS,
+        i18n=LABELS,
+        quiet=True,  # its "Running on" line (ours says it) and its share-link hint
         prevent_thread_lock=True,
         app_kwargs={
             "middleware": [Middleware(BodyLimit, REQUEST_MAX_BYTES, upload_bytes)],
@@ -150,8 +159,9 @@ def serve(registry: ModelRegistry, settings: AppSettings, times: StartTimes) -> 
     launch(page, registry, settings)
     now = time.perf_counter()
     print(
-        f"serving {now - times.started:.1f} s after start (imports "
-        f"{times.imported - times.started:.1f} s, model and page {now - times.imported:.1f} s); "
+        f"serving {page.local_url} "
+        f"{now - times.started:.1f} s after start (imports "
+        f"{times.imported - times.started:.1f} s, models and page {now - times.imported:.1f} s); "
         f"uploads up to {settings.upload_mb:g} MB, images up to "
         f"{settings.runtime.max_pixels:,} pixels",
         flush=True,

@@ -38,7 +38,7 @@ from humanmatting.compose import (  # noqa: F401 (the app's vocabulary, re-expor
     MATTE,
 )
 from humanmatting.preprocess import ImageInput, InvalidImageError, load_rgb
-from humanmatting.runtime import Matter, load_matter
+from humanmatting.runtime import Matter, load_matter, split_variant
 from humanmatting.settings import (  # noqa: F401 (SettingError re-exported)
     DEFAULT_MAX_PIXELS,
     SettingError,
@@ -185,6 +185,7 @@ class ImageResult:
         return float(np.mean(self.matte >= 128)) >= PERSON_MIN_SHARE
 
     def summary(self) -> str:
+        """The API's line: every figure, in the code's terms."""
         height, width = self.cutout.shape[:2]
         model = "matte reused, no model run" if self.reused else f"model {self.model_ms:.1f} ms"
         return (
@@ -192,6 +193,27 @@ class ImageResult:
             f"{self.model_input[1]}x{self.model_input[0]}; {model}, "
             f"total {self.total_ms:.1f} ms"
         )
+
+    def readout(self) -> tuple[str, str]:
+        """The page's line ("dark-light, 320x192, 41 ms": the model as the visitor chose
+        it, the size the network saw, the time it took) and the details behind it."""
+        height, width = self.cutout.shape[:2]
+        network = f"{self.model_input[1]}x{self.model_input[0]}"
+        name = split_variant(self.model)[0]
+        line = f"{name}, {network}, {self.total_ms:.0f} ms"
+        if self.reused:
+            details = (
+                f"Only a setting changed, so the {width}x{height} photo's matte was reused "
+                f"(the network did not run again); drawing the result took "
+                f"{self.total_ms:.0f} ms."
+            )
+        else:
+            details = (
+                f"The network ({self.model}) saw the {width}x{height} photo at {network} "
+                f"pixels and took {self.model_ms:.0f} ms; with the edges and the files, "
+                f"{self.total_ms:.0f} ms in all."
+            )
+        return line, details
 
 
 class ModelRegistry:
@@ -265,6 +287,12 @@ class ModelRegistry:
             "available": self.available,
             "unavailable": {name: self.how_to_get(name) for name in self.problems},
         }
+
+    def is_loaded(self, name: str | None, role: str = "photo") -> bool:
+        """Whether model `name` (None: the role's default) is loaded for `role` already: its
+        first load takes seconds, which the page says while it happens."""
+        name = name or (self.default if role == "photo" else self.default_for_frames)
+        return (name, role) in self._matters
 
     def matter(self, name: str | None, role: str = "photo") -> Matter:
         """The model `name` (None: the default for photos, or for frames for the camera and
@@ -393,6 +421,34 @@ def _write(picture: np.ndarray, path: Path, options: list[int]) -> Path:
 
 # libwebp refuses larger pictures.
 WEBP_MAX_SIDE = 16383
+
+
+# The page shows a transparent result over this checkerboard, so that a visitor sees what
+# the PNG holds (and the letterbox around the picture stays plain).
+CHECKER_LIGHT, CHECKER_DARK = 255, 204
+CHECKER_SQUARES = 48  # squares along the long side: visible however small the picture is shown
+PREVIEW_LONG_SIDE = 2048  # the page shows it at a few hundred pixels; fullscreen at most this
+
+
+def checkerboard_preview(rgba: np.ndarray) -> np.ndarray:
+    """An RGBA picture over a light checkerboard, as RGB at most PREVIEW_LONG_SIDE: what
+    the page shows of a transparent result (the download is the PNG itself)."""
+    height, width = rgba.shape[:2]
+    square = max(4, round(max(height, width) / CHECKER_SQUARES))
+    rows = (np.arange(height) // square)[:, None]
+    columns = (np.arange(width) // square)[None, :]
+    board = np.where((rows + columns) % 2 == 0, CHECKER_LIGHT, CHECKER_DARK).astype(np.uint16)
+    alpha = rgba[:, :, 3].astype(np.uint16)
+    # (colour * alpha + board * (255 - alpha)) / 255 stays within uint16 (at most 65025).
+    picture = np.empty((height, width, 3), np.uint8)
+    for channel in range(3):
+        mixed = rgba[:, :, channel] * alpha + board * (255 - alpha) + 127
+        picture[:, :, channel] = mixed // 255
+    scale = PREVIEW_LONG_SIDE / max(height, width)
+    if scale < 1:
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        picture = cv2.resize(picture, size, interpolation=cv2.INTER_AREA)
+    return picture
 
 
 def download_name(upload: ImageInput | str | None, mode: str) -> str:

@@ -113,8 +113,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--background",
-        default=DEFAULT_COLOR,
-        help="the colour for --mode color (name or #rrggbb, default %(default)s) or the "
+        default=None,
+        help=f"the colour for --mode color (name or #rrggbb, default {DEFAULT_COLOR}) or the "
         "picture for --mode image",
     )
     parser.add_argument(
@@ -300,6 +300,18 @@ def check_not_overwriting_inputs(source: Path, output: Path, folder: bool) -> No
         raise ValueError(f"The output {output} is the input; choose another --output.")
 
 
+def check_output_folder(output: Path) -> None:
+    """Refuse an output in a folder that does not exist: a typo in -o would otherwise make
+    a tree of new folders without a word."""
+    folder = output.parent
+    if not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise ValueError(
+            f"Cannot write {output.name}: {folder} {what}. Create the folder first or "
+            "choose another --output."
+        )
+
+
 def run(args: argparse.Namespace) -> tuple[Path, list[str]]:
     """Do what the command line asks; returns the output path and any skipped files."""
     from humanmatting.runtime import load_matter, split_variant
@@ -315,8 +327,12 @@ def run(args: argparse.Namespace) -> tuple[Path, list[str]]:
         )
     background = args.background
     if args.mode == "color":  # checked before the (slower) model load: typos fail fast
-        background = compose.parse_color(background)
+        background = compose.parse_color(background or DEFAULT_COLOR)
     elif args.mode == "image":
+        if background is None:
+            raise ValueError(
+                "--mode image needs --background PICTURE: the picture to put behind the person."
+            )
         if not Path(background).is_file():
             raise InvalidImageError(
                 f"--mode image needs --background PICTURE; no such file: {background}"
@@ -336,6 +352,7 @@ def run(args: argparse.Namespace) -> tuple[Path, list[str]]:
     output = Path(args.output) if args.output else default_output(args.input, args.mode, video)
     if not camera:
         check_not_overwriting_inputs(Path(args.input), output, folder)
+    check_output_folder(output)
     # Missing or unverified weights first, then a bad image or output name, then the model
     # load (slower, and its warnings would come before the error).
     weights = resolve_model_folder(model, args.weights, settings=settings)

@@ -174,8 +174,9 @@ def open_video(source: str | os.PathLike | int) -> tuple[cv2.VideoCapture, Video
     else:
         capture = cv2.VideoCapture(source)
     if not capture.isOpened():
-        what = f"camera {source}" if isinstance(source, int) else f"video {source}"
-        raise InvalidVideoError(f"Cannot open {what}; is it a valid video (or a connected camera)?")
+        if isinstance(source, int):
+            raise InvalidVideoError(f"Cannot open camera {source}; is one connected?")
+        raise InvalidVideoError(f"Cannot open video {source}; is it a valid video?")
     info = VideoInfo(
         fps=capture.get(cv2.CAP_PROP_FPS) or 25.0,
         frame_count=max(0, int(capture.get(cv2.CAP_PROP_FRAME_COUNT))),

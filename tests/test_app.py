@@ -124,12 +124,12 @@ def library_alpha(app_weights, rgb: np.ndarray) -> np.ndarray:
 @needs_chromium
 def test_image_tab_downloads_cutout_png_matching_the_library(page, app_weights, grace_hopper_path):
     page.locator("#photo input[type=file]").set_input_files(str(grace_hopper_path))
-    wait_for_text(page, "#timing textarea", "ms", prop="value")
-    assert textbox(page, "timing").input_value().startswith(DEFAULT_MODEL)
+    wait_for_text(page, "#timing summary", " ms")
+    assert page.locator("#timing summary").inner_text().startswith(f"{DEFAULT_MODEL}, ")
     page.get_by_label("transparent").check()
     wait_for_text(page, "#download", "grace_hopper-transparent.png", prop="innerText")
     # Instant feedback: the matte already computed is reused, the network does not run.
-    assert "matte reused, no model run" in textbox(page, "timing").input_value()
+    assert "matte was reused" in page.locator("#timing").text_content()
     with page.expect_download() as download_info:
         page.locator("#download").click()
     assert download_info.value.suggested_filename == "grace_hopper-transparent.png"
@@ -216,6 +216,164 @@ def test_layout_puts_action_examples_and_results_first(browser_context, app, vie
         page.close()
 
 
+@pytest.fixture(scope="module")
+def landscape_photo(tmp_path_factory, photos) -> Path:
+    """A 16:9 crop of a real photo (the phone's before/after box must fit it, no bands)."""
+    path = tmp_path_factory.mktemp("landscape") / "landscape.jpg"
+    crop = photos["grace_hopper"][40:328, :512]
+    cv2.imwrite(str(path), cv2.cvtColor(crop, cv2.COLOR_RGB2BGR))
+    return path
+
+
+def sized_page(browser_context, app, viewport: str):
+    page = browser_context.new_page()
+    page.set_viewport_size(dict(zip(("width", "height"), VIEWPORTS[viewport], strict=True)))
+    page.goto(app.url, wait_until="domcontentloaded")
+    page.wait_for_selector("#photo input[type=file]", state="attached", timeout=30_000)
+    return page
+
+
+def in_view(page, selector: str) -> bool:
+    """Whether the element's top is inside the viewport now."""
+    return page.evaluate(
+        "(s) => { const r = document.querySelector(s).getBoundingClientRect();"
+        " return r.top >= 0 && r.top < window.innerHeight; }",
+        selector,
+    )
+
+
+@pytest.mark.browser
+@needs_chromium
+@pytest.mark.parametrize("viewport", list(VIEWPORTS))
+def test_image_results_checkerboard_and_refusals_in_place(
+    browser_context, app, viewport, landscape_photo, tmp_path
+):
+    """The result comes into view (a phone scrolls to it) in a box of the photo's shape; the
+    readout is in a visitor's words; a transparent result is shown over a checkerboard
+    drawn inside the picture only; a refusal is said once, in place, with no result or
+    download left from before, and the next result clears it."""
+    page = sized_page(browser_context, app, viewport)
+    shots = ARTIFACTS / f"page-{viewport}"
+    try:
+        page.locator("#photo input[type=file]").set_input_files(str(landscape_photo))
+        wait_for_text(page, "#timing summary", " ms")
+        summary = page.locator("#timing summary").inner_text()
+        assert re.fullmatch(rf"{DEFAULT_MODEL}, \d+x\d+, \d+ ms", summary), summary
+        page.wait_for_function(  # scrolled into view on a phone (a state, not a sleep)
+            "(() => { const r = document.querySelector('#image-result').getBoundingClientRect();"
+            " return r.top >= 0 && r.top < window.innerHeight * 0.5; })()",
+            timeout=10_000,
+        )
+        page.locator("#timing summary").click()  # the details, on demand
+        assert "network" in page.locator("#timing details p").inner_text()
+        if viewport == "phone":  # no bands: the box takes the landscape photo's height
+            box = page.locator("#before-after img").first.bounding_box()
+            assert box["height"] == pytest.approx(box["width"] * 288 / 512, abs=3)
+        page.screenshot(path=f"{shots}-1-result.png")
+
+        page.get_by_label("transparent").check()
+        wait_for_text(page, "#download", "landscape-transparent.png", prop="innerText")
+        after = page.locator("#before-after img").nth(1)
+        page.wait_for_function(
+            "document.querySelectorAll('#before-after img')[1]?.src.endsWith('-preview.jpg')",
+            timeout=30_000,
+        )
+        with urllib.request.urlopen(after.get_attribute("src")) as response:
+            shown = cv2.imdecode(np.frombuffer(response.read(), np.uint8), cv2.IMREAD_COLOR)
+        with page.expect_download() as download_info:
+            page.locator("#download").click()
+        saved = tmp_path / "cutout.png"
+        download_info.value.save_as(saved)
+        png = cv2.imread(str(saved), cv2.IMREAD_UNCHANGED)
+        transparent = png[:, :, 3] == 0
+        assert transparent.mean() > 0.05  # the photo's background is cut away
+        # Where the PNG is transparent, the page shows the checkerboard's two greys.
+        greys = shown[transparent].astype(int)
+        spread = greys.max(axis=1) - greys.min(axis=1)  # 0 for grey (JPEG: a little more)
+        assert np.median(spread) <= 2 and spread.mean() < 4, spread.mean()
+        assert np.percentile(greys, 5) < 215 and np.percentile(greys, 95) > 240  # two greys
+        # The page draws no checkerboard of its own (it filled letterboxes and opaque mattes).
+        backgrounds = page.evaluate(
+            "[...document.querySelectorAll('#before-after img, #matte img')]"
+            ".map(i => getComputedStyle(i).backgroundImage)"
+        )
+        assert all("gradient" not in background for background in backgrounds), backgrounds
+        page.locator("#before-after").scroll_into_view_if_needed()
+        page.screenshot(path=f"{shots}-2-transparent.png")
+
+        page.get_by_label("image", exact=True).first.check()
+        wait_for_text(page, "#image-note", "Choose a background picture")
+        assert not page.locator("#download").is_visible()  # no stale file offered
+        assert not page.locator("#before-after").is_visible()
+        assert page.locator(".toast-body").count() == 0
+        page.locator("#image-note").scroll_into_view_if_needed()
+        page.screenshot(path=f"{shots}-3-no-background-picture.png")
+        page.get_by_label("blur").first.check()
+        wait_for_text(page, "#download", "landscape-blur.png", prop="innerText")
+        assert page.locator("#image-note").inner_text().strip() == ""
+
+        text = tmp_path / "holiday.jpg"
+        text.write_text("not a picture\n")
+        page.locator("#photo").get_by_role("button", name="Remove Image").click()
+        page.locator("#photo input[type=file]").set_input_files(str(text))
+        wait_for_text(page, "#image-note", "Cannot read holiday.jpg as an image")
+        assert page.get_by_text("Cannot read holiday.jpg").count() == 1  # said once
+        assert page.locator(".toast-body").count() == 0
+        assert not page.locator("#download").is_visible()
+        assert in_view(page, "#image-note")
+        page.screenshot(path=f"{shots}-4-not-a-picture.png")
+    finally:
+        page.close()
+
+
+@pytest.mark.browser
+@needs_chromium
+@pytest.mark.parametrize("viewport", list(VIEWPORTS))
+def test_video_refusals_in_place_and_progress_in_view(browser_context, app, viewport, short_video):
+    """The progress shows where the visitor looks (a phone scrolls to it); a refusal is
+    said under the button with no result, and a file that is no video in its info line,
+    without asking about cameras; a new upload clears the last result."""
+    page = sized_page(browser_context, app, viewport)
+    shots = ARTIFACTS / f"page-{viewport}-video"
+    try:
+        page.get_by_role("tab", name="Video").click()
+        page.locator("#video-input input[type=file]").set_input_files(str(short_video))
+        page.locator("#video-preview img").wait_for(timeout=30_000)
+        page.locator('input[type=radio][value="image"]:visible').check()
+        page.get_by_role("button", name="Matte the video").click()
+        wait_for_text(page, "#video-note", "Choose a background picture")
+        assert page.locator(".toast-body").count() == 0
+        assert page.locator("#video-result video").count() == 0
+        page.screenshot(path=f"{shots}-1-no-background-picture.png")
+
+        page.locator('input[type=radio][value="blur"]:visible').check()
+        page.get_by_role("button", name="Matte the video").click()
+        # The progress, frames done of all, inside the viewport while it runs.
+        page.wait_for_function(
+            "(() => { const e = document.querySelector('#video-result');"
+            " const r = e.getBoundingClientRect();"
+            " return /\\d+\\/20 frames/.test(e.innerText)"
+            " && r.top >= 0 && r.bottom <= window.innerHeight; })()",
+            timeout=60_000,
+            polling=50,
+        )
+        page.screenshot(path=f"{shots}-2-progress.png")
+        page.locator("#video-result video").wait_for(timeout=90_000)
+        assert page.locator("#video-note").inner_text().strip() == ""
+
+        broken = short_video.with_name("broken.mp4")
+        broken.write_bytes(b"\0" * 5000)
+        page.locator("#video-input").get_by_role("button", name="Clear").click()
+        page.locator("#video-input input[type=file]").set_input_files(str(broken))
+        wait_for_text(page, "#video-info", "Cannot open video broken.mp4; is it a valid video?")
+        assert "camera" not in page.locator("#video-info").inner_text()
+        assert page.locator("#video-result video").count() == 0  # the last result went
+        assert page.locator(".toast-body").count() == 0
+        page.screenshot(path=f"{shots}-3-not-a-video.png")
+    finally:
+        page.close()
+
+
 @pytest.mark.browser
 @needs_chromium
 def test_a_broken_upload_shows_the_reason_and_the_next_photo_works(
@@ -224,22 +382,21 @@ def test_a_broken_upload_shows_the_reason_and_the_next_photo_works(
     broken = tmp_path / "holiday.jpg"
     broken.write_text("not a picture\n")
     page.locator("#photo input[type=file]").set_input_files(str(broken))
-    toast = page.locator(".toast-body").filter(has_text="holiday.jpg")
-    toast.first.wait_for(timeout=30_000)
-    message = toast.first.inner_text()
+    wait_for_text(page, "#image-note", "holiday.jpg")
+    message = page.locator("#image-note").inner_text()
     assert "Cannot read holiday.jpg as an image" in message and "/tmp" not in message
-    # The viewport, not the full page: the toast is fixed to the window's top right.
     page.screenshot(path=str(ARTIFACTS / "image-tab-error.png"))
     page.locator("#photo").get_by_role("button", name="Remove Image").click()
     page.locator("#photo input[type=file]").set_input_files(str(grace_hopper_path))
-    wait_for_text(page, "#timing textarea", "512x600 photo", prop="value")
+    wait_for_text(page, "#timing", "512x600 photo")
+    assert page.locator("#image-note").inner_text().strip() == ""
 
 
 @pytest.mark.browser
 @needs_chromium
 def test_example_photo_and_compare_models_show_every_available_model(page):
     page.locator("img[src*='astronaut']").first.click()  # the shipped example
-    wait_for_text(page, "#timing textarea", "512x512 photo", prop="value")
+    wait_for_text(page, "#timing", "512x512 photo")
     page.get_by_text("Compare models").click()
     page.get_by_role("button", name="Run every available model on the photo").click()
     page.wait_for_function("document.querySelectorAll('#compare img').length >= 3", timeout=60_000)
@@ -263,8 +420,14 @@ def test_webcam_streams_processed_frames_with_a_live_rate(page):
     on_the_server = page.locator('#webcam-where input[value="server"]')
     if not on_the_server.is_checked():
         on_the_server.click()
+    # The note says where frames go: to the server (not "no frame leaves this device").
+    wait_for_text(page, "#webcam-note", "matted on the server")
+    assert "no frame leaves" not in page.locator("#webcam-note").inner_text()
     page.locator("#camera").get_by_text("Click to Access Webcam").click()
-    page.locator("#camera").get_by_role("button", name="capture photo").click()
+    start = page.locator("#camera").get_by_role("button", name="capture photo")
+    start.wait_for(timeout=30_000)
+    assert start.inner_text().strip() == "Start"  # not Gradio's "Record"
+    start.click()
     readout = textbox(page, "readout")
     wait_for_text(page, "#readout textarea", "frames/s", prop="value")
     samples = []
@@ -277,6 +440,9 @@ def test_webcam_streams_processed_frames_with_a_live_rate(page):
         samples.append((time.perf_counter(), frame, rate, source))
     page.screenshot(path=str(ARTIFACTS / "webcam-tab.png"), full_page=True)
     page.locator("#camera").get_by_role("button", name="capture photo").click()  # stop
+    # A stopped camera has no frame rate: the last one's readout goes.
+    wait_for_text(page, "#readout textarea", "Stopped", prop="value")
+    page.screenshot(path=str(ARTIFACTS / "webcam-stopped.png"), full_page=True)
 
     frames = [frame for _, frame, _, _ in samples]
     rates = [rate for _, _, rate, _ in samples]
@@ -388,6 +554,17 @@ def test_api_with_gradio_client(app, grace_hopper_path, short_video, tmp_path):
     Image.new("L", (8000, 6000)).save(huge)
     with pytest.raises(gradio_client.exceptions.AppError, match="huge.png is 8000x6000 = 48,"):
         client.predict(handle_file(str(huge)), api_name="/matte")
+
+
+def test_the_start_says_one_line_per_model_and_no_share_hint(app):
+    deadline = time.monotonic() + 30  # the serving line comes once launch() has returned
+    while "serving http" not in app.log() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    log = app.log()
+    served = re.findall(r"^model (\S+): ", log, flags=re.MULTILINE)
+    assert sorted(served) == sorted(MODEL_SPECS), log
+    assert "share=True" not in log and "unavailable" not in log and "to get " not in log
+    assert re.search(r"serving http://127\.0\.0\.1:\d+/ ", log), log
 
 
 def test_nothing_left_loopback_and_no_tensorflow(app, browser_requests):

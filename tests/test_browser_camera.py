@@ -371,6 +371,33 @@ def test_backgrounds_are_composed_like_the_servers(context, app):
 
 @pytest.mark.browser
 @needs_build
+def test_the_note_says_where_frames_go_and_a_stopped_camera_shows_no_rate(context, app):
+    """The note follows the choice (a server stream is never called private), the readout
+    drops the last frames/s on Stop, and LiteRT.js's own information lines are not
+    logged as console errors."""
+    page = open_webcam_tab(context, app)
+    console = []
+    page.on("console", lambda message: console.append((message.type, message.text)))
+    wait_until_camera_ready(page)
+    assert "matted in this browser" in page.locator("#webcam-note").inner_text()
+    page.locator('#webcam-where input[value="server"]').click()
+    wait_for_text(page, "#webcam-note", "matted on the server")
+    assert "no frame leaves" not in page.locator("#webcam-note").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "webcam-note-server.png"), full_page=True)
+    page.locator('#webcam-where input[value="browser"]').click()
+    wait_for_text(page, "#webcam-note", "matted in this browser")
+    start_camera(page)
+    assert "frames/s" in page.locator("#browser-camera .hm-readout").inner_text()
+    page.locator("#browser-camera .hm-start").click()  # stop
+    wait_for_text(page, "#browser-camera .hm-readout", "Ready: press Start the camera.")
+    page.screenshot(path=str(ARTIFACTS / "webcam-browser-stopped.png"), full_page=True)
+    litert = [(kind, text) for kind, text in console if text.startswith(("INFO: ", "WARNING: "))]
+    assert litert, console  # LiteRT.js said something (else this check could not fail)
+    assert [line for line in litert if line[0] == "error"] == [], litert
+
+
+@pytest.mark.browser
+@needs_build
 def test_the_tabs_controls_reach_the_page_without_a_request(context, app):
     page = open_webcam_tab(context, app)
     wait_until_camera_ready(page)

@@ -114,6 +114,34 @@ def test_bad_input_exits_2_with_one_line(random_weights_dir, tmp_path, content, 
     assert __import__("re").search(message, errors[0])
 
 
+def test_mode_image_without_a_picture_and_output_into_a_missing_folder_are_refused(
+    grace_hopper_path, tmp_path
+):
+    """Clear messages, nothing written: the shipped models, so no weights are built."""
+    result = run_cli(grace_hopper_path, "--mode", "image", "-o", tmp_path / "out.png")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "--mode image needs --background PICTURE" in result.stderr
+    assert "#00b140" not in result.stderr  # the colour's default is not taken for a file
+    missing = tmp_path / "no" / "such" / "dir"
+    result = run_cli(grace_hopper_path, "-o", missing / "out.png")
+    assert result.returncode == 2 and f"{missing} does not exist" in result.stderr
+    assert not (tmp_path / "no").exists()  # no folders made without a word
+    # The colour mode still has its default colour.
+    result = run_cli(grace_hopper_path, "--mode", "color", "-o", tmp_path / "green.png")
+    assert result.returncode == 0, result.stderr
+    assert tuple(np.asarray(Image.open(tmp_path / "green.png"))[5, 5]) == (0, 0xB1, 0x40)
+
+
+def test_an_unreadable_video_file_is_not_asked_about_cameras(tmp_path):
+    from humanmatting.video import InvalidVideoError, open_video
+
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\0" * 5000)
+    with pytest.raises(InvalidVideoError, match="is it a valid video") as raised:
+        open_video(broken)
+    assert "camera" not in str(raised.value)
+
+
 def test_missing_weights_message(grace_hopper_path, tmp_path):
     import os
 

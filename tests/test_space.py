@@ -129,7 +129,7 @@ def test_assembled_space_has_app_package_requirements_examples(space_dir):
 def test_app_starts_from_the_assembled_space(space_dir, random_weights_dir, tmp_path):
     """dark-light from $HUMANMATTING_WEIGHTS_DIR, night and dark from the package copy the
     Space carries (no download); the author's model, not shipped, is offered with how to get
-    it."""
+    it by /models (not in the start-up log)."""
     weights = tmp_path / "weights"
     weights.mkdir()
     (weights / "dark-light").symlink_to(random_weights_dir / "dark-light")
@@ -149,7 +149,9 @@ def test_app_starts_from_the_assembled_space(space_dir, random_weights_dir, tmp_
         with urllib.request.urlopen(app.url + "config") as response:
             config = json.dumps(json.load(response))
         # How to get a model is for the operator (log, /models, README), not on the page.
-        assert "hub.pull" not in config and "to get dark-light-original: " in app.log()
+        # The log names only what it serves: the author's model is not shipped, so not a
+        # failure to report at every start.
+        assert "hub.pull" not in config and "dark-light-original" not in app.log()
         if (space_dir / "web" / "dist" / "webcam.js").is_file():  # the in-browser camera
             with urllib.request.urlopen(app.url + "humanmatting/web/webcam.js") as response:
                 assert response.read() == (space_dir / "web/dist/webcam.js").read_bytes()

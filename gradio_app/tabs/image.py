@@ -6,6 +6,7 @@ Every change of a setting re-renders from the matte already computed for the pho
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -14,7 +15,7 @@ import gradio as gr
 
 from gradio_app import controls, serving
 from gradio_app.components import Radio, UploadedImage
-from gradio_app.errors import answers_errors
+from gradio_app.errors import USER_ERRORS, answers_errors, user_error
 from gradio_app.serving import PHOTO_CONCURRENCY, ModelRegistry, OutputFolder
 
 OUTPUT_HEIGHT = 360
@@ -26,6 +27,22 @@ NO_PERSON = (
 PHOTO_WORK = {"concurrency_id": "photo", "concurrency_limit": PHOTO_CONCURRENCY}
 
 
+# Runs in the page after a new photo's result (or its refusal) arrived: on a phone the
+# result is below the photo, out of view, so it is scrolled to; on a wide screen it is
+# beside the photo already and nothing moves.
+SCROLL_TO_RESULT_JS = """
+() => {
+  const result = document.querySelector('#image-result');
+  if (!result) return [];
+  const top = result.getBoundingClientRect().top;
+  if (top > window.innerHeight * 0.5 || top < 0) {
+    result.scrollIntoView({behavior: 'smooth', block: 'start'});
+  }
+  return [];
+}
+"""
+
+
 @dataclass
 class ResultFiles:
     result: serving.ImageResult
@@ -33,6 +50,16 @@ class ResultFiles:
     composite: Path  # on the chosen background, in the chosen format
     matte: Path  # PNG
     note: str  # Markdown for the page: no person found, JPEG has no transparency
+    shown: Path  # what the before/after slider shows: a transparent one over a checkerboard
+
+
+def readout_html(result: serving.ImageResult) -> str:
+    """The result's line in a visitor's words, the details behind it on demand."""
+    line, details = result.readout()
+    return (
+        f'<details class="hm-timing"><summary>{html.escape(line)}</summary>'
+        f"<p>{html.escape(details)}</p></details>"
+    )
 
 
 @dataclass
@@ -61,9 +88,15 @@ class ImageRequests:
             name = serving.download_name(image, mode)
             composite = self.outputs.picture(result.composite, name, image_format, folder)
         matte = self.outputs.png(result.matte, serving.download_name(image, "matte"), folder)
+        shown = composite
+        if mode == "transparent":
+            preview = serving.checkerboard_preview(result.cutout)
+            shown = self.outputs.picture(
+                preview, serving.download_name(image, "preview"), "jpeg", folder
+            )
         if not result.person_found:
             note = NO_PERSON + note
-        return ResultFiles(result, cutout, composite, matte, note)
+        return ResultFiles(result, cutout, composite, matte, note, shown)
 
     @answers_errors
     def matte(
@@ -89,23 +122,44 @@ class ImageRequests:
 
     @answers_errors
     def show(
-        self, image, model, mode, color, background_image, blur, edges, image_format, quality="best"
+        self,
+        image,
+        model,
+        mode,
+        color,
+        background_image,
+        blur,
+        edges,
+        image_format,
+        quality="best",
     ):
-        """What the page shows: before/after, the download, the matte, timing and note."""
+        """What the page shows: before/after, the download, the matte, readout and note.
+
+        A request the visitor can put right (no background picture yet, a file that is no
+        photo) is answered in the note, where the result would be, with the result and its
+        download cleared: one message, in place, replaced by the next result."""
         if image is None:
-            return None, gr.update(value=None, visible=False), None, "", ""
-        files = self.result_files(
-            image, model, mode, color, background_image, blur, edges, image_format, quality
+            return nothing_shown("")
+        try:
+            files = self.result_files(
+                image, model, mode, color, background_image, blur, edges, image_format, quality
+            )
+        except (*USER_ERRORS, MemoryError) as error:
+            message = user_error(error, image, background_image).message
+            return nothing_shown(f"**{message}**")
+        download = gr.update(
+            value=str(files.composite), label=f"Download {files.composite.name}", visible=True
         )
-        if not files.result.person_found:
-            gr.Warning("No person found in this photo.")
-        composite = files.composite
-        download = gr.update(value=str(composite), label=f"Download {composite.name}", visible=True)
-        before_after = gr.update(
-            value=(str(image), str(composite)),
-            elem_classes=["see-through"] if mode == "transparent" else [],
-        )
-        return before_after, download, str(files.matte), files.result.summary(), files.note
+        before_after = gr.update(value=(str(image), str(files.shown)), visible=True)
+        return before_after, download, str(files.matte), readout_html(files.result), files.note
+
+    def loading_note(self, model: str | None) -> str:
+        """Said above the result while a model that has not run yet loads (seconds), so the
+        wait is explained; the result clears it. (Not a gr.Progress in `show`: with one,
+        Gradio 6.31 offered the previous file under the new Download label.)"""
+        if model and not self.registry.is_loaded(model):
+            return f"Loading the {model} model: its first use here takes a few seconds…"
+        return ""
 
     @answers_errors
     def compare(self, image, edges="soft"):
@@ -118,6 +172,12 @@ class ImageRequests:
             (self.outputs.png(matte, serving.download_name(image, name), folder), caption)
             for matte, caption, name in mattes
         ]
+
+
+def nothing_shown(note: str) -> tuple:
+    """The page's outputs with no result: the slider hidden, no download, `note` alone."""
+    hidden = gr.update(value=None, visible=False)
+    return hidden, hidden, None, "", note
 
 
 def photo_column(examples_dir: Path) -> UploadedImage:
@@ -142,7 +202,9 @@ def photo_column(examples_dir: Path) -> UploadedImage:
 
 
 def result_column() -> list:
-    """The outputs beside the photo: [before/after, download, timing, note]."""
+    """The outputs beside the photo: [before/after, download, readout, note, loading note]."""
+    loading = gr.Markdown(elem_id="loading-note")
+    note = gr.Markdown(elem_id="image-note")
     slider = gr.ImageSlider(
         label="Before / after (drag the handle)",
         type="filepath",
@@ -152,10 +214,9 @@ def result_column() -> list:
         max_height=OUTPUT_HEIGHT,
         height=OUTPUT_HEIGHT,
     )
-    note = gr.Markdown(elem_id="image-note")
     download = gr.DownloadButton("Download", variant="primary", visible=False, elem_id="download")
-    timing = gr.Textbox(label="Processing time", elem_id="timing", lines=1, interactive=False)
-    return [slider, download, timing, note]
+    timing = gr.HTML(elem_id="timing")
+    return [slider, download, timing, note, loading]
 
 
 class PhotoSettings(NamedTuple):
@@ -231,14 +292,15 @@ def image_tab(registry: ModelRegistry, outputs: OutputFolder, examples_dir: Path
     with gr.Row(equal_height=False):
         with gr.Column(min_width=300):
             photo = photo_column(examples_dir)
-        with gr.Column(scale=2, min_width=320):
-            slider, download, timing, note = result_column()
+        with gr.Column(scale=2, min_width=320, elem_id="image-result"):
+            slider, download, timing, note, loading = result_column()
         with gr.Column(min_width=280):
             settings, matte = settings_column(registry)
     compare_button, gallery = compare_section(registry)
     shown = [slider, download, matte, timing, note]
-    for trigger in (photo.change, *(component.change for component in settings)):
-        trigger(
+
+    def show_on(trigger):
+        return trigger(
             requests.show,
             [photo, *settings],
             shown,
@@ -246,6 +308,18 @@ def image_tab(registry: ModelRegistry, outputs: OutputFolder, examples_dir: Path
             trigger_mode="always_last",
             **PHOTO_WORK,
         )
+
+    # A new photo (not a setting) brings its result into view.
+    show_on(photo.change).then(None, js=SCROLL_TO_RESULT_JS, api_visibility="private")
+    # A note while a model loads for the first time, cleared by the result (registered
+    # first: the page sends a trigger's events in order, and this one answers at once).
+    settings.model.change(
+        requests.loading_note, settings.model, loading, queue=False, api_visibility="private"
+    )
+    for component in settings:
+        shown_event = show_on(component.change)
+        if component is settings.model:
+            shown_event.then(lambda: "", None, loading, queue=False, api_visibility="private")
     api_outputs = api_matte_outputs()
     gr.Button(visible=False).click(
         requests.matte, [photo, *settings], api_outputs, api_name="matte", **PHOTO_WORK

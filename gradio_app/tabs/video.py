@@ -12,13 +12,26 @@ import numpy as np
 
 from gradio_app import controls, serving
 from gradio_app.components import VideoFile
-from gradio_app.errors import answers_errors
+from gradio_app.errors import USER_ERRORS, answers_errors, user_error
 from gradio_app.serving import ModelRegistry, OutputFolder, VideoLimits
 from gradio_app.uploads import uploaded_file
 from humanmatting.video import VIDEO_SUFFIXES, InvalidVideoError, open_video
 
 # Gradio recognises a gr.Progress default; the video's frames drive it (progress_reporter).
 PROGRESS = gr.Progress()
+# Runs in the page when the button is pressed: the progress bar is drawn over the result,
+# which on a phone is below the button, out of view; it is brought into view.
+SCROLL_TO_RESULT_JS = """
+() => {
+  const result = document.querySelector('#video-result');
+  if (!result) return [];
+  const box = result.getBoundingClientRect();
+  if (box.top < 0 || box.bottom > window.innerHeight) {
+    result.scrollIntoView({behavior: 'smooth', block: 'center'});
+  }
+  return [];
+}
+"""
 
 
 def describe_video(path: str) -> tuple[np.ndarray | None, str]:
@@ -80,7 +93,10 @@ class VideoRequests:
         if video is None:
             raise gr.Error("Upload a video first.", print_exception=False)
         video = uploaded_file(video)
-        progress(0, desc="Reading the video")
+        if self.registry.is_loaded(model, "video"):
+            progress(0, desc="Reading the video")
+        else:
+            progress(0, desc="Loading the model: its first use takes a few seconds")
         with self.outputs.lease() as folder:  # not cleaned up however long the video takes
             return str(
                 serving.matte_video(
@@ -96,17 +112,45 @@ class VideoRequests:
                 )
             )
 
+    def show(
+        self,
+        video,
+        model,
+        mode,
+        color,
+        background_image,
+        blur,
+        edges,
+        smoothing,
+        progress=PROGRESS,
+    ):
+        """The page's button: (the result, the note under the button). A refusal goes to
+        the note, once, with no result left from before; the next result clears it."""
+        try:
+            result = self.matte_video(
+                video, model, mode, color, background_image, blur, edges, smoothing, progress
+            )
+        except gr.Error as error:
+            return None, f"**{error.message}**"
+        return result, ""
+
     @answers_errors
     def preview(self, video):
-        """The first frame and a line about the upload (hidden when there is none)."""
+        """The first frame and a line about the upload (hidden when there is none); a file
+        that cannot be read is said in that line. A new upload clears the last result and
+        note, which were another video's."""
+        hidden = gr.update(value=None, visible=False)
         if video is None:
-            return gr.update(value=None, visible=False), ""
-        frame, line = describe_video(uploaded_file(video))
-        return gr.update(value=frame, visible=True), line
+            return hidden, "", None, ""
+        try:
+            frame, line = describe_video(uploaded_file(video))
+        except (*USER_ERRORS, MemoryError) as error:
+            return hidden, f"**{user_error(error, video).message}**", None, ""
+        return gr.update(value=frame, visible=True), line, None, ""
 
 
-def upload_column(limits: VideoLimits) -> tuple[VideoFile, gr.Image, gr.Markdown, gr.Button]:
-    """The upload, its preview and line, the button and the limits."""
+def upload_column(limits: VideoLimits) -> tuple:
+    """The upload, its preview and line, the button, its note and the limits."""
     video = VideoFile(
         label="Video: drop or click to upload",
         file_types=sorted(VIDEO_SUFFIXES),
@@ -123,11 +167,12 @@ def upload_column(limits: VideoLimits) -> tuple[VideoFile, gr.Image, gr.Markdown
     )
     info = gr.Markdown(elem_id="video-info")
     button = gr.Button("Matte the video", variant="primary", elem_id="video-button")
+    note = gr.Markdown(elem_id="video-note")
     gr.Markdown(
         f"Videos up to {limits.max_seconds:g} s and {limits.max_megabytes:g} MB. The "
         "result is an MP4 video with the original sound."
     )
-    return video, first_frame, info, button
+    return video, first_frame, info, button, note
 
 
 def video_tab(registry: ModelRegistry, limits: VideoLimits, outputs: OutputFolder) -> None:
@@ -135,19 +180,31 @@ def video_tab(registry: ModelRegistry, limits: VideoLimits, outputs: OutputFolde
     requests = VideoRequests(registry, limits, outputs)
     with gr.Row(equal_height=False):
         with gr.Column(min_width=300):
-            video, first_frame, info, button = upload_column(limits)
+            video, first_frame, info, button, note = upload_column(limits)
         with gr.Column(min_width=300):
             result = gr.Video(
                 label="Result", buttons=["download"], elem_id="video-result", format=None
             )
         with gr.Column(min_width=280):
             model, background, edges, smoothing = controls.frame_controls(registry)
-    video.change(requests.preview, video, [first_frame, info], api_visibility="private")
+    video.change(
+        requests.preview, video, [first_frame, info, result, note], api_visibility="private"
+    )
+    inputs = [video, model, *background, edges, smoothing]
+    one_at_a_time = {"concurrency_id": "video", "concurrency_limit": 1}
+    # The last refusal goes at once (registered first: the page sends a click's events in
+    # order); the progress is drawn over the result only.
+    button.click(lambda: "", None, note, queue=False, api_visibility="private")
     button.click(
-        requests.matte_video,
-        [video, model, *background, edges, smoothing],
-        result,
-        api_name="matte_video",
-        concurrency_id="video",
-        concurrency_limit=1,
+        requests.show,
+        inputs,
+        [result, note],
+        api_visibility="private",
+        show_progress_on=result,
+        **one_at_a_time,
+    )
+    button.click(None, js=SCROLL_TO_RESULT_JS, api_visibility="private")
+    # The API's /matte_video answers with the video itself, or an error.
+    gr.Button(visible=False).click(
+        requests.matte_video, inputs, result, api_name="matte_video", **one_at_a_time
     )

@@ -20,6 +20,26 @@ from gradio_app.tabs.browser_camera import WEBCAM_OPTIONS
 # arrived: at 0.04 s, a 45 ms round trip waited for the second tick (12.5 frames/s); at
 # 0.02 s it waits at most 20 ms. Measured with benchmarks/webcam_fps.py (see README).
 STREAM_EVERY_S = 0.02
+# Runs in the page once it has loaded (a js-only event: nothing is sent). Gradio sends no
+# event when its camera's stream stops, so the Speed line would keep the last frame's
+# frames/s: after a click on the camera's button that leaves it not streaming (no "stop
+# recording" button), the line says so instead.
+STOPPED_JS = """
+(...values) => {
+  if (!window.humanmattingStopWatch) {
+    window.humanmattingStopWatch = true;
+    document.addEventListener('click', (event) => {
+      if (!event.target.closest || !event.target.closest('#camera button')) return;
+      setTimeout(() => {
+        if (document.querySelector('#camera [title="stop recording"]')) return;
+        const line = document.querySelector('#readout textarea');
+        if (line && line.value) line.value = 'Stopped: press Start to go on.';
+      }, 300);
+    }, true);
+  }
+  return values;
+}
+"""
 
 
 @dataclass
@@ -102,3 +122,4 @@ def webcam_tab(registry: ModelRegistry, webcam_time_limit: int, web_dist: Path) 
     )
     settings = [model, *background, edges, smoothing, size]
     browser_camera.wire(where, panel, (camera, live_column), settings)
+    gr.on(None, None, [size], None, js=STOPPED_JS, api_visibility="private")

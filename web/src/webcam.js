@@ -33,6 +33,10 @@ const RATE_WINDOW = 30; // frames in the frames/s readout, as the server's Strea
 // own work then fills what the model leaves idle; BENCHMARKS.md, Webcam in the browser).
 const MODEL_WORKERS = (navigator.hardwareConcurrency || 1) >= 2 ? 2 : 1;
 const BALANCE_WEIGHT = 0.1; // of each new frame in the threads' average work per frame
+// The tab's note when the visitor chose the server's stream (this script's notes are about
+// matting in this browser, and would be false then).
+const SERVER_NOTE = 'The camera is matted on the server: its frames are sent to this server and come back matted.';
+const READY = 'Ready: press Start the camera.';
 
 function mean(values) {
   return values.length ? values.reduce((sum, value) => sum + value, 0) / values.length : null;
@@ -132,6 +136,7 @@ class BrowserCamera {
     this.settings = {...(window.humanmattingWebcamSettings || {})};
     this.element = null;
     this.where = this.settings.where || 'browser';
+    this.browserNote = null; // the note while this browser mats the camera
     this.problem = null; // why the browser cannot run it: set once, then the server is used
     this.ready = null; // promise: LiteRT.js and the chosen model loaded
     this.workers = null;
@@ -173,9 +178,13 @@ class BrowserCamera {
     if (this.problem) this.fallBack(this.problem);
   }
 
+  /** The tab's note on where frames go: `text` while this browser mats them, the server's
+   * note while the visitor chose the server (unless this browser cannot: `text` says so). */
   note(text) {
-    const line = document.querySelector('#webcam-note');
-    if (line) line.textContent = text;
+    if (text !== undefined) this.browserNote = text;
+    const line = document.querySelector('#webcam-note .hm-note') || document.querySelector('#webcam-note');
+    const onServer = this.where !== 'browser' && !this.problem;
+    if (line && (this.browserNote || onServer)) line.textContent = onServer ? SERVER_NOTE : this.browserNote;
   }
 
   readout(text) {
@@ -210,7 +219,7 @@ class BrowserCamera {
       const {width, height} = this.config.camera;
       await this.runner(this.modelName(), this.networkSize(height, width));
       this.note('The camera is matted in this browser (LiteRT.js, WebAssembly): no frame leaves this device.');
-      this.readout('Ready: press Start the camera.');
+      this.readout(READY);
     } catch (error) {
       this.fallBack(`In-browser matting is not available (${oneLine(error)})`);
     }
@@ -294,6 +303,7 @@ class BrowserCamera {
     this.where = where;
     if (where !== 'browser') this.stop();
     else if (this.problem) this.fallBack(this.problem);
+    this.note();
   }
 
   async toggle() {
@@ -337,6 +347,8 @@ class BrowserCamera {
 
   stop() {
     this.generation += 1;
+    // A stopped camera has no frame rate: the last one's readout goes.
+    if (this.running && !this.problem) this.readout(READY);
     this.running = false;
     if (this.stream) this.stream.getTracks().forEach((track) => track.stop());
     this.stream = null;

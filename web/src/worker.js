@@ -63,7 +63,17 @@ self.onmessage = async ({data}) => {
   try {
     if (data.type === 'init') {
       // In a worker, Emscripten looks for the .wasm beside this script; it is in wasm/.
-      self.Module = {locateFile: (file) => new URL(file, data.wasm).href};
+      // LiteRT writes its information lines to stderr ("INFO: Created TensorFlow Lite
+      // XNNPACK delegate", "WARNING: [npu_registry.cc:34] NPU accelerator could not be
+      // loaded"), which Emscripten logs as console errors: they are not.
+      self.Module = {
+        locateFile: (file) => new URL(file, data.wasm).href,
+        printErr: (text) => {
+          if (/^INFO: /.test(text)) console.info(text);
+          else if (/^WARNING: /.test(text)) console.warn(text);
+          else console.error(text);
+        },
+      };
       await loadLiteRt(data.wasm);
       self.postMessage({id: data.id});
     } else if (data.type === 'compile') {
