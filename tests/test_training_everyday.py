@@ -207,3 +207,22 @@ def test_a_mix_with_everyday_sources_needs_photos_and_a_teacher(tmp_path, capsys
     assert status == 2
     error = capsys.readouterr().err
     assert "--mix names pasted, nobody: pass --photos" in error and "--teacher" in error
+
+
+def test_dice_counts_only_on_frames_with_a_person():
+    import keras
+
+    from training.recipe import BceDiceLoss
+
+    loss = BceDiceLoss(reduction=None)
+    empty = np.zeros((2, 8, 8, 2), "float32")
+    empty[..., 0] = 1
+    prediction = np.full((2, 8, 8, 2), 0.5, "float32")
+    prediction[1] = [0.99, 0.01]  # nearly right on an empty frame
+    bce = keras.losses.binary_crossentropy(empty, prediction).numpy().mean(axis=(1, 2))
+    np.testing.assert_allclose(loss(empty, prediction).numpy(), bce, rtol=1e-5)
+    person = empty.copy()
+    person[0, 2:6, 2:6] = [0, 1]
+    with_dice = loss(person, prediction).numpy()
+    bce = keras.losses.binary_crossentropy(person, prediction).numpy().mean(axis=(1, 2))
+    assert with_dice[0] > bce[0] + 0.5  # half-sure everywhere: a poor Dice on that frame

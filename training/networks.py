@@ -182,11 +182,10 @@ def initialize_from(model: keras.Model, source: keras.Model, batch) -> None:
         if layer.name in by_name:
             weights = [np.asarray(w) for w in by_name[layer.name].get_weights()]
         elif part in ("1", "2", "3") and name in by_name:
-            kernel, bias = (np.asarray(w) for w in by_name[name].get_weights())
             if part == "1":
-                weights = [kernel, bias]
+                weights = [np.asarray(w) for w in by_name[name].get_weights()]
             else:
-                weights = [np.zeros(layer.kernel.shape), np.zeros(layer.bias.shape)]
+                weights = [np.zeros(w.shape) for w in layer.get_weights()]
         else:
             raise ValueError(f"{source.name} has no layer for {layer.name}")
         if by_name.get(layer.name) is first_conv and scale != 1.0:

@@ -157,7 +157,10 @@ class BceDiceLoss(keras.losses.Loss):
         intersection = ops.sum(y_true[..., 1] * y_pred[..., 1], axis=(1, 2))
         total = ops.sum(y_true[..., 1] + y_pred[..., 1], axis=(1, 2))
         dice = (2 * intersection + 1.0) / (total + 1.0)
-        return bce + self.dice_weight * (1 - dice)
+        # Dice has no meaning on a frame with nobody (its loss stays near 1 until not one
+        # pixel is marked): there cross-entropy alone speaks.
+        has_person = ops.cast(ops.sum(y_true[..., 1], axis=(1, 2)) >= 1.0, y_pred.dtype)
+        return bce + self.dice_weight * has_person * (1 - dice)
 
     def get_config(self):
         return {**super().get_config(), "dice_weight": self.dice_weight}
