@@ -567,7 +567,7 @@ def build_card(
     if pretrained and not original:
         attribution = _pretrained_attribution(spec, description.training or {})
     network = (
-        f"U-Net on a {spec.architecture.encoder} encoder started from ImageNet weights"
+        "U-Net-like Keras network whose encoder started from ImageNet weights"
         if pretrained
         else "small U-Net-like Keras network (LikeUnet)"
     )
