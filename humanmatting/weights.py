@@ -138,10 +138,16 @@ def how_to_get(spec: ModelSpec, settings: Settings | None = None) -> str:
             "  or convert the original release: python -m hub.convert_legacy "
             "PATH/TO/humanMatting-original OUTDIR, then use --weights OUTDIR/" + spec.name
         )
-    else:
+    elif spec.shipped:
         lines.append(
             f"  or reinstall the package (it ships {spec.name}: pip install -e .), or train it: "
             f"python -m training.train --model {spec.name} --data DATASETS_DIR --recipe photos"
+        )
+    else:  # ours, not (yet) shipped in the package
+        lines.append(
+            f"  or train it (pip install -e '.[train]'): "
+            f"python -m training.train --model {spec.name} --data DATASETS_DIR --recipe photos, "
+            "then python -m training.export"
         )
     return "\n".join(lines)
 

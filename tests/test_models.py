@@ -16,13 +16,15 @@ from .conftest import build_model, randomize, shared_dir
 
 @pytest.mark.parametrize(
     "name, parameters",
-    [("night", 1_769_314), ("dark", 1_769_026), ("dark-light", 221_626)],
+    [("night", 1_769_314), ("dark", 1_769_026), ("dark-light", 221_626), ("lite0", 3_038_106)],
 )
 def test_parameter_counts(name, parameters):
     assert build_model(name).count_params() == parameters
 
 
-@pytest.mark.parametrize("name, channels", [("night", 3), ("dark", 1), ("dark-light", 1)])
+@pytest.mark.parametrize(
+    "name, channels", [("night", 3), ("dark", 1), ("dark-light", 1), ("lite0", 3)]
+)
 def test_input_channels_and_softmax_output(name, channels):
     model = build_model(name)
     assert model.input_shape == (None, None, None, channels)

@@ -83,6 +83,11 @@ def test_missing_weights_say_how_to_get_them(tmp_path, monkeypatch):
         load_matter("night", tmp_path)
     assert str(not_a_folder.value).endswith("To get the weights:\n" + hint)
     assert not_a_folder.value.how_to_get == hint
+    # A model of ours that the package does not ship (lite0): train it, no reinstall helps.
+    with pytest.raises(WeightsNotFoundError) as unshipped:
+        load_matter("lite0", download=False)
+    assert "training.train --model lite0" in unshipped.value.how_to_get
+    assert "reinstall" not in unshipped.value.how_to_get
 
 
 def test_weights_dir_environment_variable(random_weights_dir, monkeypatch):

@@ -22,7 +22,12 @@ def _inputs(channels, seed=0):
 
 @pytest.mark.parametrize(
     "name, acnet, scale",
-    [("dark-light", True, 1 / 255), ("dark-light", True, 1.0), ("night", False, 1 / 255)],
+    [
+        ("dark-light", True, 1 / 255),
+        ("dark-light", True, 1.0),
+        ("night", False, 1 / 255),
+        ("lite0", False, 1 / 255),
+    ],
 )
 def test_inference_model_computes_what_the_training_model_computes(name, acnet, scale):
     from humanmatting.build.models import build_model

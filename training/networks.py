@@ -9,6 +9,11 @@ training and serving). Training may wrap it:
 undoes the wrapping exactly: ACNet branches are fused, the input scale is multiplied into
 the first convolution's kernel (exact: the scale is linear and 'same' zero padding stays
 zero), and the result is a plain float32 `build_model(name)` network on raw pixels.
+
+A model on a pretrained encoder (lite0) starts from the encoder's ImageNet weights, with
+the ImageNet input normalisation folded into its stem for the recipe's input scale
+(`humanmatting.build.efficientnet.load_imagenet_weights`); the decoder starts from Keras's
+initial weights. Checkpoints hold the trained weights, so resuming reads no ImageNet file.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from keras import layers
 
 import training.recipe  # noqa: F401 - registers the custom loss for loading checkpoints
 from humanmatting.build.models import build_model, fuse_acnet, with_upsampling
-from humanmatting.specs import get_spec
+from humanmatting.specs import PretrainedUnetArchitecture, get_spec
 
 INPUT_SCALING = "input_scaling"
 OUTPUT_CAST = "output_float32"
@@ -46,8 +51,10 @@ def build_training_model(
     acnet: bool = True,
     input_scale: float = 1.0,
     mixed_precision: bool | str = False,
+    pretrained: bool = True,
 ) -> keras.Model:
-    """The network to train: `build_model(name, acnet)` plus the optional wrapping above."""
+    """The network to train: `build_model(name, acnet)` plus the optional wrapping above;
+    with `pretrained`, a pretrained encoder's ImageNet weights (models without one ignore it)."""
     spec = get_spec(name)
     # True: mixed_float16 (GPU tensor cores); or a policy name, e.g. "mixed_bfloat16", which
     # runs about 3x faster on CPUs with AMX/AVX-512 BF16 (measured here for night and dark).
@@ -59,6 +66,10 @@ def build_training_model(
     mixed_precision = policy != "float32"
     with dtype_policy(policy):
         network = build_model(spec, acnet=acnet and spec.acnet_training)
+        if pretrained and isinstance(spec.architecture, PretrainedUnetArchitecture):
+            from humanmatting.build.efficientnet import load_imagenet_weights
+
+            load_imagenet_weights(network, input_scale=input_scale)
         if input_scale == 1.0 and not mixed_precision:
             return network
         inputs = keras.Input((None, None, spec.channels), name="image")
@@ -95,7 +106,7 @@ def float32_twin(model: keras.Model, name: str) -> keras.Model:
     if all(layer.compute_dtype == "float32" for layer in model.layers):
         return model
     network, scale = unwrap(model)
-    twin = build_training_model(name, acnet=is_acnet(network), input_scale=scale)
+    twin = build_training_model(name, acnet=is_acnet(network), input_scale=scale, pretrained=False)
     twin.set_weights(model.get_weights())
     return twin
 
@@ -116,8 +127,8 @@ def inference_model(model: keras.Model, name: str) -> keras.Model:
         first_conv = next(layer for layer in plain.layers if isinstance(layer, layers.Conv2D))
         if first_conv.input is not plain.inputs[0]:
             raise ValueError(f"{first_conv.name} is not the first layer; cannot fold scale")
-        kernel, bias = first_conv.get_weights()
-        first_conv.set_weights([kernel * scale, bias])
+        kernel, *bias = first_conv.get_weights()  # no bias before a BatchNorm (lite0)
+        first_conv.set_weights([kernel * scale, *bias])
     return plain
 
 

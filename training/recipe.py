@@ -26,7 +26,8 @@ from keras import ops
 from training.augment import PhotoAugmentation
 from training.pipeline import Augmentation
 
-ORIGINAL_EPOCHS = {"night": 15, "dark": 15, "dark-light": 50}
+# lite0 (pretrained encoder): not the original author's model; as many as the photos recipe.
+ORIGINAL_EPOCHS = {"night": 15, "dark": 15, "dark-light": 50, "lite0": 30}
 LOSSES = ("bce", "cce", "bce+dice")
 SCHEDULES = ("constant", "cosine")
 
@@ -80,7 +81,10 @@ PHOTOS = Recipe(
     augmentation=PhotoAugmentation(),
     input_scale=1 / 255,
     # The shipped runs: 30 epochs each (night and dark-light best in epochs 28 and 29).
-    extra={"epochs": {"night": 30, "dark": 30, "dark-light": 30}, "samples_per_epoch": 3000},
+    extra={
+        "epochs": {"night": 30, "dark": 30, "dark-light": 30, "lite0": 30},
+        "samples_per_epoch": 3000,
+    },
 )
 # Everyday photos (training.everyday): the photos recipe at every scale, long sides 128 to
 # 512 (the small ones more often: a batch's cost grows with its pixels), for mixes that add

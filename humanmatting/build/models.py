@@ -19,7 +19,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from humanmatting.specs import Architecture, ModelSpec, get_spec
+from humanmatting.specs import Architecture, ModelSpec, PretrainedUnetArchitecture, get_spec
 
 
 @keras.saving.register_keras_serializable(package="humanmatting")
@@ -171,11 +171,63 @@ def build_likeunet(
     return keras.Model(inputs, outputs, name=name)
 
 
+def build_pretrained_unet(
+    architecture: PretrainedUnetArchitecture, channels: int = 3, name: str = "pretrained-unet"
+) -> keras.Model:
+    """A U-Net on an EfficientNet-Lite0 encoder (specs.PretrainedUnetArchitecture): input
+    (batch, 32*h, 32*w, 3) raw 0..255 RGB, output 2-class softmax per pixel.
+
+    The encoder's layers are named as `efficientnet.lite0_features` names them, so
+    `efficientnet.load_imagenet_weights` finds them; its weights here are Keras's initial
+    ones (training loads ImageNet's; a model folder holds the trained ones).
+    """
+    from humanmatting.build import efficientnet
+
+    if architecture.encoder != "efficientnet-lite0" or channels != 3:
+        raise ValueError(
+            f"Only an RGB efficientnet-lite0 encoder is built, not {architecture.encoder!r} "
+            f"with {channels} channel(s)"
+        )
+    inputs = keras.Input(shape=(None, None, channels), name="image")
+    features = efficientnet.lite0_features(inputs, last_block=architecture.encoder_blocks - 1)
+    bottom_stride = max(stride for stride in features if isinstance(stride, int))
+
+    def conv_bn_relu(x, filters: int, name: str, depthwise: bool = False):
+        if depthwise:
+            x = layers.DepthwiseConv2D(3, padding="same", use_bias=False, name=f"{name}_dw")(x)
+        else:
+            x = layers.Conv2D(filters, 1, use_bias=False, name=f"{name}_conv")(x)
+        x = layers.BatchNormalization(name=f"{name}{'_dw' if depthwise else ''}_bn")(x)
+        return layers.ReLU(name=f"{name}{'_dw' if depthwise else ''}_relu")(x)
+
+    x = conv_bn_relu(features["blocks"][-1], architecture.bottom_filters, "bottom")
+    skip_strides = [stride for stride in (16, 8, 4, 2) if stride < bottom_stride]
+    if len(skip_strides) != len(architecture.decoder_filters):
+        raise ValueError(
+            f"{len(skip_strides)} skips (strides {skip_strides}) need as many decoder_filters, "
+            f"not {architecture.decoder_filters}"
+        )
+    for stride, filters in zip(skip_strides, architecture.decoder_filters, strict=True):
+        stage = f"decoder{stride}"
+        x = BilinearUpSampling2D(2, name=f"{stage}_up")(x)
+        x = layers.Concatenate(name=f"{stage}_join")([features[stride], x])
+        x = conv_bn_relu(x, filters, stage)
+        x = conv_bn_relu(x, filters, stage, depthwise=True)
+    x = conv_bn_relu(x, architecture.head_filters, "mask_head")
+    x = BilinearUpSampling2D(2, name="mask_head_up")(x)
+    # Softmax in float32 under a mixed policy, as in build_likeunet.
+    head_dtype = "float32" if keras.config.dtype_policy().name.startswith("mixed") else None
+    outputs = layers.Conv2D(2, 1, activation="softmax", dtype=head_dtype, name="mask")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
 def build_model(name_or_spec: str | ModelSpec, acnet: bool = False) -> keras.Model:
     """Build a model from the spec table; `acnet=True` gives dark-light's training form."""
     spec = get_spec(name_or_spec) if isinstance(name_or_spec, str) else name_or_spec
     if acnet and not spec.acnet_training:
         raise ValueError(f"Model {spec.name!r} has no ACNet training form")
+    if isinstance(spec.architecture, PretrainedUnetArchitecture):
+        return build_pretrained_unet(spec.architecture, spec.channels, name=spec.name)
     suffix = "-acnet" if acnet else ""
     return build_likeunet(
         spec.architecture, spec.channels, acnet=acnet, name=f"{spec.name}{suffix}"
@@ -227,7 +279,7 @@ def count_multiply_accumulates(model: keras.Model, height: int, width: int) -> i
     convs = [
         layer
         for layer in model.layers
-        if isinstance(layer, (layers.Conv2D, layers.Conv2DTranspose))
+        if isinstance(layer, (layers.Conv2D, layers.Conv2DTranspose, layers.DepthwiseConv2D))
     ]
     probe = keras.Model(model.inputs, [layer.output for layer in convs])
     output_specs = probe.compute_output_spec(
