@@ -12,7 +12,7 @@ cd "$(dirname "$0")/../.."
 shared=${1:-../shared}
 init=${2:-models}
 runs=${3:-runs}
-mix=${HUMANMATTING_MIX:-eg1800=0.2,viton=0.1,ccp=0.15,idphoto=0.05,pasted=0.3,nobody=0.12,teacher=0.08}
+mix=${HUMANMATTING_MIX:-eg1800=0.2,viton=0.1,ccp=0.15,idphoto=0.05,pasted=0.32,nobody=0.14,teacher=0.04}
 models=${MODELS:-dark-light night dark}
 for model in $models; do
     resume=()
@@ -20,6 +20,6 @@ for model in $models; do
     python -m training.train --model "$model" --data "$shared/datasets" --mix "$mix" \
         --photos "$shared/photos" \
         --teacher "$shared/anchors/mediapipe-selfie-segmentation/selfie_segmentation.tflite" \
-        --recipe everyday --lr 2e-4 --warmup-epochs 0.5 --epochs 12 --samples-per-epoch 1500 \
+        --recipe everyday --lr 1e-4 --warmup-epochs 0.25 --epochs 12 --samples-per-epoch 1500 \
         --init-from "$init/$model" --out "$runs/$model-everyday" --verbose 2 "${resume[@]}"
 done
