@@ -668,7 +668,13 @@ def hq_matte(
     is_unknown = tri == 0.5
     if not is_unknown.any():
         return alpha
-    bar = tqdm(total=None, desc="HQ matting: Laplacian", unit=" steps", disable=not progress)
+    # Phases, then the solver's iterations: no total to show, so no "N steps" counter.
+    bar = tqdm(
+        total=None,
+        desc="HQ matting: Laplacian",
+        bar_format="{desc} [{elapsed}{postfix}]",
+        disable=not progress,
+    )
     # Only the box around the unknown band needs the solver.
     rows = np.flatnonzero(is_unknown.any(axis=1))
     columns = np.flatnonzero(is_unknown.any(axis=0))
@@ -680,17 +686,17 @@ def hq_matte(
     laplacian = cf_laplacian(crop_image, epsilon=HQ_EPSILON, is_known=is_known)
     laplacian_u = laplacian[is_unknown_flat, :][:, is_unknown_flat]
     right_side = -laplacian[is_unknown_flat, :][:, is_known].dot(is_fg[is_known])
-    bar.set_description("HQ matting: preconditioner")
-    bar.update()
+    bar.set_description_str("HQ matting: preconditioner")  # refreshes the bar
     with contextlib.redirect_stdout(io.StringIO()):  # its retries print to stdout
         preconditioner = ichol(laplacian_u)
     start = small_alpha[top:bottom, left:right].astype(np.float64).ravel()[is_unknown_flat]
     reached = {"x": start}
-    bar.set_description("HQ matting: solving")
+    bar.set_description_str("HQ matting: solving")
 
     def watch(A, x, b, norm_b, r, norm_r):
         reached["x"] = x
         bar.update()
+        bar.set_description_str(f"HQ matting: solving, iteration {bar.n}", refresh=False)
         bar.set_postfix(residual=f"{norm_r / max(norm_b, 1e-12):.1e}", refresh=False)
         if time.perf_counter() > deadline:
             raise _TimeUp
@@ -703,7 +709,8 @@ def hq_matte(
         )  # fmt: skip
     except (_TimeUp, ValueError):  # ValueError: pymatting's "did not converge" at maxiter
         solution, timed_out = reached["x"], True
-    bar.set_description("HQ matting: time limit reached" if timed_out else "HQ matting: done")
+    ending = "time limit reached" if timed_out else "done"
+    bar.set_description_str(f"HQ matting: {ending} after {bar.n} iterations")
     bar.close()
     # The trimap's sure person and background everywhere (the matte's unsure interior is
     # decided too), the solver's values in the band.

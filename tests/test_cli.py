@@ -357,7 +357,8 @@ def test_hq_mattes_a_photo_with_a_progress_bar(grace_hopper_path, tmp_path):
         grace_hopper_path, "--weights", PACKAGED_WEIGHTS_DIR, "--mode", "matte", "--hq", "-o", out
     )
     assert result.returncode == 0, result.stderr
-    assert "HQ matting" in result.stderr  # the progress bar
+    assert "HQ matting: done after" in result.stderr  # the progress bar
+    assert ":  [" not in result.stderr and "steps" not in result.stderr  # no empty counters
     matter = load_matter(DEFAULT_MODEL, PACKAGED_WEIGHTS_DIR)
     alpha = matter.predict(grace_hopper_path).alpha
     expected = refine.hq_matte(load_rgb(grace_hopper_path), alpha, progress=False)
