@@ -50,9 +50,12 @@ def find_model_folder(spec: ModelSpec, source: Path) -> Path:
         FolderDescription.load(folder, spec)
     except FolderDescriptionError as error:
         raise PushError(f"{error} Push a folder under its own model's name.") from None
-    # The Keras files and the file the runtime loads by default (night and dark ship fp16).
-    required = (*KERAS_FILES, TFLITE_FILES[spec.default_variant or "fp32"])
-    missing = [name for name in required if not (folder / name).is_file()]
+    missing = [name for name in KERAS_FILES if not (folder / name).is_file()]
+    # A LiteRT file the runtime can load: fp32, or the default variant (night and dark ship
+    # fp16 only).
+    runtime_files = {TFLITE_FILES["fp32"], TFLITE_FILES[spec.default_variant or "fp32"]}
+    if not any((folder / name).is_file() for name in runtime_files):
+        missing.append(" or ".join(sorted(runtime_files)))
     if missing:
         raise PushError(f"{folder} lacks {', '.join(missing)}; export the model again.")
     return folder
