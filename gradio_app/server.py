@@ -136,6 +136,31 @@ def launch(page: gr.Blocks, registry: ModelRegistry, settings: AppSettings) -> N
     )
 
 
+# A camera sends a frame every 20-40 ms: a stream that sent none for this long is gone.
+STREAM_IDLE_S = 10.0
+
+
+def end_idle_streams(idle_s: float = STREAM_IDLE_S) -> None:
+    """End a camera stream whose page sent no frame for `idle_s`.
+
+    Gradio waits for a stream's next frame up to the stream's whole time limit (300 s),
+    holding its lane (one stream at a time) for a visitor who closed the page or hung up
+    after one frame. This bounds that wait (Gradio's queue waits through one function,
+    wrapped here: it offers no setting for it); the stream then ends as if closed.
+    """
+    from gradio.queueing import Queue
+
+    wait = Queue.wait_for_event_or_timeout
+    if getattr(wait, "bounded_s", None) is not None:
+        return
+
+    async def bounded(event, timeout: float):
+        return await wait(event, min(timeout, idle_s))
+
+    bounded.bounded_s = idle_s
+    Queue.wait_for_event_or_timeout = staticmethod(bounded)
+
+
 def stop_on_sigterm() -> None:
     def stop(signum, frame):
         raise KeyboardInterrupt  # Gradio closes the server; then the files go
@@ -173,6 +198,7 @@ def main(argv: list[str] | None, root: Path, started: float) -> None:
         temp.remove()
         fail(error)
     uploads.remove_uploads_cut_off()
+    end_idle_streams()
     stop_on_sigterm()
     try:
         serve(registry, settings, times)

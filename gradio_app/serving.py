@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import math
 import os
+import secrets
 import shutil
 import tempfile
 import threading
@@ -130,6 +131,12 @@ VIDEO_WORK_PIXELS_PER_SECOND = 30 * 1920 * 1080
 # H.264 + AAC in MP4 (PyAV's bundled FFmpeg): what every browser and phone plays, written
 # about 150x faster than OpenCV's VP9 (benchmarks/video_timing.py).
 VIDEO_SUFFIX = ".mp4"
+# Camera frames: up to 4K UHD, as video frames (a 6000x6000 frame is no camera's).
+CAMERA_MAX_FRAME_PIXELS = VIDEO_MAX_FRAME_PIXELS
+# Camera streams' state kept on the server (StreamSessions): a 1080p matte is 8 MB, and
+# one stream runs at a time, so a few sessions are plenty.
+STREAM_STATE_BYTES = 32 * 2**20
+STREAM_SESSIONS = 8
 
 
 class ModelUnavailableError(LookupError):
@@ -843,13 +850,23 @@ def matte_video(
 
 
 class StreamSession:
-    """Per-viewer state of a live camera stream: temporal smoothing and a rate readout."""
+    """Per-viewer state of a live camera stream: temporal smoothing and a rate readout.
+
+    Kept on the server by StreamSessions (the page holds only its key): its smoother holds
+    the last matte, 4 bytes a pixel of the camera frame.
+    """
 
     def __init__(self, window: int = 30, clock: Callable[[], float] = time.perf_counter):
         self.smoother = AlphaSmoother(0.5)
         self.finished: deque[float] = deque(maxlen=window)
         self.frames = 0
         self.clock = clock
+
+    @property
+    def nbytes(self) -> int:
+        """The memory it holds: the smoother's last matte."""
+        state = self.smoother.state
+        return 0 if state is None else state.nbytes
 
     @property
     def frames_per_second(self) -> float:
@@ -874,7 +891,7 @@ class StreamSession:
         started = self.clock()
         matter = registry.matter(model, role="camera")
         max_pixels = registry.settings.max_pixels
-        rgb = load_rgb(frame, max_pixels)
+        rgb = load_rgb(frame, min(max_pixels, CAMERA_MAX_FRAME_PIXELS))
         alpha = matter.predict(rgb, long_side=long_side, quality="fast").alpha
         if smoothing:
             alpha = self.smoother(alpha)
@@ -896,3 +913,62 @@ class StreamSession:
             f"{network_width}x{network_height} · frame {self.frames}"
         )
         return picture, readout
+
+
+class StreamSessions:
+    """The camera streams' state, on the server, by a key that the page's session holds.
+
+    Gradio keeps each visitor's gr.State until the session is dropped (up to 10,000
+    sessions): a StreamSession there kept its last float32 matte, 138 MB for a 6000x6000
+    frame, for every new session, and 18 of them killed a server. Here they are bounded in
+    number and bytes, least recently used dropped first (its next frame starts the
+    smoothing over), and forgotten when Gradio drops the visitor's session (`end`).
+    """
+
+    def __init__(self, max_bytes: int = STREAM_STATE_BYTES, max_sessions: int = STREAM_SESSIONS):
+        self.max_bytes = max_bytes
+        self.max_sessions = max_sessions
+        self._sessions: OrderedDict[str, StreamSession] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(session.nbytes for session in self._sessions.values())
+
+    def get(self, key: str | None) -> tuple[str, StreamSession]:
+        """(key, session): the session of `key`, or a new one under a new key."""
+        with self._lock:
+            if isinstance(key, str) and key in self._sessions:
+                self._sessions.move_to_end(key)
+                return key, self._sessions[key]
+            key = secrets.token_hex(16)
+            self._sessions[key] = session = StreamSession()
+            self._bound()
+            return key, session
+
+    def settle(self, key: str) -> None:
+        """After a frame: drop the least recently used sessions over the byte budget (a
+        session alone over it keeps no matte)."""
+        with self._lock:
+            session = self._sessions.get(key)
+            if session is not None and session.nbytes > self.max_bytes:
+                session.smoother.reset()
+            self._bound()
+
+    def end(self, key: str | None) -> None:
+        """The visitor's session is gone (gr.State's delete_callback): forget its stream."""
+        with self._lock:
+            if isinstance(key, str):
+                self._sessions.pop(key, None)
+
+    def _bound(self) -> None:
+        while len(self._sessions) > self.max_sessions or (
+            len(self._sessions) > 1 and self.nbytes > self.max_bytes
+        ):
+            self._sessions.popitem(last=False)
+
+
+STREAMS = StreamSessions()

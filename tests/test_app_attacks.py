@@ -452,3 +452,55 @@ def test_the_server_logged_one_line_per_refusal_and_no_traceback(app, client, tm
     )
     assert "64x48 photo" in summary and app.process.poll() is None
     assert "Traceback" not in app.log(), app.log()[-3000:]
+
+
+# --- issue 29: one small request must never take the server down ---------------------------
+
+WEBCAM_SETTINGS = ["dark-light", "blur", "#00b140", None, 15, "soft", True, 320]
+
+
+def png_data_url(width: int, height: int) -> dict:
+    """A frame of zeros as a PNG data: URL (a few kB however large), as a camera sends."""
+    ok, png = cv2.imencode(".png", np.zeros((height, width, 3), np.uint8))
+    return {"url": "data:image/png;base64," + base64.b64encode(png.tobytes()).decode()}
+
+
+def stream_once(app, index: int, frame: dict, close: bool = True) -> dict:
+    """One /webcam frame from a new session, the stream closed after its first answer (as
+    the probe did; `close`: closed as the page closes it, else only hung up); returns the
+    answer's message."""
+    until = ("process_streaming", "process_completed", "unexpected_error")
+    answer = queue_call(app.url, index, [frame, *WEBCAM_SETTINGS, None], until=until)
+    message = answer.messages[-1] if answer.messages else {}
+    if close and message.get("event_id"):  # as the page does when its camera stops
+        httpx.post(f"{app.url}gradio_api/stream/{message['event_id']}/close", timeout=10)
+    return message
+
+
+def test_camera_sessions_keep_no_frames_on_the_server(app):
+    """Issue 29, row 2: each new /webcam session kept its smoother's last float32 matte in
+    Gradio's session state (138 MB for a 6000x6000 frame; killed at session 18). Here 12
+    sessions of one 2000x2000 frame each (16 MB of matte): the memory stays put."""
+    index = fn_index(app.url, "webcam")
+    frame = png_data_url(2000, 2000)
+    first = stream_once(app, index, frame)
+    assert "camera 2000x2000" in first["output"]["data"][1], first
+    before, _ = memory_mib(app.process.pid)
+    for _ in range(12):
+        answer = stream_once(app, index, frame)
+        assert "frame 1" in answer["output"]["data"][1], answer
+    after, _ = memory_mib(app.process.pid)
+    assert after - before < 80, (before, after)  # 12 x 16 MB kept before
+
+
+def test_a_stream_left_after_one_frame_frees_the_camera_lane_within_seconds(app):
+    """Issue 29, row 4 (the camera's lane): a stream hung up after one frame held the one
+    camera lane for its whole time limit (300 s), so one request every 5 minutes kept the
+    camera from everyone. Now an idle stream ends after STREAM_IDLE_S (10 s)."""
+    index = fn_index(app.url, "webcam")
+    frame = png_data_url(64, 48)
+    assert "frame 1" in stream_once(app, index, frame, close=False)["output"]["data"][1]
+    started = time.perf_counter()
+    answer = stream_once(app, index, frame)
+    assert "frame 1" in answer["output"]["data"][1], answer
+    assert time.perf_counter() - started < 30

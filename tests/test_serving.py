@@ -275,6 +275,38 @@ def test_stream_session_reports_rate_and_smooths(dark_light_only, photos):
     assert session.smoother.state is None
 
 
+def test_stream_sessions_are_bounded_in_number_and_bytes(dark_light_only):
+    """Issue 29, row 2: the camera's per-viewer state is kept on the server, bounded."""
+    from gradio_app.serving import StreamSessions
+
+    sessions = StreamSessions(max_bytes=3 * 100 * 100 * 4, max_sessions=4)
+    frame = np.zeros((100, 100, 3), np.uint8)
+    keys = []
+    for _ in range(6):
+        key, stream = sessions.get(None)
+        stream.process(dark_light_only, frame, long_side=160)
+        sessions.settle(key)
+        keys.append(key)
+        assert len(sessions) <= 3 and sessions.nbytes <= sessions.max_bytes
+    assert sessions.get(keys[-1]) == (keys[-1], sessions._sessions[keys[-1]])  # kept
+    assert sessions.get(keys[0])[0] != keys[0]  # dropped: a new session, a new key
+    sessions.end(keys[-1])
+    assert keys[-1] not in sessions._sessions
+    # One session whose matte alone is over the budget keeps none.
+    key, stream = sessions.get(None)
+    stream.process(dark_light_only, np.zeros((200, 200, 3), np.uint8), long_side=160)
+    sessions.settle(key)
+    assert stream.nbytes == 0 and sessions.nbytes <= sessions.max_bytes
+
+
+def test_camera_frames_larger_than_4k_are_refused_before_the_model(dark_light_only):
+    from humanmatting.preprocess import ImageTooLargeError
+
+    frame = np.zeros((2200, 4000, 3), np.uint8)  # 8.8 MP, under the photo limit
+    with pytest.raises(ImageTooLargeError, match="above the limit of 8,294,400"):
+        StreamSession().process(dark_light_only, frame)
+
+
 def test_output_folder_writes_pngs_and_forgets_old_ones(tmp_path, photos):
     from PIL import Image
 
