@@ -481,3 +481,16 @@ def test_body_limit_refuses_large_bodies_before_the_application_reads_them():
     assert request("/gradio_api/upload", [b"x" * 3000])[0] == 200  # uploads: their own limit
     assert request("/gradio_api/upload", [b"x" * 6000], declared=6000)[0] == 413
     assert request("/gradio_api/upload", [b"x" * 6000])[0] == 413  # counted as it is read
+
+
+def test_a_video_whose_header_promises_too_much_work_is_refused_before_any_frame(tmp_path):
+    """Issue 29, row 14: a 30 s 1080p60 clip (1,800 frames of 2.07 MP in its header) was
+    matted for 116 s before the work budget refused it: the header's check got pixels=0.
+    Here 1 s of 1080p60 against a 1 s limit (at most 1 s of 1080p30's work)."""
+    from humanmatting.video import encode_frames
+
+    clip = tmp_path / "hd60.mp4"
+    encode_frames((np.zeros((1080, 1920, 3), np.uint8) for _ in range(60)), clip, fps=60)
+    with pytest.raises(VideoTooLargeError, match="more work than the limit of 62,208,000"):
+        VideoLimits(max_seconds=1).check(clip)
+    VideoLimits(max_seconds=2).check(clip)  # within twice the limit: accepted
