@@ -29,17 +29,25 @@ DEFAULT_BLUR = 15.0
 
 
 def parse_color(color: str | Color) -> Color:
-    """'#00ff00', 'green' or (0, 255, 0) -> (0, 255, 0)."""
+    """'#00ff00', 'green' or (0, 255, 0) -> (0, 255, 0); ValueError for anything else,
+    components outside 0..255 included (Pillow reads 'rgb(999,0,0)' as (999, 0, 0))."""
     if isinstance(color, str):
         try:
-            return ImageColor.getrgb(color)[:3]
+            rgb = ImageColor.getrgb(color)[:3]
         except ValueError:
             raise ValueError(
                 f"Unknown colour {color!r}; use a name like 'green' or a hex code like '#00ff00'."
             ) from None
-    if len(color) < 3:
-        raise ValueError(f"A colour needs three components, got {color!r}")
-    return tuple(int(c) for c in color[:3])
+    else:
+        if len(color) < 3:
+            raise ValueError(f"A colour needs three components, got {color!r}")
+        try:
+            rgb = tuple(int(c) for c in color[:3])
+        except (TypeError, ValueError, OverflowError):
+            rgb = None
+    if rgb is None or not all(0 <= c <= 255 for c in rgb):
+        raise ValueError(f"Colour {color!r} has components outside 0 to 255.")
+    return rgb
 
 
 def harden(alpha: np.ndarray, threshold: float | None) -> np.ndarray:
