@@ -504,3 +504,88 @@ def test_a_stream_left_after_one_frame_frees_the_camera_lane_within_seconds(app)
     answer = stream_once(app, index, frame)
     assert "frame 1" in answer["output"]["data"][1], answer
     assert time.perf_counter() - started < 30
+
+
+def test_monitoring_is_off(app):
+    """Issue 29, row 13: /monitoring/summary gave anyone every endpoint's request counts
+    and success rates."""
+    for path in ("monitoring/summary", "monitoring"):
+        response = httpx.get(f"{app.url}{path}", timeout=10)
+        assert response.status_code in (403, 404), (path, response.status_code)
+        assert "success_rate" not in response.text and "monitoring/" not in response.text
+
+
+def test_a_cancelled_video_stops_its_work(app, tmp_path):
+    """Issue 29, row 4: three 4K videos joined and cancelled kept three .partial.mp4 files
+    growing at once in the one-video lane. Here a 1 s 720p clip is cancelled at its first
+    progress message: its work stops (one line in the log) and its file goes."""
+    from humanmatting.video import encode_frames
+
+    clip = tmp_path / "cancel-me.mp4"
+    encode_frames((np.zeros((720, 1280, 3), np.uint8) for _ in range(60)), clip, fps=60)
+    video = {"path": upload(app, clip), "meta": FILE_META}
+    index = fn_index(app.url, "matte_video")
+    session = os.urandom(8).hex()
+    payload = {
+        "data": [video, "dark-light", "matte", "#00b140", None, 15, "soft", True],
+        "fn_index": index,
+        "session_hash": session,
+        "trigger_id": None,
+    }
+    with httpx.Client(base_url=app.url, timeout=60) as http:
+        event_id = http.post("gradio_api/queue/join", json=payload).json()["event_id"]
+        with http.stream("GET", "gradio_api/queue/data", params={"session_hash": session}) as s:
+            for line in s.iter_lines():
+                if line.startswith("data:") and json.loads(line[5:])["msg"] == "progress":
+                    break
+        cancel = {"session_hash": session, "fn_index": index, "event_id": event_id}
+        assert http.post("gradio_api/cancel", json=cancel).status_code == 200
+    deadline = time.monotonic() + 20
+    while "stopped a video after" not in app.log() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert re.search(r"stopped a video after \d+ frames", app.log()), app.log()[-2000:]
+    frames = int(re.search(r"stopped a video after (\d+) frames", app.log()).group(1))
+    assert frames < 60
+    deadline = time.monotonic() + 10
+    while list(server_folder(app).rglob("*.partial.mp4")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not list(server_folder(app).rglob("*.partial.mp4"))
+
+
+def test_connections_trickling_headers_are_closed_and_others_served(app):
+    """Issue 29, row 6: ~21,000 connections trickling header bytes used up the server's
+    file descriptors (no header timeout in uvicorn): /config and uploads timed out and the
+    log filled with tracebacks. Now headers must arrive whole within HEADER_TIMEOUT_S."""
+    import socket
+    from urllib.parse import urlparse
+
+    from gradio_app.server import HEADER_TIMEOUT_S
+
+    address = urlparse(app.url)
+    slow = []
+    for _ in range(50):
+        connection = socket.create_connection((address.hostname, address.port), timeout=5)
+        connection.sendall(b"GET /config HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: a")
+        slow.append(connection)
+    assert httpx.get(f"{app.url}config", timeout=10).status_code == 200  # others served
+    started = time.monotonic()
+    open_ones = list(slow)
+    while open_ones and time.monotonic() - started < HEADER_TIMEOUT_S + 10:
+        for connection in list(open_ones):
+            try:
+                connection.sendall(b"a")  # one more header byte, as a trickle does
+                connection.settimeout(0.05)
+                closed = connection.recv(1) == b""
+            except TimeoutError:
+                closed = False
+            except OSError:  # reset by the server
+                closed = True
+            if closed:
+                open_ones.remove(connection)
+                connection.close()
+        time.sleep(1)
+    for connection in open_ones:
+        connection.close()
+    assert not open_ones, f"{len(open_ones)} of 50 still open after {HEADER_TIMEOUT_S + 10} s"
+    assert time.monotonic() - started >= HEADER_TIMEOUT_S - 2  # not before their time
+    assert "Traceback" not in app.log()
