@@ -320,6 +320,7 @@ def main(argv: list[str] | None, root: Path, started: float) -> None:
         temp.remove()
         fail(error)
     uploads.remove_uploads_cut_off()
+    uploads.accept_only_pictures_and_videos()
     end_idle_streams()
     connections = guard_connections()
     print(

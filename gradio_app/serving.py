@@ -98,6 +98,9 @@ QUEUE_SIZE = 32
 # as data: URLs, about 0.1-1 MB for a 640x480 frame) are refused over this size before
 # they are read (BodyLimit); uploads have their own limit (--max-upload-mb).
 REQUEST_MAX_BYTES = 10 * 2**20
+# Gradio routes this app never uses, answered 404 before their body is read: the screen
+# recorder's (each body it got stayed on disk until the server stopped).
+UNUSED_ROUTES = ("/process_recording",)
 # Upload requests carry a multipart envelope around the file: a few kB at most.
 UPLOAD_ENVELOPE_BYTES = 64 * 2**10
 
@@ -666,7 +669,8 @@ class BodyLimit:
     disk; `max_bytes` for everything else, JSON with any data: URLs in it, which is read
     into memory) is answered 413 at once when its Content-Length says so, or as soon as
     that many bytes have arrived. Other bodies are read whole (at most `max_bytes`) before
-    the application sees them, so no framework code runs on an over-long one.
+    the application sees them, so no framework code runs on an over-long one. Gradio
+    routes this app never uses (UNUSED_ROUTES) are answered 404 before anything is read.
     """
 
     def __init__(self, app, max_bytes: int, upload_bytes: int, upload_suffix: str = "/upload"):
@@ -678,6 +682,8 @@ class BodyLimit:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        if scope["path"].rstrip("/").endswith(UNUSED_ROUTES):
+            return await self._refuse(send, 0, 404, "This server has no such page.")
         upload = scope["path"].rstrip("/").endswith(self.upload_suffix)
         limit = self.upload_bytes if upload else self.max_bytes
         headers = dict(scope.get("headers") or ())
@@ -733,15 +739,16 @@ class BodyLimit:
                 await self._refuse(send, limit)
 
     @staticmethod
-    async def _refuse(send, limit: int):
+    async def _refuse(send, limit: int, status: int = 413, text: str | None = None):
         text = (
-            f"The request is larger than this server's limit of {limit / 1e6:g} MB; "
+            text
+            or f"The request is larger than this server's limit of {limit / 1e6:g} MB; "
             "send a smaller file."
         ).encode()
         await send(
             {
                 "type": "http.response.start",
-                "status": 413,
+                "status": status,
                 "headers": [
                     (b"content-type", b"text/plain; charset=utf-8"),
                     (b"content-length", str(len(text)).encode()),

@@ -26,6 +26,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from gradio_app.uploads import ACCEPTED_SUFFIXES
 from tests.app_harness import (
     MATTE_SETTINGS,
     NOT_AN_UPLOAD,
@@ -298,6 +299,10 @@ def test_models_and_messages_show_no_server_paths_or_addresses(app, client, tmp_
     for name, data in list(files.items())[::2]:
         path = tmp_path / name
         path.write_bytes(data)
+        if path.suffix not in ACCEPTED_SUFFIXES:  # .dds, .ico, .qoi, .tga: not even stored
+            with pytest.raises(httpx.HTTPStatusError, match="400 Bad Request"):
+                client.predict(gradio_client.handle_file(str(path)), api_name="/matte")
+            continue
         try:
             client.predict(gradio_client.handle_file(str(path)), api_name="/matte")
         except gradio_client.exceptions.AppError as error:
@@ -589,3 +594,33 @@ def test_connections_trickling_headers_are_closed_and_others_served(app):
     assert not open_ones, f"{len(open_ones)} of 50 still open after {HEADER_TIMEOUT_S + 10} s"
     assert time.monotonic() - started >= HEADER_TIMEOUT_S - 2  # not before their time
     assert "Traceback" not in app.log()
+
+
+def test_only_pictures_and_videos_are_uploaded_and_no_recording_is_kept(app, tmp_path):
+    """Issue 29, row 7: /gradio_api/upload stored any bytes (20 x 40 MB of random files
+    in 7 s, kept about an hour); every /gradio_api/process_recording body stayed on disk
+    until the server stopped."""
+    uploads = server_folder(app) / "gradio"
+
+    def stored() -> set[Path]:
+        return {path for path in uploads.rglob("*") if path.is_file()}
+
+    before = stored()
+    noise = tmp_path / "noise.bin"
+    noise.write_bytes(os.urandom(200_000))
+    for name in ("noise.bin", "noise", "notes.txt", "page.html"):
+        with open(noise, "rb") as file:
+            response = httpx.post(
+                f"{app.url}gradio_api/upload", files={"files": (name, file)}, timeout=30
+            )
+        assert response.status_code == 400, (name, response.status_code)
+        assert "Only pictures (.bmp, .gif" in response.text and "and videos (.avi" in response.text
+    with open(noise, "rb") as file:
+        response = httpx.post(
+            f"{app.url}gradio_api/process_recording",
+            files={"video": ("screen.mp4", file)},
+            timeout=30,
+        )
+    assert response.status_code == 404
+    assert stored() == before
+    assert Path(upload(app, photo_file(tmp_path))).is_file()  # a picture still goes in
