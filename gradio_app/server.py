@@ -22,7 +22,7 @@ from starlette.middleware import Middleware
 
 import humanmatting
 from gradio_app import heap, uploads
-from gradio_app.errors import USER_ERRORS
+from gradio_app.errors import USER_ERRORS, answers_request_shape_errors
 from gradio_app.page import CSS, build_page
 from gradio_app.serving import (
     PHOTO_CONCURRENCY,
@@ -283,6 +283,39 @@ def guard_connections() -> int:
     return budget
 
 
+# Longer strings in a session's record of its inputs and outputs are not kept.
+SESSION_VALUE_CHARS = 4096
+
+
+def _small(value, limit: int = SESSION_VALUE_CHARS):
+    """`value` with every string longer than `limit` replaced by None."""
+    if isinstance(value, str):
+        return value if len(value) <= limit else None
+    if isinstance(value, dict):
+        return {key: _small(item, limit) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_small(item, limit) for item in value]
+    return value
+
+
+def keep_session_values_small() -> None:
+    """Make Gradio's record of each session's last inputs and outputs (kept for its
+    deep links, which this app does not offer) drop long strings: a pasted picture's or
+    a camera frame's data: URL stayed there per session, 10 MB a session for a request
+    at the body limit, up to STATE_SESSIONS sessions."""
+    from gradio.state_holder import SessionState
+
+    update = SessionState._update_value_in_config
+    if getattr(update, "keeps_values_small", False):
+        return
+
+    def update_small(self, key: int, value) -> None:
+        update(self, key, _small(value))
+
+    update_small.keeps_values_small = True
+    SessionState._update_value_in_config = update_small
+
+
 def stop_on_sigterm() -> None:
     def stop(signum, frame):
         raise KeyboardInterrupt  # Gradio closes the server; then the files go
@@ -321,6 +354,8 @@ def main(argv: list[str] | None, root: Path, started: float) -> None:
         fail(error)
     uploads.remove_uploads_cut_off()
     uploads.accept_only_pictures_and_videos()
+    keep_session_values_small()
+    answers_request_shape_errors()
     end_idle_streams()
     connections = guard_connections()
     print(

@@ -624,3 +624,44 @@ def test_only_pictures_and_videos_are_uploaded_and_no_recording_is_kept(app, tmp
     assert response.status_code == 404
     assert stored() == before
     assert Path(upload(app, photo_file(tmp_path))).is_file()  # a picture still goes in
+
+
+def test_values_gradio_refuses_get_one_typed_line_and_are_never_logged(app):
+    """Issue 29, row 9: non-image values for image inputs (and others, also for a private
+    handler) got a bare "Error" and a traceback in the log; one call logged the photo's
+    own bytes."""
+    token = "never-in-the-log-" + os.urandom(6).hex()
+    matte, preview = fn_index(app.url, "matte"), fn_index(app.url, "preview")
+    cases = [
+        (matte, [123, *MATTE_SETTINGS], "A value sent is not an image"),
+        (matte, [{"url": 5, "junk": token * 2000}, *MATTE_SETTINGS], "is not an image"),
+        (matte, [[token] * 50, *MATTE_SETTINGS], "is not an image"),
+        (
+            matte,
+            [None, "dark-light", "blur", "#00b140", None, token, "soft", "png", "best"],
+            "Input 6 (a slider) cannot take the value sent",
+        ),
+        (matte, [None], "The request has 1 values; this endpoint takes 9."),
+        (preview, [{"video": token}], "A value sent is not a video"),
+    ]
+    for index, data, expected in cases:
+        answer = queue_call(app.url, index, data, timeout_s=30)
+        assert expected in (answer.error or ""), (expected, answer.final)
+        assert token not in (answer.error or "")
+    log = app.log()
+    assert token not in log and "Traceback" not in log, log[-3000:]
+
+
+def test_sessions_keep_no_copy_of_what_they_sent(app):
+    """Issue 29, row 12: Gradio kept every session's last inputs, a pasted picture's
+    data: URL included (10 MB a session at the body limit, for up to 10,000 sessions).
+    Here 20 sessions of an 8 MB data: URL each."""
+    index = fn_index(app.url, "matte")
+    blob = {"url": "data:image/png;base64," + base64.b64encode(os.urandom(6_000_000)).decode()}
+    queue_call(app.url, index, [blob, *MATTE_SETTINGS], timeout_s=30)  # warm
+    before, _ = memory_mib(app.process.pid)
+    for _ in range(20):
+        answer = queue_call(app.url, index, [blob, *MATTE_SETTINGS], timeout_s=30)
+        assert "Cannot read the uploaded data as an image" in answer.error
+    after, _ = memory_mib(app.process.pid)
+    assert after - before < 100, (before, after)  # 160 MB of strings kept before
