@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import dataclasses
+import io
 import math
 import os
 import secrets
@@ -38,7 +39,7 @@ from humanmatting.compose import (  # noqa: F401 (the app's vocabulary, re-expor
     DEFAULT_COLOR,
     MATTE,
 )
-from humanmatting.preprocess import ImageInput, InvalidImageError, load_rgb
+from humanmatting.preprocess import OPEN_FORMATS, ImageInput, InvalidImageError, load_rgb
 from humanmatting.runtime import Matter, load_matter
 from humanmatting.settings import (  # noqa: F401 (SettingError re-exported)
     DEFAULT_MAX_PIXELS,
@@ -94,6 +95,9 @@ ROLES = ("photo", "camera", "video")
 #   instead by each request's cost (pixels, bytes, video frames x pixels, camera time).
 PHOTO_CONCURRENCY = 2
 QUEUE_SIZE = 32
+# Photos over this many pixels (or half the pixel limit, if lower) are matted one at a time
+# and refused while another runs (LargePhotoLane): more than a 12 MP phone photo.
+LARGE_PHOTO_PIXELS = 16_000_000
 # Request bodies other than uploads (JSON: camera frames and pasted pictures arrive in it
 # as data: URLs, about 0.1-1 MB for a 640x480 frame) are refused over this size before
 # they are read (BodyLimit); uploads have their own limit (--max-upload-mb).
@@ -535,6 +539,62 @@ def render(
     raise AssertionError(mode)
 
 
+class ServerBusyError(OSError):
+    """The server is already working on a request like this one; try again shortly."""
+
+
+def header_pixels(image: ImageInput) -> int:
+    """The pixels a photo's header promises (0 when it cannot be read: load_rgb then says
+    why), read without decoding it."""
+    if isinstance(image, np.ndarray):
+        return int(image.shape[0]) * int(image.shape[1]) if image.ndim >= 2 else 0
+    try:
+        from PIL import Image
+
+        with io.BytesIO(image) if isinstance(image, bytes) else open(image, "rb") as stream:
+            width, height = Image.open(stream, formats=OPEN_FORMATS).size
+        return width * height
+    except Exception:  # any unreadable header: load_rgb's message, not this one
+        return 0
+
+
+class LargePhotoLane:
+    """Photos over `large_pixels(max_pixels)` are matted one at a time, and one that comes
+    while another runs is refused at once (ServerBusyError), never queued.
+
+    Its cost is judged by the pixels its header promises, not its bytes: a 38 kB PNG of
+    6300x6300 zeros costs 4.6 s, and 30 of them sent at once held both photo slots for
+    everyone (ordinary visitors' median wait: 0.6 s -> 112 s). Now such photos hold at
+    most one slot, and a flood of them is answered in milliseconds.
+    """
+
+    def __init__(self, limit: int = LARGE_PHOTO_PIXELS):
+        self.limit = limit
+        self._running = threading.Semaphore(1)
+
+    def threshold(self, max_pixels: int) -> int:
+        return min(self.limit, max_pixels // 2)
+
+    @contextlib.contextmanager
+    def enter(self, pixels: int, max_pixels: int) -> Iterator[None]:
+        threshold = self.threshold(max_pixels)
+        if pixels <= threshold:
+            yield
+            return
+        if not self._running.acquire(blocking=False):
+            raise ServerBusyError(
+                f"Another large photo (over {threshold / 1e6:g} megapixels) is being matted "
+                "right now; try again in a few seconds, or send a smaller one."
+            )
+        try:
+            yield
+        finally:
+            self._running.release()
+
+
+LARGE_PHOTOS = LargePhotoLane()
+
+
 def matte_image(
     registry: ModelRegistry,
     image: ImageInput,
@@ -545,7 +605,20 @@ def matte_image(
 ) -> ImageResult:
     """One photo -> matte, RGBA cutout and composite, with timings. The matte of a file
     matted before with the same model and quality is reused (MATTES): only the rendering
-    runs. `quality` (QUALITIES): the network's input size and the edge refinement."""
+    runs. `quality` (QUALITIES): the network's input size and the edge refinement. A
+    large photo takes LARGE_PHOTOS's lane."""
+    with LARGE_PHOTOS.enter(header_pixels(image), registry.settings.max_pixels):
+        return _matte_image(registry, image, model, background, edges, quality)
+
+
+def _matte_image(
+    registry: ModelRegistry,
+    image: ImageInput,
+    model: str | None,
+    background: Background,
+    edges: str,
+    quality: str,
+) -> ImageResult:
     started = time.perf_counter()
     threshold = edge_threshold(edges)
     background.check(BACKGROUNDS)
@@ -595,8 +668,17 @@ def edge_threshold(edges: str) -> float | None:
 def compare_models(
     registry: ModelRegistry, image: ImageInput, edges: str = "soft"
 ) -> list[tuple[np.ndarray, str, str]]:
-    """(matte, caption with the model time, model name) for every available model."""
-    rgb = load_rgb(image, registry.settings.max_pixels)
+    """(matte, caption with the model time, model name) for every available model; a
+    large photo takes LARGE_PHOTOS's lane."""
+    max_pixels = registry.settings.max_pixels
+    with LARGE_PHOTOS.enter(header_pixels(image), max_pixels):
+        return _compare_models(registry, image, edges, max_pixels)
+
+
+def _compare_models(
+    registry: ModelRegistry, image: ImageInput, edges: str, max_pixels: int
+) -> list[tuple[np.ndarray, str, str]]:
+    rgb = load_rgb(image, max_pixels)
     check_png_size(*rgb.shape[:2])
     results = []
     for name in registry.available:

@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import threading
+import time
 from pathlib import Path
 
 import cv2
@@ -494,3 +495,32 @@ def test_a_video_whose_header_promises_too_much_work_is_refused_before_any_frame
     with pytest.raises(VideoTooLargeError, match="more work than the limit of 62,208,000"):
         VideoLimits(max_seconds=1).check(clip)
     VideoLimits(max_seconds=2).check(clip)  # within twice the limit: accepted
+
+
+def test_large_photos_take_one_lane_and_a_second_is_refused_at_once(dark_light_only, tmp_path):
+    """Issue 29, row 5: 30 threads of a 38 kB PNG of 6300x6300 zeros (4.6 s of work each)
+    held both photo slots; ordinary visitors waited 112 s. A large photo (by the pixels its
+    header promises) now runs only while no other does; small ones are not held."""
+    from PIL import Image
+
+    from gradio_app.serving import LARGE_PHOTOS, ServerBusyError, header_pixels
+
+    large = tmp_path / "zeros.png"
+    Image.new("L", (4000, 4000)).save(large)  # 16 MP: over a 30 MP limit's 15 MP threshold
+    assert large.stat().st_size < 100_000 and header_pixels(large) == 16_000_000
+    settings = dark_light_only.settings
+    try:
+        dark_light_only.settings = settings.replace(max_pixels=30_000_000)
+        with LARGE_PHOTOS.enter(16_000_000, 30_000_000):  # another large photo running
+            started = time.perf_counter()
+            with pytest.raises(ServerBusyError, match="Another large photo .over 15 mega"):
+                matte_image(dark_light_only, str(large))
+            assert time.perf_counter() - started < 1  # refused from the header, at once
+            small = matte_image(dark_light_only, np.zeros((48, 64, 3), np.uint8))
+            assert small.cutout.shape == (48, 64, 4)  # small photos pass
+        assert matte_image(dark_light_only, str(large), quality="fast").cutout.shape[:2] == (
+            4000,
+            4000,
+        )  # alone, it runs
+    finally:
+        dark_light_only.settings = settings
