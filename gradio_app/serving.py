@@ -578,7 +578,7 @@ class LargePhotoLane:
     @contextlib.contextmanager
     def enter(self, pixels: int, max_pixels: int) -> Iterator[None]:
         threshold = self.threshold(max_pixels)
-        if pixels <= threshold:
+        if pixels <= threshold or pixels > max_pixels:  # over the limit: load_rgb says so
             yield
             return
         if not self._running.acquire(blocking=False):

@@ -33,6 +33,7 @@ from gradio_app.serving import (
     render,
 )
 from humanmatting import compose
+from humanmatting.preprocess import InvalidImageError
 from humanmatting.specs import DEFAULT_FRAMES_MODEL, DEFAULT_MODEL, MODEL_SPECS
 from tests.conftest import REPO_ROOT
 
@@ -518,6 +519,10 @@ def test_large_photos_take_one_lane_and_a_second_is_refused_at_once(dark_light_o
             assert time.perf_counter() - started < 1  # refused from the header, at once
             small = matte_image(dark_light_only, np.zeros((48, 64, 3), np.uint8))
             assert small.cutout.shape == (48, 64, 4)  # small photos pass
+            bomb = tmp_path / "bomb.png"
+            Image.new("L", (6000, 6000)).save(bomb)  # over the limit: the limit's message
+            with pytest.raises(InvalidImageError, match="above the limit of 30,000,000"):
+                matte_image(dark_light_only, str(bomb))
         assert matte_image(dark_light_only, str(large), quality="fast").cutout.shape[:2] == (
             4000,
             4000,
