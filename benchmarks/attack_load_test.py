@@ -455,11 +455,13 @@ def main(argv: list[str] | None = None) -> int:
         for path in [*photos.values(), frames[0]]:  # warm-up, as load_test.py
             call(client, args.endpoint, path, args.request_timeout)
         attack_list = attacks(app.url, app.port, files, api_client(app.url))
-        # ... and what the attacks use in their valid form: the video lane's model, and the
-        # background pictures' cache (at most 64 MB by design), so that what is measured
-        # after the rounds is what the attacks left, not the server's warm state.
+        # ... and what the attacks use in their valid form: the video lane's model, the
+        # background pictures' cache (at most 64 MB by design), the camera's model, so that
+        # what is measured after the rounds is what the attacks left, not the warm state.
         warm = {attack.name: attack for attack in attack_list}
         assert warm["12 MP backgrounds (valid)"].send()[0]
+        # The camera's model (its own interpreters) and its sessions' budget (32 MB).
+        assert warm["camera sessions left"].send()[0]
         from gradio_client import handle_file
 
         good_video = make_videos(workdir / "good")["good.avi"]
