@@ -67,3 +67,60 @@ def answers_errors(function):
             ) from None
 
     return handler
+
+
+# What a request's value for an input must be, by the data model Gradio checks it against.
+EXPECTED_VALUES = {
+    "ImageData": "an image (an uploaded file or a data: URL)",
+    "VideoUpload": "a video (an uploaded file)",
+    "FileData": "an uploaded file",
+}
+TOO_FEW_VALUES = re.compile(r"enough input values \(needed: (\d+), got: (\d+)\)")
+COMPONENT_AT = re.compile(r"input component at index (\d+) \(a `(\w+)` component\)")
+
+
+def request_shape_problem(error: BaseException) -> str:
+    """One line on why Gradio refused a request's values before any handler ran (a value
+    of the wrong type, too few values), naming the input but never quoting the value:
+    Gradio's own message quotes it (a photo's bytes once went to the log)."""
+    from pydantic import ValidationError
+
+    if isinstance(error, ValidationError):
+        expected = EXPECTED_VALUES.get(error.title, f"a {error.title}")
+        return f"A value sent is not {expected}; send it as the API page shows."
+    text = str(error)
+    found = COMPONENT_AT.search(text)
+    if found:
+        index, kind = int(found.group(1)), found.group(2)
+        return f"Input {index + 1} (a {kind}) cannot take the value sent; see the API page."
+    too_few = TOO_FEW_VALUES.search(text)
+    if too_few:
+        return f"The request has {too_few.group(2)} values; this endpoint takes {too_few.group(1)}."
+    return f"The request's values do not fit this endpoint ({type(error).__name__})."
+
+
+def answers_request_shape_errors() -> None:
+    """Make Gradio answer a request whose values it refuses itself (before the handler:
+    a number for an image, a string for a slider, too few values) with one typed line,
+    to the visitor and in the log, instead of a bare "Error" and a traceback. Gradio
+    checks the values inside Blocks.process_api, wrapped here (it offers no hook); the
+    app's handlers turn their own errors into gr.Error already (answers_errors)."""
+    from gradio.blocks import Blocks
+
+    process_api = Blocks.process_api
+    if getattr(process_api, "answers_shape_errors", False):
+        return
+
+    @functools.wraps(process_api)
+    async def checked(self, *args, **kwargs):
+        try:
+            return await process_api(self, *args, **kwargs)
+        except gr.Error:
+            raise
+        except Exception as error:
+            message = request_shape_problem(error)
+            print(f"refused a request: {message}", file=sys.stderr, flush=True)
+            raise gr.Error(message, print_exception=False) from None
+
+    checked.answers_shape_errors = True
+    Blocks.process_api = checked

@@ -7,6 +7,7 @@ with one line, `humanmatting app: error: ...`, and status 2.
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import sys
@@ -21,7 +22,7 @@ from starlette.middleware import Middleware
 
 import humanmatting
 from gradio_app import heap, uploads
-from gradio_app.errors import USER_ERRORS
+from gradio_app.errors import USER_ERRORS, answers_request_shape_errors
 from gradio_app.page import CSS, build_page
 from gradio_app.serving import (
     PHOTO_CONCURRENCY,
@@ -125,6 +126,12 @@ def launch(page: gr.Blocks, registry: ModelRegistry, settings: AppSettings) -> N
     upload_bytes = int(settings.upload_mb * 2**20) + UPLOAD_ENVELOPE_BYTES
     page.queue(max_size=settings.queue_size, default_concurrency_limit=PHOTO_CONCURRENCY)
     page.launch(
+        # No /monitoring: per-endpoint request counts and success rates are nobody's
+        # business on a public server (Gradio serves them to anyone by default).
+        enable_monitoring=False,
+        # Gradio keeps every session's copy of the page's settings (about 140 kB) for up
+        # to this many sessions: 10,000 by default, 1.4 GB for /models calls alone.
+        state_session_capacity=STATE_SESSIONS,
         server_name=settings.host,
         server_port=settings.port,
         share=False,
@@ -143,6 +150,179 @@ def launch(page: gr.Blocks, registry: ModelRegistry, settings: AppSettings) -> N
             "routes": browser_camera.routes(registry, settings.web_dist),
         },
     )
+
+
+# Visitors' sessions whose state Gradio keeps (the oldest dropped first): about 70 MB.
+STATE_SESSIONS = 500
+# A camera sends a frame every 20-40 ms: a stream that sent none for this long is gone.
+STREAM_IDLE_S = 10.0
+
+
+def end_idle_streams(idle_s: float = STREAM_IDLE_S) -> None:
+    """End a camera stream whose page sent no frame for `idle_s`.
+
+    Gradio waits for a stream's next frame up to the stream's whole time limit (300 s),
+    holding its lane (one stream at a time) for a visitor who closed the page or hung up
+    after one frame. This bounds that wait (Gradio's queue waits through one function,
+    wrapped here: it offers no setting for it); the stream then ends as if closed.
+    """
+    from gradio.queueing import Queue
+
+    wait = Queue.wait_for_event_or_timeout
+    if getattr(wait, "bounded_s", None) is not None:
+        return
+
+    async def bounded(event, timeout: float):
+        return await wait(event, min(timeout, idle_s))
+
+    bounded.bounded_s = idle_s
+    Queue.wait_for_event_or_timeout = staticmethod(bounded)
+
+
+# Request headers must arrive whole within this many seconds of the connection (or of the
+# last response on a kept-alive one); uvicorn has no such limit, and ~21,000 connections
+# trickling header bytes used up the process's file descriptors.
+HEADER_TIMEOUT_S = 10.0
+# Idle kept-alive connections are closed after this many seconds (uvicorn's default: 5).
+KEEP_ALIVE_S = 5
+# File descriptors kept for everything but connections: models, uploads, results, logs.
+RESERVED_FILES = 256
+
+
+def file_budget() -> int:
+    """The open connections this process takes: its file-descriptor limit (raised to the
+    hard limit) less RESERVED_FILES."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return 1024
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else max(soft, 65536)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+            soft = wanted
+        except (ValueError, OSError):
+            pass
+    limit = soft if soft != resource.RLIM_INFINITY else 65536
+    return max(64, limit - RESERVED_FILES)
+
+
+def guarded_protocol(max_connections: int, header_timeout_s: float = HEADER_TIMEOUT_S):
+    """uvicorn's HTTP/1.1 protocol with a header timeout and a connection budget: a
+    connection over `max_connections` is closed at once, and the first such refusal in a
+    minute is one line in the log (not a traceback per connection)."""
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    refused = {"count": 0, "logged_at": -math.inf}
+
+    class GuardedH11Protocol(H11Protocol):
+        def connection_made(self, transport) -> None:
+            super().connection_made(transport)
+            self._header_timer = None
+            if len(self.connections) > max_connections:
+                refused["count"] += 1
+                now = time.monotonic()
+                if now - refused["logged_at"] > 60:
+                    refused["logged_at"] = now
+                    print(
+                        f"refusing connections: {len(self.connections) - 1} open, the budget "
+                        f"of this process's file descriptors ({refused['count']} refused so "
+                        "far; the next such line at most a minute later)",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                transport.abort()
+                return
+            self._arm_header_timer()
+
+        def _arm_header_timer(self) -> None:
+            self._cancel_header_timer()
+            self._header_timer = self.loop.call_later(header_timeout_s, self._header_timeout)
+
+        def _cancel_header_timer(self) -> None:
+            timer = getattr(self, "_header_timer", None)
+            if timer is not None:
+                timer.cancel()
+                self._header_timer = None
+
+        def _header_timeout(self) -> None:
+            self._header_timer = None
+            if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+                self.transport.abort()  # no request line and headers in time: no answer
+
+        def handle_events(self) -> None:
+            super().handle_events()
+            if self.conn.their_state is not h11.IDLE:  # a request's headers arrived
+                self._cancel_header_timer()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing():
+                self._arm_header_timer()  # the next request's headers: in time too
+
+        def connection_lost(self, exc) -> None:
+            self._cancel_header_timer()
+            super().connection_lost(exc)
+
+    return GuardedH11Protocol
+
+
+def guard_connections() -> int:
+    """Make Gradio's uvicorn server use guarded_protocol, with KEEP_ALIVE_S (Gradio makes
+    its uvicorn.Config itself and passes no such settings); returns the connection budget."""
+    import gradio.http_server
+    import uvicorn
+
+    budget = file_budget()
+    config = gradio.http_server.uvicorn.Config
+    if getattr(config, "guarded", False):
+        return budget
+
+    class GuardedConfig(uvicorn.Config):
+        guarded = True
+
+        def __init__(self, *args, **kwargs):
+            kwargs.setdefault("http", guarded_protocol(budget))
+            kwargs.setdefault("timeout_keep_alive", KEEP_ALIVE_S)
+            super().__init__(*args, **kwargs)
+
+    gradio.http_server.uvicorn.Config = GuardedConfig
+    return budget
+
+
+# Longer strings in a session's record of its inputs and outputs are not kept.
+SESSION_VALUE_CHARS = 4096
+
+
+def _small(value, limit: int = SESSION_VALUE_CHARS):
+    """`value` with every string longer than `limit` replaced by None."""
+    if isinstance(value, str):
+        return value if len(value) <= limit else None
+    if isinstance(value, dict):
+        return {key: _small(item, limit) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_small(item, limit) for item in value]
+    return value
+
+
+def keep_session_values_small() -> None:
+    """Make Gradio's record of each session's last inputs and outputs (kept for its
+    deep links, which this app does not offer) drop long strings: a pasted picture's or
+    a camera frame's data: URL stayed there per session, 10 MB a session for a request
+    at the body limit, up to STATE_SESSIONS sessions."""
+    from gradio.state_holder import SessionState
+
+    update = SessionState._update_value_in_config
+    if getattr(update, "keeps_values_small", False):
+        return
+
+    def update_small(self, key: int, value) -> None:
+        update(self, key, _small(value))
+
+    update_small.keeps_values_small = True
+    SessionState._update_value_in_config = update_small
 
 
 def stop_on_sigterm() -> None:
@@ -183,6 +363,16 @@ def main(argv: list[str] | None, root: Path, started: float) -> None:
         temp.remove()
         fail(error)
     uploads.remove_uploads_cut_off()
+    uploads.accept_only_pictures_and_videos()
+    keep_session_values_small()
+    answers_request_shape_errors()
+    end_idle_streams()
+    connections = guard_connections()
+    print(
+        f"connections: at most {connections:,} at once; request headers within "
+        f"{HEADER_TIMEOUT_S:g} s",
+        flush=True,
+    )
     stop_on_sigterm()
     try:
         serve(registry, settings, times)

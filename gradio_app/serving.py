@@ -10,8 +10,10 @@ from __future__ import annotations
 import atexit
 import contextlib
 import dataclasses
+import io
 import math
 import os
+import secrets
 import shutil
 import tempfile
 import threading
@@ -37,7 +39,7 @@ from humanmatting.compose import (  # noqa: F401 (the app's vocabulary, re-expor
     DEFAULT_COLOR,
     MATTE,
 )
-from humanmatting.preprocess import ImageInput, InvalidImageError, load_rgb
+from humanmatting.preprocess import OPEN_FORMATS, ImageInput, InvalidImageError, load_rgb
 from humanmatting.runtime import Matter, load_matter, split_variant
 from humanmatting.settings import (  # noqa: F401 (SettingError re-exported)
     DEFAULT_MAX_PIXELS,
@@ -93,10 +95,16 @@ ROLES = ("photo", "camera", "video")
 #   instead by each request's cost (pixels, bytes, video frames x pixels, camera time).
 PHOTO_CONCURRENCY = 2
 QUEUE_SIZE = 32
+# Photos over this many pixels (or half the pixel limit, if lower) are matted one at a time
+# and refused while another runs (LargePhotoLane): more than a 12 MP phone photo.
+LARGE_PHOTO_PIXELS = 16_000_000
 # Request bodies other than uploads (JSON: camera frames and pasted pictures arrive in it
 # as data: URLs, about 0.1-1 MB for a 640x480 frame) are refused over this size before
 # they are read (BodyLimit); uploads have their own limit (--max-upload-mb).
 REQUEST_MAX_BYTES = 10 * 2**20
+# Gradio routes this app never uses, answered 404 before their body is read: the screen
+# recorder's (each body it got stayed on disk until the server stopped).
+UNUSED_ROUTES = ("/process_recording",)
 # Upload requests carry a multipart envelope around the file: a few kB at most.
 UPLOAD_ENVELOPE_BYTES = 64 * 2**10
 
@@ -130,6 +138,12 @@ VIDEO_WORK_PIXELS_PER_SECOND = 30 * 1920 * 1080
 # H.264 + AAC in MP4 (PyAV's bundled FFmpeg): what every browser and phone plays, written
 # about 150x faster than OpenCV's VP9 (benchmarks/video_timing.py).
 VIDEO_SUFFIX = ".mp4"
+# Camera frames: up to 4K UHD, as video frames (a 6000x6000 frame is no camera's).
+CAMERA_MAX_FRAME_PIXELS = VIDEO_MAX_FRAME_PIXELS
+# Camera streams' state kept on the server (StreamSessions): a 1080p matte is 8 MB, and
+# one stream runs at a time, so a few sessions are plenty.
+STREAM_STATE_BYTES = 32 * 2**20
+STREAM_SESSIONS = 8
 
 
 class ModelUnavailableError(LookupError):
@@ -581,6 +595,62 @@ def render(
     raise AssertionError(mode)
 
 
+class ServerBusyError(OSError):
+    """The server is already working on a request like this one; try again shortly."""
+
+
+def header_pixels(image: ImageInput) -> int:
+    """The pixels a photo's header promises (0 when it cannot be read: load_rgb then says
+    why), read without decoding it."""
+    if isinstance(image, np.ndarray):
+        return int(image.shape[0]) * int(image.shape[1]) if image.ndim >= 2 else 0
+    try:
+        from PIL import Image
+
+        with io.BytesIO(image) if isinstance(image, bytes) else open(image, "rb") as stream:
+            width, height = Image.open(stream, formats=OPEN_FORMATS).size
+        return width * height
+    except Exception:  # any unreadable header: load_rgb's message, not this one
+        return 0
+
+
+class LargePhotoLane:
+    """Photos over `large_pixels(max_pixels)` are matted one at a time, and one that comes
+    while another runs is refused at once (ServerBusyError), never queued.
+
+    Its cost is judged by the pixels its header promises, not its bytes: a 38 kB PNG of
+    6300x6300 zeros costs 4.6 s, and 30 of them sent at once held both photo slots for
+    everyone (ordinary visitors' median wait: 0.6 s -> 112 s). Now such photos hold at
+    most one slot, and a flood of them is answered in milliseconds.
+    """
+
+    def __init__(self, limit: int = LARGE_PHOTO_PIXELS):
+        self.limit = limit
+        self._running = threading.Semaphore(1)
+
+    def threshold(self, max_pixels: int) -> int:
+        return min(self.limit, max_pixels // 2)
+
+    @contextlib.contextmanager
+    def enter(self, pixels: int, max_pixels: int) -> Iterator[None]:
+        threshold = self.threshold(max_pixels)
+        if pixels <= threshold or pixels > max_pixels:  # over the limit: load_rgb says so
+            yield
+            return
+        if not self._running.acquire(blocking=False):
+            raise ServerBusyError(
+                f"Another large photo (over {threshold / 1e6:g} megapixels) is being matted "
+                "right now; try again in a few seconds, or send a smaller one."
+            )
+        try:
+            yield
+        finally:
+            self._running.release()
+
+
+LARGE_PHOTOS = LargePhotoLane()
+
+
 def matte_image(
     registry: ModelRegistry,
     image: ImageInput,
@@ -591,7 +661,20 @@ def matte_image(
 ) -> ImageResult:
     """One photo -> matte, RGBA cutout and composite, with timings. The matte of a file
     matted before with the same model and quality is reused (MATTES): only the rendering
-    runs. `quality` (QUALITIES): the network's input size and the edge refinement."""
+    runs. `quality` (QUALITIES): the network's input size and the edge refinement. A
+    large photo takes LARGE_PHOTOS's lane."""
+    with LARGE_PHOTOS.enter(header_pixels(image), registry.settings.max_pixels):
+        return _matte_image(registry, image, model, background, edges, quality)
+
+
+def _matte_image(
+    registry: ModelRegistry,
+    image: ImageInput,
+    model: str | None,
+    background: Background,
+    edges: str,
+    quality: str,
+) -> ImageResult:
     started = time.perf_counter()
     threshold = edge_threshold(edges)
     background.check(BACKGROUNDS)
@@ -641,8 +724,17 @@ def edge_threshold(edges: str) -> float | None:
 def compare_models(
     registry: ModelRegistry, image: ImageInput, edges: str = "soft"
 ) -> list[tuple[np.ndarray, str, str]]:
-    """(matte, caption with the model time, model name) for every available model."""
-    rgb = load_rgb(image, registry.settings.max_pixels)
+    """(matte, caption with the model time, model name) for every available model; a
+    large photo takes LARGE_PHOTOS's lane."""
+    max_pixels = registry.settings.max_pixels
+    with LARGE_PHOTOS.enter(header_pixels(image), max_pixels):
+        return _compare_models(registry, image, edges, max_pixels)
+
+
+def _compare_models(
+    registry: ModelRegistry, image: ImageInput, edges: str, max_pixels: int
+) -> list[tuple[np.ndarray, str, str]]:
+    rgb = load_rgb(image, max_pixels)
     check_png_size(*rgb.shape[:2])
     results = []
     for name in registry.available:
@@ -715,7 +807,8 @@ class BodyLimit:
     disk; `max_bytes` for everything else, JSON with any data: URLs in it, which is read
     into memory) is answered 413 at once when its Content-Length says so, or as soon as
     that many bytes have arrived. Other bodies are read whole (at most `max_bytes`) before
-    the application sees them, so no framework code runs on an over-long one.
+    the application sees them, so no framework code runs on an over-long one. Gradio
+    routes this app never uses (UNUSED_ROUTES) are answered 404 before anything is read.
     """
 
     def __init__(self, app, max_bytes: int, upload_bytes: int, upload_suffix: str = "/upload"):
@@ -727,6 +820,8 @@ class BodyLimit:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        if scope["path"].rstrip("/").endswith(UNUSED_ROUTES):
+            return await self._refuse(send, 0, 404, "This server has no such page.")
         upload = scope["path"].rstrip("/").endswith(self.upload_suffix)
         limit = self.upload_bytes if upload else self.max_bytes
         headers = dict(scope.get("headers") or ())
@@ -782,15 +877,16 @@ class BodyLimit:
                 await self._refuse(send, limit)
 
     @staticmethod
-    async def _refuse(send, limit: int):
+    async def _refuse(send, limit: int, status: int = 413, text: str | None = None):
         text = (
-            f"The request is larger than this server's limit of {limit / 1e6:g} MB; "
+            text
+            or f"The request is larger than this server's limit of {limit / 1e6:g} MB; "
             "send a smaller file."
         ).encode()
         await send(
             {
                 "type": "http.response.start",
-                "status": 413,
+                "status": status,
                 "headers": [
                     (b"content-type", b"text/plain; charset=utf-8"),
                     (b"content-length", str(len(text)).encode()),
@@ -847,8 +943,11 @@ class VideoLimits:
                 f"(set {VIDEO_MAX_SECONDS_ENV} to change it). Trim it first."
             )
         budget = self.budget()
-        # The header's claims, refused before any frame is decoded when they are over.
-        budget.check(str(path), info.frame_count, 0, info.width, info.height, info.fps)
+        # The header's claims, refused before any frame is decoded when they are over: the
+        # work too (frames x frame size), else a 30 s 1080p60 clip was matted for 116 s
+        # before its 1,800th frame was found over the budget.
+        work = info.frame_count * info.width * info.height
+        budget.check(str(path), info.frame_count, work, info.width, info.height, info.fps)
         return budget
 
 
@@ -899,13 +998,23 @@ def matte_video(
 
 
 class StreamSession:
-    """Per-viewer state of a live camera stream: temporal smoothing and a rate readout."""
+    """Per-viewer state of a live camera stream: temporal smoothing and a rate readout.
+
+    Kept on the server by StreamSessions (the page holds only its key): its smoother holds
+    the last matte, 4 bytes a pixel of the camera frame.
+    """
 
     def __init__(self, window: int = 30, clock: Callable[[], float] = time.perf_counter):
         self.smoother = AlphaSmoother(0.5)
         self.finished: deque[float] = deque(maxlen=window)
         self.frames = 0
         self.clock = clock
+
+    @property
+    def nbytes(self) -> int:
+        """The memory it holds: the smoother's last matte."""
+        state = self.smoother.state
+        return 0 if state is None else state.nbytes
 
     @property
     def frames_per_second(self) -> float:
@@ -930,7 +1039,7 @@ class StreamSession:
         started = self.clock()
         matter = registry.matter(model, role="camera")
         max_pixels = registry.settings.max_pixels
-        rgb = load_rgb(frame, max_pixels)
+        rgb = load_rgb(frame, min(max_pixels, CAMERA_MAX_FRAME_PIXELS))
         alpha = matter.predict(rgb, long_side=long_side, quality="fast").alpha
         if smoothing:
             alpha = self.smoother(alpha)
@@ -952,3 +1061,62 @@ class StreamSession:
             f"{network_width}x{network_height} · frame {self.frames}"
         )
         return picture, readout
+
+
+class StreamSessions:
+    """The camera streams' state, on the server, by a key that the page's session holds.
+
+    Gradio keeps each visitor's gr.State until the session is dropped (up to 10,000
+    sessions): a StreamSession there kept its last float32 matte, 138 MB for a 6000x6000
+    frame, for every new session, and 18 of them killed a server. Here they are bounded in
+    number and bytes, least recently used dropped first (its next frame starts the
+    smoothing over), and forgotten when Gradio drops the visitor's session (`end`).
+    """
+
+    def __init__(self, max_bytes: int = STREAM_STATE_BYTES, max_sessions: int = STREAM_SESSIONS):
+        self.max_bytes = max_bytes
+        self.max_sessions = max_sessions
+        self._sessions: OrderedDict[str, StreamSession] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(session.nbytes for session in self._sessions.values())
+
+    def get(self, key: str | None) -> tuple[str, StreamSession]:
+        """(key, session): the session of `key`, or a new one under a new key."""
+        with self._lock:
+            if isinstance(key, str) and key in self._sessions:
+                self._sessions.move_to_end(key)
+                return key, self._sessions[key]
+            key = secrets.token_hex(16)
+            self._sessions[key] = session = StreamSession()
+            self._bound()
+            return key, session
+
+    def settle(self, key: str) -> None:
+        """After a frame: drop the least recently used sessions over the byte budget (a
+        session alone over it keeps no matte)."""
+        with self._lock:
+            session = self._sessions.get(key)
+            if session is not None and session.nbytes > self.max_bytes:
+                session.smoother.reset()
+            self._bound()
+
+    def end(self, key: str | None) -> None:
+        """The visitor's session is gone (gr.State's delete_callback): forget its stream."""
+        with self._lock:
+            if isinstance(key, str):
+                self._sessions.pop(key, None)
+
+    def _bound(self) -> None:
+        while len(self._sessions) > self.max_sessions or (
+            len(self._sessions) > 1 and self.nbytes > self.max_bytes
+        ):
+            self._sessions.popitem(last=False)
+
+
+STREAMS = StreamSessions()

@@ -7,8 +7,11 @@ Files land in the Hugging Face cache (HF_HOME / HF_HUB_CACHE), or in --local-dir
 huggingface_hub's progress bars; the runtime, the CLI and the app then find them there.
 Without --revision the pinned revision of the spec table is fetched. Every file pinned in
 the spec table must match its SHA-256; a mismatch is refused, the damaged download is
-removed, and the command exits with status 2. With HF_HUB_OFFLINE=1 only the cache is used.
-The last line of the output is the folder.
+removed, and the command exits with status 2. A download that no pins describe (a model the
+spec table pins nothing for, another revision, another repo) is refused and removed the
+same way unless --allow-unpinned says to keep it: a repo that serves another model's graph
+under the right name would otherwise be used in place of the shipped weights. With
+HF_HUB_OFFLINE=1 only the cache is used. The last line of the output is the folder.
 """
 
 from __future__ import annotations
@@ -56,8 +59,10 @@ def pull(
     revision: str | None = None,
     local_dir: Path | None = None,
     force_download: bool = False,
+    allow_unpinned: bool = False,
 ) -> tuple[Path, list[str]]:
-    """Download `spec`'s repo; returns (folder, names of the files verified against pins)."""
+    """Download `spec`'s repo; returns (folder, names of the files verified against pins).
+    A download no pins apply to is refused (and removed) unless `allow_unpinned`."""
     from huggingface_hub import constants, snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError
 
@@ -92,7 +97,19 @@ def pull(
         raise PullError(f"{where} is not a humanmatting model repo (no humanmatting.json).")
     commit = hub_commit_of(folder)
     if not pins_apply(spec, commit):
-        return folder, []
+        if allow_unpinned:
+            return folder, []
+        removed = _remove_download(folder, local_dir) if commit is not None else "nothing"
+        pinned = (
+            f"pins only revision {spec.hub_revision}"
+            if spec.sha256
+            else "pins no SHA-256 for this model"
+        )
+        raise PullError(
+            f"Refused {where} (commit {commit}): the spec table {pinned}, so its files cannot "
+            f"be checked. Removed {removed}. Pass --allow-unpinned to use files nobody has "
+            "checked (your own repo or revision), or use the weights shipped in the package."
+        )
     try:
         checked = verify_folder(spec, folder, require_all=True)
     except WeightsIntegrityError as error:
@@ -118,12 +135,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--force-download", action="store_true", help="download again even if cached"
     )
+    parser.add_argument(
+        "--allow-unpinned",
+        action="store_true",
+        help="keep a download that no SHA-256 pins of the spec table describe (default: "
+        "refused and removed)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     spec = get_spec(args.model)
     repo_id = args.repo_id or args.settings.repo_id(spec)
-    folder, checked = pull(spec, repo_id, args.revision, args.local_dir, args.force_download)
+    folder, checked = pull(
+        spec, repo_id, args.revision, args.local_dir, args.force_download, args.allow_unpinned
+    )
     commit = hub_commit_of(folder)
     if checked:
         print(f"Verified {len(checked)} files against the SHA-256 pins of {spec.name!r}.")

@@ -29,17 +29,25 @@ DEFAULT_BLUR = 15.0
 
 
 def parse_color(color: str | Color) -> Color:
-    """'#00ff00', 'green' or (0, 255, 0) -> (0, 255, 0)."""
+    """'#00ff00', 'green' or (0, 255, 0) -> (0, 255, 0); ValueError for anything else,
+    components outside 0..255 included (Pillow reads 'rgb(999,0,0)' as (999, 0, 0))."""
     if isinstance(color, str):
         try:
-            return ImageColor.getrgb(color)[:3]
+            rgb = ImageColor.getrgb(color)[:3]
         except ValueError:
             raise ValueError(
                 f"Unknown colour {color!r}; use a name like 'green' or a hex code like '#00ff00'."
             ) from None
-    if len(color) < 3:
-        raise ValueError(f"A colour needs three components, got {color!r}")
-    return tuple(int(c) for c in color[:3])
+    else:
+        if len(color) < 3:
+            raise ValueError(f"A colour needs three components, got {color!r}")
+        try:
+            rgb = tuple(int(c) for c in color[:3])
+        except (TypeError, ValueError, OverflowError):
+            rgb = None
+    if rgb is None or not all(0 <= c <= 255 for c in rgb):
+        raise ValueError(f"Colour {color!r} has components outside 0 to 255.")
+    return rgb
 
 
 def harden(alpha: np.ndarray, threshold: float | None) -> np.ndarray:
@@ -117,19 +125,29 @@ def replace_background(
 
 
 def _cover(image: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Scale and centre-crop `image` to fill height x width (no distortion)."""
-    if image.ndim == 2:
-        image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
-    image = image[:, :, :3]
-    scale = max(height / image.shape[0], width / image.shape[1])
-    resized = cv2.resize(
-        image,
-        (max(width, round(image.shape[1] * scale)), max(height, round(image.shape[0] * scale))),
+    """Scale and centre-crop `image` to fill height x width (no distortion).
+
+    The part that stays visible is cut out first and only it is scaled, so the work and
+    memory are those of the output whatever the picture's shape: scaling the whole of a
+    1x1000 picture to cover a 1000x1000 photo made a 1000x1,000,000 one (2.9 GB).
+    """
+    source_height, source_width = image.shape[:2]
+    scale = max(height / source_height, width / source_width)
+    crop_height = min(source_height, max(1, round(height / scale)))
+    crop_width = min(source_width, max(1, round(width / scale)))
+    top = (source_height - crop_height) // 2
+    left = (source_width - crop_width) // 2
+    visible = image[top : top + crop_height, left : left + crop_width]
+    if visible.ndim == 2:
+        visible = cv2.cvtColor(visible, cv2.COLOR_GRAY2RGB)
+    visible = np.ascontiguousarray(visible[:, :, :3])
+    if visible.shape[:2] == (height, width):
+        return visible
+    return cv2.resize(
+        visible,
+        (width, height),
         interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR,
     )
-    top = (resized.shape[0] - height) // 2
-    left = (resized.shape[1] - width) // 2
-    return resized[top : top + height, left : left + width]
 
 
 def gaussian_blur(rgb: np.ndarray, sigma: float) -> np.ndarray:

@@ -274,6 +274,10 @@ class FolderDescription(_Record):
             raise FolderDescriptionError(
                 f"{path} cannot be read ({type(error).__name__}: {error}); {REMEDY}."
             ) from None
+        except RecursionError:  # nested thousands of levels deep: no description's shape
+            raise FolderDescriptionError(
+                f"{path} cannot be read (nested too deeply to be a model description); {REMEDY}."
+            ) from None
         try:
             if not isinstance(data, dict):
                 raise _Problem("it is not a JSON object")
@@ -400,7 +404,7 @@ def read_metrics(source: str | os.PathLike) -> dict[str, Any]:
         return {}
     try:
         metrics = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
         raise FolderDescriptionError(
             f"{path} cannot be read ({type(error).__name__}: {error}); write it again "
             "(python -m training.evaluate --attach, or benchmarks/quality.py --model-metrics)."

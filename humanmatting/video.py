@@ -9,6 +9,7 @@ MPEG-4 Part 2, which browsers do not play, or VP9, which took 60 of the 85 s of 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
 import time
@@ -311,6 +312,11 @@ def _wait(future: Future) -> None:
         future.result()
 
 
+# Sound tracks kept: up to 7.1 at 192 kHz (a studio master); more is no recording a
+# person makes, and each decoded second of it costs channels x rate samples.
+MAX_AUDIO_CHANNELS = 8
+MAX_AUDIO_RATE = 192_000
+
 # Frame rates written: the source's, within what every encoder takes (headers have
 # claimed 1,000,000 frames/s).
 WRITTEN_FPS = (1.0, 240.0)
@@ -376,6 +382,12 @@ class VideoWriter:
             return
         self._audio_source = audio_source
         self._audio_in = audio_in = audio_source.streams.audio[0]
+        channels, rate = audio_in.channels or 0, audio_in.rate or 0
+        if channels > MAX_AUDIO_CHANNELS or rate > MAX_AUDIO_RATE:
+            raise ValueError(
+                f"its sound has {channels} channels at {rate:,} Hz, more than the "
+                f"{MAX_AUDIO_CHANNELS} channels at {MAX_AUDIO_RATE:,} Hz kept"
+            )
         if audio_in.codec_context.name in COPYABLE_AUDIO[self.suffix]:
             self._audio_out = self.container.add_stream_from_template(audio_in)
             return
@@ -443,9 +455,11 @@ class VideoWriter:
                 packet.stream = output
                 self.container.mux(packet)
             return
+        # Decoded one frame at a time and stopped at the video's length: a 1 s clip with
+        # 91 min of 8-channel sound once held all of it decoded (4 GB) in a list.
         limit = int(duration_s * output.rate)
         samples = 0
-        for frame in [*self._audio_source.decode(audio_in), None]:
+        for frame in itertools.chain(self._audio_source.decode(audio_in), [None]):
             for converted in self._resampler.resample(frame):
                 if samples >= limit:
                     break

@@ -244,11 +244,17 @@ def fn_index(url: str, api_name: str) -> int:
 
 
 def queue_call(
-    url: str, index: int, data: list, timeout_s: float = 60, body: bytes | None = None
+    url: str,
+    index: int,
+    data: list,
+    timeout_s: float = 60,
+    body: bytes | None = None,
+    until: tuple[str, ...] = ("process_completed", "unexpected_error"),
 ) -> QueueAnswer:
     """POST one event to /gradio_api/queue/join with raw HTTP (no gradio_client, so the
     payload is exactly `data`, or the bytes `body`), then read its event stream until the
-    event completes or `timeout_s` passes."""
+    event completes (a message in `until`: add "process_streaming" to hang up after a
+    stream's first answer) or `timeout_s` passes."""
     import secrets
 
     import httpx
@@ -274,7 +280,7 @@ def queue_call(
                 if line.startswith("data:"):
                     message = json.loads(line[5:])
                     messages.append(message)
-                    if message.get("msg") in ("process_completed", "unexpected_error"):
+                    if message.get("msg") in until:
                         break
                 if time.monotonic() > deadline:
                     break

@@ -227,3 +227,38 @@ def _mjpeg(frames: int, fps: float = 10, size: tuple[int, int] = (64, 48)) -> by
             writer.write(np.full((size[1], size[0], 3), (index * 7) % 256, np.uint8))
         writer.release()
         return Path(path).read_bytes()
+
+
+def sound_bomb(
+    path: Path,
+    minutes: float = 10.0,
+    channels: int = 8,
+    rate: int = 48000,
+    fps: int = 25,
+    codec: str = "flac",
+) -> Path:
+    """1 s of 64x48 video and `minutes` of `channels`-channel silence (FLAC in MP4 by
+    default): about 240 kB for 10 minutes, 460 MB of sound once decoded (the probe's
+    file: 91 minutes). The container follows `path`'s suffix."""
+    import av
+
+    layouts = {1: "mono", 2: "stereo", 6: "5.1", 8: "7.1"}
+    layout = layouts.get(channels, f"{channels}c")
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=fps)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        video.options = {"tune": "zerolatency"}  # every frame before the first sound
+        audio = out.add_stream(codec, rate=rate, layout=layout)
+        for index in range(fps):
+            frame = av.VideoFrame.from_ndarray(np.zeros((48, 64, 3), np.uint8), format="rgb24")
+            frame.pts = index
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+        chunk = 4608
+        silence = np.zeros((1, chunk * channels), np.int16)
+        for start in range(0, int(minutes * 60 * rate), chunk):
+            frame = av.AudioFrame.from_ndarray(silence, format="s16", layout=layout)
+            frame.sample_rate, frame.pts = rate, start
+            out.mux(audio.encode(frame))
+        out.mux(audio.encode(None))
+    return path

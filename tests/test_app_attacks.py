@@ -26,6 +26,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from gradio_app.uploads import ACCEPTED_SUFFIXES
 from tests.app_harness import (
     MATTE_SETTINGS,
     NOT_AN_UPLOAD,
@@ -298,6 +299,10 @@ def test_models_and_messages_show_no_server_paths_or_addresses(app, client, tmp_
     for name, data in list(files.items())[::2]:
         path = tmp_path / name
         path.write_bytes(data)
+        if path.suffix not in ACCEPTED_SUFFIXES:  # .dds, .ico, .qoi, .tga: not even stored
+            with pytest.raises(httpx.HTTPStatusError, match="400 Bad Request"):
+                client.predict(gradio_client.handle_file(str(path)), api_name="/matte")
+            continue
         try:
             client.predict(gradio_client.handle_file(str(path)), api_name="/matte")
         except gradio_client.exceptions.AppError as error:
@@ -452,3 +457,211 @@ def test_the_server_logged_one_line_per_refusal_and_no_traceback(app, client, tm
     )
     assert "64x48 photo" in summary and app.process.poll() is None
     assert "Traceback" not in app.log(), app.log()[-3000:]
+
+
+# --- issue 29: one small request must never take the server down ---------------------------
+
+WEBCAM_SETTINGS = ["dark-light", "blur", "#00b140", None, 15, "soft", True, 320]
+
+
+def png_data_url(width: int, height: int) -> dict:
+    """A frame of zeros as a PNG data: URL (a few kB however large), as a camera sends."""
+    ok, png = cv2.imencode(".png", np.zeros((height, width, 3), np.uint8))
+    return {"url": "data:image/png;base64," + base64.b64encode(png.tobytes()).decode()}
+
+
+def stream_once(app, index: int, frame: dict, close: bool = True) -> dict:
+    """One /webcam frame from a new session, the stream closed after its first answer (as
+    the probe did; `close`: closed as the page closes it, else only hung up); returns the
+    answer's message."""
+    until = ("process_streaming", "process_completed", "unexpected_error")
+    answer = queue_call(app.url, index, [frame, *WEBCAM_SETTINGS, None], until=until)
+    message = answer.messages[-1] if answer.messages else {}
+    if close and message.get("event_id"):  # as the page does when its camera stops
+        httpx.post(f"{app.url}gradio_api/stream/{message['event_id']}/close", timeout=10)
+    return message
+
+
+def test_camera_sessions_keep_no_frames_on_the_server(app):
+    """Issue 29, row 2: each new /webcam session kept its smoother's last float32 matte in
+    Gradio's session state (138 MB for a 6000x6000 frame; killed at session 18). Here 12
+    sessions of one 2000x2000 frame each (16 MB of matte): the memory stays put."""
+    index = fn_index(app.url, "webcam")
+    frame = png_data_url(2000, 2000)
+    first = stream_once(app, index, frame)
+    assert "camera 2000x2000" in first["output"]["data"][1], first
+    before, _ = memory_mib(app.process.pid)
+    for _ in range(12):
+        answer = stream_once(app, index, frame)
+        assert "frame 1" in answer["output"]["data"][1], answer
+    after, _ = memory_mib(app.process.pid)
+    assert after - before < 80, (before, after)  # 12 x 16 MB kept before
+
+
+def test_a_stream_left_after_one_frame_frees_the_camera_lane_within_seconds(app):
+    """Issue 29, row 4 (the camera's lane): a stream hung up after one frame held the one
+    camera lane for its whole time limit (300 s), so one request every 5 minutes kept the
+    camera from everyone. Now an idle stream ends after STREAM_IDLE_S (10 s)."""
+    index = fn_index(app.url, "webcam")
+    frame = png_data_url(64, 48)
+    assert "frame 1" in stream_once(app, index, frame, close=False)["output"]["data"][1]
+    started = time.perf_counter()
+    answer = stream_once(app, index, frame)
+    assert "frame 1" in answer["output"]["data"][1], answer
+    assert time.perf_counter() - started < 30
+
+
+def test_monitoring_is_off(app):
+    """Issue 29, row 13: /monitoring/summary gave anyone every endpoint's request counts
+    and success rates."""
+    for path in ("monitoring/summary", "monitoring"):
+        response = httpx.get(f"{app.url}{path}", timeout=10)
+        assert response.status_code in (403, 404), (path, response.status_code)
+        assert "success_rate" not in response.text and "monitoring/" not in response.text
+
+
+def test_a_cancelled_video_stops_its_work(app, tmp_path):
+    """Issue 29, row 4: three 4K videos joined and cancelled kept three .partial.mp4 files
+    growing at once in the one-video lane. Here a 1 s 720p clip is cancelled at its first
+    progress message: its work stops (one line in the log) and its file goes."""
+    from humanmatting.video import encode_frames
+
+    clip = tmp_path / "cancel-me.mp4"
+    encode_frames((np.zeros((720, 1280, 3), np.uint8) for _ in range(60)), clip, fps=60)
+    video = {"path": upload(app, clip), "meta": FILE_META}
+    index = fn_index(app.url, "matte_video")
+    session = os.urandom(8).hex()
+    payload = {
+        "data": [video, "dark-light", "matte", "#00b140", None, 15, "soft", True],
+        "fn_index": index,
+        "session_hash": session,
+        "trigger_id": None,
+    }
+    with httpx.Client(base_url=app.url, timeout=60) as http:
+        event_id = http.post("gradio_api/queue/join", json=payload).json()["event_id"]
+        with http.stream("GET", "gradio_api/queue/data", params={"session_hash": session}) as s:
+            for line in s.iter_lines():
+                if line.startswith("data:") and json.loads(line[5:])["msg"] == "progress":
+                    break
+        cancel = {"session_hash": session, "fn_index": index, "event_id": event_id}
+        assert http.post("gradio_api/cancel", json=cancel).status_code == 200
+    deadline = time.monotonic() + 20
+    while "stopped a video after" not in app.log() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert re.search(r"stopped a video after \d+ frames", app.log()), app.log()[-2000:]
+    frames = int(re.search(r"stopped a video after (\d+) frames", app.log()).group(1))
+    assert frames < 60
+    deadline = time.monotonic() + 10
+    while list(server_folder(app).rglob("*.partial.mp4")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not list(server_folder(app).rglob("*.partial.mp4"))
+
+
+def test_connections_trickling_headers_are_closed_and_others_served(app):
+    """Issue 29, row 6: ~21,000 connections trickling header bytes used up the server's
+    file descriptors (no header timeout in uvicorn): /config and uploads timed out and the
+    log filled with tracebacks. Now headers must arrive whole within HEADER_TIMEOUT_S."""
+    import socket
+    from urllib.parse import urlparse
+
+    from gradio_app.server import HEADER_TIMEOUT_S
+
+    address = urlparse(app.url)
+    slow = []
+    for _ in range(50):
+        connection = socket.create_connection((address.hostname, address.port), timeout=5)
+        connection.sendall(b"GET /config HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: a")
+        slow.append(connection)
+    assert httpx.get(f"{app.url}config", timeout=10).status_code == 200  # others served
+    started = time.monotonic()
+    open_ones = list(slow)
+    while open_ones and time.monotonic() - started < HEADER_TIMEOUT_S + 10:
+        for connection in list(open_ones):
+            try:
+                connection.sendall(b"a")  # one more header byte, as a trickle does
+                connection.settimeout(0.05)
+                closed = connection.recv(1) == b""
+            except TimeoutError:
+                closed = False
+            except OSError:  # reset by the server
+                closed = True
+            if closed:
+                open_ones.remove(connection)
+                connection.close()
+        time.sleep(1)
+    for connection in open_ones:
+        connection.close()
+    assert not open_ones, f"{len(open_ones)} of 50 still open after {HEADER_TIMEOUT_S + 10} s"
+    assert time.monotonic() - started >= HEADER_TIMEOUT_S - 2  # not before their time
+    assert "Traceback" not in app.log()
+
+
+def test_only_pictures_and_videos_are_uploaded_and_no_recording_is_kept(app, tmp_path):
+    """Issue 29, row 7: /gradio_api/upload stored any bytes (20 x 40 MB of random files
+    in 7 s, kept about an hour); every /gradio_api/process_recording body stayed on disk
+    until the server stopped."""
+    uploads = server_folder(app) / "gradio"
+
+    def stored() -> set[Path]:
+        return {path for path in uploads.rglob("*") if path.is_file()}
+
+    before = stored()
+    noise = tmp_path / "noise.bin"
+    noise.write_bytes(os.urandom(200_000))
+    for name in ("noise.bin", "noise", "notes.txt", "page.html"):
+        with open(noise, "rb") as file:
+            response = httpx.post(
+                f"{app.url}gradio_api/upload", files={"files": (name, file)}, timeout=30
+            )
+        assert response.status_code == 400, (name, response.status_code)
+        assert "Only pictures (.bmp, .gif" in response.text and "and videos (.avi" in response.text
+    with open(noise, "rb") as file:
+        response = httpx.post(
+            f"{app.url}gradio_api/process_recording",
+            files={"video": ("screen.mp4", file)},
+            timeout=30,
+        )
+    assert response.status_code == 404
+    assert stored() == before
+    assert Path(upload(app, photo_file(tmp_path))).is_file()  # a picture still goes in
+
+
+def test_values_gradio_refuses_get_one_typed_line_and_are_never_logged(app):
+    """Issue 29, row 9: non-image values for image inputs (and others, also for a private
+    handler) got a bare "Error" and a traceback in the log; one call logged the photo's
+    own bytes."""
+    token = "never-in-the-log-" + os.urandom(6).hex()
+    matte, preview = fn_index(app.url, "matte"), fn_index(app.url, "preview")
+    cases = [
+        (matte, [123, *MATTE_SETTINGS], "A value sent is not an image"),
+        (matte, [{"url": 5, "junk": token * 2000}, *MATTE_SETTINGS], "is not an image"),
+        (matte, [[token] * 50, *MATTE_SETTINGS], "is not an image"),
+        (
+            matte,
+            [None, "dark-light", "blur", "#00b140", None, token, "soft", "png", "best"],
+            "Input 6 (a slider) cannot take the value sent",
+        ),
+        (matte, [None], "The request has 1 values; this endpoint takes 9."),
+        (preview, [{"video": token}], "A value sent is not a video"),
+    ]
+    for index, data, expected in cases:
+        answer = queue_call(app.url, index, data, timeout_s=30)
+        assert expected in (answer.error or ""), (expected, answer.final)
+        assert token not in (answer.error or "")
+    log = app.log()
+    assert token not in log and "Traceback" not in log, log[-3000:]
+
+
+def test_sessions_keep_no_copy_of_what_they_sent(app):
+    """Issue 29, row 12: Gradio kept every session's last inputs, a pasted picture's
+    data: URL included (10 MB a session at the body limit, for up to 10,000 sessions).
+    Here 20 sessions of an 8 MB data: URL each."""
+    index = fn_index(app.url, "matte")
+    blob = {"url": "data:image/png;base64," + base64.b64encode(os.urandom(6_000_000)).decode()}
+    queue_call(app.url, index, [blob, *MATTE_SETTINGS], timeout_s=30)  # warm
+    before, _ = memory_mib(app.process.pid)
+    for _ in range(20):
+        answer = queue_call(app.url, index, [blob, *MATTE_SETTINGS], timeout_s=30)
+        assert "Cannot read the uploaded data as an image" in answer.error
+    after, _ = memory_mib(app.process.pid)
+    assert after - before < 100, (before, after)  # 160 MB of strings kept before

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -116,3 +118,37 @@ def test_temporary_name_fits_the_file_system_whatever_the_output_name(tmp_path):
             temporary.write_bytes(b"done")
         assert target.read_bytes() == b"done"
     assert len(list(tmp_path.iterdir())) == len(stems)  # nothing hidden left
+
+
+def test_a_partial_file_left_by_a_killed_run_is_removed_by_the_next(tmp_path):
+    """Issue 29: a CLI killed with SIGKILL (no clean-up runs) left its hidden `.partial`
+    file beside the output for good. The next run to that output removes it; the file
+    of a run still writing is left alone."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    target = tmp_path / "result.png"
+    writer = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from humanmatting.files import atomic_path\n"
+            "with atomic_path(sys.argv[1]) as temporary:\n"
+            "    temporary.write_bytes(b'half'); print(temporary, flush=True); time.sleep(60)",
+            str(target),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    left = Path(writer.stdout.readline().strip())
+    assert left.is_file()
+    mine = tmp_path / f".result.{os.getpid()}-0123abcd.partial.png"  # a live writer's
+    mine.write_bytes(b"writing")
+    writer.send_signal(signal.SIGKILL)
+    writer.wait(timeout=30)
+    assert left.is_file()
+    with atomic_path(target) as temporary:
+        temporary.write_bytes(b"whole")
+    assert target.read_bytes() == b"whole" and not left.exists() and mine.is_file()

@@ -576,3 +576,24 @@ def test_install_hints_name_extras_that_declare_the_package():
         assert any(name.startswith(module) for name in requirements(named.group(1))), module
         checked += 1
     assert checked >= 9
+
+
+def test_user_input_that_broke_parsers_is_status_2_not_a_bug(random_weights_dir, tmp_path):
+    """Issue 29, row 10: `--background 'rgb(999,0,0)'` (OverflowError) and a humanmatting.json
+    nested 100,000 levels (RecursionError) ended with status 3, "a bug"."""
+    import shutil
+
+    photo = tmp_path / "photo.png"
+    Image.new("RGB", (64, 48), "gray").save(photo)
+    out = tmp_path / "out.png"
+    common = ["--weights", random_weights_dir, "-o", out]
+    result = run_cli(photo, *common, "--mode", "color", "--background", "rgb(999,0,0)")
+    assert result.returncode == 2, result.stderr
+    assert "has components outside 0 to 255" in result.stderr.strip().splitlines()[-1]
+    nested = tmp_path / "weights" / DEFAULT_MODEL
+    shutil.copytree(random_weights_dir / DEFAULT_MODEL, nested)
+    (nested / "humanmatting.json").write_text("[" * 100_000 + "]" * 100_000)
+    result = run_cli(photo, "--weights", nested.parent, "-o", out)
+    assert result.returncode == 2, result.stderr
+    assert "nested too deeply" in result.stderr.strip().splitlines()[-1]
+    assert not out.exists()

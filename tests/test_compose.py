@@ -65,3 +65,39 @@ def test_fast_blur_looks_like_a_full_gaussian_blur(photos, sigma):
     border = 2 * sigma  # borders are extended differently at the two scales
     assert difference[border:-border, border:-border].max() <= 3
     assert np.abs(fast.astype(int) - rgb).mean() > 5  # and it does blur
+
+
+# --- background pictures: fitted at the output's cost (issue 29, row 3) ---------------------
+
+
+def test_a_background_picture_of_any_shape_costs_what_the_output_costs():
+    """An 89-byte 1x1000 PNG behind a 1000x1000 photo was scaled whole by 1000 to cover
+    it: 1000x1,000,000 pixels, +2.9 GB. Here 1x300 behind 300x300 (81 MB the old way)."""
+    import tracemalloc
+
+    rgb = np.zeros((300, 300, 3), np.uint8)
+    alpha = np.zeros((300, 300), np.float32)
+    strip = np.arange(300, dtype=np.uint8).reshape(1, 300)  # one row, gray
+    tracemalloc.start()
+    try:
+        picture = compose.replace_background(rgb, alpha, strip, decontaminate=False)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert picture.shape == (300, 300, 3)
+    assert peak < 4 * rgb.nbytes, peak  # a few frames' worth, not 81 MB
+    # The middle pixel of the strip, stretched over the whole height.
+    assert np.all(picture[:, 150] == picture[0, 150]) and abs(int(picture[0, 150, 0]) - 150) <= 1
+
+
+def test_covering_keeps_the_centre_as_scaling_the_whole_picture_did():
+    y, x = np.mgrid[0:37, 0:53]
+    picture = np.dstack([x * 4, y * 6, x + y]).astype(np.uint8)
+    for height, width in ((48, 64), (20, 10), (37, 53), (100, 30)):
+        scale = max(height / 37, width / 53)
+        whole = cv2.resize(picture, (max(width, round(53 * scale)), max(height, round(37 * scale))))
+        top, left = (whole.shape[0] - height) // 2, (whole.shape[1] - width) // 2
+        expected = whole[top : top + height, left : left + width]
+        covered = compose._cover(picture, height, width)
+        assert covered.shape == (height, width, 3)
+        assert np.abs(covered.astype(int) - expected).mean() < 2.5, (height, width)

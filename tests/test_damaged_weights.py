@@ -266,3 +266,20 @@ def test_a_graph_failing_at_run_time_is_a_typed_error(random_weights_dir, monkey
     # A 4:3 photo goes in at the best long side, 320 (width) x 256 (height).
     with pytest.raises(InvalidWeightsError, match="failed on a 320x256 input .* failed to prepare"):
         matter.predict(np.zeros((600, 800, 3), np.uint8))
+
+
+def test_a_flipped_bit_in_a_shipped_file_is_caught_by_its_recorded_digest(tmp_path):
+    """Issue 29, row 11: one bit flipped in dark-light's model-int8.tflite passed the load
+    probe (115 of 400 damaged files loaded) and matted every pixel as person; the SHA-256
+    that humanmatting.json records for it was never checked."""
+    from humanmatting.weights import PACKAGED_WEIGHTS_DIR
+
+    folder = tmp_path / "dark-light"
+    shutil.copytree(PACKAGED_WEIGHTS_DIR / "dark-light", folder)
+    path = folder / "model-int8.tflite"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01  # a weight's lowest bit: the file still loads
+    path.write_bytes(bytes(data))
+    with pytest.raises(WeightsIntegrityError, match="humanmatting.json records"):
+        load_matter("dark-light", folder, variant="int8")
+    load_matter("dark-light", folder, variant="fp32").close()  # its other file is whole

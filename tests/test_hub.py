@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 from huggingface_hub import ModelCard
 
+from humanmatting.settings import Settings
 from humanmatting.specs import MODEL_SPECS, get_spec
 from humanmatting.weights import (
     WeightsIntegrityError,
@@ -350,7 +351,7 @@ def test_push_pull_round_trip_gives_identical_bytes(local_hub, published, tmp_pa
     for name, upload in published.items():
         spec = get_spec(name)
         env = command_env(local_hub.olah.endpoint, tmp_path / name)
-        pulled = run("hub.pull", name, env=env)
+        pulled = run("hub.pull", name, "--allow-unpinned", env=env)
         assert pulled.returncode == 0, pulled.stderr
         assert "Fetching" in pulled.stderr  # huggingface_hub's progress bar
         folder = Path(pulled.stdout.strip().splitlines()[-1])
@@ -410,6 +411,7 @@ def test_push_to_a_branch_or_a_pull_request_leaves_main_alone(
         "dark",
         "--revision",
         "experiment",
+        "--allow-unpinned",
         env=command_env(local_hub.olah.endpoint, tmp_path / "hf-pull"),
     )
     assert pulled.returncode == 0, pulled.stderr
@@ -454,17 +456,41 @@ def test_pull_accepts_pinned_files_and_refuses_a_mismatch(
 
 
 @pytest.mark.hub
+def test_a_pull_that_no_pins_describe_is_refused_unless_asked_for(
+    local_hub, published, hub_client, capsys
+):
+    """Issue 29, row 8: a Hub serving dark's graph as dark-light's model-int8.tflite was
+    pulled with status 0 ("The spec table pins no files"), and the cached copy was then
+    used instead of the shipped weights."""
+    from hub.pull import main
+
+    cache = hub_client(local_hub.olah.endpoint)
+    assert main(["dark-light"]) == 2
+    error = capsys.readouterr().err
+    assert "Refused humanmatting/humanmatting-dark-light" in error
+    assert "pins no SHA-256 for this model" in error and "--allow-unpinned" in error
+    snapshots = cache / "models--humanmatting--humanmatting-dark-light" / "snapshots"
+    assert not (snapshots / published["dark-light"]["commit"]).exists(), "refused: removed"
+    with pytest.raises(WeightsNotFoundError):  # so nothing resolves to it
+        resolve_model_folder(
+            "dark-light", download=False, settings=Settings(packaged_weights=False)
+        )
+    assert main(["dark-light", "--allow-unpinned"]) == 0
+    assert "SHA-256 of what was downloaded" in capsys.readouterr().out
+
+
+@pytest.mark.hub
 def test_pull_offline_uses_the_cache_and_says_so_when_it_cannot(
     local_hub, published, hub_client, capsys
 ):
     from hub.pull import main
 
     cache = hub_client(local_hub.olah.endpoint)
-    assert main(["night"]) == 0
+    assert main(["night", "--allow-unpinned"]) == 0
     capsys.readouterr()
     # Offline, and the endpoint dead: the cache alone must serve it.
     hub_client(f"http://127.0.0.1:{free_port()}", cache=cache, offline=True)
-    assert main(["night"]) == 0
+    assert main(["night", "--allow-unpinned"]) == 0
     assert capsys.readouterr().out.strip().endswith(published["night"]["commit"])
     assert main(["dark"]) == 2
     error = capsys.readouterr().err
@@ -557,7 +583,7 @@ def test_original_dark_light_convert_push_pull_then_cli_library_and_keras(
     assert repo_id in pushed.stdout
 
     pull_env = command_env(local_hub.olah.endpoint, tmp_path / "hf-pull", **namespace)
-    pulled = run("hub.pull", "dark-light-original", env=pull_env)
+    pulled = run("hub.pull", "dark-light-original", "--allow-unpinned", env=pull_env)
     assert pulled.returncode == 0, pulled.stderr
     folder = Path(pulled.stdout.strip().splitlines()[-1])
     for name in ("model.weights.h5", "model.tflite", "humanmatting.json"):

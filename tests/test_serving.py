@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import threading
+import time
 from pathlib import Path
 
 import cv2
@@ -32,6 +33,7 @@ from gradio_app.serving import (
     render,
 )
 from humanmatting import compose
+from humanmatting.preprocess import InvalidImageError
 from humanmatting.specs import DEFAULT_FRAMES_MODEL, DEFAULT_MODEL, MODEL_SPECS
 from tests.conftest import REPO_ROOT
 
@@ -275,6 +277,38 @@ def test_stream_session_reports_rate_and_smooths(dark_light_only, photos):
     assert session.smoother.state is None
 
 
+def test_stream_sessions_are_bounded_in_number_and_bytes(dark_light_only):
+    """Issue 29, row 2: the camera's per-viewer state is kept on the server, bounded."""
+    from gradio_app.serving import StreamSessions
+
+    sessions = StreamSessions(max_bytes=3 * 100 * 100 * 4, max_sessions=4)
+    frame = np.zeros((100, 100, 3), np.uint8)
+    keys = []
+    for _ in range(6):
+        key, stream = sessions.get(None)
+        stream.process(dark_light_only, frame, long_side=160)
+        sessions.settle(key)
+        keys.append(key)
+        assert len(sessions) <= 3 and sessions.nbytes <= sessions.max_bytes
+    assert sessions.get(keys[-1]) == (keys[-1], sessions._sessions[keys[-1]])  # kept
+    assert sessions.get(keys[0])[0] != keys[0]  # dropped: a new session, a new key
+    sessions.end(keys[-1])
+    assert keys[-1] not in sessions._sessions
+    # One session whose matte alone is over the budget keeps none.
+    key, stream = sessions.get(None)
+    stream.process(dark_light_only, np.zeros((200, 200, 3), np.uint8), long_side=160)
+    sessions.settle(key)
+    assert stream.nbytes == 0 and sessions.nbytes <= sessions.max_bytes
+
+
+def test_camera_frames_larger_than_4k_are_refused_before_the_model(dark_light_only):
+    from humanmatting.preprocess import ImageTooLargeError
+
+    frame = np.zeros((2200, 4000, 3), np.uint8)  # 8.8 MP, under the photo limit
+    with pytest.raises(ImageTooLargeError, match="above the limit of 8,294,400"):
+        StreamSession().process(dark_light_only, frame)
+
+
 def test_output_folder_writes_pngs_and_forgets_old_ones(tmp_path, photos):
     from PIL import Image
 
@@ -449,3 +483,49 @@ def test_body_limit_refuses_large_bodies_before_the_application_reads_them():
     assert request("/gradio_api/upload", [b"x" * 3000])[0] == 200  # uploads: their own limit
     assert request("/gradio_api/upload", [b"x" * 6000], declared=6000)[0] == 413
     assert request("/gradio_api/upload", [b"x" * 6000])[0] == 413  # counted as it is read
+
+
+def test_a_video_whose_header_promises_too_much_work_is_refused_before_any_frame(tmp_path):
+    """Issue 29, row 14: a 30 s 1080p60 clip (1,800 frames of 2.07 MP in its header) was
+    matted for 116 s before the work budget refused it: the header's check got pixels=0.
+    Here 1 s of 1080p60 against a 1 s limit (at most 1 s of 1080p30's work)."""
+    from humanmatting.video import encode_frames
+
+    clip = tmp_path / "hd60.mp4"
+    encode_frames((np.zeros((1080, 1920, 3), np.uint8) for _ in range(60)), clip, fps=60)
+    with pytest.raises(VideoTooLargeError, match="more work than the limit of 62,208,000"):
+        VideoLimits(max_seconds=1).check(clip)
+    VideoLimits(max_seconds=2).check(clip)  # within twice the limit: accepted
+
+
+def test_large_photos_take_one_lane_and_a_second_is_refused_at_once(dark_light_only, tmp_path):
+    """Issue 29, row 5: 30 threads of a 38 kB PNG of 6300x6300 zeros (4.6 s of work each)
+    held both photo slots; ordinary visitors waited 112 s. A large photo (by the pixels its
+    header promises) now runs only while no other does; small ones are not held."""
+    from PIL import Image
+
+    from gradio_app.serving import LARGE_PHOTOS, ServerBusyError, header_pixels
+
+    large = tmp_path / "zeros.png"
+    Image.new("L", (4000, 4000)).save(large)  # 16 MP: over a 30 MP limit's 15 MP threshold
+    assert large.stat().st_size < 100_000 and header_pixels(large) == 16_000_000
+    settings = dark_light_only.settings
+    try:
+        dark_light_only.settings = settings.replace(max_pixels=30_000_000)
+        with LARGE_PHOTOS.enter(16_000_000, 30_000_000):  # another large photo running
+            started = time.perf_counter()
+            with pytest.raises(ServerBusyError, match="Another large photo .over 15 mega"):
+                matte_image(dark_light_only, str(large))
+            assert time.perf_counter() - started < 1  # refused from the header, at once
+            small = matte_image(dark_light_only, np.zeros((48, 64, 3), np.uint8))
+            assert small.cutout.shape == (48, 64, 4)  # small photos pass
+            bomb = tmp_path / "bomb.png"
+            Image.new("L", (6000, 6000)).save(bomb)  # over the limit: the limit's message
+            with pytest.raises(InvalidImageError, match="above the limit of 30,000,000"):
+                matte_image(dark_light_only, str(bomb))
+        assert matte_image(dark_light_only, str(large), quality="fast").cutout.shape[:2] == (
+            4000,
+            4000,
+        )  # alone, it runs
+    finally:
+        dark_light_only.settings = settings

@@ -119,3 +119,59 @@ def test_cli_reports_a_truncated_video_in_one_line(bad_videos, random_weights_di
         "only 8 of its 100 frames could be read."
     ]
     assert list(tmp_path.iterdir()) == []
+
+
+# --- the sound track: decoded as it is written, never whole (issue 29, row 1) ---------------
+
+PEAK_RSS = """
+import sys
+from humanmatting.video import process_video
+def mib(field):  # VmHWM, not ru_maxrss: that one keeps the peak of the process forked from
+    line = next(l for l in open("/proc/self/status") if l.startswith(field + ":"))
+    return int(line.split()[1]) / 1024
+before = mib("VmRSS")
+process_video(sys.argv[1], sys.argv[2], lambda frame: frame, progress=False)
+print(mib("VmHWM") - before)
+"""
+
+
+def test_a_long_sound_track_is_streamed_not_decoded_whole(tmp_path):
+    """A 240 kB MP4 with 1 s of video and 10 minutes of 8-channel FLAC silence: the
+    whole track was decoded into a list (+470 MiB here; 91 minutes took 4 GB). Now the
+    sound is decoded frame by frame and stops at the video's end."""
+    import subprocess
+    import sys
+
+    import av
+
+    from tests.bad_media import sound_bomb
+
+    source = sound_bomb(tmp_path / "bomb.mp4", minutes=10)
+    out = tmp_path / "out.mp4"
+    result = subprocess.run(
+        [sys.executable, "-c", PEAK_RSS, str(source), str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    growth_mib = float(result.stdout.split()[-1])
+    assert growth_mib < 120, growth_mib  # 460 MB of decoded sound would show
+    with av.open(str(out)) as written:
+        audio = written.streams.audio[0]
+        samples = sum(frame.samples for frame in written.decode(audio=0))
+    assert audio.channels == 2 and abs(samples / audio.rate - 1.0) < 0.1
+
+
+def test_sound_with_more_channels_than_kept_is_left_out_with_a_warning(tmp_path, caplog):
+    from tests.bad_media import sound_bomb
+
+    source = sound_bomb(tmp_path / "many.mkv", minutes=1 / 60, channels=16, codec="pcm_s16le")
+    out = tmp_path / "out.mp4"
+    with caplog.at_level("WARNING", logger="humanmatting.video"):
+        assert process_video(source, out, lambda frame: frame, progress=False) == 25
+    import av
+
+    with av.open(str(out)) as written:
+        assert not written.streams.audio
+    assert "16 channels" in caplog.text and "more than the 8 channels" in caplog.text

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,12 +52,45 @@ def describe_video(path: str) -> tuple[np.ndarray | None, str]:
     )
 
 
-def progress_reporter(progress: gr.Progress, every_s: float = 0.5):
+class VideoStoppedError(gr.Error):
+    """The visitor cancelled the video or went away: its work stops (nobody reads it)."""
+
+
+def still_wanted() -> bool:
+    """Whether someone still waits for the request this thread works on: False once
+    Gradio cancelled its event (the page's Stop, /gradio_api/cancel) or its client went
+    away. Gradio then frees the lane but lets the handler's thread run on (three cancelled
+    4K videos were matted at once in the one-video lane); this is how a handler knows.
+    True outside a Gradio request (tests, other front ends)."""
+    from gradio.context import LocalContext
+
+    blocks, event_id = LocalContext.blocks.get(None), LocalContext.event_id.get(None)
+    queue = getattr(blocks, "_queue", None)
+    if queue is None or event_id is None:
+        return True
+    for job in list(queue.active_jobs):
+        for event in job or ():
+            if event._id == event_id:
+                return event.alive
+    return False  # its job is over: cancelled
+
+
+def progress_reporter(
+    progress: gr.Progress, every_s: float = 0.5, wanted: Callable[[], bool] = still_wanted
+):
     """An `on_progress` for process_video: frames done of frames total, and the time left,
-    at most every `every_s` (each update is a message to the page)."""
+    at most every `every_s` (each update is a message to the page). Raises
+    VideoStoppedError as soon as `wanted()` says nobody waits for the result."""
     last = [-every_s]
 
     def report(done: int, total: int | None, elapsed_s: float) -> None:
+        if not wanted():
+            print(
+                f"stopped a video after {done} frames: its visitor cancelled it or left",
+                file=sys.stderr,
+                flush=True,
+            )
+            raise VideoStoppedError("The video was stopped.", print_exception=False)
         if elapsed_s - last[0] < every_s and done != total:
             return
         last[0] = elapsed_s

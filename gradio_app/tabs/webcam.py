@@ -52,20 +52,25 @@ class CameraStream:
     def stream_frame(
         self, frame, model, mode, color, background_image, blur, edges, smoothing, size, session
     ):
-        """One camera frame in (Gradio mirrors it, like the preview), one matted frame out."""
+        """One camera frame in (Gradio mirrors it, like the preview), one matted frame out.
+        `session` is the key of the viewer's state in serving.STREAMS (never the state
+        itself: Gradio keeps every session's values)."""
         if frame is None:
             return None, "waiting for the camera", session
-        session = session or serving.StreamSession()
-        picture, readout = session.process(
-            self.registry,
-            frame,
-            model,
-            controls.background_of(mode, color, background_image, blur),
-            edges,
-            smoothing,
-            int(size),
-        )
-        return picture, readout, session
+        key, stream = serving.STREAMS.get(session)
+        try:
+            picture, readout = stream.process(
+                self.registry,
+                frame,
+                model,
+                controls.background_of(mode, color, background_image, blur),
+                edges,
+                smoothing,
+                int(size),
+            )
+        finally:
+            serving.STREAMS.settle(key)
+        return picture, readout, key
 
 
 def network_size_slider() -> Slider:
@@ -96,7 +101,8 @@ def server_camera(on_server: bool) -> UploadedImage:
 def webcam_tab(registry: ModelRegistry, webcam_time_limit: int, web_dist: Path) -> None:
     """Lay out the tab and wire its stream (endpoint /webcam, at most one at a time)."""
     built = browser.built(web_dist)
-    session = gr.State(None)
+    # The key of the viewer's stream state in serving.STREAMS, forgotten with the session.
+    session = gr.State(None, delete_callback=serving.STREAMS.end)
     where, _ = browser_camera.where_choice(built)
     with gr.Row(equal_height=False):
         with gr.Column(min_width=300):
