@@ -595,3 +595,18 @@ def test_evaluate_on_a_mask_folder_test_split(photo_run, two_sets, tmp_path):
     cli = ["--model", "dark-light", "--weights", str(photo_run["out"]), "--out", str(tmp_path)]
     assert main([*cli, "--data", str(two_sets / "a"), "--long-side", "64", "--worst", "1"]) == 0
     assert json.loads((tmp_path / "metrics.json").read_text())["split"] == "a test"
+
+
+def test_a_test_only_set_is_never_trained_or_calibrated_on(two_sets, tmp_path):
+    """coco128 has only test.txt: training and int8 calibration leave it out, not fail."""
+    from training.export import training_photos
+    from training.train import mask_folder_sets
+
+    root = tmp_path / "datasets"
+    shutil.copytree(two_sets, root)
+    write_mask_folder_set(root / "c", train=4, test=3, seed=3)
+    (root / "c" / "train.txt").unlink()
+    assert [path.name for path in mask_folder_sets(root, None)] == ["a", "b"]
+    assert len(training_photos(root, 6)) == 6
+    with pytest.raises(ValueError, match="no mask-folder set with a train.txt"):
+        training_photos(root / "c", 2)

@@ -70,17 +70,19 @@ def training_photos(data: str | os.PathLike, count: int) -> list[np.ndarray]:
     AISegment author's split) for int8 calibration: from the train.txt of mask-folder sets
     (a set or a folder of sets, an equal share each), or from an AISegment folder."""
     from humanmatting.build.quantize import evenly_spaced_photos
-    from training.maskfolders import index_mask_folder, mask_folder_sets_in
+    from training.maskfolders import index_mask_folder, mask_folder_sets_in, training_sets_in
 
     data = Path(data)
     if not data.is_dir():
         raise FileNotFoundError(f"Calibration data folder {data} does not exist")
-    sets = mask_folder_sets_in(data)
-    if not sets:
+    sets = training_sets_in(data)
+    if not mask_folder_sets_in(data):
         from training.dataset import index_dataset
 
         index = index_dataset(data, verify=False, progress=False)
         return evenly_spaced_photos([index.root / pair.image for pair in index.pairs], count)
+    if not sets:
+        raise ValueError(f"{data} holds no mask-folder set with a train.txt to calibrate on")
     photos = []
     for number, folder in enumerate(sets):
         pairs = index_mask_folder(folder, "train", verify=False, progress=False).pairs

@@ -113,6 +113,12 @@ def mask_folder_sets_in(path: str | os.PathLike) -> list[Path]:
     return [child for child in sorted(path.iterdir()) if is_mask_folder(child)]
 
 
+def training_sets_in(path: str | os.PathLike) -> list[Path]:
+    """The sets of `mask_folder_sets_in` that have a training split (coco128, a test-only
+    set, has none: it is never trained or calibrated on)."""
+    return [root for root in mask_folder_sets_in(path) if (root / SPLIT_FILES["train"]).is_file()]
+
+
 def read_mask(path: str | os.PathLike) -> np.ndarray:
     """HxW uint8 mask, 255 = person: a grayscale/1-bit mask as is, an RGBA matte's alpha."""
     with Image.open(path) as image:

@@ -32,7 +32,7 @@ from humanmatting.command import run_command
 from humanmatting.specs import MODEL_SPECS, get_spec
 from training.callbacks import LAST_CHECKPOINT, LAST_STATE, LOG_FILE, run_callbacks
 from training.dataset import DatasetIndex, Pair, index_dataset, split_pairs
-from training.maskfolders import mask_folder_sets_in
+from training.maskfolders import mask_folder_sets_in, training_sets_in
 from training.pipeline import DEFAULT_PRESETS, Augmentation, parse_presets
 from training.recipe import LOSSES, RECIPES, SCHEDULES, Recipe, parse_scale, with_overrides
 
@@ -83,9 +83,7 @@ def mask_folder_sets(data: Path, mix: dict[str, float] | None) -> dict[Path, flo
     from training.everyday import SOURCE_NAMES
 
     data = Path(data)
-    found = {
-        path.name: path for path in mask_folder_sets_in(data) if (path / "train.txt").is_file()
-    }
+    found = {path.name: path for path in training_sets_in(data)}
     if not found:
         raise ValueError(f"{data} holds no mask-folder sets (images/, masks/, train.txt)")
     if mix is None:
