@@ -430,14 +430,19 @@ def test_webcam_streams_processed_frames_with_a_live_rate(page):
     start.click()
     readout = textbox(page, "readout")
     wait_for_text(page, "#readout textarea", "frames/s", prop="value")
+    # Five new frames, each seen as it arrives (waiting on the page's state, not on a fixed
+    # second: on a loaded machine two frames may come more than a second apart).
     samples = []
-    for _ in range(5):
-        page.wait_for_timeout(1000)
+    deadline = time.perf_counter() + 90
+    while len(samples) < 5 and time.perf_counter() < deadline:
+        page.wait_for_timeout(300)
         text = readout.input_value()
         source = page.locator("#live img").get_attribute("src")
         frame = int(re.search(r"frame (\d+)", text).group(1))
         rate = float(re.search(r"([\d.]+) frames/s", text).group(1))
-        samples.append((time.perf_counter(), frame, rate, source))
+        if not samples or frame > samples[-1][1]:
+            samples.append((time.perf_counter(), frame, rate, source))
+    assert len(samples) == 5, f"only {len(samples)} new frames in 90 s: {samples}"
     page.screenshot(path=str(ARTIFACTS / "webcam-tab.png"), full_page=True)
     page.locator("#camera").get_by_role("button", name="capture photo").click()  # stop
     # A stopped camera has no frame rate: the last one's readout goes.
@@ -446,7 +451,7 @@ def test_webcam_streams_processed_frames_with_a_live_rate(page):
 
     frames = [frame for _, frame, _, _ in samples]
     rates = [rate for _, _, rate, _ in samples]
-    assert (np.diff(frames) > 0).all(), frames  # frames keep arriving, second after second
+    assert (np.diff(frames) > 0).all(), frames  # frames keep arriving
     assert len({source for *_, source in samples}) == len(samples)  # new pictures arrive
     assert min(rates) > 0 and len(set(rates)) > 1, rates  # the readout updates
     measured = (frames[-1] - frames[0]) / (samples[-1][0] - samples[0][0])

@@ -139,7 +139,7 @@ def test_app_starts_from_the_assembled_space(space_dir, random_weights_dir, tmp_
         client = api_client(app.url, tmp_path)
         models = client.predict(api_name="/models")
         assert list(models["available"]) == ["night", "dark", "dark-light"]
-        assert sorted(models["unavailable"]) == ["dark-light-original"]
+        assert sorted(models["unavailable"]) == ["dark-light-original", "lite0"]  # not shipped
         assert "hub.pull dark-light-original" in models["unavailable"]["dark-light-original"]
         *_, summary = client.predict(
             gradio_client.handle_file(str(space_dir / "examples" / "astronaut.jpg")),
