@@ -81,7 +81,7 @@ MEDIAPIPE_TARGET_SETS = ("eg1800", "ccp", "idphoto", "coco128")
 EMPTY_FRAME_SETS = ("coco128",)  # the sets whose frames with nobody have a target
 # dark-light's mean person IoU on viton in QUALITY.md before issue 25 (commit 8d99a87): the
 # issue's "no lower than now (0.949)", unrounded.
-VITON_FLOOR = 0.9489
+VITON_FLOOR = 0.94888  # measured 0.948889 for the shipped dark-light (4 places: 0.9489)
 PORTRAITNET = "PortraitNet (MobileNetV2, 224x224): 96.62% mIoU (paper), 96.92% (PaddleSeg)"
 METRICS = ("person_iou", "mean_iou", "boundary_f")
 COLOURS = {
