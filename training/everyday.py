@@ -20,7 +20,6 @@ RGB uint8 frame and a uint8 target (255 = person), photometric damage already ap
 
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass, field
 
@@ -29,6 +28,7 @@ import numpy as np
 
 from training.augment import PhotoAugmentation
 from training.cache import DecodedSet, in_memory_set
+from training.maskfolders import validation_rank
 
 EMPTY_SHARE = 0.005  # teacher marks less than 0.5% of the frame (alpha > 0.5): nobody there
 SOURCE_NAMES = ("nobody", "teacher", "pasted")
@@ -191,8 +191,8 @@ def person_shares(labels: DecodedSet) -> np.ndarray:
 
 
 def _held_out(stem: str, fraction: float) -> bool:
-    digest = hashlib.sha256(f"humanmatting-val:{stem}".encode()).digest()
-    return int.from_bytes(digest[:4], "big") < fraction * 2**32
+    """The same stable hash as the mask sets' held-out photos (maskfolders.validation_rank)."""
+    return int(validation_rank(stem)[:8], 16) < fraction * 2**32
 
 
 @dataclass

@@ -78,7 +78,7 @@ class MaskFolderSplit:
         always left to train on). Stable when other stems come or go."""
         if not 0 <= fraction < 1:
             raise ValueError(f"the validation fraction must be in [0, 1), not {fraction}")
-        ranked = sorted(self.pairs, key=lambda pair: _rank(pair.stem))
+        ranked = sorted(self.pairs, key=lambda pair: validation_rank(pair.stem))
         count = max(1, round(fraction * len(ranked))) if fraction > 0 else 0
         if limit is not None:
             count = min(count, limit)
@@ -88,7 +88,8 @@ class MaskFolderSplit:
         return [pair for pair in self.pairs if pair.stem not in val_stems], val
 
 
-def _rank(stem: str) -> str:
+def validation_rank(stem: str) -> str:
+    """A stable hash of a stem: the held-out photos are those it ranks first."""
     return hashlib.sha256(f"humanmatting-val:{stem}".encode()).hexdigest()
 
 
