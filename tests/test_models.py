@@ -16,7 +16,7 @@ from .conftest import build_model, randomize, shared_dir
 
 @pytest.mark.parametrize(
     "name, parameters",
-    [("night", 1_769_314), ("dark", 1_769_026), ("dark-light", 221_626), ("lite0", 3_038_106)],
+    [("night", 1_769_314), ("dark", 1_769_026), ("dark-light", 221_626), ("lite0", 736_154)],
 )
 def test_parameter_counts(name, parameters):
     assert build_model(name).count_params() == parameters

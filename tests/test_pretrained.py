@@ -25,6 +25,7 @@ from humanmatting.build.torch_pickle import (
     UnsafePickleError,
     load_state_dict,
 )
+from humanmatting.specs import get_spec
 from tests.conftest import SHARED_ENV, shared_dir
 
 # --- writing PyTorch files without PyTorch -------------------------------------------------
@@ -327,7 +328,8 @@ def test_the_ported_classifier_names_imagenet_photos(imagenet_state):
 
 def test_the_lite0_training_model_starts_from_imagenet_at_its_input_scale(imagenet_state):
     """The training form reads pixels / 255 (the photos recipe): its encoder computes what
-    the classifier computes on raw pixels, both with the normalisation folded in."""
+    the classifier computes on the raw pixels at half size (lite0's encoder_scale), both
+    with the normalisation folded in."""
     import keras
 
     from humanmatting.build.efficientnet import build_lite0_classifier, load_imagenet_weights
@@ -340,10 +342,13 @@ def test_the_lite0_training_model_starts_from_imagenet_at_its_input_scale(imagen
     assert scale == pytest.approx(1 / 255)
     pixels = np.random.default_rng(1).uniform(0, 255, (1, 64, 64, 3)).astype(np.float32)
 
-    def block_output(model, x):
-        return np.asarray(keras.Model(model.input, model.get_layer("block15_project_bn").output)(x))
+    last = f"block{get_spec('lite0').architecture.encoder_blocks - 1}_project_bn"
 
-    expected = block_output(classifier, pixels)
+    def block_output(model, x):
+        return np.asarray(keras.Model(model.input, model.get_layer(last).output)(x))
+
+    half_size = pixels.reshape(1, 32, 2, 32, 2, 3).mean(axis=(2, 4))  # 2x2 average
+    expected = block_output(classifier, half_size)
     np.testing.assert_allclose(
         block_output(network, pixels * scale), expected, rtol=1e-3, atol=1e-3
     )

@@ -124,12 +124,27 @@ def inference_model(model: keras.Model, name: str) -> keras.Model:
                 if layer.weights:
                     layer.set_weights(network.get_layer(layer.name).get_weights())
     if scale != 1.0:
-        first_conv = next(layer for layer in plain.layers if isinstance(layer, layers.Conv2D))
-        if first_conv.input is not plain.inputs[0]:
-            raise ValueError(f"{first_conv.name} is not the first layer; cannot fold scale")
-        kernel, *bias = first_conv.get_weights()  # no bias before a BatchNorm (lite0)
-        first_conv.set_weights([kernel * scale, *bias])
+        first_convs = [layer for layer in plain.layers if _reads_pixels(layer, plain)]
+        if not first_convs:
+            raise ValueError("No convolution reads the input; cannot fold the input scale")
+        for conv in first_convs:
+            kernel, *bias = conv.get_weights()  # no bias before a BatchNorm (lite0)
+            conv.set_weights([kernel * scale, *bias])
     return plain
+
+
+def _reads_pixels(layer: keras.layers.Layer, model: keras.Model) -> bool:
+    """Whether `layer` is a convolution fed by the input, directly or through average
+    pooling (linear, so a scale of the pixels can move into the convolution's kernel)."""
+    if not isinstance(layer, layers.Conv2D):
+        return False
+    tensor = layer.input
+    while tensor is not model.inputs[0]:
+        producer = tensor._keras_history.operation  # noqa: SLF001 - Keras's graph link
+        if not isinstance(producer, layers.AveragePooling2D):
+            return False
+        tensor = producer.input
+    return True
 
 
 def load_checkpoint(path: str | os.PathLike, compile: bool = False) -> keras.Model:

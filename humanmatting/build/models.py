@@ -189,8 +189,21 @@ def build_pretrained_unet(
             f"with {channels} channel(s)"
         )
     inputs = keras.Input(shape=(None, None, channels), name="image")
-    features = efficientnet.lite0_features(inputs, last_block=architecture.encoder_blocks - 1)
-    bottom_stride = max(stride for stride in features if isinstance(stride, int))
+    scale = architecture.encoder_scale
+    if scale not in (1, 2) or (architecture.detail_filters > 0) != (scale == 2):
+        raise ValueError(
+            f"encoder_scale 1 without a detail branch or 2 with one, not {scale} with "
+            f"detail_filters={architecture.detail_filters}"
+        )
+    encoder_input = inputs
+    if scale == 2:
+        encoder_input = layers.AveragePooling2D(2, name="encoder_downscale")(inputs)
+    features = efficientnet.lite0_features(
+        encoder_input, last_block=architecture.encoder_blocks - 1
+    )
+    # Skips by their stride in the input's pixels.
+    skips = {scale * stride: x for stride, x in features.items() if isinstance(stride, int)}
+    bottom_stride = max(skips)
 
     def conv_bn_relu(x, filters: int, name: str, depthwise: bool = False):
         if depthwise:
@@ -199,6 +212,18 @@ def build_pretrained_unet(
             x = layers.Conv2D(filters, 1, use_bias=False, name=f"{name}_conv")(x)
         x = layers.BatchNormalization(name=f"{name}{'_dw' if depthwise else ''}_bn")(x)
         return layers.ReLU(name=f"{name}{'_dw' if depthwise else ''}_relu")(x)
+
+    if architecture.detail_filters:
+        detail = layers.Conv2D(
+            architecture.detail_filters,
+            3,
+            strides=2,
+            padding="same",
+            use_bias=False,
+            name="detail_conv",
+        )(inputs)
+        detail = layers.BatchNormalization(name="detail_bn")(detail)
+        skips[2] = layers.ReLU(name="detail_relu")(detail)
 
     x = conv_bn_relu(features["blocks"][-1], architecture.bottom_filters, "bottom")
     skip_strides = [stride for stride in (16, 8, 4, 2) if stride < bottom_stride]
@@ -210,7 +235,7 @@ def build_pretrained_unet(
     for stride, filters in zip(skip_strides, architecture.decoder_filters, strict=True):
         stage = f"decoder{stride}"
         x = BilinearUpSampling2D(2, name=f"{stage}_up")(x)
-        x = layers.Concatenate(name=f"{stage}_join")([features[stride], x])
+        x = layers.Concatenate(name=f"{stage}_join")([skips[stride], x])
         x = conv_bn_relu(x, filters, stage)
         x = conv_bn_relu(x, filters, stage, depthwise=True)
     x = conv_bn_relu(x, architecture.head_filters, "mask_head")
