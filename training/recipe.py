@@ -98,7 +98,7 @@ EVERYDAY_PRESETS: tuple[tuple[int, int], ...] = (
 EVERYDAY = replace(
     PHOTOS,
     extra={
-        "epochs": {"night": 30, "dark": 30, "dark-light": 30},
+        "epochs": {"night": 30, "dark": 30, "dark-light": 30, "lite0": 30},
         "samples_per_epoch": 3000,
         "presets": EVERYDAY_PRESETS,
     },
