@@ -258,3 +258,27 @@ def test_as_frame_refuses_transparency():
     assert as_frame(np.zeros((2, 3), np.uint8)).shape == (2, 3, 3)
     with pytest.raises(ValueError, match="no transparency"):
         as_frame(np.zeros((2, 3, 4), np.uint8))
+
+
+def test_a_video_through_process_video_and_matte_frames(matter, photo, tmp_path):
+    import cv2
+
+    from humanmatting.video import open_video, process_video
+
+    source = tmp_path / "clip.mp4"
+    small = cv2.resize(photo, (128, 160))
+    writer = cv2.VideoWriter(str(source), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, (128, 160))
+    for shift in range(5):
+        writer.write(cv2.cvtColor(np.roll(small, 4 * shift, axis=1), cv2.COLOR_RGB2BGR))
+    writer.release()
+    destination = tmp_path / "clip-matte.mp4"
+    frames = process_video(
+        source, destination, matte_frames(matter, Background("matte")), progress=False
+    )
+    capture, info = open_video(destination)
+    ok, first = capture.read()
+    capture.release()
+    assert frames == 5 and info.frame_count == 5 and (info.width, info.height) == (128, 160)
+    # A matte: gray, the person light and the corners (background) dark.
+    assert ok and np.abs(first[:, :, 0].astype(int) - first[:, :, 2]).max() <= 8
+    assert first[:10, :10].mean() < 40 and first[80, 64].mean() > 200
