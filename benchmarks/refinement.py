@@ -232,7 +232,7 @@ def photo_request(matter, jpeg: bytes, refined: bool, foreground: bool, hq_secon
         alpha = refine.hq_matte(rgb, alpha, hq_seconds, progress=False)
         hq_ms = (time.perf_counter() - hq_started) * 1e3
     foreground_started = time.perf_counter()
-    colors = compose.edge_colors(rgb, alpha) if foreground else None
+    colors = compose.soft_edge_colors(rgb, alpha) if foreground else None
     cutout_started = time.perf_counter()
     cutout = compose.cutout(rgb, alpha, decontaminate=colors)  # paints the colours in
     cutout_ms = (time.perf_counter() - cutout_started) * 1e3
@@ -285,7 +285,7 @@ def measure_time(args, matter, rgb: np.ndarray) -> dict:
         alpha, timing = prediction.alpha, prediction.timing
         started = time.perf_counter()
         if refined:
-            compose.edge_colors(frame, alpha)
+            compose.soft_edge_colors(frame, alpha)
         if index >= 2:  # the first of each: warm-up
             runs[refined].append((timing, (time.perf_counter() - started) * 1e3))
     stretch = statistics.median(timing.postprocess_ms for timing, _ in runs[False])

@@ -71,21 +71,27 @@ def _blend(foreground: np.ndarray, background: np.ndarray, alpha: np.ndarray) ->
     )
 
 
-def edge_colors(
+def soft_edge_colors(
     rgb: np.ndarray, alpha: np.ndarray, threshold: float | None = None
 ) -> EdgeColors | None:
-    """The person's colours at the soft edge pixels (refine.edge_colors), to share between
-    a cutout and a composite; None for hard edges (a threshold): nothing to take out."""
+    """The person's colours at the soft edge pixels (refine.edge_colors estimates them), to
+    share between a cutout and a composite; None for hard edges (a threshold): a hard edge
+    has no semi-transparent pixel whose colour would need cleaning."""
     return None if threshold is not None else refine.edge_colors(rgb, alpha)
 
 
-def _edge_colors(rgb, alpha, threshold, decontaminate) -> EdgeColors | None:
+# Deprecated: the old name, which said the same as refine.edge_colors for something else.
+# Kept for gradio_app.serving and humanmatting.cli until they call humanmatting.pipeline.
+edge_colors = soft_edge_colors
+
+
+def _chosen_edge_colors(rgb, alpha, threshold, decontaminate) -> EdgeColors | None:
     """`decontaminate`: True estimates the colours, an EdgeColors is used as it is, False or
     None keeps the photo's own."""
     if threshold is not None or not decontaminate:
         return None
     if decontaminate is True:
-        return edge_colors(rgb, alpha)
+        return soft_edge_colors(rgb, alpha)
     return decontaminate
 
 
@@ -98,10 +104,10 @@ def cutout(
     """HxWx4 uint8 RGBA: the image with the matte as its transparency (and, with
     `decontaminate`, the person's own colours in the semi-transparent edge)."""
     rgba = cv2.cvtColor(rgb, cv2.COLOR_RGB2RGBA)  # 2-3x faster than np.dstack
-    colors = _edge_colors(rgb, alpha, threshold, decontaminate)
+    colors = _chosen_edge_colors(rgb, alpha, threshold, decontaminate)
     if colors is not None:
         colors.paint(rgba)
-    rgba[:, :, 3] = matte_image(alpha, threshold)
+    rgba[:, :, 3] = matte_picture(alpha, threshold)
     return rgba
 
 
@@ -120,7 +126,7 @@ def replace_background(
         backdrop = np.empty_like(rgb)
         backdrop[:] = parse_color(background)
     picture = _blend(rgb, backdrop, harden(alpha, threshold))
-    colors = _edge_colors(rgb, alpha, threshold, decontaminate)
+    colors = _chosen_edge_colors(rgb, alpha, threshold, decontaminate)
     return picture if colors is None else colors.blend(picture, backdrop)
 
 
@@ -181,7 +187,7 @@ def blur_background(
         return rgb.copy()
     blurred = gaussian_blur(rgb, strength)
     picture = _blend(rgb, blurred, harden(alpha, threshold))
-    colors = _edge_colors(rgb, alpha, threshold, decontaminate)
+    colors = _chosen_edge_colors(rgb, alpha, threshold, decontaminate)
     return picture if colors is None else colors.blend(picture, blurred)
 
 
@@ -198,6 +204,11 @@ def overlay_mask(
     return _blend(tint, rgb, harden(alpha, threshold) * opacity)
 
 
-def matte_image(alpha: np.ndarray, threshold: float | None = None) -> np.ndarray:
-    """8-bit grayscale picture of the matte."""
+def matte_picture(alpha: np.ndarray, threshold: float | None = None) -> np.ndarray:
+    """HxW uint8: the matte as an 8-bit grayscale picture (what "matte" outputs show)."""
     return np.clip(harden(alpha, threshold) * 255 + 0.5, 0, 255).astype(np.uint8)
+
+
+# Deprecated: the old name, easily confused with the app's serving.matte_image (which
+# mattes a whole photo). Kept for humanmatting.cli and gradio_app until they are rewired.
+matte_image = matte_picture

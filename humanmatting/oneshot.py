@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from humanmatting import compose
 from humanmatting.files import atomic_path
-from humanmatting.preprocess import ImageInput, load_rgb
+from humanmatting.pipeline import Background, matte_photo
+from humanmatting.preprocess import ImageInput
 from humanmatting.runtime import Matter, load_matter
 from humanmatting.settings import Settings
 from humanmatting.specs import DEFAULT_MODEL
@@ -29,9 +29,7 @@ def cutout(
     """HxWx4 uint8 RGBA: the person of `image` (a path, bytes, PIL image or array) on a
     transparent background, edges refined and their colours cleaned."""
     settings = settings or Settings.from_env()
-    rgb = load_rgb(image, settings.max_pixels)
-    alpha = _matter(model, settings).predict(rgb).alpha
-    return compose.cutout(rgb, alpha)
+    return matte_photo(_matter(model, settings), image, Background("transparent")).picture
 
 
 def cutout_file(

@@ -591,6 +591,8 @@ HQ_WORK_LONG_SIDE = 1600
 # edges); 1e-6 on a 1-pixel blur keeps hair strands and loses the blocks.
 HQ_EPSILON = 1e-6
 HQ_SMOOTH = 1.0
+# The solver's default time limit per photo: it stops there and keeps what it reached.
+HQ_SECONDS = 60.0
 
 
 class HQUnavailableError(ImportError):
@@ -629,7 +631,7 @@ class _TimeUp(Exception):
 def hq_matte(
     rgb: np.ndarray,
     alpha: np.ndarray,
-    seconds: float = 60.0,
+    seconds: float = HQ_SECONDS,
     progress: bool = True,
     max_unknown: int = HQ_MAX_UNKNOWN,
 ) -> np.ndarray:

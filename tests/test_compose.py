@@ -46,7 +46,7 @@ def test_overlay_and_matte(scene):
     rgb, alpha = scene
     tinted = compose.overlay_mask(rgb, alpha, "red", opacity=1.0)
     assert tuple(tinted[0, 0]) == (255, 0, 0) and tuple(tinted[0, 5]) == (200, 100, 50)
-    assert compose.matte_image(alpha).dtype == np.uint8
+    assert compose.matte_picture(alpha).dtype == np.uint8
 
 
 def test_bad_colour_message():
