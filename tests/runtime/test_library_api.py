@@ -102,3 +102,33 @@ def test_settings_are_passed_down_not_read_below(tmp_path, monkeypatch):
     small = humanmatting.load_matter("dark", settings=Settings(max_pixels=1000), download=False)
     with pytest.raises(humanmatting.ImageTooLargeError, match="limit of 1,000 pixels"):
         small.predict(np.zeros((40, 40, 3), np.uint8))
+
+
+def test_a_backend_is_passed_in_as_a_factory_of_the_model_folder_never_named():
+    """The runtime imports no layer above it: the Keras backend is handed in
+    (backend=KerasBackend), and "keras" by name is refused with how to pass it."""
+    channels = get_spec("dark-light").channels
+    folders = []
+
+    class Constant:
+        def __init__(self, folder):
+            folders.append(folder)
+            self.channels = channels
+            self.closed = False
+
+        def person_probability(self, batch: np.ndarray) -> np.ndarray:
+            assert batch.shape[-1] == channels
+            return np.full(batch.shape[1:3], 0.75, np.float32)
+
+        def close(self) -> None:
+            self.closed = True
+
+    with humanmatting.load_matter("dark-light", backend=Constant) as matter:
+        alpha = matter.predict(np.zeros((40, 60, 3), np.uint8), refine=False).alpha
+    assert folders == [PACKAGED_WEIGHTS_DIR / "dark-light"] and matter.backend.closed
+    assert alpha.shape == (40, 60) and np.allclose(alpha, 0.75)
+    assert matter.variant == "fp32"
+    with pytest.raises(ValueError, match="backend factory runs the fp32 model"):
+        humanmatting.load_matter("dark-light", backend=Constant, variant="int8")
+    with pytest.raises(ValueError, match=r"pass backend=KerasBackend \(from humanmatting.models"):
+        humanmatting.load_matter("dark-light", backend="keras")

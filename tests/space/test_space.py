@@ -30,7 +30,7 @@ def requires_python() -> SpecifierSet:
 
 def test_front_matter_names_the_tested_gradio_and_the_model_repos(monkeypatch):
     monkeypatch.delenv(HUB_NAMESPACE_ENV, raising=False)
-    data = SpaceCard.load(REPO_ROOT / "space" / "README.md").data
+    data = SpaceCard.load(REPO_ROOT / "humanmatting" / "space" / "README.md").data
     assert data.sdk == "gradio" and data.sdk_version == GRADIO_VERSION
     assert data.app_file == "app.py" and data.license == "mit"
     # The Space's Python: a minor version ("3.11", quoted in the YAML) that the package
@@ -59,7 +59,7 @@ def test_upload_creates_a_gradio_space_and_sends_the_folder(tmp_path):
             return repo_id.endswith("-dark-light")  # only this one was pushed
 
     api = RecordingApi()
-    card = SpaceCard.load(REPO_ROOT / "space" / "README.md")
+    card = SpaceCard.load(REPO_ROOT / "humanmatting" / "space" / "README.md")
     card.data.models = [MODEL_SPECS[name].hub_repo_id for name in SHIPPED_MODELS]
     card.save(tmp_path / "README.md")
     url = upload(tmp_path, "someone/humanmatting", api=api)
@@ -111,6 +111,9 @@ def test_assembled_space_has_app_package_requirements_examples(space_dir):
     for path in expected:
         assert (space_dir / path).is_file(), path
     assert not list(space_dir.rglob("__pycache__"))
+    # The runtime and the app layer only: no Keras tools, training, Hub tools, Space, CLI.
+    package = space_dir / "humanmatting"
+    assert sorted(path.name for path in package.iterdir() if path.is_dir()) == ["app", "weights"]
     # The shipped models' runtime files, without the Keras files the repository keeps.
     shipped = space_dir / "humanmatting" / "weights" / "dark-light"
     assert {path.name for path in shipped.iterdir()} == {
