@@ -2,6 +2,7 @@
 
     python -m benchmarks.speed --weights models/
 
-so that they import the repository's packages (humanmatting, training, tests' harness)
-as they are in the checkout, without editing sys.path.
+so that they import the checkout's humanmatting and the harness it shares with the tests
+(harness/), without editing sys.path. They never import from tests/. test_*.py here test
+the benchmarks' own code (pytest collects them with tests/).
 """

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from tests.app_harness import api_client, clean_env, launch_app, memory_mib, tensorflow_loaded
+from harness.app_harness import api_client, clean_env, launch_app, memory_mib, tensorflow_loaded
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from tests.app_harness import api_client, launch_app, memory_mib, tensorflow_loaded
+from harness.app_harness import api_client, launch_app, memory_mib, tensorflow_loaded
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

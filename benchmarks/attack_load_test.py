@@ -4,7 +4,7 @@
     python -m benchmarks.attack_load_test --weights DIR --clients 2 --rounds 1 --requests 10
     python -m benchmarks.attack_load_test --weights DIR --cgroup /sys/fs/cgroup/memory/NAME
 
-Starts app.py on a free loopback port (tests/app_harness.py, with its temporary files in
+Starts app.py on a free loopback port (harness/app_harness.py, with its temporary files in
 a folder of this run), warms it up, then runs rounds of load_test.py's photo mix (sizes
 from 320x240 to 12 MP, webcam-style bursts, broken uploads) from --clients gradio_client
 clients while one attacker thread sends, again and again until the round ends, what the
@@ -54,8 +54,7 @@ from benchmarks.load_test import (
     run_round,
     verdict,
 )
-from humanmatting.video import encode_frames
-from tests.app_harness import (
+from harness.app_harness import (
     MATTE_SETTINGS,
     NOT_AN_UPLOAD,
     api_client,
@@ -65,7 +64,7 @@ from tests.app_harness import (
     launch_app,
     queue_call,
 )
-from tests.bad_media import (
+from harness.bad_media import (
     _mjpeg,
     bomb_png,
     ico_with_lying_directory,
@@ -74,6 +73,7 @@ from tests.bad_media import (
     png_with_damaged_exif,
     sound_bomb,
 )
+from humanmatting.video import encode_frames
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

@@ -27,8 +27,7 @@ from pathlib import Path
 
 import psutil
 
-from humanmatting.preprocess import load_rgb, model_input_size
-from tests.app_harness import (
+from harness.app_harness import (
     CHROMIUM,
     CHROMIUM_ARGS,
     REPO_ROOT,
@@ -38,7 +37,8 @@ from tests.app_harness import (
     launch_app,
     wait_until_camera_ready,
 )
-from tests.fake_camera import as_frame, shared_test_photos, write_y4m
+from harness.fake_camera import as_frame, shared_test_photos, write_y4m
+from humanmatting.preprocess import load_rgb, model_input_size
 
 
 def process_kind(process) -> str:

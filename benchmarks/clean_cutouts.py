@@ -13,8 +13,9 @@ resolution, before and after `refine.clean_alpha` (the refinement without and wi
                 than the band (1% of the long side, at least 3 px) from
                 the ground truth's outline: ghosts of the background and see-through person
   soft share    the share of the frame with 0.04 < alpha < 0.96 anywhere
-  person IoU, boundary F (3 px)   person = alpha >= 0.5 (training.metrics.mask_scores, as
-                benchmarks/quality.py and benchmarks/refinement.py)
+  person IoU, boundary F (3 px)   person = alpha >= 0.5
+                (humanmatting.training.metrics.mask_scores, as benchmarks/quality.py and
+                benchmarks/refinement.py)
 
 For reference, MediaPipe's selfie segmenter (../shared/anchors, as benchmarks/quality.py
 runs it: 256x256, its matte stretched bilinearly), unless --no-mediapipe.
@@ -51,8 +52,8 @@ import numpy as np
 from humanmatting import compose, refine
 from humanmatting.preprocess import load_rgb, prepare_input
 from humanmatting.runtime import load_matter
-from training.maskfolders import PERSON_LEVEL, index_mask_folder, read_mask
-from training.metrics import boundary, mask_scores
+from humanmatting.training.maskfolders import PERSON_LEVEL, index_mask_folder, read_mask
+from humanmatting.training.metrics import boundary, mask_scores
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = REPO_ROOT.parent / "shared"

@@ -36,7 +36,7 @@ import numpy as np
 import psutil
 from PIL import Image
 
-from tests.app_harness import api_client, launch_app, wait_until_serving
+from harness.app_harness import api_client, launch_app, wait_until_serving
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -108,7 +108,7 @@ def make_inputs(folder: Path) -> tuple[dict[str, Path], list[Path], list[Path]]:
         frames.append(path)
     broken = []
     try:
-        from tests.bad_media import make_images
+        from harness.bad_media import make_images
 
         bad = make_images(folder / "bad")
         names = ["zero-bytes.jpg", "text-named.jpg", "truncated.jpg", "truncated.png", "bomb.png"]

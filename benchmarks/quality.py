@@ -4,12 +4,12 @@
         [--sets eg1800,viton,ccp,idphoto,coco128] [--sizes 160,224,256,320,384,448,512]
         [--threads N] [--out QUALITY.md] [--plots benchmarks/quality] [--gallery out/quality]
 
-On the test split (`test.txt`) of each mask-folder set in ../shared/datasets (--datasets):
-our night, dark and dark-light (from WEIGHTS_DIR/<model>/, else wherever `load_matter`
-finds them; a model that is not found is skipped with a line), the original author's
-dark-light (`--original FOLDER`, else the release in ../shared/reference converted once with
-`hub.convert_legacy --no-quantize` into ~/.cache/humanmatting/original, never into the repo)
-and MediaPipe's selfie segmenter (../shared/anchors, --anchors; 256x256 input).
+On the test split (`test.txt`) of each mask-folder set in ../shared/datasets (--datasets): our
+night, dark and dark-light (from WEIGHTS_DIR/<model>/, else wherever `load_matter` finds them; a
+model that is not found is skipped with a line), the original author's dark-light (`--original
+FOLDER`, else the release in ../shared/reference converted once with
+`humanmatting.hub.convert_legacy --no-quantize` into ~/.cache/humanmatting/original, never into the
+repo) and MediaPipe's selfie segmenter (../shared/anchors, --anchors; 256x256 input).
 
 Every photo is decoded once and every candidate runs on it as it serves a photo by default
 (ours and the author's: `predict(photo)`, the spec's best input size and the edge refinement);
@@ -56,8 +56,8 @@ from humanmatting.preprocess import (
     resize,
 )
 from humanmatting.specs import FORMAT_FILE, SHIPPED_MODELS
-from training.maskfolders import PERSON_LEVEL, index_mask_folder, read_mask
-from training.metrics import BOUNDARY_TOLERANCE, boundary, confusion, ious, mask_scores
+from humanmatting.training.maskfolders import PERSON_LEVEL, index_mask_folder, read_mask
+from humanmatting.training.metrics import BOUNDARY_TOLERANCE, boundary, confusion, ious, mask_scores
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -184,7 +184,7 @@ def converted_original(release: Path, cache: Path) -> Path:
     folder = find_model_folder(cache) if cache.is_dir() else None
     if folder is not None:
         return folder
-    from hub.convert_legacy import main as convert_legacy
+    from humanmatting.hub.convert_legacy import main as convert_legacy
 
     print(f"converting the author's release {release} into {cache} (once) ...", flush=True)
     cache.mkdir(parents=True, exist_ok=True)
@@ -246,7 +246,8 @@ def load_candidates(args) -> tuple[list[Candidate], list[str]]:
             if release.is_dir():
                 folder = converted_original(release, args.original_cache)
                 where = (
-                    f"the release in `{release}`, converted with `python -m hub.convert_legacy "
+                    f"the release in `{release}`, converted with "
+                    "`python -m humanmatting.hub.convert_legacy "
                     f"{release} {args.original_cache} --no-quantize`"
                 )
             else:
@@ -1025,7 +1026,8 @@ def markdown(
 
 
 def model_metrics(summary: dict, key: str, command: str, variant: str) -> dict:
-    """One model's figures per test split, in the metrics.json form hub.card publishes."""
+    """One model's figures per test split, in the metrics.json form humanmatting.hub.card
+    publishes."""
     splits = {}
     for name, by_key in summary.items():
         figures = by_key.get(key, {})
@@ -1033,7 +1035,7 @@ def model_metrics(summary: dict, key: str, command: str, variant: str) -> dict:
             nobody = figures.get("empty_frames", 0)
             splits[name] = {
                 "images": figures["images"],
-                # hub.card's names: "mean_iou_2class" is this file's "mean_iou".
+                # humanmatting.hub.card's names: "mean_iou_2class" is this file's "mean_iou".
                 "person_iou": figures["person_iou"],
                 "mean_iou_2class": figures["mean_iou"],
                 "boundary_f": figures["boundary_f"],
@@ -1088,7 +1090,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--model-metrics",
         type=Path,
-        help="also write DIR/MODEL/metrics.json for each of our models (hub.card reads it)",
+        help="also write DIR/MODEL/metrics.json for each of our models "
+        "(humanmatting.hub.card reads it)",
     )
     args = parser.parse_args(argv)
     try:

@@ -20,7 +20,7 @@ every model's matte after each step in turn:
                         of each set (one model, --hq-model), beside "best" on the same photos
 
 Person = alpha >= 0.5 against the mask (white = person): person IoU and boundary F at 3 px
-(training.metrics.mask_scores, as benchmarks/quality.py), means over the photos.
+(humanmatting.training.metrics.mask_scores, as benchmarks/quality.py), means over the photos.
 
 Time: one test photo enlarged (bicubic) to 1 MP and to 12 MP, sent as a JPEG through a photo
 request as the app makes it (decode, network, cutout, PNG file), first with refinement and
@@ -68,8 +68,8 @@ import cv2
 import numpy as np
 
 from benchmarks.outputs import OUT_DIR, TrackedFolderError, check_untracked_folder, shown_path
-from gradio_app.serving import PNG_OPTIONS
 from humanmatting import compose, refine
+from humanmatting.app.serving import PNG_OPTIONS
 from humanmatting.preprocess import (
     alpha_to_size,
     load_rgb,
@@ -78,8 +78,8 @@ from humanmatting.preprocess import (
 )
 from humanmatting.runtime import load_matter
 from humanmatting.specs import SHIPPED_MODELS
-from training.maskfolders import PERSON_LEVEL, index_mask_folder, read_mask
-from training.metrics import mask_scores
+from humanmatting.training.maskfolders import PERSON_LEVEL, index_mask_folder, read_mask
+from humanmatting.training.metrics import mask_scores
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

@@ -3,7 +3,7 @@
     python -m benchmarks.speed --weights MODELS_DIR [--rounds 30] [--threads 1,2]
 
 MODELS_DIR holds dark-light/ with model.tflite, model-fp16.tflite and model-int8.tflite
-(`python -m humanmatting.build.quantize MODELS_DIR/dark-light` makes the last two). The peer is
+(`python -m humanmatting.models.quantize MODELS_DIR/dark-light` makes the last two). The peer is
 read from ../shared/anchors/mediapipe-selfie-segmentation (or --mediapipe PATH).
 
 In one process, interleaved (every round runs every configuration a few times, in a
@@ -242,7 +242,7 @@ class MatterPipeline:
 
 def photo_frame(size: tuple[int, int]) -> np.ndarray:
     """Grace Hopper cropped to the network's aspect, at twice the network's size."""
-    from humanmatting.build.quantize import crop_to_aspect, sample_photo
+    from humanmatting.models.quantize import crop_to_aspect, sample_photo
     from humanmatting.preprocess import load_rgb
 
     height, width = size
@@ -555,7 +555,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write every figure as JSON")
     args = parser.parse_args(argv)
 
-    from humanmatting.build.models import count_multiply_accumulates
+    from humanmatting.models.models import count_multiply_accumulates
     from humanmatting.runtime import load_keras_model, load_matter
     from humanmatting.specs import FORMAT_FILE, TFLITE_FILES
     from humanmatting.weights import resolve_model_folder
@@ -565,7 +565,8 @@ def main(argv: list[str] | None = None) -> int:
     missing = [TFLITE_FILES[v] for v in VARIANTS if not (folder / TFLITE_FILES[v]).is_file()]
     if missing:
         print(
-            f"error: {folder} lacks {missing}; run: python -m humanmatting.build.quantize {folder}",
+            f"error: {folder} lacks {missing}; "
+            f"run: python -m humanmatting.models.quantize {folder}",
             file=sys.stderr,
         )
         return 2
@@ -599,7 +600,9 @@ def main(argv: list[str] | None = None) -> int:
                 key = (f"litert-{variant}", count, size)
                 pipelines[key], frames[key] = MatterPipeline(matter, size), photo_frame(size)
     if not args.no_keras:
-        matter = load_matter("dark-light", folder, backend="keras", download=False)
+        from humanmatting.models.keras_backend import KerasBackend
+
+        matter = load_matter("dark-light", folder, backend=KerasBackend, download=False)
         for size in sizes:
             key = ("keras", max(threads), size)
             pipelines[key], frames[key] = MatterPipeline(matter, size), photo_frame(size)

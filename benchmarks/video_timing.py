@@ -27,7 +27,7 @@ import av
 import cv2
 import numpy as np
 
-from gradio_app import serving
+from humanmatting.app import serving
 from humanmatting.preprocess import load_rgb
 from humanmatting.video import encode_frames
 

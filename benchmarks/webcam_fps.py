@@ -22,7 +22,7 @@ from pathlib import Path
 
 import psutil
 
-from tests.app_harness import (
+from harness.app_harness import (
     CHROMIUM,
     CHROMIUM_ARGS,
     REPO_ROOT,

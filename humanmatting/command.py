@@ -1,9 +1,9 @@
 """How every command of the project ends: one line per error and an exit status.
 
-`humanmatting <subcommand>` (humanmatting.cli) and the `python -m hub.pull`-style aliases
-run a command the same way: `run_command(prog, add_arguments, run, argv)` parses the
-options (argparse errors on one line too), reads the settings once (`args.settings`), and
-`guarded` turns what the command raises into one line on stderr and an exit status:
+`humanmatting <subcommand>` (humanmatting.cli) and the `python -m humanmatting.hub.pull`-style
+aliases run a command the same way: `run_command(prog, add_arguments, run, argv)` parses the options
+(argparse errors on one line too), reads the settings once (`args.settings`), and `guarded` turns
+what the command raises into one line on stderr and an exit status:
 
     0 done (or what `run` returns: 1 for a folder run that skipped files)
     2 an error a person can act on: bad input, options, settings, weights, a missing

@@ -8,7 +8,7 @@ through these functions, so that an error reads the same wherever it surfaces.
 from __future__ import annotations
 
 # Modules that the base install leaves out -> what installs them. The extras are
-# pyproject.toml's (tests/test_cli.py checks that they declare these packages).
+# pyproject.toml's (tests/cli/test_cli.py checks that they declare these packages).
 INSTALL_HINTS = {
     "tensorflow": 'pip install "humanmatting[keras]"',
     "keras": 'pip install "humanmatting[keras]"',

@@ -1,8 +1,8 @@
 """A model folder's description, humanmatting.json: one typed object that every writer uses
-(humanmatting.build.export and .quantize, training.export, training.ship) and every reader
-(the runtime's `load_matter`, hub.push, hub.card). No TensorFlow here: the runtime checks
-each folder it loads, so one whose file names another model, another input or a newer
-format is refused with what to do, instead of computing garbage.
+(humanmatting.models.export and .quantize, humanmatting.training.export, humanmatting.training.ship)
+and every reader (the runtime's `load_matter`, humanmatting.hub.push, humanmatting.hub.card). No
+TensorFlow here: the runtime checks each folder it loads, so one whose file names another model,
+another input or a newer format is refused with what to do, instead of computing garbage.
 
 The JSON on disk is FORMAT_VERSION 1, unchanged: the typed fields below are its keys in
 their order on disk, and keys this version does not know are kept as they are (`extra`),
@@ -37,8 +37,9 @@ INPUT_LAYOUT = "NHWC float32, raw pixel values (no scaling)"
 KERAS_OUTPUT = "softmax over classes, NHWC"
 TFLITE_OUTPUT = "person probability (sigmoid of the logit difference), NHWC, 1 channel"
 REMEDY = (
-    "export the folder again (python -m training.export, python -m hub.convert_legacy) "
-    "or download it again (python -m hub.pull MODEL --force-download)"
+    "export the folder again (python -m humanmatting.training.export, "
+    "python -m humanmatting.hub.convert_legacy) "
+    "or download it again (python -m humanmatting.hub.pull MODEL --force-download)"
 )
 
 
@@ -114,7 +115,7 @@ class _Record:
 @dataclass
 class Agreement(_Record):
     """How a variant's person masks (alpha > 0.5) agree with fp32's on held-out views
-    (humanmatting.build.quantize.mask_agreement)."""
+    (humanmatting.models.quantize.mask_agreement)."""
 
     iou: float
     mean_iou: float
@@ -169,7 +170,7 @@ class VariantRecord(_Record):
 
 @dataclass
 class OriginalRelease(_Record):
-    """The folder holds the original author's weights (hub.convert_legacy)."""
+    """The folder holds the original author's weights (humanmatting.hub.convert_legacy)."""
 
     weights: str
     author: str | None = None
@@ -188,7 +189,8 @@ class FusionCheck(_Record):
 
 @dataclass
 class ExportCheck(_Record):
-    """training.export's check: the folder, loaded back, against the trained checkpoint."""
+    """humanmatting.training.export's check: the folder, loaded back, against the trained
+    checkpoint."""
 
     max_probability_difference: dict[str, float]
     images: str
@@ -198,7 +200,7 @@ class ExportCheck(_Record):
 
 @dataclass
 class Shipped(_Record):
-    """The files training.ship copied into the package, with their SHA-256."""
+    """The files humanmatting.training.ship copied into the package, with their SHA-256."""
 
     files: dict[str, str]
     note: str
@@ -239,7 +241,8 @@ class FolderDescription(_Record):
     source: str | None = None
     original_release: OriginalRelease | None = None
     fusion_check: FusionCheck | None = None
-    # The training run's record (training.export: checkpoint, recipe, sets, ...), free-form.
+    # The training run's record (humanmatting.training.export: checkpoint, recipe, sets, ...),
+    # free-form.
     training: dict[str, Any] = field(default_factory=dict, metadata={"omit_empty": True})
     quantization: dict[str, VariantRecord] = field(
         default_factory=dict, metadata={"omit_empty": True}
@@ -396,8 +399,9 @@ def _check_version(version: Any) -> None:
 
 
 def read_metrics(source: str | os.PathLike) -> dict[str, Any]:
-    """FOLDER/metrics.json, or the metrics file `source` (training.evaluate's,
-    benchmarks/quality.py's, or the published form hub.card writes); {} when there is none."""
+    """FOLDER/metrics.json, or the metrics file `source` (humanmatting.training.evaluate's,
+    benchmarks/quality.py's, or the published form humanmatting.hub.card writes); {} when there is
+    none."""
     path = Path(source)
     path = path / METRICS_FILE if path.is_dir() else path
     if not path.is_file():
@@ -407,7 +411,8 @@ def read_metrics(source: str | os.PathLike) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
         raise FolderDescriptionError(
             f"{path} cannot be read ({type(error).__name__}: {error}); write it again "
-            "(python -m training.evaluate --attach, or benchmarks/quality.py --model-metrics)."
+            "(python -m humanmatting.training.evaluate --attach, or benchmarks/quality.py "
+            "--model-metrics)."
         ) from None
     if not isinstance(metrics, dict):
         raise FolderDescriptionError(f"{path} is not a JSON object; write it again.")

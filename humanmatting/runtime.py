@@ -1,18 +1,19 @@
 """Matter: load a model once, then turn any image into a person alpha matte.
 
 Two backends run the same model folder: LiteRT (default; XNNPACK; never imports
-TensorFlow, so the app starts fast) and Keras (TensorFlow; the reference).
+TensorFlow, so the app starts fast) and Keras (TensorFlow; the reference), which lives in
+humanmatting.models and is passed in by the caller as a backend factory.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib
 import logging
 import os
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -47,8 +48,7 @@ from humanmatting.weights import (
     sha256_of,
 )
 
-BACKENDS = ("litert", "keras")
-KERAS_BACKEND_MODULE = "humanmatting.build.keras_backend"
+BACKENDS = ("litert",)
 logger = logging.getLogger(__name__)
 # Any-size graphs are tried at two shapes (a square and a tall one), so that a damage that
 # shows only at some sizes is found too.
@@ -59,8 +59,8 @@ _PROBED: dict[str, int] = {}
 
 
 class Backend(Protocol):
-    """What Matter needs from a backend: LiteRTBackend here, KerasBackend in the build
-    tools, or anything else that runs a model folder's network."""
+    """What Matter needs from a backend: LiteRTBackend here, KerasBackend in
+    humanmatting.models, or anything else that runs a model folder's network."""
 
     channels: int  # input channels: 3 (RGB) or 1 (gray)
 
@@ -71,6 +71,10 @@ class Backend(Protocol):
     def close(self) -> None:
         """Release what the backend holds (interpreters, models)."""
         ...
+
+
+# What load_matter(backend=...) takes besides "litert": model folder -> Backend.
+BackendFactory = Callable[[Path], Backend]
 
 
 def split_variant(name: str) -> tuple[str, str | None]:
@@ -124,7 +128,7 @@ class _SignatureRunner:
 class LiteRTBackend:
     """Runs a model folder's TFLite file with LiteRT (XNNPACK), never importing TensorFlow.
 
-    Files written by `humanmatting.build.export` hold fixed-shape signatures for the common sizes
+    Files written by `humanmatting.models.export` hold fixed-shape signatures for the common sizes
     (XNNPACK runs those graphs whole) and a `serving_default` signature for any size. Each
     input shape gets its own interpreter (allocation is the slow part, 10-50 ms; at most
     `max_shapes` are kept, least recently used dropped first). Output: the model's own
@@ -391,7 +395,7 @@ def tflite_file(name: str, folder: Path, variant: str | None = None) -> tuple[Pa
     if not model_path.is_file() and requested is None and variant != "fp32":
         logger.warning(
             "%s has no %s (the default %s variant of %r); running the fp32 %s instead. "
-            "Make the variant with: python -m humanmatting.build.quantize %s",
+            "Make the variant with: python -m humanmatting.models.quantize %s",
             folder,
             TFLITE_FILES[variant],
             variant,
@@ -403,7 +407,7 @@ def tflite_file(name: str, folder: Path, variant: str | None = None) -> tuple[Pa
     if not model_path.is_file():
         raise FileNotFoundError(
             f"{folder} has no {TFLITE_FILES[variant]} for variant {variant!r} of "
-            f"{spec.name!r}; make it with: python -m humanmatting.build.quantize {folder}"
+            f"{spec.name!r}; make it with: python -m humanmatting.models.quantize {folder}"
         )
     return model_path, variant
 
@@ -427,7 +431,7 @@ def verify_recorded_digest(model_path: Path, description: FolderDescription) -> 
 def load_matter(
     name: str = DEFAULT_MODEL,
     weights: str | os.PathLike | None = None,
-    backend: str = "litert",
+    backend: str | BackendFactory = "litert",
     threads: int | None = None,
     download: bool = True,
     max_shapes: int = 8,
@@ -437,13 +441,27 @@ def load_matter(
 ) -> Matter:
     """Load model `name` from the resolved weights folder.
 
+    `backend` is "litert" (the runtime's own) or a factory that takes the model folder and
+    returns a Backend: the runtime never imports the layers above it, so a caller that wants
+    the Keras model passes `humanmatting.models.keras_backend.KerasBackend` ([keras] extra).
     `variant` picks the TFLite file ("fp32", "fp16", "int8"); without one, LiteRT loads the
     spec table's `default_variant`, or fp32 (with a warning that says how to make the
-    variant) when the folder lacks that file. The Keras backend is fp32. LiteRT keeps one
-    interpreter for each of at most `max_shapes` input shapes (least recently used dropped
-    first). `settings` (default: read from the environment now) says where weights come
-    from and how large an input may be.
+    variant) when the folder lacks that file. A backend factory runs the folder's fp32
+    model. LiteRT keeps one interpreter for each of at most `max_shapes` input shapes (least
+    recently used dropped first). `settings` (default: read from the environment now) says
+    where weights come from and how large an input may be.
     """
+    if not (backend in BACKENDS or callable(backend)):
+        hint = (
+            "; pass backend=KerasBackend (from humanmatting.models.keras_backend, the [keras] "
+            "extra) for the Keras model"
+            if backend == "keras"
+            else ""
+        )
+        raise ValueError(
+            f"backend must be {' or '.join(map(repr, BACKENDS))} or a backend factory, "
+            f"not {backend!r}{hint}"
+        )
     base_name, suffix = split_variant(name)
     if suffix is not None and base_name in MODEL_SPECS:
         raise ValueError(
@@ -458,16 +476,13 @@ def load_matter(
         model_path, variant = tflite_file(spec.name, folder, variant)
         verify_recorded_digest(model_path, description)
         runner = LiteRTBackend(model_path, threads, max_shapes)
-    elif backend == "keras":
-        if variant not in (None, "fp32"):
-            raise ValueError("The Keras backend runs fp32 only; use backend='litert' for variants.")
-        variant = "fp32"
-        # The Keras backend belongs to the build tools ([keras] extra); the runtime knows
-        # it only by this name and imports it when asked for it.
-        keras_backend = importlib.import_module(KERAS_BACKEND_MODULE)
-        runner = keras_backend.KerasBackend(folder)
     else:
-        raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
+        if variant not in (None, "fp32"):
+            raise ValueError(
+                "A backend factory runs the fp32 model; use backend='litert' for variants."
+            )
+        variant = "fp32"
+        runner = backend(folder)
     if runner.channels != spec.channels:
         raise InvalidWeightsError(
             f"The model in {folder} takes {runner.channels}-channel input, but {spec.name!r} "

@@ -7,14 +7,14 @@ from dataclasses import dataclass, field
 # Classes of the 2-way softmax, in output-channel order.
 CLASSES: tuple[str, str] = ("background", "person")
 
-# The on-disk model folder layout written by `humanmatting.build.export` (see its docstring).
+# The on-disk model folder layout written by `humanmatting.models.export` (see its docstring).
 FORMAT_VERSION = 1
 FORMAT_FILE = "humanmatting.json"
 # The Keras 3 files of a model folder (`keras.saving.save_model(..., zipped=False)`).
 KERAS_FILES = ("config.json", "metadata.json", "model.weights.h5")
 TFLITE_FILES = {"fp32": "model.tflite", "fp16": "model-fp16.tflite", "int8": "model-int8.tflite"}
 # TFLite signatures: one that takes any H, W, plus fixed-shape copies of the graph for the
-# common sizes (XNNPACK runs a fixed-shape graph whole; see humanmatting.build.export). The
+# common sizes (XNNPACK runs a fixed-shape graph whole; see humanmatting.models.export). The
 # converter orders subgraphs by signature name, so "serving_default" < "static_..." keeps
 # the any-size graph first: the classic single-graph API (interpreter.get_input_details,
 # resize_tensor_input) still works on the file.
@@ -69,7 +69,7 @@ class PretrainedUnetArchitecture:
     stride 2, where the encoder has no skip, so that outlines still follow the photo.
     """
 
-    encoder: str  # "efficientnet-lite0" (humanmatting.build.efficientnet)
+    encoder: str  # "efficientnet-lite0" (humanmatting.models.efficientnet)
     encoder_blocks: int  # MBConv blocks kept: 16 reach the encoder's stride 32, 11 its 16
     bottom_filters: int  # 1x1 conv on the encoder's last block
     decoder_filters: tuple[int, ...]  # one stage per skip, strides 16, 8, 4, 2 in order
@@ -130,7 +130,7 @@ class ModelSpec:
     legacy_architecture: str | None = None  # Keras-2 JSON in the original release
     reported: tuple[ReportedResult, ...] = ()
     # TFLite variant the LiteRT runtime loads when the name has no suffix; "" is fp32. Set
-    # only where the variant's agreement with fp32 was measured (humanmatting.build.quantize).
+    # only where the variant's agreement with fp32 was measured (humanmatting.models.quantize).
     default_variant: str = ""
     # Trained by this project and shipped inside the package (humanmatting/weights/NAME).
     shipped: bool = False
@@ -241,7 +241,7 @@ MODEL_SPECS: dict[str, ModelSpec] = {
             legacy_weights="dark-light-50-0.9735.h5",
             legacy_acnet_weights="dark-light-pre-50-0.9735.h5",
             legacy_architecture="dark-light.json",
-            # int8 (humanmatting.build.quantize): 2.8x faster than fp32 with LiteRT, IoU 0.994 with
+            # int8 (humanmatting.models.quantize): 2.8x faster than fp32 with LiteRT, IoU 0.994 with
             # fp32 on held-out photos (BENCHMARKS.md). Folders without it run fp32.
             default_variant="int8",
             # Trained at the 512-long presets: 0.735 mean person IoU at 512, 0.566 at 320

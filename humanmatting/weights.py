@@ -111,7 +111,7 @@ def verify_folder(spec: ModelSpec, folder: Path, require_all: bool = False) -> l
                 raise WeightsIntegrityError(
                     f"{filename} is missing from {folder}, but the spec table pins it for "
                     f"{spec.name!r}; the download is incomplete. "
-                    f"Run: python -m hub.pull {spec.name} --force-download"
+                    f"Run: python -m humanmatting.hub.pull {spec.name} --force-download"
                 )
             continue
         actual = sha256_of(path)
@@ -120,7 +120,7 @@ def verify_folder(spec: ModelSpec, folder: Path, require_all: bool = False) -> l
                 f"{path} has SHA-256 {actual}, expected {expected} (pinned in humanmatting/"
                 f"specs.py for {spec.name!r} at revision {spec.hub_revision or 'any'}); "
                 "the file is damaged or not the published one, so it was not used. "
-                f"Fetch it again with: python -m hub.pull {spec.name} --force-download"
+                f"Fetch it again with: python -m humanmatting.hub.pull {spec.name} --force-download"
             )
         checked.append(filename)
     return checked
@@ -130,24 +130,26 @@ def how_to_get(spec: ModelSpec, settings: Settings | None = None) -> str:
     """The ways to get `spec`'s weights, one per line, as commands to run."""
     repo_id = (settings or Settings()).repo_id(spec)
     lines = [
-        f"  python -m hub.pull {spec.name}            # download from the Hub ({repo_id})",
+        f"  python -m humanmatting.hub.pull {spec.name}  # download from the Hub ({repo_id})",
         f"  or put a model folder at ${WEIGHTS_DIR_ENV}/{spec.name}/ or pass --weights DIR",
     ]
     if spec.legacy_weights:
         lines.append(
-            "  or convert the original release: python -m hub.convert_legacy "
+            "  or convert the original release: python -m humanmatting.hub.convert_legacy "
             "PATH/TO/humanMatting-original OUTDIR, then use --weights OUTDIR/" + spec.name
         )
     elif spec.shipped:
         lines.append(
             f"  or reinstall the package (it ships {spec.name}: pip install -e .), or train it: "
-            f"python -m training.train --model {spec.name} --data DATASETS_DIR --recipe photos"
+            f"python -m humanmatting.training.train --model {spec.name} --data DATASETS_DIR "
+            "--recipe photos"
         )
     else:  # ours, not (yet) shipped in the package
         lines.append(
             f"  or train it (pip install -e '.[train]'): "
-            f"python -m training.train --model {spec.name} --data DATASETS_DIR --recipe photos, "
-            "then python -m training.export"
+            f"python -m humanmatting.training.train --model {spec.name} --data DATASETS_DIR "
+            "--recipe photos, "
+            "then python -m humanmatting.training.export"
         )
     return "\n".join(lines)
 

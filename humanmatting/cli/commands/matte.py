@@ -1,0 +1,428 @@
+"""`humanmatting [matte] INPUT`: cut people out of an image, a folder of images, a video or
+the camera (the default subcommand; the successor of the original demo.py).
+
+Every output is written to a temporary file and moved into place, so an interrupted or
+failed run never leaves a half-written file. It imports the runtime only, plus the Keras
+backend (humanmatting.models, [keras] extra) when asked for `--backend keras`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import math
+import os
+import sys
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from humanmatting import compose, refine
+from humanmatting.command import OneLineParser
+from humanmatting.compose import BACKGROUNDS, DEFAULT_BACKGROUND, DEFAULT_BLUR, DEFAULT_COLOR, MATTE
+from humanmatting.files import atomic_path
+from humanmatting.preprocess import (
+    IMAGE_SUFFIXES,
+    MAX_LONG_SIDE,
+    SIZE_MULTIPLE,
+    InvalidImageError,
+    allow_pillow_pixels,
+    load_rgb,
+)
+from humanmatting.specs import DEFAULT_MODEL, MODEL_SPECS, QUALITIES
+from humanmatting.video import AlphaSmoother, is_video_path, process_video
+
+SUMMARY = "cut people out of an image, a folder, a video or the camera (the default)"
+STOPPED_NOTE = "; no partial output was left"
+# The app's vocabulary (compose.BACKGROUNDS, plus the matte itself) and its default.
+MODES = (*BACKGROUNDS, MATTE)
+
+
+def number_in(low: float, high: float, whole: bool = False, low_open: bool = False):
+    """An argparse type: a finite number from `low` to `high` (NaN and inf refused)."""
+
+    def parse(text: str):
+        try:
+            value = int(text) if whole else float(text)
+        except ValueError:
+            value = math.nan
+        above_low = value > low if low_open else value >= low
+        if not (above_low and value <= high):  # also NaN
+            kind = "a whole number" if whole else "a number"
+            bounds = f"{'above' if low_open else 'from'} {low:g} to {high:g}"
+            raise argparse.ArgumentTypeError(f"must be {kind} {bounds}, not {text!r}")
+        return value
+
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The options of `humanmatting [matte]`."""
+    parser = OneLineParser(prog="humanmatting")
+    add_arguments(parser)
+    return parser
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """matte's options."""
+    parser.description = "Cut people out of images, videos or the camera with a LikeUnet model."
+    parser.add_argument(
+        "input", help="image, folder of images or video path, or a camera index such as 0"
+    )
+    parser.add_argument(
+        "--model",
+        default=DEFAULT_MODEL,
+        help=f"one of {', '.join(MODEL_SPECS)} "
+        f"(add -fp16 or -int8 for a quantized variant); default {DEFAULT_MODEL}",
+    )
+    parser.add_argument(
+        "--gray",
+        action="store_true",
+        help="insist on a grayscale model, as demo.py's --gray (dark, dark-light)",
+    )
+    parser.add_argument(
+        "--weights",
+        help="model folder (default: $HUMANMATTING_WEIGHTS_DIR, "
+        "the Hugging Face cache, then the Hub)",
+    )
+    parser.add_argument("--backend", choices=("litert", "keras"), default="litert")
+    parser.add_argument(
+        "--mode",
+        choices=MODES,
+        default=DEFAULT_BACKGROUND,
+        help="what goes behind the person: transparent (RGBA PNG), blur, color, image; or "
+        "matte (8-bit alpha). Videos have no transparency. Default %(default)s",
+    )
+    parser.add_argument(
+        "--background",
+        default=None,
+        help=f"the colour for --mode color (name or #rrggbb, default {DEFAULT_COLOR}) or the "
+        "picture for --mode image",
+    )
+    parser.add_argument(
+        "--blur",
+        type=number_in(0, 500),
+        default=DEFAULT_BLUR,
+        help="blur strength (Gaussian sigma in pixels, 0-500) for --mode blur",
+    )
+    parser.add_argument(
+        "--threshold",
+        type=number_in(0, 1),
+        default=None,
+        help="hard edges: alpha >= THRESHOLD (0-1) becomes person (default: soft alpha)",
+    )
+    parser.add_argument(
+        "--long-side",
+        type=number_in(SIZE_MULTIPLE, MAX_LONG_SIDE, whole=True),
+        default=None,
+        help=f"run the model at this long side ({SIZE_MULTIPLE}-{MAX_LONG_SIDE}, rounded to "
+        "a multiple of 32) instead of the one --quality picks",
+    )
+    parser.add_argument(
+        "--quality",
+        choices=QUALITIES,
+        default=None,
+        help="best: the network input size that measures best for the model and edges "
+        "refined with the photo in colour; fast: a smaller input and a cheaper refinement "
+        "(default: best for images, fast for videos and the camera)",
+    )
+    parser.add_argument(
+        "--no-refine",
+        dest="refine",
+        action="store_false",
+        help="no edge refinement: the network's matte stretched to the picture's size",
+    )
+    parser.add_argument(
+        "--no-decontaminate",
+        dest="decontaminate",
+        action="store_false",
+        help="keep the photo's own colours in soft edges (no foreground colour estimation, "
+        "so the old background can show through there); videos never estimate them",
+    )
+    parser.add_argument(
+        "--hq",
+        action="store_true",
+        help="images: high-quality matting of hair and fine edges (closed-form alpha matting "
+        "of the edge band; needs pip install 'humanmatting[hq]'); seconds, not milliseconds",
+    )
+    parser.add_argument(
+        "--hq-seconds",
+        type=number_in(0, 3600, low_open=True),
+        default=60.0,
+        help="time limit of --hq per image in seconds (default %(default)s): the solver "
+        "stops there and keeps what it reached",
+    )
+    parser.add_argument(
+        "--smooth",
+        type=number_in(0, 1, low_open=True),
+        default=None,
+        help="videos/camera: temporal smoothing weight of the new frame in (0, 1]",
+    )
+    parser.add_argument(
+        "--max-frames",
+        type=number_in(1, math.inf, whole=True),
+        default=None,
+        help="videos/camera: stop after N",
+    )
+    parser.add_argument(
+        "--output",
+        "-o",
+        help="output path (default: INPUT-MODE.png / .mp4; for a folder, the folder INPUT-MODE)",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def default_output(input_path: str, mode: str, video: bool) -> Path:
+    if input_path.isdigit():
+        return Path(f"camera{input_path}-{mode}.mp4")
+    path = Path(input_path)
+    if path.is_dir():
+        return path.resolve().with_name(f"{path.resolve().name}-{mode}")
+    return path.with_name(f"{path.stem}-{mode}{'.mp4' if video else '.png'}")
+
+
+def frame_renderer(
+    args: argparse.Namespace, background, still: bool = True
+) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """RGB frame + alpha -> output picture for the chosen mode. Foreground colours for
+    stills (as the app; --no-decontaminate: none); frames of videos and the camera go
+    without, as the app's, since they cost more than the network per 720p frame."""
+    threshold, clean = args.threshold, args.decontaminate and still
+    if args.mode == "matte":
+        return lambda rgb, alpha: compose.matte_image(alpha, threshold)
+    if args.mode == "transparent":
+        return lambda rgb, alpha: compose.cutout(rgb, alpha, threshold, clean)
+    if args.mode == "blur":
+        return lambda rgb, alpha: compose.blur_background(rgb, alpha, args.blur, threshold, clean)
+    return lambda rgb, alpha: compose.replace_background(rgb, alpha, background, threshold, clean)
+
+
+def matte_alpha(matter, rgb: np.ndarray, args: argparse.Namespace, still: bool) -> np.ndarray:
+    """The alpha of one picture with the command line's quality options (--hq: stills)."""
+    quality = args.quality or ("best" if still else "fast")
+    alpha = matter.predict(rgb, long_side=args.long_side, quality=quality, refine=args.refine).alpha
+    if args.hq and still:
+        alpha = refine.hq_matte(rgb, alpha, seconds=args.hq_seconds, progress=not args.quiet)
+    return alpha
+
+
+def _video_frame(picture: np.ndarray) -> np.ndarray:
+    """Videos are RGB: the matte as gray."""
+    return np.dstack([picture] * 3) if picture.ndim == 2 else picture
+
+
+def check_image_output(output: Path, alpha: bool) -> None:
+    """Refuse an output name that cannot hold the result (an RGBA cutout when `alpha`)."""
+    suffix = output.suffix.lower()
+    if suffix not in Image.registered_extensions():
+        raise InvalidImageError(f"Cannot write an image as {output.name}; use .png, .webp or .jpg.")
+    if alpha and suffix in (".jpg", ".jpeg"):
+        raise InvalidImageError("JPEG has no transparency; write the cutout as .png or .webp.")
+
+
+def save_picture(picture: np.ndarray, output: Path) -> None:
+    """Write an image atomically, refusing formats that cannot hold it."""
+    check_image_output(output, picture.ndim == 3 and picture.shape[2] == 4)
+    image_format = Image.registered_extensions()[output.suffix.lower()]
+    with atomic_path(output) as temporary:
+        try:
+            Image.fromarray(picture).save(temporary, format=image_format)
+        except (ValueError, KeyError) as error:  # a format that cannot hold this picture
+            raise InvalidImageError(
+                f"Cannot write the result as {output.name} ({error})."
+            ) from None
+
+
+def folder_outputs(images: list[Path], output_dir: Path) -> list[Path]:
+    """OUTPUT/<stem>.png per image; <name>.png where two images share a stem (a.jpg, a.png)."""
+    stems = [path.stem for path in images]
+    return [
+        output_dir / f"{path.name if stems.count(path.stem) > 1 else path.stem}.png"
+        for path in images
+    ]
+
+
+def run_folder(args, matter, render, folder: Path, output_dir: Path) -> list[str]:
+    """Matte every image in `folder` into `output_dir`; returns one line per skipped file."""
+    from tqdm.auto import tqdm
+
+    if output_dir.exists() and not output_dir.is_dir():
+        raise InvalidImageError(f"For a folder of images, --output must be a folder: {output_dir}")
+    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    images = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
+    if not images:
+        raise InvalidImageError(
+            f"No images in {folder} (looked for {', '.join(sorted(IMAGE_SUFFIXES))})."
+        )
+    if len(files) > len(images):
+        ignored = len(files) - len(images)
+        print(f"humanmatting: ignoring {ignored} files that are not images", file=sys.stderr)
+    skipped = []
+    bar = tqdm(images, unit="image", disable=args.quiet, desc=folder.name)
+    for path, output in zip(bar, folder_outputs(images, output_dir), strict=True):
+        try:
+            rgb = load_rgb(path, matter.settings.max_pixels)
+            save_picture(render(rgb, matte_alpha(matter, rgb, args, still=True)), output)
+        except InvalidImageError as error:
+            skipped.append(f"{path.name}: {error}")
+            bar.write(f"humanmatting: skipped {path.name}: {error}", file=sys.stderr)
+    bar.close()
+    return skipped
+
+
+def check_not_overwriting_inputs(source: Path, output: Path, folder: bool) -> None:
+    """Refuse an output that would replace the input, or (for a folder) be written among
+    the inputs, where `photo.png` would overwrite the neighbour of `photo.jpg`."""
+    if folder and output.resolve() == source.resolve():
+        raise ValueError(
+            f"The output folder is the input folder {source}: the results would overwrite "
+            "the images beside the inputs. Choose another --output folder."
+        )
+    if not folder and output.exists() and output.resolve() == source.resolve():
+        raise ValueError(f"The output {output} is the input; choose another --output.")
+
+
+def check_output_folder(output: Path) -> None:
+    """Refuse an output in a folder that does not exist: a typo in -o would otherwise make
+    a tree of new folders without a word."""
+    folder = output.parent
+    if not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise ValueError(
+            f"Cannot write {output.name}: {folder} {what}. Create the folder first or "
+            "choose another --output."
+        )
+
+
+def run(args: argparse.Namespace) -> tuple[Path, list[str]]:
+    """Do what the command line asks; returns the output path and any skipped files."""
+    from humanmatting.runtime import load_matter, split_variant
+    from humanmatting.specs import get_spec
+    from humanmatting.weights import resolve_model_folder
+
+    settings = args.settings  # read once by humanmatting.command
+    allow_pillow_pixels(settings.max_pixels)
+    model, variant = split_variant(args.model)  # "dark-light-int8": a variant at the edge
+    if args.gray and get_spec(model).channels != 1:
+        raise ValueError(
+            f"--gray needs a grayscale model, and {args.model!r} is RGB; use dark or dark-light."
+        )
+    background = args.background
+    if args.mode == "color":  # checked before the (slower) model load: typos fail fast
+        background = compose.parse_color(background or DEFAULT_COLOR)
+    elif args.mode == "image":
+        if background is None:
+            raise ValueError(
+                "--mode image needs --background PICTURE: the picture to put behind the person."
+            )
+        if not Path(background).is_file():
+            raise InvalidImageError(
+                f"--mode image needs --background PICTURE; no such file: {background}"
+            )
+        background = load_rgb(background, settings.max_pixels)
+    folder = Path(args.input).is_dir()
+    camera = args.input.isdigit() and not Path(args.input).exists()
+    video = camera or is_video_path(args.input)
+    if video and args.mode == "transparent":
+        raise ValueError("Videos have no transparency; choose --mode blur, color, image or matte.")
+    if video and args.hq:
+        raise ValueError("--hq is for images (it takes seconds each); leave it out for videos.")
+    if args.hq:
+        refine.require_hq()  # a missing pymatting fails before the model load
+    if not camera and not folder and not Path(args.input).is_file():
+        raise InvalidImageError(f"No such file: {args.input}")
+    output = Path(args.output) if args.output else default_output(args.input, args.mode, video)
+    if not camera:
+        check_not_overwriting_inputs(Path(args.input), output, folder)
+    check_output_folder(output)
+    # Missing or unverified weights first, then a bad image or output name, then the model
+    # load (slower, and its warnings would come before the error).
+    weights = resolve_model_folder(model, args.weights, settings=settings)
+    rgb = None
+    if not folder and not video:
+        check_image_output(output, args.mode == "transparent")
+        rgb = load_rgb(args.input, settings.max_pixels)
+    backend = args.backend
+    if backend == "keras":  # the [keras] extra: a missing TensorFlow is one line naming it
+        from humanmatting.models.keras_backend import KerasBackend
+
+        backend = KerasBackend
+    matter = load_matter(model, weights, backend=backend, variant=variant, settings=settings)
+    render = frame_renderer(args, background, still=bool(folder) or rgb is not None)
+
+    if folder:
+        return output, run_folder(args, matter, render, Path(args.input), output)
+    if rgb is not None:
+        alpha = matte_alpha(matter, rgb, args, still=True)
+        save_picture(render(rgb, alpha), output)
+        return output, []
+
+    smoother = AlphaSmoother(args.smooth) if args.smooth else None
+
+    def matte_frame(rgb: np.ndarray) -> np.ndarray:
+        alpha = matte_alpha(matter, rgb, args, still=False)
+        if smoother is not None:
+            alpha = smoother(alpha)
+        return _video_frame(render(rgb, alpha))
+
+    source = int(args.input) if camera else args.input
+    process_video(source, output, matte_frame, args.max_frames, progress=not args.quiet)
+    return output, []
+
+
+@contextlib.contextmanager
+def quiet_libraries() -> Iterator[None]:
+    """Keep the libraries' own lines off the terminal, so that an error is one line.
+
+    LiteRT prints "INFO: Created TensorFlow Lite XNNPACK delegate" for each model it
+    loads, libtiff and libpng print their warnings, straight to file descriptor 2; Pillow
+    warns (Python warnings) about damaged metadata that load_rgb handles anyway. While
+    the command runs, descriptor 2 goes to /dev/null and Python's own stderr (our
+    messages, the progress bar) to a copy of the real one. Only when stderr is the
+    process's real one (not under a test's capture).
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", module=r"PIL\.")
+        try:
+            real = sys.stderr.fileno() == 2
+        except (AttributeError, ValueError, OSError):  # a replaced stderr without a descriptor
+            real = False
+        if not real:
+            yield
+            return
+        sys.stderr.flush()
+        saved = os.dup(2)
+        original = sys.stderr
+        sys.stderr = open(saved, "w", buffering=1, closefd=False)  # noqa: SIM115
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            sys.stderr = original
+
+
+def run_matte(args: argparse.Namespace) -> int:
+    """`humanmatting [matte] INPUT ...`: prints the output path; 1 when a folder run skipped
+    files."""
+    # FFmpeg's own log lines would only repeat, less clearly, the error printed for them.
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    logging.basicConfig(format="humanmatting: warning: %(message)s", level=logging.WARNING)
+    with quiet_libraries():
+        output, skipped = run(args)
+    print(output)
+    if skipped:
+        print(
+            f"humanmatting: {len(skipped)} file(s) skipped, the others are in {output}",
+            file=sys.stderr,
+        )
+        return 1
+    return 0

@@ -1,0 +1,21 @@
+"""`humanmatting train`: train night, dark or dark-light.
+
+Runs humanmatting.training.train, imported inside the functions (its extra: only then)."""
+
+from __future__ import annotations
+
+import argparse
+
+SUMMARY = "train night, dark or dark-light [train]"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from humanmatting.training import train
+
+    train.add_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from humanmatting.training import train
+
+    return train.run(args)
