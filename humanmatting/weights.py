@@ -12,7 +12,14 @@ import os
 from pathlib import Path
 
 from humanmatting.settings import PACKAGED_WEIGHTS_ENV, WEIGHTS_DIR_ENV, Settings
-from humanmatting.specs import DEFAULT_HUB_NAMESPACE, FORMAT_FILE, ModelSpec, get_spec
+from humanmatting.specs import (
+    DEFAULT_HUB_NAMESPACE,
+    FORMAT_FILE,
+    KERAS_FILES,
+    TFLITE_FILES,
+    ModelSpec,
+    get_spec,
+)
 
 # Our own trained models' runtime files (humanmatting.json + TFLite), inside the package so
 # that a fresh offline install serves every model. Set HUMANMATTING_PACKAGED_WEIGHTS=0 to
@@ -80,11 +87,29 @@ def hub_commit_of(folder: Path) -> str | None:
     return None
 
 
-def pins_apply(spec: ModelSpec, commit: str | None) -> bool:
-    """The spec table's SHA-256 pins describe one Hub commit (`hub_revision`): files
-    downloaded at that commit must match them. Folders built locally, and other revisions,
-    have nothing to be checked against."""
+def hub_repo_of(folder: Path) -> str | None:
+    """The Hub repository a cache snapshot came from (`models--ORG--NAME/snapshots/<commit>`
+    -> ORG/NAME), or None where the layout does not say (a `local_dir` download, a folder
+    built locally)."""
+    folder = Path(folder)
+    cached = folder.parent.parent.name
+    if folder.parent.name == "snapshots" and cached.startswith("models--"):
+        return cached.removeprefix("models--").replace("--", "/", 1)
+    return None
+
+
+def pins_apply(spec: ModelSpec, commit: str | None, repo_id: str | None = None) -> bool:
+    """Whether the spec table's SHA-256 pins describe a Hub download at `commit` from
+    `repo_id` (None: not known, taken as the model's own repo).
+
+    Pins describe the files of the model's own repo (DEFAULT_HUB_NAMESPACE): at every
+    revision when the spec names none (our models: the files shipped in the package, which
+    push publishes), else at `hub_revision` only. Folders built locally (no commit), other
+    revisions and other repos (a fork, $HUMANMATTING_HUB_NAMESPACE) have nothing to be
+    checked against."""
     if not spec.sha256 or commit is None:
+        return False
+    if repo_id is not None and repo_id != spec.hub_repo_id:
         return False
     return spec.hub_revision is None or spec.hub_revision == commit
 
@@ -96,14 +121,31 @@ def default_revision(spec: ModelSpec, repo_id: str | None = None) -> str | None:
     return spec.hub_revision if (repo_id or spec.hub_repo_id) == canonical else None
 
 
+# What the runtime and the Keras backend read from a model folder: in a download the pins
+# apply to, each of these must be pinned (an extra model-fp16.tflite beside pinned files
+# would otherwise be loaded, unchecked, by variant="fp16").
+LOADED_FILES = (FORMAT_FILE, *KERAS_FILES, *TFLITE_FILES.values())
+
+
 def verify_folder(spec: ModelSpec, folder: Path, require_all: bool = False) -> list[str]:
     """Check every file pinned in the spec table; returns the names checked.
 
     Unpinned files pass. With `require_all` (a Hub download), a pinned file that is missing
-    is an error too: the download is incomplete.
+    is an error too (the download is incomplete), and so is a file the runtime loads that
+    no pin describes.
     """
     folder = Path(folder)
     checked = []
+    if require_all:
+        unpinned = [
+            name for name in LOADED_FILES if name not in spec.sha256 and (folder / name).exists()
+        ]
+        if unpinned:
+            raise WeightsIntegrityError(
+                f"{folder} holds {', '.join(unpinned)}, which the spec table does not pin for "
+                f"{spec.name!r} (pinned: {', '.join(sorted(spec.sha256))}); it is not the "
+                "published model, so it was not used."
+            )
     for filename, expected in sorted(spec.sha256.items()):
         path = folder / filename
         if not path.exists():
@@ -207,7 +249,7 @@ def _from_hub(spec: ModelSpec, local_files_only: bool, repo_id: str) -> tuple[Pa
 def _verified(spec: ModelSpec, folder: Path) -> Path:
     """Check folders downloaded from the Hub against the spec table's pins."""
     commit = hub_commit_of(folder)
-    if pins_apply(spec, commit):
+    if pins_apply(spec, commit, hub_repo_of(folder)):
         verify_folder(spec, folder, require_all=True)
     return folder
 

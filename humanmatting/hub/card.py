@@ -439,7 +439,9 @@ def _intended_use(description: FolderDescription) -> str:
 """
 
 
-def _usage_section(spec: ModelSpec, repo_id: str) -> str:
+def _usage_section(spec: ModelSpec, repo_id: str, tflite: str = TFLITE_FILES["fp32"]) -> str:
+    """How to run the model: with this package, plain Keras 3, LiteRT (`tflite`: the
+    repo's most precise TFLite file; night and dark ship fp16 only)."""
     namespace = repo_id.split("/")[0]
     env = (
         f"export {HUB_NAMESPACE_ENV}={namespace}   # this repo is not under "
@@ -505,7 +507,7 @@ from ai_edge_litert.interpreter import Interpreter
 from huggingface_hub import hf_hub_download
 from PIL import Image
 
-path = hf_hub_download("{repo_id}", "model.tflite")
+path = hf_hub_download("{repo_id}", "{tflite}")
 interpreter = Interpreter(model_path=path)
 image = {convert}.resize((384, 512))
 x = np.asarray(image, dtype="float32")[None, :, :{channel_index}]
@@ -555,6 +557,9 @@ def build_card(
     parameters = count_parameters(folder / "model.weights.h5")
     parameters_text = f"{parameters:,} parameters, " if parameters else ""
     variants = ", ".join(f"`{TFLITE_FILES[v]}` ({v})" for v in description.tflite)
+    most_precise = next(
+        (TFLITE_FILES[v] for v in TFLITE_FILES if v in description.tflite), TFLITE_FILES["fp32"]
+    )
     original = description.original_release
     attribution = (
         f"The weights are the original author's: `{original.weights}` from humanMatting "
@@ -599,7 +604,7 @@ def build_card(
 
 ## How to use
 
-{_usage_section(spec, repo_id)}
+{_usage_section(spec, repo_id, most_precise)}
 ## Files
 
 {files_intro}

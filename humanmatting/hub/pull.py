@@ -5,13 +5,15 @@
 
 Files land in the Hugging Face cache (HF_HOME / HF_HUB_CACHE), or in --local-dir, with
 huggingface_hub's progress bars; the runtime, the CLI and the app then find them there.
-Without --revision the pinned revision of the spec table is fetched. Every file pinned in
-the spec table must match its SHA-256; a mismatch is refused, the damaged download is
-removed, and the command exits with status 2. A download that no pins describe (a model the
-spec table pins nothing for, another revision, another repo) is refused and removed the
-same way unless --allow-unpinned says to keep it: a repo that serves another model's graph
-under the right name would otherwise be used in place of the shipped weights. With
-HF_HUB_OFFLINE=1 only the cache is used. The last line of the output is the folder.
+Without --revision the pinned revision of the spec table is fetched (main for our shipped
+models, pinned at every revision by the files the package ships). Every file pinned in the
+spec table must match its SHA-256, and every file the runtime loads must be pinned; else
+the download is refused and removed, and the command exits with status 2. A download that
+no pins describe (a model the spec table pins nothing for, another revision, another repo)
+is refused and removed the same way unless --allow-unpinned says to keep it: a repo that
+serves another model's graph under the right name would otherwise be used in place of the
+shipped weights. With HF_HUB_OFFLINE=1 only the cache is used. The last line of the output
+is the folder.
 """
 
 from __future__ import annotations
@@ -96,15 +98,16 @@ def pull(
     if not is_model_folder(folder):
         raise PullError(f"{where} is not a humanmatting model repo (no humanmatting.json).")
     commit = hub_commit_of(folder)
-    if not pins_apply(spec, commit):
+    if not pins_apply(spec, commit, repo_id):
         if allow_unpinned:
             return folder, []
         removed = _remove_download(folder, local_dir) if commit is not None else "nothing"
-        pinned = (
-            f"pins only revision {spec.hub_revision}"
-            if spec.sha256
-            else "pins no SHA-256 for this model"
-        )
+        if not spec.sha256:
+            pinned = "pins no SHA-256 for this model"
+        elif repo_id != spec.hub_repo_id:
+            pinned = f"pins the files of {spec.hub_repo_id} only"
+        else:
+            pinned = f"pins only revision {spec.hub_revision}"
         raise PullError(
             f"Refused {where} (commit {commit}): the spec table {pinned}, so its files cannot "
             f"be checked. Removed {removed}. Pass --allow-unpinned to use files nobody has "
@@ -115,8 +118,8 @@ def pull(
     except WeightsIntegrityError as error:
         removed = _remove_download(folder, local_dir)
         raise PullError(
-            f"Refused {where} (commit {commit}): {error}\nRemoved {removed}. If this happens "
-            "again, the repo no longer holds the files pinned in humanmatting/specs.py: do not "
+            f"Refused {where} (commit {commit}): {error} Removed {removed}. If this happens "
+            "again, the repo does not hold the files pinned in humanmatting/specs.py: do not "
             "use it, and report it."
         ) from error
     return folder, checked
@@ -154,8 +157,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"Verified {len(checked)} files against the SHA-256 pins of {spec.name!r}.")
     elif spec.sha256:
         print(
-            f"Commit {commit} is not the pinned revision {spec.hub_revision} of {spec.name!r}: "
-            "its files were not checked against the spec table."
+            f"{repo_id} at commit {commit} is not what the pins of {spec.name!r} describe "
+            f"({spec.hub_repo_id}, revision {spec.hub_revision or 'any'}): its files were not "
+            "checked against the spec table."
         )
     else:
         print(f"The spec table pins no files for {spec.name!r}; SHA-256 of what was downloaded:")

@@ -11,9 +11,11 @@ quantized model can never sit beside new weights. `--dry-run OUTDIR` stages into
 nothing. The Hub is $HF_ENDPOINT (default huggingface.co); log in first with `hf auth login` or set
 HF_TOKEN.
 
-After an upload it prints the commit and the SHA-256 of every file: paste them into the
-model's entry in humanmatting/specs.py (`hub_revision=`, `sha256=`) so that pulls and the
-runtime check what they download against them.
+After an upload it prints the commit and the SHA-256 of every file: for a model the package
+does not ship, paste them into the model's entry in humanmatting/specs.py (`hub_revision=`,
+`sha256=`) so that pulls and the runtime check what they download against them. Our shipped
+models are pinned by their shipped files already (SHIPPED_SHA256, written by training.ship):
+push them from the package's folder, unchanged.
 """
 
 from __future__ import annotations

@@ -10,23 +10,58 @@ within the budget. The Keras files (config.json, metadata.json, model.weights.h5
 copied beside them: the repository keeps them (cards, pushes, fine-tuning from a clone),
 the wheel does not (pyproject's package-data names only the runtime files, and only those
 count against the budget). Only models this project trained may be shipped: a folder converted
-from the original release is refused.
+from the original release is refused. Shipping into the package also rewrites the spec
+table's pins (`SHIPPED_SHA256` in humanmatting/specs.py) with the SHA-256 of every file
+shipped: `hub.push` publishes those same files, and a pull must give exactly them.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
 
+from humanmatting import specs
 from humanmatting.command import run_command
 from humanmatting.folder import FolderDescription, Shipped
 from humanmatting.specs import FORMAT_FILE, KERAS_FILES, SHIPPED_MODELS, TFLITE_FILES, get_spec
 from humanmatting.weights import PACKAGED_WEIGHTS_DIR, sha256_of
 
 DEFAULT_BUDGET_MB = 15.0
+SPECS_FILE = Path(specs.__file__)
+_PINS_BLOCK = re.compile(r"(# BEGIN SHIPPED PINS[^\n]*\n).*?(# END SHIPPED PINS)", re.DOTALL)
+
+
+def pins_source(pins: dict[str, dict[str, str]]) -> str:
+    """`SHIPPED_SHA256 = {...}` as Python source, formatted as ruff formats it."""
+    if not pins:
+        return "SHIPPED_SHA256: dict[str, dict[str, str]] = {}\n"
+    lines = ["SHIPPED_SHA256: dict[str, dict[str, str]] = {"]
+    for model in [
+        *(m for m in SHIPPED_MODELS if m in pins),
+        *sorted(set(pins) - set(SHIPPED_MODELS)),
+    ]:
+        lines.append(f'    "{model}": {{')
+        lines += [f'        "{file}": "{digest}",' for file, digest in sorted(pins[model].items())]
+        lines.append("    },")
+    return "\n".join([*lines, "}"]) + "\n"
+
+
+def write_pins(shipped: dict[str, dict[str, str]], specs_file: Path = SPECS_FILE) -> None:
+    """Set the pins of the models in `shipped` ({model: {file: SHA-256}}) in the
+    SHIPPED_SHA256 block of `specs_file`, keeping the other models' pins."""
+    text = Path(specs_file).read_text()
+    match = _PINS_BLOCK.search(text)
+    if match is None:
+        raise ValueError(f"{specs_file} has no '# BEGIN SHIPPED PINS' ... '# END' block")
+    namespace: dict = {}
+    exec(match.group(0), namespace)  # noqa: S102 - the block this function writes
+    pins = {**namespace["SHIPPED_SHA256"], **shipped}
+    block = match.group(1) + pins_source(pins) + match.group(2)
+    Path(specs_file).write_text(text[: match.start()] + block + text[match.end() :])
 
 
 def plan_files(
@@ -79,9 +114,14 @@ def ship(
     models: tuple[str, ...] = SHIPPED_MODELS,
     budget_mb: float = DEFAULT_BUDGET_MB,
     target_dir: str | os.PathLike = PACKAGED_WEIGHTS_DIR,
+    specs_file: str | os.PathLike | None = None,
 ) -> dict[str, dict[str, int]]:
-    """Write `target_dir`/MODEL/ for every model; returns {model: {file: bytes}}."""
+    """Write `target_dir`/MODEL/ for every model, and the SHA-256 of every file written into
+    the spec table's pins of `specs_file` (default: humanmatting/specs.py when `target_dir`
+    is the package's own weights, else none); returns {model: {file: bytes}}."""
     export_dir, target_dir = Path(export_dir), Path(target_dir)
+    if specs_file is None and target_dir.resolve() == PACKAGED_WEIGHTS_DIR.resolve():
+        specs_file = SPECS_FILE
     plan = plan_files(export_dir, models, int(budget_mb * 1e6))
     written: dict[str, dict[str, int]] = {}
     for name, files in plan.items():
@@ -103,6 +143,14 @@ def ship(
                 shutil.copyfile(source / file, target / file)
         description.save(target)
         written[name] = {path.name: path.stat().st_size for path in sorted(target.iterdir())}
+    if specs_file is not None:
+        write_pins(
+            {
+                name: {file: sha256_of(target_dir / name / file) for file in files}
+                for name, files in written.items()
+            },
+            Path(specs_file),
+        )
     return written
 
 
@@ -122,6 +170,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"{name}/{file}: {size / 1e6:.2f} MB")
             total += size
     print(f"total {total / 1e6:.2f} MB of {args.budget_mb:g} MB in {args.target}")
+    if args.target.resolve() == PACKAGED_WEIGHTS_DIR.resolve():
+        print(f"their SHA-256 pinned in {SPECS_FILE} (SHIPPED_SHA256)")
     return 0
 
 

@@ -529,3 +529,40 @@ def test_large_photos_take_one_lane_and_a_second_is_refused_at_once(dark_light_o
         )  # alone, it runs
     finally:
         dark_light_only.settings = settings
+
+
+# A large photo's memory: at the default limit (40 MP) one photo held 22 bytes a pixel of
+# numpy arrays at its peak (20 for a transparent one: its checkerboard preview in int64),
+# and a server in a 1.5 GiB memory limit was killed (issue 29, row 5); now 15.6 and 12.6.
+LARGE_PHOTO_BYTES_PER_PIXEL = 17
+
+
+@pytest.mark.parametrize("mode", ["blur", "transparent"])
+def test_a_large_photo_costs_at_most_17_bytes_a_pixel(dark_light_only, astronaut, tmp_path, mode):
+    """The photo handler from the upload to the files written (decode, network, edges,
+    composite, cutout, PNGs, preview), its peak traced by tracemalloc (numpy and OpenCV
+    arrays; Pillow's and LiteRT's own buffers are not traced): the photo (3 bytes a
+    pixel), its alpha (4), the composite (3) and cutout (4) and one working copy, with
+    per-pixel steps done in strips."""
+    import tracemalloc
+
+    from gradio_app.tabs.image import ImageRequests
+
+    height, width = 6000, 6000
+    photo = tmp_path / "large.jpg"
+    large = cv2.resize(astronaut[:, :, ::-1], (width, height), interpolation=cv2.INTER_LINEAR)
+    cv2.imwrite(str(photo), large, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    del large
+    requests = ImageRequests(dark_light_only, OutputFolder(tmp_path / "outputs"))
+    dark_light_only.matter(None)  # loaded before the measure
+    tracemalloc.start()
+    try:
+        files = requests.result_files(
+            str(photo), None, mode, compose.DEFAULT_COLOR, None, 15, "soft", "png", "best"
+        )
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert files.result.cutout.shape == (height, width, 4) and files.composite.is_file()
+    bytes_per_pixel = peak / (height * width)
+    assert bytes_per_pixel < LARGE_PHOTO_BYTES_PER_PIXEL, f"{bytes_per_pixel:.1f} bytes a pixel"

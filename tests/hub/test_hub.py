@@ -141,27 +141,24 @@ def hub_client(monkeypatch, tmp_path):
 
 @pytest.fixture(scope="session")
 def published(local_hub, random_weights_dir, tmp_path_factory):
-    """All three models (seeded random weights) pushed with `python -m humanmatting.hub.push`, once.
+    """Every model pushed with `python -m humanmatting.hub.push`, once: our shipped models from the
+    package's folders (what the spec table pins: any other file under their names is
+    refused by a pull), the others with seeded random weights.
 
     Returns {model: {"commit", "pins", "staged"}}; "staged" is `--dry-run`'s folder, which
     must be exactly what was uploaded.
     """
+    from humanmatting.weights import PACKAGED_WEIGHTS_DIR
+
     work = tmp_path_factory.mktemp("published")
     env = command_env(local_hub.upload.endpoint, work / "hf")
     result = {}
     for name in MODEL_SPECS:
+        source = PACKAGED_WEIGHTS_DIR if get_spec(name).shipped else random_weights_dir
         staged = work / "staged" / name
-        dry = run(
-            "humanmatting.hub.push",
-            name,
-            "--from",
-            random_weights_dir,
-            "--dry-run",
-            staged,
-            env=env,
-        )
+        dry = run("humanmatting.hub.push", name, "--from", source, "--dry-run", staged, env=env)
         assert dry.returncode == 0, dry.stderr
-        pushed = run("humanmatting.hub.push", name, "--from", random_weights_dir, env=env)
+        pushed = run("humanmatting.hub.push", name, "--from", source, env=env)
         assert pushed.returncode == 0, pushed.stderr
         commit = re.search(r"commit ([0-9a-f]{40})", pushed.stdout)[1]
         result[name] = {"commit": commit, "pins": pushed_pins(pushed.stdout), "staged": staged}
@@ -369,7 +366,8 @@ def test_push_pull_round_trip_gives_identical_bytes(local_hub, published, tmp_pa
 
         staged = {path.name for path in upload["staged"].iterdir()}
         assert {path.name for path in folder.iterdir()} == staged | {".gitattributes"}
-        assert {"config.json", "metadata.json", "model.weights.h5", "model.tflite"} <= staged
+        assert {"config.json", "metadata.json", "model.weights.h5"} <= staged
+        assert any(file.endswith(".tflite") for file in staged)
         for file in staged:
             assert (folder / file).read_bytes() == (upload["staged"] / file).read_bytes(), file
         assert upload["pins"]["sha256"] == {f: sha256_of(folder / f) for f in staged}
@@ -393,26 +391,26 @@ def test_push_pull_round_trip_gives_identical_bytes(local_hub, published, tmp_pa
 
 
 @pytest.mark.hub
-def test_push_to_a_branch_or_a_pull_request_leaves_main_alone(
-    local_hub, published, random_weights_dir, tmp_path
-):
+def test_push_to_a_branch_or_a_pull_request_leaves_main_alone(local_hub, published, tmp_path):
+    from humanmatting.weights import PACKAGED_WEIGHTS_DIR
+
     repo_id = get_spec("dark").hub_repo_id
     main_before = local_hub.repos.resolve(repo_id, "main")
     env = command_env(local_hub.upload.endpoint, tmp_path / "hf")
-    extra = shutil.copytree(random_weights_dir / "dark", tmp_path / "dark")
-    shutil.copyfile(extra / "model.tflite", extra / "model-fp16.tflite")
+    extra = shutil.copytree(PACKAGED_WEIGHTS_DIR / "dark", tmp_path / "dark")
+    shutil.copyfile(extra / "model-fp16.tflite", extra / "model.tflite")  # not shipped
 
     first = run(
         "humanmatting.hub.push", "dark", "--from", extra, "--revision", "experiment", env=env
     )
     assert first.returncode == 0, first.stderr
-    assert local_hub.repos.read(repo_id, "experiment", "model-fp16.tflite") is not None
-    (extra / "model-fp16.tflite").unlink()
+    assert local_hub.repos.read(repo_id, "experiment", "model.tflite") is not None
+    (extra / "model.tflite").unlink()
     second = run(
         "humanmatting.hub.push", "dark", "--from", extra, "--revision", "experiment", env=env
     )
     assert second.returncode == 0, second.stderr
-    assert local_hub.repos.read(repo_id, "experiment", "model-fp16.tflite") is None, "stale file"
+    assert local_hub.repos.read(repo_id, "experiment", "model.tflite") is None, "stale file"
 
     pr = run("humanmatting.hub.push", "dark", "--from", extra, "--create-pr", env=env)
     assert pr.returncode == 0, pr.stderr
@@ -425,10 +423,10 @@ def test_push_to_a_branch_or_a_pull_request_leaves_main_alone(
         "dark",
         "--revision",
         "experiment",
-        "--allow-unpinned",
         env=command_env(local_hub.olah.endpoint, tmp_path / "hf-pull"),
     )
     assert pulled.returncode == 0, pulled.stderr
+    assert "Verified" in pulled.stdout  # the shipped files again: pinned at every revision
     assert Path(pulled.stdout.strip().splitlines()[-1]).name == local_hub.repos.resolve(
         repo_id, "experiment"
     )
@@ -473,24 +471,87 @@ def test_pull_accepts_pinned_files_and_refuses_a_mismatch(
 def test_a_pull_that_no_pins_describe_is_refused_unless_asked_for(
     local_hub, published, hub_client, capsys
 ):
-    """Issue 29, row 8: a Hub serving dark's graph as dark-light's model-int8.tflite was
-    pulled with status 0 ("The spec table pins no files"), and the cached copy was then
-    used instead of the shipped weights."""
+    """Issue 29, row 8: a pull that no pins describe exited 0 ("The spec table pins no
+    files") and the cached copy was then used. lite0 is pinned by nothing (not published
+    by us): refused and removed unless asked for."""
     from humanmatting.hub.pull import main
 
+    assert not get_spec("lite0").sha256
     cache = hub_client(local_hub.olah.endpoint)
-    assert main(["dark-light"]) == 2
+    assert main(["lite0"]) == 2
     error = capsys.readouterr().err
-    assert "Refused humanmatting/humanmatting-dark-light" in error
+    assert "Refused humanmatting/humanmatting-lite0" in error
     assert "pins no SHA-256 for this model" in error and "--allow-unpinned" in error
-    snapshots = cache / "models--humanmatting--humanmatting-dark-light" / "snapshots"
-    assert not (snapshots / published["dark-light"]["commit"]).exists(), "refused: removed"
+    snapshots = cache / "models--humanmatting--humanmatting-lite0" / "snapshots"
+    assert not (snapshots / published["lite0"]["commit"]).exists(), "refused: removed"
     with pytest.raises(WeightsNotFoundError):  # so nothing resolves to it
-        resolve_model_folder(
-            "dark-light", download=False, settings=Settings(packaged_weights=False)
-        )
-    assert main(["dark-light", "--allow-unpinned"]) == 0
+        resolve_model_folder("lite0", download=False, settings=Settings(packaged_weights=False))
+    assert main(["lite0", "--allow-unpinned"]) == 0
     assert "SHA-256 of what was downloaded" in capsys.readouterr().out
+
+
+@pytest.mark.hub
+def test_a_hub_serving_another_graph_under_a_pinned_name_is_refused(local_hub, tmp_path):
+    """Issue 29, row 8: a Hub serving dark's graph as dark-light's model-int8.tflite was
+    pulled with status 0 and then used instead of the shipped weights. Our models are
+    pinned by the files the package ships (which push publishes): the shipped files pass,
+    any other file under a pinned name (or an extra file the runtime would load) is
+    refused in one line with status 2, from `hub.pull` and the CLI, also with
+    --allow-unpinned, and nothing is left in the cache."""
+    from humanmatting.weights import PACKAGED_WEIGHTS_DIR
+
+    spec = get_spec("dark-light")
+    assert spec.sha256 and spec.hub_revision is None  # pinned at every revision
+    push_env = command_env(local_hub.upload.endpoint, tmp_path / "push")
+    shipped = PACKAGED_WEIGHTS_DIR / "dark-light"
+    swapped = shutil.copytree(shipped, tmp_path / "swapped" / "dark-light")
+    shutil.copyfile(
+        PACKAGED_WEIGHTS_DIR / "dark" / "model-fp16.tflite", swapped / "model-int8.tflite"
+    )
+    extra = shutil.copytree(shipped, tmp_path / "extra" / "dark-light")
+    shutil.copyfile(
+        PACKAGED_WEIGHTS_DIR / "dark" / "model-fp16.tflite", extra / "model-fp16.tflite"
+    )
+    # Branches of the model's own repo, so that main (the other tests' upload) stays.
+    for branch, folder in (("shipped", shipped), ("swapped", swapped), ("extra", extra)):
+        pushed = run(
+            "humanmatting.hub.push",
+            "dark-light",
+            "--from",
+            folder,
+            "--revision",
+            branch,
+            env=push_env,
+        )
+        assert pushed.returncode == 0, pushed.stderr
+
+    hf_home = tmp_path / "pull"
+    pull_env = command_env(local_hub.olah.endpoint, hf_home)
+    good = run("humanmatting.hub.pull", "dark-light", "--revision", "shipped", env=pull_env)
+    assert good.returncode == 0, good.stderr
+    assert f"Verified {len(spec.sha256)} files against the SHA-256 pins" in good.stdout
+
+    cached = hf_home / "hub" / "models--humanmatting--humanmatting-dark-light" / "snapshots"
+    before = set(cached.iterdir())
+    cases = {
+        ("humanmatting.hub.pull", "swapped"): "model-int8.tflite has SHA-256",
+        ("humanmatting.cli", "swapped"): "model-int8.tflite has SHA-256",
+        (
+            "humanmatting.hub.pull",
+            "extra",
+        ): "holds model-fp16.tflite, which the spec table does not pin",
+    }
+    for (module, branch), reason in cases.items():
+        command = ["pull"] if module == "humanmatting.cli" else []
+        for allow in ([], ["--allow-unpinned"]):
+            result = run(module, *command, "dark-light", "--revision", branch, *allow, env=pull_env)
+            assert result.returncode == 2, (module, branch, allow, result.stdout)
+            # One line (beside huggingface_hub's progress bars), no traceback.
+            lines = [line for line in result.stderr.splitlines() if "error:" in line]
+            assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+            assert ": error: Refused humanmatting/humanmatting-dark-light@" in lines[0]
+            assert reason in lines[0] and "not the published" in lines[0]
+            assert set(cached.iterdir()) == before, "the refused download was removed"
 
 
 @pytest.mark.hub
@@ -569,10 +630,11 @@ def test_damaged_cache_is_refused_but_local_builds_are_not_checked(
     hub_client(local_hub.olah.endpoint)
     with_pins(monkeypatch, "night", upload["commit"], upload["pins"]["sha256"])
     folder = resolve_model_folder("night")  # downloaded and verified
-    blob = (folder / "model.tflite").resolve()
+    blob = (folder / "model-fp16.tflite").resolve()  # night's shipped LiteRT file
     blob.write_bytes(blob.read_bytes()[:-1] + b"!")
     with pytest.raises(
-        WeightsIntegrityError, match="model.tflite.*humanmatting.hub.pull night --force-download"
+        WeightsIntegrityError,
+        match="model-fp16.tflite.*humanmatting.hub.pull night --force-download",
     ):
         resolve_model_folder("night", download=False)
     # A folder you built yourself has nothing to be checked against: it is used as it is.
@@ -654,9 +716,12 @@ def test_original_dark_light_convert_push_pull_then_cli_library_and_keras(
     assert person[256:, 128:256].mean() > 0.9 and person[:64, :48].mean() < 0.1
 
 
-def run_card_snippets(card: ModelCard, photo: Path, workdir: Path, monkeypatch) -> dict:
+def run_card_snippets(
+    card: ModelCard, photo: Path, workdir: Path, monkeypatch, tolerance: float = 1e-3
+) -> dict:
     """Execute the card's plain-Keras and LiteRT code blocks as written, in `workdir` with
-    `photo` as photo.jpg; both must give the same (512, 384) person map."""
+    `photo` as photo.jpg; both must give the same (512, 384) person map (within
+    `tolerance`: an fp16 LiteRT file differs from Keras's float32 a little)."""
     monkeypatch.chdir(workdir)
     shutil.copyfile(photo, workdir / "photo.jpg")
     blocks = dict(
@@ -667,7 +732,7 @@ def run_card_snippets(card: ModelCard, photo: Path, workdir: Path, monkeypatch) 
     exec(blocks["LiteRT"], scopes["litert"])  # noqa: S102
     keras_person, litert_person = scopes["keras"]["person"], scopes["litert"]["person"]
     assert keras_person.shape == litert_person.shape == (512, 384)
-    assert np.abs(keras_person - litert_person).max() < 1e-3
+    assert np.abs(keras_person - litert_person).max() < tolerance
     return scopes
 
 
@@ -677,28 +742,33 @@ def test_card_usage_code_runs_for_an_rgb_model(
 ):
     hub_client(local_hub.olah.endpoint)
     card = ModelCard.load(published["night"]["staged"] / "README.md")
-    scopes = run_card_snippets(card, grace_hopper_path, tmp_path, monkeypatch)
+    assert 'hf_hub_download("humanmatting/humanmatting-night", "model-fp16.tflite")' in card.text
+    # night ships fp16 only: as tests/test_packaged_weights.py allows it against Keras.
+    scopes = run_card_snippets(card, grace_hopper_path, tmp_path, monkeypatch, tolerance=2e-2)
     assert scopes["keras"]["x"].shape == (1, 512, 384, 3)
 
 
 def pin_problems(spec) -> list[str]:
-    """What is wrong with a spec's Hub pins ([] when nothing). Pins apply to the pinned
-    commit only, so a branch name instead of a commit would make every download skip the
-    check; a commit without digests (or digests without a commit) checks nothing either."""
+    """What is wrong with a spec's Hub pins ([] when nothing). Digests without a revision
+    pin the files at every revision (our shipped models: the shipped files); with one, at
+    that commit only, so a branch name instead of a commit would make every download skip
+    the check, and a commit without digests checks nothing."""
     problems = []
     if spec.hub_revision is not None and not re.fullmatch(r"[0-9a-f]{40}", spec.hub_revision):
         problems.append(f"{spec.name}: hub_revision {spec.hub_revision!r} is not a commit")
-    if bool(spec.hub_revision) != bool(spec.sha256):
-        problems.append(f"{spec.name}: hub_revision and sha256 are set together or not at all")
+    if spec.hub_revision and not spec.sha256:
+        problems.append(f"{spec.name}: hub_revision without the SHA-256 of its files")
     for filename, digest in spec.sha256.items():
         if not re.fullmatch(r"[0-9a-f]{64}", digest):
             problems.append(f"{spec.name}: {filename}'s pin {digest!r} is not a SHA-256")
     return problems
 
 
-def test_spec_table_pins_name_one_commit_and_its_files():
-    """What humanmatting.hub.push prints is pasted here (none is yet: then no spec has pins)."""
+def test_spec_table_pins_are_well_formed_and_every_published_model_has_them():
+    """Our shipped models are pinned (tests/runtime/test_packaged_weights.py: by the shipped files);
+    revision pins are what humanmatting.hub.push prints."""
     assert [problem for spec in MODEL_SPECS.values() for problem in pin_problems(spec)] == []
+    assert all(spec.sha256 for spec in MODEL_SPECS.values() if spec.shipped)
 
 
 def test_the_pins_hub_push_prints_pass_the_check_and_broken_pins_do_not(random_weights_dir):
@@ -713,7 +783,6 @@ def test_the_pins_hub_push_prints_pass_the_check_and_broken_pins_do_not(random_w
     broken = {
         "a branch": dataclasses.replace(pinned, hub_revision="main"),
         "a commit without digests": dataclasses.replace(pinned, sha256={}),
-        "digests without a commit": dataclasses.replace(pinned, hub_revision=None),
         "a digest cut short": dataclasses.replace(pinned, sha256={"model.tflite": "0123abcd"}),
     }
     for case, spec_with_bad_pins in broken.items():

@@ -57,14 +57,16 @@ def hub_snapshot(random_weights_dir, tmp_path):
 def test_wrong_sha256_is_refused_and_the_right_one_loads(hub_snapshot, monkeypatch, capsys):
     tflite = hub_snapshot / "model.tflite"
     actual = sha256_of(tflite)
-    pin(monkeypatch, COMMIT, **{"model.tflite": "0" * 64})
+    # Every file pinned, as hub.push prints them (a loaded file without a pin is refused).
+    pinned = {path.name: sha256_of(path) for path in hub_snapshot.iterdir() if path.is_file()}
+    pin(monkeypatch, COMMIT, **{**pinned, "model.tflite": "0" * 64})
     with pytest.raises(WeightsIntegrityError, match=f"SHA-256 {actual}, expected 0{{64}}"):
         load_matter("dark-light", hub_snapshot)
     assert issubclass(WeightsIntegrityError, InvalidWeightsError)
     assert cli.main([str(tflite), "--model", "dark-light", "--weights", str(hub_snapshot)]) == 2
     assert "humanmatting.hub.pull dark-light --force-download" in capsys.readouterr().err
 
-    pin(monkeypatch, COMMIT, **{"model.tflite": actual})
+    pin(monkeypatch, COMMIT, **pinned)
     alpha = load_matter("dark-light", hub_snapshot).predict(np.zeros((8, 8), np.uint8)).alpha
     assert alpha.shape == (8, 8)
     # One flipped byte deep in the weights still loads and runs: only the pin catches it.

@@ -183,6 +183,47 @@ def test_ship_copies_the_runtime_files_and_records_their_hashes(export_dir, tmp_
     assert runtime <= 30e6
 
 
+def test_the_spec_table_pins_every_shipped_file_by_its_sha256():
+    """Issue 29, row 8: no model was pinned, so a pull had nothing to check. Our models are
+    the files shipped here, and push publishes those same files: each is pinned (at every
+    revision), and the pins equal the shipped files' SHA-256 (training.ship writes both)."""
+    for name in SHIPPED_MODELS:
+        spec = get_spec(name)
+        folder = PACKAGED_WEIGHTS_DIR / name
+        shipped = {path.name: weights_module.sha256_of(path) for path in folder.iterdir()}
+        assert spec.sha256 == shipped, name
+        assert spec.hub_revision is None
+        assert {FORMAT_FILE, *KERAS_FILES, TFLITE_FILES[spec.default_variant]} <= set(shipped)
+    assert weights_module.pins_apply(get_spec("dark-light"), "0" * 40)  # any revision
+    assert not weights_module.pins_apply(get_spec("dark-light"), "0" * 40, "someone/fork")
+
+
+def test_ship_writes_the_pins_of_what_it_ships(export_dir, tmp_path):
+    """Shipping into the package rewrites the spec table's pins from the shipped files; a
+    subset keeps the other models' pins; the file stays valid Python."""
+    import ast
+
+    from humanmatting import specs
+
+    specs_file = tmp_path / "specs.py"
+    shutil.copyfile(specs.__file__, specs_file)
+    target = tmp_path / "weights"
+    ship(export_dir, ("night",), budget_mb=30, target_dir=target, specs_file=specs_file)
+    ast.parse(specs_file.read_text())
+    namespace: dict = {}
+    exec(compile(specs_file.read_text(), str(specs_file), "exec"), namespace)
+    pins = namespace["SHIPPED_SHA256"]
+    night = target / "night"
+    assert pins["night"] == {p.name: weights_module.sha256_of(p) for p in night.iterdir()}
+    assert pins["night"] != specs.SHIPPED_SHA256["night"]  # random weights, not ours
+    assert pins["dark"] == specs.SHIPPED_SHA256["dark"]  # not shipped this time: kept
+    assert namespace["MODEL_SPECS"]["night"].sha256 == pins["night"]
+    # Into another folder (these tests), humanmatting/specs.py is left alone.
+    before = Path(specs.__file__).read_bytes()
+    ship(export_dir, ("dark",), budget_mb=30, target_dir=tmp_path / "elsewhere")
+    assert Path(specs.__file__).read_bytes() == before
+
+
 def test_ship_adds_fp32_files_smallest_first_only_within_the_budget(export_dir):
     defaults = sum(
         (export_dir / name / TFLITE_FILES[get_spec(name).default_variant]).stat().st_size

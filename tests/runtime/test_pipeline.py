@@ -29,7 +29,7 @@ from humanmatting.runtime import load_matter
 from humanmatting.video import AlphaSmoother, matte_frames
 from humanmatting.weights import PACKAGED_WEIGHTS_DIR
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 # Edges as the app names them, and the command line's --threshold 0.3.
 EDGE_SETTINGS = {"soft": None, "hard": 0.5, 0.3: 0.3}
 
