@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import math
 import tracemalloc
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from harness.paths import EXAMPLES_DIR
 from humanmatting import compose, refine
 from humanmatting.compose import DEFAULT_BLUR, DEFAULT_COLOR
 from humanmatting.pipeline import (
@@ -29,7 +29,6 @@ from humanmatting.runtime import load_matter
 from humanmatting.video import AlphaSmoother, matte_frames
 from humanmatting.weights import PACKAGED_WEIGHTS_DIR
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 # Edges as the app names them, and the command line's --threshold 0.3.
 EDGE_SETTINGS = {"soft": None, "hard": 0.5, 0.3: 0.3}
 
@@ -42,12 +41,12 @@ def matter():
 
 @pytest.fixture(scope="module")
 def photo() -> np.ndarray:
-    return load_rgb(EXAMPLES / "grace_hopper.jpg")
+    return load_rgb(EXAMPLES_DIR / "grace_hopper.jpg")
 
 
 @pytest.fixture(scope="module")
 def backdrop() -> np.ndarray:
-    return load_rgb(EXAMPLES / "astronaut.jpg")
+    return load_rgb(EXAMPLES_DIR / "astronaut.jpg")
 
 
 def composed_as_today(rgb, alpha, kind, threshold, clean, backdrop):
@@ -72,8 +71,8 @@ def test_a_photo_is_what_the_command_line_composed_for_every_background(
     alpha = matter.predict(photo, quality="best").alpha
     threshold = EDGE_SETTINGS[edges]
     for kind in BACKGROUND_KINDS:
-        background = Background.parse(kind, picture=EXAMPLES / "astronaut.jpg")
-        result = matte_photo(matter, EXAMPLES / "grace_hopper.jpg", background, edges)
+        background = Background.parse(kind, picture=EXAMPLES_DIR / "astronaut.jpg")
+        result = matte_photo(matter, EXAMPLES_DIR / "grace_hopper.jpg", background, edges)
         expected = composed_as_today(photo, alpha, kind, threshold, True, backdrop)
         assert result.picture.shape == expected.shape, kind
         np.testing.assert_array_equal(result.picture, expected, err_msg=kind)
