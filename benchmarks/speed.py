@@ -1,15 +1,17 @@
-"""Speed of dark-light against MediaPipe's selfie segmenter, and against this CPU's peak.
+"""Speed of our models against MediaPipe's selfie segmenter, and against this CPU's peak.
 
-    python -m benchmarks.speed --weights MODELS_DIR [--rounds 30] [--threads 1,2]
+    python -m benchmarks.speed --weights MODELS_DIR [--models dark-light,lite0] [--rounds 30]
 
-MODELS_DIR holds dark-light/ with model.tflite, model-fp16.tflite and model-int8.tflite
-(`python -m humanmatting.models.quantize MODELS_DIR/dark-light` makes the last two). The peer is
-read from ../shared/anchors/mediapipe-selfie-segmentation (or --mediapipe PATH).
+MODELS_DIR holds one folder per model (default dark-light/) with model.tflite,
+model-fp16.tflite and model-int8.tflite (`python -m humanmatting.models.quantize
+MODELS_DIR/NAME` makes the last two). The peer is read from
+../shared/anchors/mediapipe-selfie-segmentation (or --mediapipe PATH).
 
 In one process, interleaved (every round runs every configuration a few times, in a
 shuffled order, so that load from other processes spreads over all of them): MediaPipe at
-its 256x256 input, and dark-light (Keras, LiteRT fp32, fp16, int8) at 256x256 and at the
-aspect presets with a 512 long side, with 1 and 2 threads. Each call is a full
+its 256x256 input, and each model (Keras, LiteRT fp32, fp16, int8) at 256x256 and (with
+--all-sizes, the first model always) at the aspect presets with a 512 long side, with 1
+and 2 threads. Each call is a full
 `Matter.predict` on a photo of twice the network's size, so preprocessing (decode-free:
 RGB array -> gray -> resize -> float) and postprocessing (resize back, clip) are timed
 apart from the model. MediaPipe gets the same treatment (resize, scale to [0, 1]).
@@ -330,25 +332,31 @@ def summary(values: list[float]) -> dict[str, float]:
     }
 
 
-def build_rows(samples, sizes, threads, macs, peaks, mediapipe_macs):
+def build_rows(samples, models, sizes, threads, macs, peaks, mediapipe_macs):
     rows = []
     for count in threads:
         reference = statistics.median(samples[("mediapipe", count, (256, 256))].model)
         reference_p10 = float(np.percentile(samples[("mediapipe", count, (256, 256))].model, 10))
         for size in [None, *sizes]:
             entries = [("mediapipe", count, (256, 256))] if size is None else []
-            if size is not None:
-                entries += [(f"litert-{variant}", count, size) for variant in VARIANTS]
-                entries += [("keras", count, size)] if ("keras", count, size) in samples else []
+            for model_name in models if size is not None else ():
+                runtimes = [f"litert-{variant}" for variant in VARIANTS] + ["keras"]
+                candidates = [(f"{model_name}:{runtime}", count, size) for runtime in runtimes]
+                entries += [key for key in candidates if key in samples]
             for key in entries:
                 name, _, (height, width) = key
+                model_name = "MediaPipe selfie"
+                if name != "mediapipe":
+                    model_name, name = name.split(":", 1)
                 model = summary(samples[key].model)
                 dtype = "int8" if name.endswith("int8") else "fp32"
-                operations = mediapipe_macs if name == "mediapipe" else macs[(height, width)]
+                operations = (
+                    mediapipe_macs if name == "mediapipe" else macs[(model_name, height, width)]
+                )
                 bound = operations / (best_peak(peaks, dtype, count) * 1e9) * 1e3
                 rows.append(
                     {
-                        "model": "MediaPipe selfie" if name == "mediapipe" else "dark-light",
+                        "model": model_name,
                         "runtime": name,
                         "threads": count,
                         "size": f"{height}x{width}",
@@ -370,7 +378,7 @@ def build_rows(samples, sizes, threads, macs, peaks, mediapipe_macs):
 def markdown(rows, peaks, threads, command, machine, load, agreement) -> str:
     lines = [
         BEGIN,
-        "## Speed: dark-light against MediaPipe's selfie segmenter and this CPU's peak",
+        "## Speed: our models against MediaPipe's selfie segmenter and this CPU's peak",
         "",
         f"Command: `{command}`",
         "",
@@ -427,7 +435,7 @@ def markdown(rows, peaks, threads, command, machine, load, agreement) -> str:
             f"{row['gmac']:.2f} | {row['bound_ms']:.2f} ({row['bound_dtype']}) | "
             f"{row['times_bound']:.2f} ({row['times_bound_p10']:.2f}) |"
         )
-    if agreement:
+    if any(agreement.values()):
         lines += [
             "",
             "### Agreement of the variants with fp32 (from humanmatting.json)",
@@ -436,17 +444,18 @@ def markdown(rows, peaks, threads, command, machine, load, agreement) -> str:
             "IoU of alpha > 0.5 pooled over all pixels (per-view mean, min) and mean "
             "|alpha difference|.",
             "",
-            "| variant | graph | IoU | mean IoU | min IoU | mean abs diff |",
-            "| --- | --- | --- | --- | --- | --- |",
+            "| model | variant | graph | IoU | mean IoU | min IoU | mean abs diff |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
         ]
-        for variant, record in agreement.items():
-            for graph, figures in record.get("agreement_with_fp32", {}).items():
-                if isinstance(figures, dict):
-                    lines.append(
-                        f"| {variant} | {graph} | {figures['iou']:.4f} | "
-                        f"{figures['mean_iou']:.4f} | {figures['min_iou']:.4f} | "
-                        f"{figures['mean_abs_difference']:.4f} |"
-                    )
+        for model_name, variants in agreement.items():
+            for variant, record in variants.items():
+                for graph, figures in record.get("agreement_with_fp32", {}).items():
+                    if isinstance(figures, dict):
+                        lines.append(
+                            f"| {model_name} | {variant} | {graph} | {figures['iou']:.4f} | "
+                            f"{figures['mean_iou']:.4f} | {figures['min_iou']:.4f} | "
+                            f"{figures['mean_abs_difference']:.4f} |"
+                        )
     lines += ["", "![speed](benchmarks/speed.png)", "", END]
     return "\n".join(lines)
 
@@ -461,6 +470,11 @@ def write_section(path: Path, section: str) -> None:
     path.write_text(text)
 
 
+def _place(row: dict) -> str:
+    """A bar group's label: the model and its input size."""
+    return f"{row['model']}\n{row['size']}"
+
+
 def plot(rows, threads, path: Path) -> None:
     import matplotlib
 
@@ -473,10 +487,10 @@ def plot(rows, threads, path: Path) -> None:
     colours = dict(zip(runtimes, ("#4477aa", "#66ccee", "#228833", "#bbbbbb"), strict=True))
     for axis, count in zip(axes, threads, strict=True):
         ours = [row for row in rows if row["threads"] == count and row["runtime"] != "mediapipe"]
-        sizes = list(dict.fromkeys(row["size"] for row in ours))
+        sizes = list(dict.fromkeys(_place(row) for row in ours))
         width = 0.8 / len(runtimes)
         for index, runtime in enumerate(runtimes):
-            chosen = {row["size"]: row for row in ours if row["runtime"] == runtime}
+            chosen = {_place(row): row for row in ours if row["runtime"] == runtime}
             positions = [
                 i + (index - 1.5) * width for i, size in enumerate(sizes) if size in chosen
             ]
@@ -504,7 +518,7 @@ def plot(rows, threads, path: Path) -> None:
                     color=colours[runtime],
                 )
         for index, runtime in enumerate(runtimes):  # each bar's bound, as a black tick
-            chosen = {row["size"]: row for row in ours if row["runtime"] == runtime}
+            chosen = {_place(row): row for row in ours if row["runtime"] == runtime}
             positions = [
                 i + (index - 1.5) * width for i, size in enumerate(sizes) if size in chosen
             ]
@@ -531,12 +545,12 @@ def plot(rows, threads, path: Path) -> None:
         axis.set_xticks(range(len(sizes)), sizes, rotation=30)
         axis.set_yscale("log")
         axis.set_title(f"{count} thread{'s' if count > 1 else ''}")
-        axis.set_xlabel("network input (height x width)")
+        axis.set_xlabel("model, network input (height x width)")
         axis.grid(axis="y", which="both", alpha=0.3)
     axes[0].set_ylabel("model time per frame, ms (median, p10-p90)")
     handles, labels = axes[-1].get_legend_handles_labels()
     figure.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=9)
-    figure.suptitle("dark-light per-frame model time vs MediaPipe selfie segmenter and CPU peak")
+    figure.suptitle("Per-frame model time vs MediaPipe selfie segmenter and CPU peak")
     figure.tight_layout(rect=(0, 0.06, 1, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=110)
@@ -544,7 +558,15 @@ def plot(rows, threads, path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--weights", type=Path, required=True, help="folder holding dark-light/")
+    parser.add_argument(
+        "--weights", type=Path, required=True, help="folder holding a folder per model"
+    )
+    parser.add_argument(
+        "--models", default="dark-light", help="comma-separated; the first at every size"
+    )
+    parser.add_argument(
+        "--all-sizes", action="store_true", help="every model at every size, not only 256x256"
+    )
     parser.add_argument("--mediapipe", type=Path, default=DEFAULT_MEDIAPIPE)
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--calls", type=int, default=5, help="calls per configuration per round")
@@ -561,15 +583,17 @@ def main(argv: list[str] | None = None) -> int:
     from humanmatting.weights import resolve_model_folder
 
     threads = [int(count) for count in args.threads.split(",")]
-    folder = resolve_model_folder("dark-light", args.weights, download=False)
-    missing = [TFLITE_FILES[v] for v in VARIANTS if not (folder / TFLITE_FILES[v]).is_file()]
-    if missing:
-        print(
-            f"error: {folder} lacks {missing}; "
-            f"run: python -m humanmatting.models.quantize {folder}",
-            file=sys.stderr,
-        )
-        return 2
+    models = [name.strip() for name in args.models.split(",") if name.strip()]
+    folders = {name: resolve_model_folder(name, args.weights, download=False) for name in models}
+    for folder in folders.values():
+        missing = [TFLITE_FILES[v] for v in VARIANTS if not (folder / TFLITE_FILES[v]).is_file()]
+        if missing:
+            print(
+                f"error: {folder} lacks {missing}; "
+                f"run: python -m humanmatting.models.quantize {folder}",
+                file=sys.stderr,
+            )
+            return 2
     if not args.mediapipe.is_file():
         print(
             f"error: MediaPipe model not found at {args.mediapipe} (--mediapipe)", file=sys.stderr
@@ -580,9 +604,16 @@ def main(argv: list[str] | None = None) -> int:
     probes = {
         (dtype, count): MatmulProbe(count, dtype) for dtype in ("fp32", "int8") for count in threads
     }
-    sizes = network_sizes()
-    keras_model = load_keras_model(folder)
-    macs = {size: count_multiply_accumulates(keras_model, *size) for size in sizes}
+    all_sizes = network_sizes()
+    model_sizes = {
+        name: all_sizes if index == 0 or args.all_sizes else [(256, 256)]
+        for index, name in enumerate(models)
+    }
+    macs = {}
+    for name, folder in folders.items():
+        keras_model = load_keras_model(folder)
+        for size in model_sizes[name]:
+            macs[(name, *size)] = count_multiply_accumulates(keras_model, *size)
     mediapipe_macs = tflite_multiply_accumulates(args.mediapipe)
 
     pipelines, frames = {}, {}
@@ -592,27 +623,30 @@ def main(argv: list[str] | None = None) -> int:
             MediaPipePipeline(args.mediapipe, count),
             photo_frame((256, 256)),
         )
-        for variant in VARIANTS:
-            matter = load_matter(
-                "dark-light", folder, threads=count, download=False, variant=variant
-            )
-            for size in sizes:
-                key = (f"litert-{variant}", count, size)
-                pipelines[key], frames[key] = MatterPipeline(matter, size), photo_frame(size)
+        for name, folder in folders.items():
+            for variant in VARIANTS:
+                matter = load_matter(name, folder, threads=count, download=False, variant=variant)
+                for size in model_sizes[name]:
+                    key = (f"{name}:litert-{variant}", count, size)
+                    pipelines[key], frames[key] = MatterPipeline(matter, size), photo_frame(size)
     if not args.no_keras:
         from humanmatting.models.keras_backend import KerasBackend
 
-        matter = load_matter("dark-light", folder, backend=KerasBackend, download=False)
-        for size in sizes:
-            key = ("keras", max(threads), size)
-            pipelines[key], frames[key] = MatterPipeline(matter, size), photo_frame(size)
+        for name, folder in folders.items():
+            matter = load_matter(name, folder, backend=KerasBackend, download=False)
+            for size in model_sizes[name]:
+                key = (f"{name}:keras", max(threads), size)
+                pipelines[key], frames[key] = MatterPipeline(matter, size), photo_frame(size)
     print(f"timing {len(pipelines)} configurations ...", file=sys.stderr, flush=True)
     samples = run_interleaved(pipelines, frames, args.rounds, args.calls, probes)
     load_end = os.getloadavg()[0]
     peaks = measure_peaks(threads, probes)
 
-    rows = build_rows(samples, sizes, threads, macs, peaks, mediapipe_macs)
-    description = json.loads((folder / FORMAT_FILE).read_text())
+    rows = build_rows(samples, models, all_sizes, threads, macs, peaks, mediapipe_macs)
+    description = {
+        name: json.loads((folder / FORMAT_FILE).read_text()).get("quantization", {})
+        for name, folder in folders.items()
+    }
     command = "python -m benchmarks.speed " + " ".join(argv if argv is not None else sys.argv[1:])
     section = markdown(
         rows,
@@ -621,7 +655,7 @@ def main(argv: list[str] | None = None) -> int:
         command,
         machine,
         (load_start, load_end),
-        description.get("quantization", {}),
+        description,
     )
     write_section(args.out, section)
     plot(rows, threads, args.plot)

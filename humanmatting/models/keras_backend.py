@@ -1,4 +1,4 @@
-"""The Keras backend of `humanmatting.load_matter(..., backend="keras")`: the Keras 3
+"""The Keras backend of `humanmatting.load_matter(..., backend=KerasBackend)`: the Keras 3
 model of a model folder, loaded with safe_mode. Needs the [keras] extra."""
 
 from __future__ import annotations

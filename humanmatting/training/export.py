@@ -45,15 +45,16 @@ def check_images(count: int = 2, seed: int = 0) -> list[np.ndarray]:
 
 def compare_with_folder(trained, model_name: str, folder: Path, images=None) -> dict[str, float]:
     """Max |p_exported - p_trained| over check images, for the Keras and LiteRT backends."""
+    from humanmatting.models.keras_backend import KerasBackend
     from humanmatting.runtime import load_matter
 
     spec = get_spec(model_name)
     images = images if images is not None else check_images()
     worst = {}
-    for backend in ("keras", "litert"):
+    for backend, runner in (("keras", KerasBackend), ("litert", "litert")):
         # fp32 explicitly: the int8 default variant is measured apart (quantize agreement).
         matter = load_matter(
-            spec.name, weights=folder, backend=backend, download=False, variant="fp32"
+            spec.name, weights=folder, backend=runner, download=False, variant="fp32"
         )
         difference = 0.0
         for rgb, size in zip(images, CHECK_SIZES, strict=False):
