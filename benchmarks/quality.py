@@ -65,7 +65,8 @@ SHARED_DIR = REPO_ROOT.parent / "shared"
 DEFAULT_SETS = ("eg1800", "viton", "ccp", "idphoto", "coco128")
 DEFAULT_SWEEP_SETS = ("eg1800", "ccp")
 DEFAULT_SIZES = (160, 224, 256, 320, 384, 448, 512)
-OUR_MODELS = SHIPPED_MODELS
+# The shipped models and ours not shipped yet (skipped with a line where --weights lacks them).
+OUR_MODELS = tuple(dict.fromkeys((*SHIPPED_MODELS, "lite0")))
 ORIGINAL_KEY, ORIGINAL_LABEL = "original", "author's dark-light (2020)"
 MEDIAPIPE_KEY, MEDIAPIPE_LABEL = "mediapipe", "MediaPipe selfie segmenter"
 MEDIAPIPE_FILE = Path("mediapipe-selfie-segmentation") / "selfie_segmentation.tflite"
@@ -88,6 +89,7 @@ COLOURS = {
     "night": "#4477aa",
     "dark": "#228833",
     "dark-light": "#aa3377",
+    "lite0": "#66ccee",
     ORIGINAL_KEY: "#ccbb44",
     MEDIAPIPE_KEY: "#ee6677",
 }
@@ -729,7 +731,7 @@ def targets(summary, sweep_summary, best: str | None, labels: dict) -> list[tupl
     rows = []
     eg = summary.get("eg1800", {})
     original = eg.get(ORIGINAL_KEY)
-    for model in OUR_MODELS:
+    for model in [name for name in OUR_MODELS if name in eg]:
         mine = eg.get(model)
         measured = (
             f"{mine['person_iou']:.4f} vs {original['person_iou']:.4f}"
@@ -1064,7 +1066,9 @@ def parse_names(text: str) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--weights", type=Path, help="folder holding night/, dark/, dark-light/")
+    parser.add_argument(
+        "--weights", type=Path, help="folder holding night/, dark/, dark-light/, lite0/"
+    )
     parser.add_argument("--variant", choices=("fp32", "fp16", "int8"), help="of our models")
     parser.add_argument("--original", type=Path, help="model folder of the author's dark-light")
     parser.add_argument("--original-cache", type=Path, default=DEFAULT_ORIGINAL_CACHE)
