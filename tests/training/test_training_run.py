@@ -123,6 +123,7 @@ def test_resume_continues_the_run_with_its_optimizer_state(run, data_dir, tmp_pa
 @pytest.mark.slow
 @pytest.mark.training
 def test_export_equals_the_trained_model_in_keras_and_tflite(run, data_dir, tmp_path):
+    from humanmatting.models.keras_backend import KerasBackend
     from humanmatting.training.export import export_model
     from humanmatting.training.networks import load_checkpoint
 
@@ -142,7 +143,7 @@ def test_export_equals_the_trained_model_in_keras_and_tflite(run, data_dir, tmp_
     expected = alpha_to_size(
         np.asarray(trained(prepare_input(rgb, 1, size), training=False))[0, ..., 1], height, width
     )
-    for backend, tolerance in (("keras", 1e-4), ("litert", 1e-4)):
+    for backend, tolerance in ((KerasBackend, 1e-4), ("litert", 1e-4)):
         matter = load_matter("dark-light", weights=folder, backend=backend, download=False)
         # The network's matte, stretched (refinement is tests/runtime/test_refine.py's).
         np.testing.assert_allclose(
