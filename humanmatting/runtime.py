@@ -428,6 +428,20 @@ def verify_recorded_digest(model_path: Path, description: FolderDescription) -> 
         )
 
 
+def _check_backend(backend: str | BackendFactory) -> None:
+    if not (backend in BACKENDS or callable(backend)):
+        hint = (
+            "; pass backend=KerasBackend (from humanmatting.models.keras_backend, the [keras] "
+            "extra) for the Keras model"
+            if backend == "keras"
+            else ""
+        )
+        raise ValueError(
+            f"backend must be {' or '.join(map(repr, BACKENDS))} or a backend factory, "
+            f"not {backend!r}{hint}"
+        )
+
+
 def load_matter(
     name: str = DEFAULT_MODEL,
     weights: str | os.PathLike | None = None,
@@ -451,17 +465,7 @@ def load_matter(
     recently used dropped first). `settings` (default: read from the environment now) says
     where weights come from and how large an input may be.
     """
-    if not (backend in BACKENDS or callable(backend)):
-        hint = (
-            "; pass backend=KerasBackend (from humanmatting.models.keras_backend, the [keras] "
-            "extra) for the Keras model"
-            if backend == "keras"
-            else ""
-        )
-        raise ValueError(
-            f"backend must be {' or '.join(map(repr, BACKENDS))} or a backend factory, "
-            f"not {backend!r}{hint}"
-        )
+    _check_backend(backend)
     base_name, suffix = split_variant(name)
     if suffix is not None and base_name in MODEL_SPECS:
         raise ValueError(
@@ -470,6 +474,26 @@ def load_matter(
     spec = get_spec(name)
     settings = settings or Settings.from_env()
     folder = resolve_model_folder(spec.name, weights, download=download, settings=settings)
+    return open_matter(spec.name, folder, backend, threads, max_shapes, variant, settings)
+
+
+def open_matter(
+    name: str,
+    folder: str | os.PathLike,
+    backend: str | BackendFactory = "litert",
+    threads: int | None = None,
+    max_shapes: int = 8,
+    variant: str | None = None,
+    settings: Settings | None = None,
+) -> Matter:
+    """Load model `name` from `folder`, a model folder that `resolve_model_folder` found
+    already (so it is looked up and checked against its pins once): what an edge that
+    resolves the weights before it checks its other inputs (the CLI, the app's registry)
+    calls. See load_matter for the arguments."""
+    _check_backend(backend)
+    spec = get_spec(name)
+    settings = settings or Settings.from_env()
+    folder = Path(folder)
     # humanmatting.json: a known format version, this model, its channels, raw 0..255 input.
     description = FolderDescription.load(folder, spec)
     if backend == "litert":

@@ -15,16 +15,17 @@ import math
 import os
 import sys
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from humanmatting import compose, refine
+from humanmatting import refine
 from humanmatting.command import OneLineParser
-from humanmatting.compose import BACKGROUNDS, DEFAULT_BACKGROUND, DEFAULT_BLUR, DEFAULT_COLOR, MATTE
+from humanmatting.compose import DEFAULT_BACKGROUND, DEFAULT_BLUR, DEFAULT_COLOR
 from humanmatting.files import atomic_path
+from humanmatting.pipeline import BACKGROUND_KINDS, Background, Edges, matte_photo
 from humanmatting.preprocess import (
     IMAGE_SUFFIXES,
     MAX_LONG_SIDE,
@@ -34,12 +35,12 @@ from humanmatting.preprocess import (
     load_rgb,
 )
 from humanmatting.specs import DEFAULT_MODEL, MODEL_SPECS, QUALITIES
-from humanmatting.video import AlphaSmoother, is_video_path, process_video
+from humanmatting.video import is_video_path, matte_frames, process_video
 
 SUMMARY = "cut people out of an image, a folder, a video or the camera (the default)"
 STOPPED_NOTE = "; no partial output was left"
-# The app's vocabulary (compose.BACKGROUNDS, plus the matte itself) and its default.
-MODES = (*BACKGROUNDS, MATTE)
+# The app's vocabulary (pipeline.BACKGROUND_KINDS) and its default.
+MODES = BACKGROUND_KINDS
 
 
 def number_in(low: float, high: float, whole: bool = False, low_open: bool = False):
@@ -185,36 +186,6 @@ def default_output(input_path: str, mode: str, video: bool) -> Path:
     return path.with_name(f"{path.stem}-{mode}{'.mp4' if video else '.png'}")
 
 
-def frame_renderer(
-    args: argparse.Namespace, background, still: bool = True
-) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-    """RGB frame + alpha -> output picture for the chosen mode. Foreground colours for
-    stills (as the app; --no-decontaminate: none); frames of videos and the camera go
-    without, as the app's, since they cost more than the network per 720p frame."""
-    threshold, clean = args.threshold, args.decontaminate and still
-    if args.mode == "matte":
-        return lambda rgb, alpha: compose.matte_image(alpha, threshold)
-    if args.mode == "transparent":
-        return lambda rgb, alpha: compose.cutout(rgb, alpha, threshold, clean)
-    if args.mode == "blur":
-        return lambda rgb, alpha: compose.blur_background(rgb, alpha, args.blur, threshold, clean)
-    return lambda rgb, alpha: compose.replace_background(rgb, alpha, background, threshold, clean)
-
-
-def matte_alpha(matter, rgb: np.ndarray, args: argparse.Namespace, still: bool) -> np.ndarray:
-    """The alpha of one picture with the command line's quality options (--hq: stills)."""
-    quality = args.quality or ("best" if still else "fast")
-    alpha = matter.predict(rgb, long_side=args.long_side, quality=quality, refine=args.refine).alpha
-    if args.hq and still:
-        alpha = refine.hq_matte(rgb, alpha, seconds=args.hq_seconds, progress=not args.quiet)
-    return alpha
-
-
-def _video_frame(picture: np.ndarray) -> np.ndarray:
-    """Videos are RGB: the matte as gray."""
-    return np.dstack([picture] * 3) if picture.ndim == 2 else picture
-
-
 def check_image_output(output: Path, alpha: bool) -> None:
     """Refuse an output name that cannot hold the result (an RGBA cutout when `alpha`)."""
     suffix = output.suffix.lower()
@@ -246,7 +217,7 @@ def folder_outputs(images: list[Path], output_dir: Path) -> list[Path]:
     ]
 
 
-def run_folder(args, matter, render, folder: Path, output_dir: Path) -> list[str]:
+def run_folder(args, matte, folder: Path, output_dir: Path) -> list[str]:
     """Matte every image in `folder` into `output_dir`; returns one line per skipped file."""
     from tqdm.auto import tqdm
 
@@ -265,8 +236,7 @@ def run_folder(args, matter, render, folder: Path, output_dir: Path) -> list[str
     bar = tqdm(images, unit="image", disable=args.quiet, desc=folder.name)
     for path, output in zip(bar, folder_outputs(images, output_dir), strict=True):
         try:
-            rgb = load_rgb(path, matter.settings.max_pixels)
-            save_picture(render(rgb, matte_alpha(matter, rgb, args, still=True)), output)
+            save_picture(matte(path), output)
         except InvalidImageError as error:
             skipped.append(f"{path.name}: {error}")
             bar.write(f"humanmatting: skipped {path.name}: {error}", file=sys.stderr)
@@ -298,9 +268,28 @@ def check_output_folder(output: Path) -> None:
         )
 
 
+def chosen_background(args: argparse.Namespace) -> Background:
+    """The background the options name, checked before the (slower) model load: a typo in
+    a colour or a missing picture fails fast."""
+    picture = color = None
+    if args.mode == "color":
+        color = args.background
+    elif args.mode == "image":
+        picture = args.background
+        if picture is None:
+            raise ValueError(
+                "--mode image needs --background PICTURE: the picture to put behind the person."
+            )
+        if not Path(picture).is_file():
+            raise InvalidImageError(
+                f"--mode image needs --background PICTURE; no such file: {picture}"
+            )
+    return Background.parse(args.mode, color, picture, args.blur)
+
+
 def run(args: argparse.Namespace) -> tuple[Path, list[str]]:
     """Do what the command line asks; returns the output path and any skipped files."""
-    from humanmatting.runtime import load_matter, split_variant
+    from humanmatting.runtime import open_matter, split_variant
     from humanmatting.specs import get_spec
     from humanmatting.weights import resolve_model_folder
 
@@ -311,19 +300,7 @@ def run(args: argparse.Namespace) -> tuple[Path, list[str]]:
         raise ValueError(
             f"--gray needs a grayscale model, and {args.model!r} is RGB; use dark or dark-light."
         )
-    background = args.background
-    if args.mode == "color":  # checked before the (slower) model load: typos fail fast
-        background = compose.parse_color(background or DEFAULT_COLOR)
-    elif args.mode == "image":
-        if background is None:
-            raise ValueError(
-                "--mode image needs --background PICTURE: the picture to put behind the person."
-            )
-        if not Path(background).is_file():
-            raise InvalidImageError(
-                f"--mode image needs --background PICTURE; no such file: {background}"
-            )
-        background = load_rgb(background, settings.max_pixels)
+    background = chosen_background(args).load(settings.max_pixels)
     folder = Path(args.input).is_dir()
     camera = args.input.isdigit() and not Path(args.input).exists()
     video = camera or is_video_path(args.input)
@@ -345,33 +322,51 @@ def run(args: argparse.Namespace) -> tuple[Path, list[str]]:
     rgb = None
     if not folder and not video:
         check_image_output(output, args.mode == "transparent")
-        rgb = load_rgb(args.input, settings.max_pixels)
+        rgb = load_rgb(args.input, settings.max_pixels)  # the photo's one decoding
     backend = args.backend
     if backend == "keras":  # the [keras] extra: a missing TensorFlow is one line naming it
         from humanmatting.models.keras_backend import KerasBackend
 
         backend = KerasBackend
-    matter = load_matter(model, weights, backend=backend, variant=variant, settings=settings)
-    render = frame_renderer(args, background, still=bool(folder) or rgb is not None)
-
-    if folder:
-        return output, run_folder(args, matter, render, Path(args.input), output)
-    if rgb is not None:
-        alpha = matte_alpha(matter, rgb, args, still=True)
-        save_picture(render(rgb, alpha), output)
+    matter = open_matter(model, weights, backend, variant=variant, settings=settings)
+    if video:
+        frames = matte_frames(
+            matter,
+            background,
+            edges(args),
+            args.smooth,
+            args.quality or "fast",
+            args.long_side,
+            args.refine,
+        )
+        source = int(args.input) if camera else args.input
+        process_video(source, output, frames, args.max_frames, progress=not args.quiet)
         return output, []
 
-    smoother = AlphaSmoother(args.smooth) if args.smooth else None
+    def matte(image) -> np.ndarray:
+        return matte_photo(
+            matter,
+            image,
+            background,
+            edges(args),
+            foreground_colors=args.decontaminate,
+            quality=args.quality or "best",
+            long_side=args.long_side,
+            refine=args.refine,
+            hq=args.hq,
+            hq_seconds=args.hq_seconds,
+            progress=not args.quiet,
+        ).picture
 
-    def matte_frame(rgb: np.ndarray) -> np.ndarray:
-        alpha = matte_alpha(matter, rgb, args, still=False)
-        if smoother is not None:
-            alpha = smoother(alpha)
-        return _video_frame(render(rgb, alpha))
-
-    source = int(args.input) if camera else args.input
-    process_video(source, output, matte_frame, args.max_frames, progress=not args.quiet)
+    if folder:
+        return output, run_folder(args, matte, Path(args.input), output)
+    save_picture(matte(rgb), output)
     return output, []
+
+
+def edges(args: argparse.Namespace) -> Edges:
+    """The edges the options ask for: soft, or hard at --threshold."""
+    return "soft" if args.threshold is None else args.threshold
 
 
 @contextlib.contextmanager
