@@ -69,7 +69,7 @@ import numpy as np
 
 from benchmarks.outputs import OUT_DIR, TrackedFolderError, check_untracked_folder, shown_path
 from humanmatting import compose, refine
-from humanmatting.app.serving import PNG_OPTIONS
+from humanmatting.app.outputs import PNG_OPTIONS
 from humanmatting.preprocess import (
     alpha_to_size,
     load_rgb,

@@ -80,11 +80,6 @@ def soft_edge_colors(
     return None if threshold is not None else refine.edge_colors(rgb, alpha)
 
 
-# Deprecated: the old name, which said the same as refine.edge_colors for something else.
-# Kept for gradio_app.serving and humanmatting.cli until they call humanmatting.pipeline.
-edge_colors = soft_edge_colors
-
-
 def _chosen_edge_colors(rgb, alpha, threshold, decontaminate) -> EdgeColors | None:
     """`decontaminate`: True estimates the colours, an EdgeColors is used as it is, False or
     None keeps the photo's own."""
@@ -207,8 +202,3 @@ def overlay_mask(
 def matte_picture(alpha: np.ndarray, threshold: float | None = None) -> np.ndarray:
     """HxW uint8: the matte as an 8-bit grayscale picture (what "matte" outputs show)."""
     return np.clip(harden(alpha, threshold) * 255 + 0.5, 0, 255).astype(np.uint8)
-
-
-# Deprecated: the old name, easily confused with the app's serving.matte_image (which
-# mattes a whole photo). Kept for humanmatting.cli and gradio_app until they are rewired.
-matte_image = matte_picture

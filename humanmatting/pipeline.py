@@ -304,6 +304,7 @@ def matte_photo(
     hq_seconds: float = HQ_SECONDS,
     progress: bool = False,
     smoother: AlphaFunction | None = None,
+    prediction: Prediction | None = None,
 ) -> MattedPhoto:
     """Matte a photo or a frame with `matter` and put the person in front of `background`.
 
@@ -314,7 +315,8 @@ def matte_photo(
     the [hq] extra), with a progress bar when `progress`. `smoother`: applied to the alpha
     before rendering (a video's AlphaSmoother). `foreground_colors`: the person's own
     colours in the soft edge (photos: yes; frames go without, as they cost more than the
-    network per 720p frame).
+    network per 720p frame). `prediction`: this image's, kept from before (the app's
+    cache of mattes): the network does not run again, only what follows it.
 
     A bad edges value, background picture or image fails before the model runs.
     """
@@ -322,7 +324,13 @@ def matte_photo(
     max_pixels = matter.settings.max_pixels
     background = background.load(max_pixels)
     rgb = load_rgb(image, max_pixels)
-    prediction = matter.predict(rgb, long_side=long_side, quality=quality, refine=refine)
+    if prediction is None:
+        prediction = matter.predict(rgb, long_side=long_side, quality=quality, refine=refine)
+    elif prediction.alpha.shape != rgb.shape[:2]:
+        raise ValueError(
+            f"The prediction kept is {prediction.alpha.shape[1]}x{prediction.alpha.shape[0]}; "
+            f"the image is {rgb.shape[1]}x{rgb.shape[0]}: it is another image's."
+        )
     alpha = prediction.alpha
     if hq:
         alpha = hq_matte(rgb, alpha, seconds=hq_seconds, progress=progress)

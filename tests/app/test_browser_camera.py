@@ -288,7 +288,7 @@ def agreement(shots: list[dict], expected: list[np.ndarray]) -> tuple[list[float
 def test_the_browsers_matte_equals_the_servers(context, app, long_side):
     """Each model on several frames of real photos: the frame the page matted, matted by
     the server's own code at the same network size, as its camera stream does
-    (serving.StreamSession: Matter.predict with the "fast" refinement); and with the
+    (stream.StreamSession: Matter.predict with the "fast" refinement); and with the
     page's "Refine edges" cleared, the network's matte (Matter.predict, refine=False)."""
     page = open_webcam_tab(context, app)
     wait_until_camera_ready(page)
@@ -343,7 +343,7 @@ def test_backgrounds_are_composed_like_the_servers(context, app):
     configure(page, model="dark-light", size=320, smoothing=False, background="matte")
     shot = snapshot(page)
     shown = shot["shown"]
-    expected = compose.matte_image(shot["alpha"])
+    expected = compose.matte_picture(shot["alpha"])
     assert np.abs(shown[:, :, 0].astype(int) - expected).mean() < 2.0
     page.screenshot(path=str(ARTIFACTS / "webcam-browser-matte.png"), full_page=True)
 

@@ -29,7 +29,7 @@ from humanmatting.runtime import load_matter
 from humanmatting.video import AlphaSmoother, matte_frames
 from humanmatting.weights import PACKAGED_WEIGHTS_DIR
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 # Edges as the app names them, and the command line's --threshold 0.3.
 EDGE_SETTINGS = {"soft": None, "hard": 0.5, 0.3: 0.3}
 
@@ -51,8 +51,8 @@ def backdrop() -> np.ndarray:
 
 
 def composed_as_today(rgb, alpha, kind, threshold, clean, backdrop):
-    """What cli.frame_renderer and serving.render did for one background kind: the compose
-    functions called directly."""
+    """What the CLI's frame_renderer and the app's serving.render did for one background
+    kind (before both called the pipeline): the compose functions called directly."""
     if kind == "matte":
         return compose.matte_picture(alpha, threshold)
     if kind == "transparent":
@@ -102,6 +102,16 @@ def test_quality_long_side_and_refine_reach_the_model(matter, photo):
     assert fast.prediction.input_size == matter.input_size(*photo.shape[:2], 192, "fast")
     plain = matte_photo(matter, photo, Background("matte"), refine=False)
     np.testing.assert_array_equal(plain.alpha, matter.predict(photo, refine=False).alpha)
+
+
+def test_a_kept_prediction_skips_the_network_and_must_be_this_photos(matter, photo, monkeypatch):
+    first = matte_photo(matter, photo, Background("blur"))
+    monkeypatch.setattr(matter, "predict", lambda *args, **kwargs: pytest.fail("ran again"))
+    again = matte_photo(matter, photo, Background("color"), prediction=first.prediction)
+    assert again.prediction is first.prediction
+    np.testing.assert_array_equal(again.picture, render(photo, first.alpha, Background("color")))
+    with pytest.raises(ValueError, match="another image's"):
+        matte_photo(matter, photo[:64, :64], prediction=first.prediction)
 
 
 def test_a_new_background_renders_from_the_same_matte_estimating_colours_once(

@@ -1,7 +1,7 @@
 """The Image tab: the photo and the examples, the result beside it, the settings after.
 
 Every change of a setting re-renders from the matte already computed for the photo
-(serving.MATTES); only a new photo or model runs the network.
+(caches.MATTES); only a new photo or model runs the network.
 """
 
 from __future__ import annotations
@@ -13,10 +13,13 @@ from typing import NamedTuple
 
 import gradio as gr
 
-from humanmatting.app import controls, serving
+from humanmatting.app import controls, photos
 from humanmatting.app.components import Radio, UploadedImage
 from humanmatting.app.errors import USER_ERRORS, answers_errors, user_error
-from humanmatting.app.serving import PHOTO_CONCURRENCY, ModelRegistry, OutputFolder
+from humanmatting.app.limits import PHOTO_CONCURRENCY
+from humanmatting.app.outputs import OutputFolder, checkerboard_preview, download_name
+from humanmatting.app.registry import ModelRegistry
+from humanmatting.compose import DEFAULT_BACKGROUND, DEFAULT_BLUR, DEFAULT_COLOR
 
 OUTPUT_HEIGHT = 360
 NO_PERSON = (
@@ -45,7 +48,7 @@ SCROLL_TO_RESULT_JS = """
 
 @dataclass
 class ResultFiles:
-    result: serving.ImageResult
+    result: photos.ImageResult
     cutout: Path  # RGBA PNG
     composite: Path  # on the chosen background, in the chosen format
     matte: Path  # PNG
@@ -53,7 +56,7 @@ class ResultFiles:
     shown: Path  # what the before/after slider shows: a transparent one over a checkerboard
 
 
-def readout_html(result: serving.ImageResult) -> str:
+def readout_html(result: photos.ImageResult) -> str:
     """The result's line in a visitor's words, the details behind it on demand."""
     line, details = result.readout()
     return (
@@ -74,10 +77,10 @@ class ImageRequests:
     ) -> ResultFiles:
         """Matte the photo and write its files."""
         background = controls.background_of(mode, color, background_image, blur)
-        result = serving.matte_image(self.registry, image, model, background, edges, quality)
+        result = photos.matte_image(self.registry, image, model, background, edges, quality)
         folder = self.outputs.new_dir()
         note = ""
-        cutout_name = serving.download_name(image, "transparent")
+        cutout_name = download_name(image, "transparent")
         cutout = self.outputs.png(result.cutout, cutout_name, folder)
         if mode == "transparent" and image_format == "jpeg":
             image_format = "png"
@@ -85,15 +88,13 @@ class ImageRequests:
         if mode == "transparent" and image_format == "png":
             composite = cutout
         else:
-            name = serving.download_name(image, mode)
+            name = download_name(image, mode)
             composite = self.outputs.picture(result.composite, name, image_format, folder)
-        matte = self.outputs.png(result.matte, serving.download_name(image, "matte"), folder)
+        matte = self.outputs.png(result.matte, download_name(image, "matte"), folder)
         shown = composite
         if mode == "transparent":
-            preview = serving.checkerboard_preview(result.cutout)
-            shown = self.outputs.picture(
-                preview, serving.download_name(image, "preview"), "jpeg", folder
-            )
+            preview = checkerboard_preview(result.cutout)
+            shown = self.outputs.picture(preview, download_name(image, "preview"), "jpeg", folder)
         if not result.person_found:
             note = NO_PERSON + note
         return ResultFiles(result, cutout, composite, matte, note, shown)
@@ -103,10 +104,10 @@ class ImageRequests:
         self,
         image,
         model=None,
-        mode=serving.DEFAULT_BACKGROUND,
-        color=serving.DEFAULT_COLOR,
+        mode=DEFAULT_BACKGROUND,
+        color=DEFAULT_COLOR,
         background_image=None,
-        blur=serving.DEFAULT_BLUR,
+        blur=DEFAULT_BLUR,
         edges="soft",
         image_format="png",
         quality="best",
@@ -166,10 +167,10 @@ class ImageRequests:
         """The matte of every available model, side by side."""
         if image is None:
             raise gr.Error("Upload or paste a photo first.", print_exception=False)
-        mattes = serving.compare_models(self.registry, image, edges)
+        mattes = photos.compare_models(self.registry, image, edges)
         folder = self.outputs.new_dir()
         return [
-            (self.outputs.png(matte, serving.download_name(image, name), folder), caption)
+            (self.outputs.png(matte, download_name(image, name), folder), caption)
             for matte, caption, name in mattes
         ]
 
@@ -235,7 +236,7 @@ class PhotoSettings(NamedTuple):
 def settings_column(registry: ModelRegistry) -> tuple[PhotoSettings, gr.Image]:
     """The settings and the matte (in an accordion), in the order the page shows them."""
     model = controls.model_dropdown(registry)
-    background = controls.background_controls(serving.IMAGE_BACKGROUNDS)
+    background = controls.background_controls(photos.IMAGE_BACKGROUNDS)
     edges = controls.edges_radio()
     quality = controls.quality_radio()
     image_format = Radio(
