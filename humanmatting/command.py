@@ -38,13 +38,17 @@ Run = Callable[[argparse.Namespace], int]
 
 
 def number_in(
-    low: float, high: float = math.inf, whole: bool = False, low_open: bool = False
+    low: float,
+    high: float = math.inf,
+    whole: bool = False,
+    low_open: bool = False,
+    high_open: bool = False,
 ) -> Callable[[str], float]:
     """An argparse type: a finite number from `low` to `high` (settings.read_number)."""
 
     def parse(text: str) -> float:
         try:
-            return read_number(text, low, high, whole, low_open)
+            return read_number(text, low, high, whole, low_open, high_open)
         except ValueError as error:
             raise argparse.ArgumentTypeError(str(error)) from None
 

@@ -1,7 +1,7 @@
 """Turn an alpha matte into what people want to see: cutouts, new backgrounds, overlays.
 
 Cutouts and new backgrounds put the person's estimated foreground colours in front
-(`decontaminate`, on by default): a semi-transparent edge pixel of the photo is part old
+(`foreground_colors`, on by default): a semi-transparent edge pixel of the photo is part old
 background, and without it a sky leaves a blue fringe in the hair and a white wall a light
 halo around a dark hat.
 """
@@ -80,26 +80,29 @@ def soft_edge_colors(
     return None if threshold is not None else refine.edge_colors(rgb, alpha)
 
 
-def _chosen_edge_colors(rgb, alpha, threshold, decontaminate) -> EdgeColors | None:
-    """`decontaminate`: True estimates the colours, an EdgeColors is used as it is, False or
-    None keeps the photo's own."""
-    if threshold is not None or not decontaminate:
+def _chosen_edge_colors(
+    rgb, alpha, threshold, foreground_colors: bool, colors: EdgeColors | None
+) -> EdgeColors | None:
+    """The colours to paint: none without `foreground_colors` or for hard edges; `colors`
+    when the caller estimated them already (to share them between pictures), else the
+    estimate made now."""
+    if threshold is not None or not foreground_colors:
         return None
-    if decontaminate is True:
-        return soft_edge_colors(rgb, alpha)
-    return decontaminate
+    return colors if colors is not None else soft_edge_colors(rgb, alpha)
 
 
 def cutout(
     rgb: np.ndarray,
     alpha: np.ndarray,
     threshold: float | None = None,
-    decontaminate: bool | EdgeColors | None = True,
+    foreground_colors: bool = True,
+    colors: EdgeColors | None = None,
 ) -> np.ndarray:
     """HxWx4 uint8 RGBA: the image with the matte as its transparency (and, with
-    `decontaminate`, the person's own colours in the semi-transparent edge)."""
+    `foreground_colors`, the person's own colours in the semi-transparent edge: `colors`
+    when estimated already, see soft_edge_colors)."""
     rgba = cv2.cvtColor(rgb, cv2.COLOR_RGB2RGBA)  # 2-3x faster than np.dstack
-    colors = _chosen_edge_colors(rgb, alpha, threshold, decontaminate)
+    colors = _chosen_edge_colors(rgb, alpha, threshold, foreground_colors, colors)
     if colors is not None:
         colors.paint(rgba)
     rgba[:, :, 3] = matte_picture(alpha, threshold)
@@ -111,7 +114,8 @@ def replace_background(
     alpha: np.ndarray,
     background: str | Color | np.ndarray,
     threshold: float | None = None,
-    decontaminate: bool | EdgeColors | None = True,
+    foreground_colors: bool = True,
+    colors: EdgeColors | None = None,
 ) -> np.ndarray:
     """Put the person in front of a colour or an image (stretched to cover the frame)."""
     height, width = rgb.shape[:2]
@@ -121,7 +125,7 @@ def replace_background(
         backdrop = np.empty_like(rgb)
         backdrop[:] = parse_color(background)
     picture = _blend(rgb, backdrop, harden(alpha, threshold))
-    colors = _chosen_edge_colors(rgb, alpha, threshold, decontaminate)
+    colors = _chosen_edge_colors(rgb, alpha, threshold, foreground_colors, colors)
     return picture if colors is None else colors.blend(picture, backdrop)
 
 
@@ -175,14 +179,15 @@ def blur_background(
     alpha: np.ndarray,
     strength: float = 15,
     threshold: float | None = None,
-    decontaminate: bool | EdgeColors | None = True,
+    foreground_colors: bool = True,
+    colors: EdgeColors | None = None,
 ) -> np.ndarray:
     """Blur everything but the person; `strength` is the Gaussian sigma in pixels."""
     if strength <= 0:
         return rgb.copy()
     blurred = gaussian_blur(rgb, strength)
     picture = _blend(rgb, blurred, harden(alpha, threshold))
-    colors = _chosen_edge_colors(rgb, alpha, threshold, decontaminate)
+    colors = _chosen_edge_colors(rgb, alpha, threshold, foreground_colors, colors)
     return picture if colors is None else colors.blend(picture, blurred)
 
 

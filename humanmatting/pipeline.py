@@ -213,15 +213,14 @@ class Foreground:
     def cutout(self) -> np.ndarray:
         """HxWx4 uint8 RGBA: the person on a transparent background (shared: do not
         modify it in place)."""
-        return compose.cutout(self.rgb, self.alpha, self.threshold, self._decontaminate())
+        return compose.cutout(
+            self.rgb, self.alpha, self.threshold, self.foreground_colors, self.colors
+        )
 
     @functools.cached_property
     def matte(self) -> np.ndarray:
         """HxW uint8: the matte as a grayscale picture, with these edges."""
         return compose.matte_picture(self.alpha, self.threshold)
-
-    def _decontaminate(self) -> EdgeColors | bool:
-        return self.colors if self.foreground_colors else False
 
     def render(self, background: Background, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
         """The person in front of `background`: HxWx4 RGBA for "transparent" (the cutout
@@ -233,16 +232,16 @@ class Foreground:
             return self.cutout
         if kind == MATTE:
             return self.matte
-        clean = self._decontaminate()
+        clean = (self.foreground_colors, self.colors)
         if kind == "blur":
             return compose.blur_background(
-                self.rgb, self.alpha, background.blur, self.threshold, clean
+                self.rgb, self.alpha, background.blur, self.threshold, *clean
             )
         if kind == "color":
             backdrop = background.color
         else:  # "image"
             backdrop = background.load(max_pixels).picture
-        return compose.replace_background(self.rgb, self.alpha, backdrop, self.threshold, clean)
+        return compose.replace_background(self.rgb, self.alpha, backdrop, self.threshold, *clean)
 
 
 def render(

@@ -34,10 +34,12 @@ def read_number(
     high: float = math.inf,
     whole: bool = False,
     low_open: bool = False,
+    high_open: bool = False,
 ) -> float:
     """The one number check of the settings and every command's options: a finite number
-    from `low` (above it with `low_open`) to `high`, whole with `whole`; ValueError "must
-    be a number from 0 to 1, not 'nan'" (the caller names the setting) otherwise."""
+    from `low` (above it with `low_open`) to `high` (below it with `high_open`), whole with
+    `whole`; ValueError "must be a number from 0 to 1, not 'nan'" (the caller names the
+    setting) otherwise."""
     try:
         number = float(text)
         if whole and number != int(number):
@@ -45,12 +47,14 @@ def read_number(
     except (ValueError, OverflowError, TypeError):
         number = math.nan
     above_low = number > low if low_open else number >= low  # False for NaN
-    if not (above_low and number <= high) or math.isinf(number):
+    below_high = number < high if high_open else number <= high
+    if not (above_low and below_high) or math.isinf(number):
         kind = "a whole number" if whole else "a number"
         if math.isinf(high):
             bound = f"above {low:g}" if low_open else f"of at least {low:g}"
         else:
-            bound = f"{'above' if low_open else 'from'} {low:g} to {high:g}"
+            below = "below " if high_open else ""
+            bound = f"{'above' if low_open else 'from'} {low:g} to {below}{high:g}"
         raise ValueError(f"must be {kind} {bound}, not {text!r}")
     return int(number) if whole else number
 

@@ -10,12 +10,22 @@ from humanmatting.app.registry import ModelRegistry
 from humanmatting.compose import DEFAULT_BACKGROUND, DEFAULT_BLUR, DEFAULT_COLOR
 from humanmatting.pipeline import EDGES, FRAME_KINDS, Background
 from humanmatting.specs import QUALITIES
+from humanmatting.video import DEFAULT_SMOOTHING
 
 
 def background_of(mode: str, color: str, image: str | None, blur: float) -> Background:
     """The Background that the background controls' values describe (ValueError for a
     bad one: an unknown kind or colour)."""
     return Background.parse(mode, color or None, image, blur)
+
+
+def smoothing_of(steady: bool | float | None) -> float:
+    """The smoothing that the *Steady edges* box asks for: the library's one default
+    (video.DEFAULT_SMOOTHING) when ticked, none when not; an API call may send the
+    number itself (from 0 to below 1)."""
+    if isinstance(steady, bool) or steady is None:
+        return DEFAULT_SMOOTHING if steady else 0.0
+    return float(steady)
 
 
 def background_settings_shown(mode: str) -> tuple:

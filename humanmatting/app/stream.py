@@ -17,7 +17,7 @@ from humanmatting.app.limits import CAMERA_MAX_FRAME_PIXELS, STREAM_SESSIONS, ST
 from humanmatting.app.registry import ModelRegistry
 from humanmatting.pipeline import MATTE, Background, Edges, as_frame, matte_photo
 from humanmatting.preprocess import load_rgb
-from humanmatting.video import AlphaSmoother
+from humanmatting.video import DEFAULT_SMOOTHING, AlphaSmoother
 
 
 class StreamSession:
@@ -28,7 +28,7 @@ class StreamSession:
     """
 
     def __init__(self, window: int = 30, clock: Callable[[], float] = time.perf_counter):
-        self.smoother = AlphaSmoother(0.5)
+        self.smoother = AlphaSmoother()
         self.finished: deque[float] = deque(maxlen=window)
         self.frames = 0
         self.clock = clock
@@ -52,17 +52,21 @@ class StreamSession:
         model: str | None = None,
         background: Background | None = None,
         edges: Edges = "soft",
-        smoothing: bool = True,
+        smoothing: float = DEFAULT_SMOOTHING,
         long_side: int | None = None,
     ) -> tuple[np.ndarray, str]:
         """One camera frame -> (picture, readout of frames/s and server time).
 
-        `long_side` trades quality for speed (the network's input; None: quality "fast"'s).
+        `smoothing`: how much of the last frames' matte each frame keeps (0: none; a new
+        value starts the smoothing over). `long_side` trades quality for speed (the
+        network's input; None: quality "fast"'s).
         """
         started = self.clock()
         matter = registry.matter(model, role="camera")
         max_pixels = registry.settings.max_pixels
         rgb = load_rgb(frame, min(max_pixels, CAMERA_MAX_FRAME_PIXELS))
+        if smoothing != self.smoother.smoothing:
+            self.smoother = AlphaSmoother(smoothing or self.smoother.smoothing)
         if not smoothing:
             self.smoother.reset()
         background = background or Background()

@@ -21,7 +21,7 @@ def matte_video(
     model: str | None = None,
     background: Background | None = None,
     edges: Edges = "soft",
-    smoothing: float | None = DEFAULT_SMOOTHING,
+    smoothing: float = DEFAULT_SMOOTHING,
     limits: VideoLimits | None = None,
     output_dir: str | os.PathLike | None = None,
     on_progress: ProgressFunction | None = None,

@@ -543,7 +543,10 @@ def test_api_with_gradio_client(app, grace_hopper_path, short_video, tmp_path):
     assert sorted(models["available"]) == sorted(MODEL_SPECS) and models["unavailable"] == {}
 
     cutout, composite, matte, summary = client.predict(
-        handle_file(str(grace_hopper_path)), model="dark-light", mode="blur", api_name="/matte"
+        handle_file(str(grace_hopper_path)),
+        model="dark-light",
+        background="blur",
+        api_name="/matte",
     )
     assert Path(cutout).name == "grace_hopper-transparent.png"
     assert Path(composite).name == "grace_hopper-blur.png"
@@ -559,7 +562,9 @@ def test_api_with_gradio_client(app, grace_hopper_path, short_video, tmp_path):
     gallery = client.predict(handle_file(str(grace_hopper_path)), api_name="/compare")
     assert [item["caption"].split(":")[0] for item in gallery] == list(MODEL_SPECS)
 
-    video = client.predict(handle_file(str(short_video)), mode="matte", api_name="/matte_video")
+    video = client.predict(
+        handle_file(str(short_video)), background="matte", api_name="/matte_video"
+    )
     assert Path(video).name == "pan-matte.mp4" and cv2.VideoCapture(video).read()[0]
     # Gradio's video payload, as its documentation shows it, is accepted too.
     video = client.predict({"video": handle_file(str(short_video))}, api_name="/matte_video")

@@ -22,9 +22,9 @@ from humanmatting.weights import PACKAGED_WEIGHTS_DIR
 
 SETTINGS = dict(
     model="dark-light",
-    mode="blur",
+    background="blur",
     color="#00b140",
-    background_image=None,
+    picture=None,
     blur=15,
     edges="soft",
     image_format="png",
@@ -62,7 +62,9 @@ def test_a_result_then_a_refusal_leaves_no_stale_result_or_download(requests, gr
     assert download["visible"] and download["value"].endswith("grace_hopper-blur.png")
     assert slider["visible"] and note == ""
     # The image background without a picture: said once, where the result was.
-    slider, download, matte, readout, note = show(requests, str(grace_hopper_path), mode="image")
+    slider, download, matte, readout, note = show(
+        requests, str(grace_hopper_path), background="image"
+    )
     assert "needs a background picture" in note
     assert download == {"__type__": "update", "value": None, "visible": False}
     assert slider == {"__type__": "update", "value": None, "visible": False}
@@ -86,7 +88,7 @@ def test_the_readout_is_in_a_visitors_words_with_details_on_demand(requests, gra
     # The model as chosen (not its int8 file), the network's size, the time: nothing else.
     assert re.fullmatch(r"dark-light, \d+x\d+, \d+ ms", summary), summary
     assert "<details" in readout and "512x600 photo" in readout
-    *_, readout, _ = show(requests, str(grace_hopper_path), mode="color")  # a setting changed
+    *_, readout, _ = show(requests, str(grace_hopper_path), background="color")  # a setting changed
     assert "matte was reused" in readout
 
 
@@ -99,7 +101,7 @@ def test_a_note_while_a_model_loads_for_the_first_time_only(requests, grace_hopp
 def test_transparent_results_are_shown_over_a_checkerboard_and_downloaded_as_png(
     requests, grace_hopper_path
 ):
-    slider, download, *_ = show(requests, str(grace_hopper_path), mode="transparent")
+    slider, download, *_ = show(requests, str(grace_hopper_path), background="transparent")
     before, shown = slider["value"]
     assert download["value"].endswith("grace_hopper-transparent.png")
     assert shown.endswith("grace_hopper-preview.jpg")  # what the slider shows, not the PNG
@@ -109,7 +111,7 @@ def test_transparent_results_are_shown_over_a_checkerboard_and_downloaded_as_png
     assert shown_rgb.shape[:2] == cutout.shape[:2]
     assert np.abs(shown_rgb - checkerboard_preview(cutout)).mean() < 3  # JPEG's error
     # Opaque results are shown as they are downloaded.
-    slider, download, *_ = show(requests, str(grace_hopper_path), mode="blur")
+    slider, download, *_ = show(requests, str(grace_hopper_path), background="blur")
     assert slider["value"][1] == download["value"]
 
 

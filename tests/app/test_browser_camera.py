@@ -336,7 +336,7 @@ def test_the_browsers_matte_equals_the_servers(context, app, long_side):
 def test_backgrounds_are_composed_like_the_servers(context, app):
     """matte, colour and blur on the page's canvas against humanmatting.compose on the
     same frame and matte: the plain blend (the page does not estimate the person's colours
-    in the soft edge, which compose does by default: decontaminate)."""
+    in the soft edge, which compose does by default: foreground_colors)."""
     page = open_webcam_tab(context, app)
     wait_until_camera_ready(page)
     start_camera(page)
@@ -351,7 +351,7 @@ def test_backgrounds_are_composed_like_the_servers(context, app):
     shot = snapshot(page)
     shown = shot["shown"]
     expected = compose.replace_background(
-        shot["rgb"], shot["alpha"], "#00b140", decontaminate=False
+        shot["rgb"], shot["alpha"], "#00b140", foreground_colors=False
     )
     assert np.abs(shown.astype(int) - expected).mean() < 2.0
     person, background = shot["alpha"] > 0.99, shot["alpha"] < 0.01
@@ -362,7 +362,7 @@ def test_backgrounds_are_composed_like_the_servers(context, app):
     configure(page, background="blur", blur=15)
     shot = snapshot(page)
     shown = shot["shown"]
-    expected = compose.blur_background(shot["rgb"], shot["alpha"], 15, decontaminate=False)
+    expected = compose.blur_background(shot["rgb"], shot["alpha"], 15, foreground_colors=False)
     assert np.abs(shown.astype(int) - expected).mean() < 4.0  # canvas blur vs OpenCV's
     person = shot["alpha"] > 0.99
     assert np.abs(shown[person].astype(int) - shot["rgb"][person]).mean() < 1.0

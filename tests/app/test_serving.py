@@ -28,7 +28,7 @@ from humanmatting.pipeline import FRAME_KINDS, Background
 from humanmatting.preprocess import InvalidImageError
 from humanmatting.settings import Settings
 from humanmatting.specs import DEFAULT_FRAMES_MODEL, DEFAULT_MODEL, MODEL_SPECS
-from humanmatting.video import VideoTooLargeError
+from humanmatting.video import DEFAULT_SMOOTHING, VideoTooLargeError
 
 
 @pytest.fixture(scope="module")
@@ -208,10 +208,13 @@ def test_one_vocabulary_and_one_default_everywhere():
     assert DEFAULT_BACKGROUND in IMAGE_BACKGROUNDS and DEFAULT_BACKGROUND in FRAME_KINDS
     assert Background().kind == DEFAULT_BACKGROUND
     assert controls.background_of(DEFAULT_BACKGROUND, "", None, 15) == Background()
-    assert set(matte.MODES) == {*BACKGROUNDS, MATTE}
     parser = OneLineParser(prog="humanmatting")
     matte.add_arguments(parser)
-    assert parser.get_default("mode") == DEFAULT_BACKGROUND
+    args = parser.parse_args(["photo.jpg"])
+    matte.resolve_old_options(args)
+    assert matte.chosen_background(args) == Background()  # the CLI's default is the library's
+    assert args.smoothing == DEFAULT_SMOOTHING == StreamSession().smoother.smoothing
+    assert controls.smoothing_of(True) == DEFAULT_SMOOTHING  # the page's Steady edges
     with pytest.raises(ValueError, match=r"'colour' \(spelled color\)"):
         controls.background_of("colour", "", None, 15)
 

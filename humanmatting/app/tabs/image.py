@@ -73,26 +73,26 @@ class ImageRequests:
     outputs: OutputFolder
 
     def result_files(
-        self, image, model, mode, color, background_image, blur, edges, image_format, quality
+        self, image, model, background, color, picture, blur, edges, image_format, quality
     ) -> ResultFiles:
         """Matte the photo and write its files."""
-        background = controls.background_of(mode, color, background_image, blur)
-        result = photos.matte_image(self.registry, image, model, background, edges, quality)
+        chosen = controls.background_of(background, color, picture, blur)
+        result = photos.matte_image(self.registry, image, model, chosen, edges, quality)
         folder = self.outputs.new_dir()
         note = ""
         cutout_name = download_name(image, "transparent")
         cutout = self.outputs.png(result.cutout, cutout_name, folder)
-        if mode == "transparent" and image_format == "jpeg":
+        if background == "transparent" and image_format == "jpeg":
             image_format = "png"
             note = "JPEG has no transparency: the download is a PNG. "
-        if mode == "transparent" and image_format == "png":
+        if background == "transparent" and image_format == "png":
             composite = cutout
         else:
-            name = download_name(image, mode)
+            name = download_name(image, background)
             composite = self.outputs.picture(result.composite, name, image_format, folder)
         matte = self.outputs.png(result.matte, download_name(image, "matte"), folder)
         shown = composite
-        if mode == "transparent":
+        if background == "transparent":
             preview = checkerboard_preview(result.cutout)
             shown = self.outputs.picture(preview, download_name(image, "preview"), "jpeg", folder)
         if not result.person_found:
@@ -104,9 +104,9 @@ class ImageRequests:
         self,
         image,
         model=None,
-        mode=DEFAULT_BACKGROUND,
+        background=DEFAULT_BACKGROUND,
         color=DEFAULT_COLOR,
-        background_image=None,
+        picture=None,
         blur=DEFAULT_BLUR,
         edges="soft",
         image_format="png",
@@ -117,7 +117,7 @@ class ImageRequests:
         if image is None:
             raise gr.Error("Upload or paste a photo first.", print_exception=False)
         files = self.result_files(
-            image, model, mode, color, background_image, blur, edges, image_format, quality
+            image, model, background, color, picture, blur, edges, image_format, quality
         )
         return files.cutout, files.composite, files.matte, files.result.summary()
 
@@ -126,9 +126,9 @@ class ImageRequests:
         self,
         image,
         model,
-        mode,
+        background,
         color,
-        background_image,
+        picture,
         blur,
         edges,
         image_format,
@@ -143,10 +143,10 @@ class ImageRequests:
             return nothing_shown("")
         try:
             files = self.result_files(
-                image, model, mode, color, background_image, blur, edges, image_format, quality
+                image, model, background, color, picture, blur, edges, image_format, quality
             )
         except (*USER_ERRORS, MemoryError) as error:
-            message = user_error(error, image, background_image).message
+            message = user_error(error, image, picture).message
             return nothing_shown(f"**{message}**")
         download = gr.update(
             value=str(files.composite), label=f"Download {files.composite.name}", visible=True
@@ -220,20 +220,21 @@ def result_column() -> list:
     return [slider, download, timing, note, loading]
 
 
-class PhotoSettings(NamedTuple):
-    """The tab's settings, in the order the handlers take them (after the photo)."""
+class PhotoControls(NamedTuple):
+    """The tab's controls of the settings, in the order the handlers take them (after the
+    photo)."""
 
     model: gr.Dropdown
-    mode: gr.Radio
+    background: gr.Radio
     color: gr.ColorPicker
-    background_image: gr.Image
+    picture: gr.Image
     blur: gr.Slider
     edges: gr.Radio
     image_format: gr.Radio
     quality: gr.Radio
 
 
-def settings_column(registry: ModelRegistry) -> tuple[PhotoSettings, gr.Image]:
+def settings_column(registry: ModelRegistry) -> tuple[PhotoControls, gr.Image]:
     """The settings and the matte (in an accordion), in the order the page shows them."""
     model = controls.model_dropdown(registry)
     background = controls.background_controls(photos.IMAGE_BACKGROUNDS)
@@ -256,7 +257,7 @@ def settings_column(registry: ModelRegistry) -> tuple[PhotoSettings, gr.Image]:
             elem_id="matte",
             height=240,
         )
-    return PhotoSettings(model, *background, edges, image_format, quality), matte
+    return PhotoControls(model, *background, edges, image_format, quality), matte
 
 
 def compare_section(registry: ModelRegistry) -> tuple[gr.Button, gr.Gallery]:

@@ -119,9 +119,9 @@ class VideoRequests:
         self,
         video,
         model=None,
-        mode=DEFAULT_BACKGROUND,
+        background=DEFAULT_BACKGROUND,
         color=DEFAULT_COLOR,
-        background_image=None,
+        picture=None,
         blur=DEFAULT_BLUR,
         edges="soft",
         smoothing=True,
@@ -141,9 +141,9 @@ class VideoRequests:
                     self.registry,
                     video,
                     model,
-                    controls.background_of(mode, color, background_image, blur),
+                    controls.background_of(background, color, picture, blur),
                     edges,
-                    0.6 if smoothing else None,
+                    controls.smoothing_of(smoothing),
                     self.limits,
                     folder,
                     on_progress=progress_reporter(progress),
@@ -154,9 +154,9 @@ class VideoRequests:
         self,
         video,
         model,
-        mode,
+        background,
         color,
-        background_image,
+        picture,
         blur,
         edges,
         smoothing,
@@ -166,7 +166,7 @@ class VideoRequests:
         the note, once, with no result left from before; the next result clears it."""
         try:
             result = self.matte_video(
-                video, model, mode, color, background_image, blur, edges, smoothing, progress
+                video, model, background, color, picture, blur, edges, smoothing, progress
             )
         except gr.Error as error:
             return None, f"**{error.message}**"

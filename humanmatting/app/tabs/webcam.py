@@ -51,7 +51,7 @@ class CameraStream:
 
     @answers_errors
     def stream_frame(
-        self, frame, model, mode, color, background_image, blur, edges, smoothing, size, session
+        self, frame, model, background, color, picture, blur, edges, smoothing, long_side, session
     ):
         """One camera frame in (Gradio mirrors it, like the preview), one matted frame out.
         `session` is the key of the viewer's state in STREAMS (never the state
@@ -64,10 +64,10 @@ class CameraStream:
                 self.registry,
                 frame,
                 model,
-                controls.background_of(mode, color, background_image, blur),
+                controls.background_of(background, color, picture, blur),
                 edges,
-                smoothing,
-                int(size),
+                controls.smoothing_of(smoothing),
+                int(long_side),
             )
         finally:
             STREAMS.settle(key)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
-import math
 import os
 import sys
 import warnings
@@ -22,10 +21,19 @@ import numpy as np
 from PIL import Image
 
 from humanmatting import refine
-from humanmatting.command import OneLineParser
+from humanmatting.command import number_in
 from humanmatting.compose import DEFAULT_BACKGROUND, DEFAULT_BLUR, DEFAULT_COLOR
 from humanmatting.files import atomic_path
-from humanmatting.pipeline import BACKGROUND_KINDS, Background, Edges, matte_photo
+from humanmatting.pipeline import (
+    BACKGROUND_KINDS,
+    EDGES,
+    FRAME_KINDS,
+    MAX_BLUR,
+    Background,
+    Edges,
+    edge_threshold,
+    matte_photo,
+)
 from humanmatting.preprocess import (
     IMAGE_SUFFIXES,
     MAX_LONG_SIDE,
@@ -35,37 +43,11 @@ from humanmatting.preprocess import (
     load_rgb,
 )
 from humanmatting.specs import DEFAULT_MODEL, MODEL_SPECS, QUALITIES
-from humanmatting.video import is_video_path, matte_frames, process_video
+from humanmatting.video import DEFAULT_SMOOTHING, is_video_path, matte_frames, process_video
 
 SUMMARY = "cut people out of an image, a folder, a video or the camera (the default)"
 STOPPED_NOTE = "; no partial output was left"
-# The app's vocabulary (pipeline.BACKGROUND_KINDS) and its default.
-MODES = BACKGROUND_KINDS
-
-
-def number_in(low: float, high: float, whole: bool = False, low_open: bool = False):
-    """An argparse type: a finite number from `low` to `high` (NaN and inf refused)."""
-
-    def parse(text: str):
-        try:
-            value = int(text) if whole else float(text)
-        except ValueError:
-            value = math.nan
-        above_low = value > low if low_open else value >= low
-        if not (above_low and value <= high):  # also NaN
-            kind = "a whole number" if whole else "a number"
-            bounds = f"{'above' if low_open else 'from'} {low:g} to {high:g}"
-            raise argparse.ArgumentTypeError(f"must be {kind} {bounds}, not {text!r}")
-        return value
-
-    return parse
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The options of `humanmatting [matte]`."""
-    parser = OneLineParser(prog="humanmatting")
-    add_arguments(parser)
-    return parser
+SUPPRESS = argparse.SUPPRESS  # the old option names: accepted, not listed
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -92,30 +74,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--backend", choices=("litert", "keras"), default="litert")
     parser.add_argument(
-        "--mode",
-        choices=MODES,
-        default=DEFAULT_BACKGROUND,
-        help="what goes behind the person: transparent (RGBA PNG), blur, color, image; or "
-        "matte (8-bit alpha). Videos have no transparency. Default %(default)s",
+        "--background",
+        metavar="KIND",
+        default=None,
+        help=f"what goes behind the person: {', '.join(BACKGROUND_KINDS[:-1])}; or "
+        "matte (the 8-bit matte instead). transparent gives an RGBA PNG; videos have no "
+        f"transparency. Default {DEFAULT_BACKGROUND}",
     )
     parser.add_argument(
-        "--background",
+        "--color",
         default=None,
-        help=f"the colour for --mode color (name or #rrggbb, default {DEFAULT_COLOR}) or the "
-        "picture for --mode image",
+        help=f"the colour of --background color: a name or #rrggbb (default {DEFAULT_COLOR})",
     )
+    parser.add_argument("--picture", default=None, help="the picture of --background image")
     parser.add_argument(
         "--blur",
-        type=number_in(0, 500),
+        type=number_in(0, MAX_BLUR),
         default=DEFAULT_BLUR,
-        help="blur strength (Gaussian sigma in pixels, 0-500) for --mode blur",
+        help=f"the blur of --background blur: Gaussian sigma in pixels, 0-{MAX_BLUR:g} "
+        "(default %(default)s)",
     )
     parser.add_argument(
-        "--threshold",
-        type=number_in(0, 1),
-        default=None,
-        help="hard edges: alpha >= THRESHOLD (0-1) becomes person (default: soft alpha)",
+        "--edges",
+        type=edges_option,
+        default="soft",
+        help="soft (the alpha as it is, the default), hard (alpha >= 0.5 becomes person) or "
+        "a number from 0 to 1 (hard at that alpha)",
     )
+    # The old names, kept working: --mode KIND --background COLOR|PICTURE, --threshold T.
+    parser.add_argument("--mode", choices=BACKGROUND_KINDS, default=None, help=SUPPRESS)
+    parser.add_argument("--threshold", type=number_in(0, 1), default=None, help=SUPPRESS)
     parser.add_argument(
         "--long-side",
         type=number_in(SIZE_MULTIPLE, MAX_LONG_SIDE, whole=True),
@@ -138,11 +126,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="no edge refinement: the network's matte stretched to the picture's size",
     )
     parser.add_argument(
-        "--no-decontaminate",
-        dest="decontaminate",
-        action="store_false",
-        help="keep the photo's own colours in soft edges (no foreground colour estimation, "
-        "so the old background can show through there); videos never estimate them",
+        "--foreground-colors",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="images: estimate the person's own colours in soft edges, so the old "
+        "background does not show through there (the default; videos never do)",
+    )
+    parser.add_argument(  # the old name of --no-foreground-colors
+        "--no-decontaminate", dest="foreground_colors", action="store_false", help=SUPPRESS
     )
     parser.add_argument(
         "--hq",
@@ -158,21 +149,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "stops there and keeps what it reached",
     )
     parser.add_argument(
-        "--smooth",
-        type=number_in(0, 1, low_open=True),
-        default=None,
-        help="videos/camera: temporal smoothing weight of the new frame in (0, 1]",
+        "--smoothing",
+        type=number_in(0, 1, high_open=True),
+        default=DEFAULT_SMOOTHING,
+        help="videos/camera: how much of the last frames' matte each frame keeps, from 0 "
+        "(none) to below 1 (default %(default)s)",
+    )
+    parser.add_argument(  # the old option: the new frame's weight, 1 - smoothing
+        "--smooth", type=number_in(0, 1, low_open=True), default=None, help=SUPPRESS
     )
     parser.add_argument(
         "--max-frames",
-        type=number_in(1, math.inf, whole=True),
+        type=number_in(1, whole=True),
         default=None,
         help="videos/camera: stop after N",
     )
     parser.add_argument(
         "--output",
         "-o",
-        help="output path (default: INPUT-MODE.png / .mp4; for a folder, the folder INPUT-MODE)",
+        help="output path (default: INPUT-KIND.png / .mp4, KIND the background; for a "
+        "folder, the folder INPUT-KIND)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -268,23 +264,47 @@ def check_output_folder(output: Path) -> None:
         )
 
 
+def edges_option(text: str) -> Edges:
+    """--edges: soft, hard, or a number from 0 to 1 (hard at that alpha)."""
+    if text in EDGES:
+        return text
+    try:
+        return edge_threshold(float(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be soft, hard or a number from 0 to 1, not {text!r}"
+        ) from None
+
+
+def resolve_old_options(args: argparse.Namespace) -> None:
+    """The old options in the new vocabulary: --mode KIND with --background COLOR or
+    PICTURE, --threshold T (--edges T), --smooth W (--smoothing 1 - W)."""
+    if args.mode is not None:
+        value, args.background = args.background, args.mode
+        if args.mode == "color" and args.color is None:
+            args.color = value
+        elif args.mode == "image" and args.picture is None:
+            args.picture = value
+    if args.threshold is not None:
+        args.edges = args.threshold
+    if args.smooth is not None:
+        args.smoothing = 1.0 - args.smooth
+    args.background = args.background or DEFAULT_BACKGROUND
+
+
 def chosen_background(args: argparse.Namespace) -> Background:
     """The background the options name, checked before the (slower) model load: a typo in
-    a colour or a missing picture fails fast."""
-    picture = color = None
-    if args.mode == "color":
-        color = args.background
-    elif args.mode == "image":
-        picture = args.background
-        if picture is None:
+    a kind or a colour, or a missing picture, fails fast."""
+    if args.background == "image":
+        if args.picture is None:
             raise ValueError(
-                "--mode image needs --background PICTURE: the picture to put behind the person."
+                "--background image needs --picture PICTURE: the picture to put behind the person."
             )
-        if not Path(picture).is_file():
+        if not Path(args.picture).is_file():
             raise InvalidImageError(
-                f"--mode image needs --background PICTURE; no such file: {picture}"
+                f"--background image needs --picture PICTURE; no such file: {args.picture}"
             )
-    return Background.parse(args.mode, color, picture, args.blur)
+    return Background.parse(args.background, args.color, args.picture, args.blur)
 
 
 def run(args: argparse.Namespace) -> tuple[Path, list[str]]:
@@ -300,19 +320,23 @@ def run(args: argparse.Namespace) -> tuple[Path, list[str]]:
         raise ValueError(
             f"--gray needs a grayscale model, and {args.model!r} is RGB; use dark or dark-light."
         )
+    resolve_old_options(args)
     background = chosen_background(args).load(settings.max_pixels)
+    kind = background.kind
     folder = Path(args.input).is_dir()
     camera = args.input.isdigit() and not Path(args.input).exists()
     video = camera or is_video_path(args.input)
-    if video and args.mode == "transparent":
-        raise ValueError("Videos have no transparency; choose --mode blur, color, image or matte.")
+    if video and kind == "transparent":
+        raise ValueError(
+            f"Videos have no transparency; choose --background {', '.join(FRAME_KINDS)}."
+        )
     if video and args.hq:
         raise ValueError("--hq is for images (it takes seconds each); leave it out for videos.")
     if args.hq:
         refine.require_hq()  # a missing pymatting fails before the model load
     if not camera and not folder and not Path(args.input).is_file():
         raise InvalidImageError(f"No such file: {args.input}")
-    output = Path(args.output) if args.output else default_output(args.input, args.mode, video)
+    output = Path(args.output) if args.output else default_output(args.input, kind, video)
     if not camera:
         check_not_overwriting_inputs(Path(args.input), output, folder)
     check_output_folder(output)
@@ -321,7 +345,7 @@ def run(args: argparse.Namespace) -> tuple[Path, list[str]]:
     weights = resolve_model_folder(model, args.weights, settings=settings)
     rgb = None
     if not folder and not video:
-        check_image_output(output, args.mode == "transparent")
+        check_image_output(output, kind == "transparent")
         rgb = load_rgb(args.input, settings.max_pixels)  # the photo's one decoding
     backend = args.backend
     if backend == "keras":  # the [keras] extra: a missing TensorFlow is one line naming it
@@ -333,8 +357,8 @@ def run(args: argparse.Namespace) -> tuple[Path, list[str]]:
         frames = matte_frames(
             matter,
             background,
-            edges(args),
-            args.smooth,
+            args.edges,
+            args.smoothing,
             args.quality or "fast",
             args.long_side,
             args.refine,
@@ -348,8 +372,8 @@ def run(args: argparse.Namespace) -> tuple[Path, list[str]]:
             matter,
             image,
             background,
-            edges(args),
-            foreground_colors=args.decontaminate,
+            args.edges,
+            foreground_colors=args.foreground_colors,
             quality=args.quality or "best",
             long_side=args.long_side,
             refine=args.refine,
@@ -362,11 +386,6 @@ def run(args: argparse.Namespace) -> tuple[Path, list[str]]:
         return output, run_folder(args, matte, Path(args.input), output)
     save_picture(matte(rgb), output)
     return output, []
-
-
-def edges(args: argparse.Namespace) -> Edges:
-    """The edges the options ask for: soft, or hard at --threshold."""
-    return "soft" if args.threshold is None else args.threshold
 
 
 @contextlib.contextmanager
