@@ -12,12 +12,12 @@ import logging
 import os
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+import cachetools
 import numpy as np
 
 from humanmatting.errors import one_line
@@ -142,7 +142,8 @@ class LiteRTBackend:
         self.threads = threads or min(4, os.cpu_count() or 1)
         self.max_shapes = max_shapes
         self._interpreter_class = Interpreter
-        self._runners: OrderedDict[tuple[int, ...], _SignatureRunner] = OrderedDict()
+        # Least recently used dropped first (cachetools), at most max_shapes (at least 1).
+        self._runners: cachetools.LRUCache = cachetools.LRUCache(max(1, max_shapes))
         self._lock = threading.Lock()
         self._model_content = self.model_path.read_bytes()
         self.signatures: set[str] = set()
@@ -221,9 +222,8 @@ class LiteRTBackend:
         return fixed if fixed in self.signatures else self._dynamic_signature()
 
     def _runner_for(self, shape: tuple[int, ...]) -> _SignatureRunner:
-        runner = self._runners.get(shape)
+        runner = self._runners.get(shape)  # also marks it as the most recently used
         if runner is not None:
-            self._runners.move_to_end(shape)
             return runner
         # One interpreter per shape, even for the file's fixed-shape signatures: an
         # interpreter keeps every signature's buffers once used (about 80 MB at 512x384),
@@ -233,8 +233,6 @@ class LiteRTBackend:
         )
         runner = _SignatureRunner(interpreter, self.signature_for(shape))
         self._runners[shape] = runner
-        if len(self._runners) > self.max_shapes:
-            self._runners.popitem(last=False)
         return runner
 
     def _run(self, batch: np.ndarray) -> np.ndarray:
