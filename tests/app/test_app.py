@@ -570,7 +570,7 @@ def test_api_with_gradio_client(app, grace_hopper_path, short_video, tmp_path):
     video = client.predict({"video": handle_file(str(short_video))}, api_name="/matte_video")
     assert Path(video).name == "pan-blur.mp4" and cv2.VideoCapture(video).read()[0]
     # Refused choices: one line in the log, no traceback, no server path in any answer.
-    for choice in ({"model": "nope"}, {"mode": "green"}):
+    for choice in ({"model": "nope"}, {"background": "green"}):
         with pytest.raises(gradio_client.exceptions.AppError, match="Unknown .* choose one of"):
             client.predict(handle_file(str(grace_hopper_path)), api_name="/matte", **choice)
     log = app.log()
