@@ -51,7 +51,7 @@ SUPPRESS = argparse.SUPPRESS  # the old option names: accepted, not listed
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """matte's options."""
+    """matte's options: the input and the model here, then the rest by theme."""
     parser.description = "Cut people out of images, videos or the camera with a LikeUnet model."
     parser.add_argument(
         "input", help="image, folder of images or video path, or a camera index such as 0"
@@ -73,6 +73,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "the Hugging Face cache, then the Hub)",
     )
     parser.add_argument("--backend", choices=("litert", "keras"), default="litert")
+    _background_options(parser)
+    _quality_options(parser)
+    _video_and_output_options(parser)
+
+
+def _background_options(parser: argparse.ArgumentParser) -> None:
+    """What goes behind the person, and the edges (pipeline.Background, Edges)."""
     parser.add_argument(
         "--background",
         metavar="KIND",
@@ -104,6 +111,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     # The old names, kept working: --mode KIND --background COLOR|PICTURE, --threshold T.
     parser.add_argument("--mode", choices=BACKGROUND_KINDS, default=None, help=SUPPRESS)
     parser.add_argument("--threshold", type=number_in(0, 1), default=None, help=SUPPRESS)
+
+
+def _quality_options(parser: argparse.ArgumentParser) -> None:
+    """The network's input size, the refinement, the foreground colours, HQ matting."""
     parser.add_argument(
         "--long-side",
         type=number_in(SIZE_MULTIPLE, MAX_LONG_SIDE, whole=True),
@@ -148,6 +159,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="time limit of --hq per image in seconds (default %(default)s): the solver "
         "stops there and keeps what it reached",
     )
+
+
+def _video_and_output_options(parser: argparse.ArgumentParser) -> None:
+    """Videos and the camera; where the result goes."""
     parser.add_argument(
         "--smoothing",
         type=number_in(0, 1, high_open=True),
@@ -307,6 +322,19 @@ def chosen_background(args: argparse.Namespace) -> Background:
     return Background.parse(args.background, args.color, args.picture, args.blur)
 
 
+def check_video_options(args: argparse.Namespace, kind: str, video: bool) -> None:
+    """Refuse what a video cannot have (transparency, --hq), and --hq without its extra,
+    before the model load."""
+    if video and kind == "transparent":
+        raise ValueError(
+            f"Videos have no transparency; choose --background {', '.join(FRAME_KINDS)}."
+        )
+    if video and args.hq:
+        raise ValueError("--hq is for images (it takes seconds each); leave it out for videos.")
+    if args.hq:
+        refine.require_hq()  # a missing pymatting fails before the model load
+
+
 def run(args: argparse.Namespace) -> tuple[Path, list[str]]:
     """Do what the command line asks; returns the output path and any skipped files."""
     from humanmatting.runtime import open_matter, split_variant
@@ -326,14 +354,7 @@ def run(args: argparse.Namespace) -> tuple[Path, list[str]]:
     folder = Path(args.input).is_dir()
     camera = args.input.isdigit() and not Path(args.input).exists()
     video = camera or is_video_path(args.input)
-    if video and kind == "transparent":
-        raise ValueError(
-            f"Videos have no transparency; choose --background {', '.join(FRAME_KINDS)}."
-        )
-    if video and args.hq:
-        raise ValueError("--hq is for images (it takes seconds each); leave it out for videos.")
-    if args.hq:
-        refine.require_hq()  # a missing pymatting fails before the model load
+    check_video_options(args, kind, video)
     if not camera and not folder and not Path(args.input).is_file():
         raise InvalidImageError(f"No such file: {args.input}")
     output = Path(args.output) if args.output else default_output(args.input, kind, video)
@@ -347,12 +368,7 @@ def run(args: argparse.Namespace) -> tuple[Path, list[str]]:
     if not folder and not video:
         check_image_output(output, kind == "transparent")
         rgb = load_rgb(args.input, settings.max_pixels)  # the photo's one decoding
-    backend = args.backend
-    if backend == "keras":  # the [keras] extra: a missing TensorFlow is one line naming it
-        from humanmatting.models.keras_backend import KerasBackend
-
-        backend = KerasBackend
-    matter = open_matter(model, weights, backend, variant=variant, settings=settings)
+    matter = open_matter(model, weights, chosen_backend(args), variant=variant, settings=settings)
     if video:
         frames = matte_frames(
             matter,
@@ -366,6 +382,25 @@ def run(args: argparse.Namespace) -> tuple[Path, list[str]]:
         source = int(args.input) if camera else args.input
         process_video(source, output, frames, args.max_frames, progress=not args.quiet)
         return output, []
+    matte = photo_function(args, matter, background)
+    if folder:
+        return output, run_folder(args, matte, Path(args.input), output)
+    save_picture(matte(rgb), output)
+    return output, []
+
+
+def chosen_backend(args: argparse.Namespace):
+    """ "litert", or the Keras backend's factory for --backend keras (the [keras] extra: a
+    missing TensorFlow is one line naming it)."""
+    if args.backend != "keras":
+        return args.backend
+    from humanmatting.models.keras_backend import KerasBackend
+
+    return KerasBackend
+
+
+def photo_function(args: argparse.Namespace, matter, background: Background):
+    """Image (a path or a decoded array) -> the picture the options ask for."""
 
     def matte(image) -> np.ndarray:
         return matte_photo(
@@ -382,10 +417,7 @@ def run(args: argparse.Namespace) -> tuple[Path, list[str]]:
             progress=not args.quiet,
         ).picture
 
-    if folder:
-        return output, run_folder(args, matte, Path(args.input), output)
-    save_picture(matte(rgb), output)
-    return output, []
+    return matte
 
 
 @contextlib.contextmanager
