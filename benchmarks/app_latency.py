@@ -59,14 +59,16 @@ def main() -> int:
     app, started = running.process, running.launched
     try:
         client = api_client(running.url, workdir)
-        client.predict(handle_file(str(photo)), mode=args.mode, api_name="/matte")
+        client.predict(handle_file(str(photo)), background=args.mode, api_name="/matte")
         cold_start = time.perf_counter() - started
         print(f"cold start (launch -> first /matte answered): {cold_start:.2f} s")
 
         latencies, summaries = [], []
         for _ in range(args.calls):
             begin = time.perf_counter()
-            *_, summary = client.predict(handle_file(str(photo)), mode=args.mode, api_name="/matte")
+            *_, summary = client.predict(
+                handle_file(str(photo)), background=args.mode, api_name="/matte"
+            )
             latencies.append((time.perf_counter() - begin) * 1e3)
             summaries.append(summary)
         values = np.array(latencies)

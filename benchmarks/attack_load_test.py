@@ -203,8 +203,8 @@ def attacks(url: str, port: int, files: dict[str, Path], client) -> list[Attack]
             background = handle_file(str(files[f"background{index}"]))
             client.predict(
                 handle_file(str(files["damaged-exif"])),
-                mode="image",
-                background_image=background,
+                background="image",
+                picture=background,
                 api_name="/matte",
             )
         return True, "4 distinct 12 MP backgrounds served"
@@ -226,8 +226,8 @@ def attacks(url: str, port: int, files: dict[str, Path], client) -> list[Attack]
     def strip_background():
         client.predict(
             handle_file(str(files["square"])),
-            mode="image",
-            background_image=handle_file(str(files["strip"])),
+            background="image",
+            picture=handle_file(str(files["strip"])),
             api_name="/matte",
         )
         return True, "1x1000 background behind 1000x1000 served"
@@ -357,11 +357,15 @@ def attacks(url: str, port: int, files: dict[str, Path], client) -> list[Attack]
         Attack("12 MP backgrounds (valid)", backgrounds),
         Attack(
             "5760x5760 video",
-            refused(files["huge-frames.avi"], "frames of 5760x5760", "/matte_video", mode="matte"),
+            refused(
+                files["huge-frames.avi"], "frames of 5760x5760", "/matte_video", background="matte"
+            ),
         ),
         Attack(
             "truncated video",
-            refused(files["stops-early"], "damaged or truncated", "/matte_video", mode="matte"),
+            refused(
+                files["stops-early"], "damaged or truncated", "/matte_video", background="matte"
+            ),
         ),
     ]
 
@@ -465,7 +469,7 @@ def main(argv: list[str] | None = None) -> int:
         from gradio_client import handle_file
 
         good_video = make_videos(workdir / "good")["good.avi"]
-        client.predict(handle_file(str(good_video)), mode="matte", api_name="/matte_video")
+        client.predict(handle_file(str(good_video)), background="matte", api_name="/matte_video")
         clients = [api_client(app.url) for _ in range(args.clients)]
         time.sleep(2.0)
         memory["after warm-up"] = sampler.rss() / 2**20

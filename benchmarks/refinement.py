@@ -69,7 +69,7 @@ import numpy as np
 
 from benchmarks.outputs import OUT_DIR, TrackedFolderError, check_untracked_folder, shown_path
 from humanmatting import compose, refine
-from humanmatting.app.serving import PNG_OPTIONS
+from humanmatting.app.outputs import PNG_OPTIONS
 from humanmatting.preprocess import (
     alpha_to_size,
     load_rgb,
@@ -234,7 +234,7 @@ def photo_request(matter, jpeg: bytes, refined: bool, foreground: bool, hq_secon
     foreground_started = time.perf_counter()
     colors = compose.soft_edge_colors(rgb, alpha) if foreground else None
     cutout_started = time.perf_counter()
-    cutout = compose.cutout(rgb, alpha, decontaminate=colors)  # paints the colours in
+    cutout = compose.cutout(rgb, alpha, colors=colors)  # paints the colours in
     cutout_ms = (time.perf_counter() - cutout_started) * 1e3
     foreground_ms = (cutout_started - foreground_started) * 1e3
     ok, _ = cv2.imencode(".png", cv2.cvtColor(cutout, cv2.COLOR_RGBA2BGRA), PNG_OPTIONS)

@@ -8,8 +8,8 @@ zoom over a real photo, with a tone as sound): 8 s at 640x480 and 30 s at 1280x7
 
 - the encoders alone on the same frames (OpenCV's VP9, VP8 and MPEG-4 Part 2, which the
   app and the CLI used before, and PyAV's H.264, which they use now), and
-- the whole request as the app runs it: `serving.matte_video` (decode, model, compose,
-  encode, audio copied), with the shipped model.
+- the whole request as the app runs it: `humanmatting.app.videos.matte_video` (decode,
+  model, compose, encode, audio copied), with the shipped model.
 
 The target (issue 14): a 30 s 720p clip in at most 2x its duration on a 2-core machine.
 """
@@ -27,7 +27,10 @@ import av
 import cv2
 import numpy as np
 
-from humanmatting.app import serving
+from humanmatting.app.limits import VideoLimits
+from humanmatting.app.registry import ModelRegistry
+from humanmatting.app.videos import matte_video
+from humanmatting.pipeline import Background
 from humanmatting.preprocess import load_rgb
 from humanmatting.video import encode_frames
 
@@ -112,8 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out or tempfile.mkdtemp(prefix="humanmatting-video-timing-"))
     out.mkdir(parents=True, exist_ok=True)
     photo = load_rgb(REPO_ROOT / "examples" / "grace_hopper.jpg")
-    registry = serving.ModelRegistry()
-    limits = serving.VideoLimits(max_megabytes=500, max_seconds=60)
+    registry = ModelRegistry()
+    limits = VideoLimits(max_megabytes=500, max_seconds=60)
     rows = []
     for label, (seconds, width, height) in CLIPS.items():
         if args.skip_30s and seconds > 10:
@@ -130,16 +133,16 @@ def main(argv: list[str] | None = None) -> int:
         rows.append((label, "encode only: PyAV H.264 (.mp4, now)", spent, seconds))
         del frames
         started = time.perf_counter()
-        serving.matte_video(
+        matte_video(
             registry,
             clip,
             args.model,
-            serving.Background(mode="blur"),
+            Background("blur"),
             limits=limits,
             output_dir=out,
         )
         spent = time.perf_counter() - started
-        rows.append((label, "whole request (serving.matte_video, blur, now)", spent, seconds))
+        rows.append((label, "whole request (app.videos.matte_video, blur, now)", spent, seconds))
         print(f"done: {label}", file=sys.stderr, flush=True)
     print("| clip | what | seconds | x clip duration |")
     print("|---|---|---:|---:|")

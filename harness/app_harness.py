@@ -199,7 +199,7 @@ def wait_until_camera_ready(page, timeout_ms: float = 120_000) -> None:
     wait_for_text(page, "#browser-camera .hm-readout", ready, exact=True, timeout_ms=timeout_ms)
 
 
-# /matte's inputs after the photo, in the order the page sends them: model, mode, colour,
+# /matte's inputs after the photo, in the order the page sends them: model, background, colour,
 # background picture, blur, edges, download format, quality.
 MATTE_SETTINGS = ["dark-light", "transparent", "#00b140", None, 15, "soft", "png", "best"]
 # The app's one answer to a file payload that is not one of its uploads, whatever it names.

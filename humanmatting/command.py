@@ -19,6 +19,7 @@ training/, the app) may use it for their aliases.
 from __future__ import annotations
 
 import argparse
+import math
 import signal
 import sys
 import threading
@@ -27,12 +28,31 @@ from collections.abc import Callable
 from pathlib import Path
 
 from humanmatting.errors import ActionableError, missing_extra, one_line
+from humanmatting.settings import read_number
 
 # What a person can act on: the message says what is wrong and what to do.
 USER_ERRORS = (ValueError, OSError, ImportError, ActionableError)
 
 AddArguments = Callable[[argparse.ArgumentParser], None]
 Run = Callable[[argparse.Namespace], int]
+
+
+def number_in(
+    low: float,
+    high: float = math.inf,
+    whole: bool = False,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> Callable[[str], float]:
+    """An argparse type: a finite number from `low` to `high` (settings.read_number)."""
+
+    def parse(text: str) -> float:
+        try:
+            return read_number(text, low, high, whole, low_open, high_open)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    return parse
 
 
 class Terminated(KeyboardInterrupt):

@@ -1,7 +1,7 @@
 """Turn an alpha matte into what people want to see: cutouts, new backgrounds, overlays.
 
 Cutouts and new backgrounds put the person's estimated foreground colours in front
-(`decontaminate`, on by default): a semi-transparent edge pixel of the photo is part old
+(`foreground_colors`, on by default): a semi-transparent edge pixel of the photo is part old
 background, and without it a sky leaves a blue fringe in the hair and a white wall a light
 halo around a dark hat.
 """
@@ -112,31 +112,29 @@ def soft_edge_colors(
     return None if threshold is not None else refine.edge_colors(rgb, alpha)
 
 
-# Deprecated: the old name, which said the same as refine.edge_colors for something else.
-# Kept for gradio_app.serving and humanmatting.cli until they call humanmatting.pipeline.
-edge_colors = soft_edge_colors
-
-
-def _chosen_edge_colors(rgb, alpha, threshold, decontaminate) -> EdgeColors | None:
-    """`decontaminate`: True estimates the colours, an EdgeColors is used as it is, False or
-    None keeps the photo's own."""
-    if threshold is not None or not decontaminate:
+def _chosen_edge_colors(
+    rgb, alpha, threshold, foreground_colors: bool, colors: EdgeColors | None
+) -> EdgeColors | None:
+    """The colours to paint: none without `foreground_colors` or for hard edges; `colors`
+    when the caller estimated them already (to share them between pictures), else the
+    estimate made now."""
+    if threshold is not None or not foreground_colors:
         return None
-    if decontaminate is True:
-        return soft_edge_colors(rgb, alpha)
-    return decontaminate
+    return colors if colors is not None else soft_edge_colors(rgb, alpha)
 
 
 def cutout(
     rgb: np.ndarray,
     alpha: np.ndarray,
     threshold: float | None = None,
-    decontaminate: bool | EdgeColors | None = True,
+    foreground_colors: bool = True,
+    colors: EdgeColors | None = None,
 ) -> np.ndarray:
     """HxWx4 uint8 RGBA: the image with the matte as its transparency (and, with
-    `decontaminate`, the person's own colours in the semi-transparent edge)."""
+    `foreground_colors`, the person's own colours in the semi-transparent edge: `colors`
+    when estimated already, see soft_edge_colors)."""
     rgba = cv2.cvtColor(rgb, cv2.COLOR_RGB2RGBA)  # 2-3x faster than np.dstack
-    colors = _chosen_edge_colors(rgb, alpha, threshold, decontaminate)
+    colors = _chosen_edge_colors(rgb, alpha, threshold, foreground_colors, colors)
     if colors is not None:
         colors.paint(rgba)
     for rows in row_strips(*rgba.shape[:2]):  # no full-size matte beside the cutout
@@ -149,7 +147,8 @@ def replace_background(
     alpha: np.ndarray,
     background: str | Color | np.ndarray,
     threshold: float | None = None,
-    decontaminate: bool | EdgeColors | None = True,
+    foreground_colors: bool = True,
+    colors: EdgeColors | None = None,
 ) -> np.ndarray:
     """Put the person in front of a colour or an image (stretched to cover the frame)."""
     height, width = rgb.shape[:2]
@@ -159,7 +158,7 @@ def replace_background(
         # A view of one pixel: _blend and EdgeColors.blend read it a strip at a time.
         backdrop = np.broadcast_to(np.array(parse_color(background), np.uint8), rgb.shape)
     picture = _blend(rgb, backdrop, alpha, threshold)
-    colors = _chosen_edge_colors(rgb, alpha, threshold, decontaminate)
+    colors = _chosen_edge_colors(rgb, alpha, threshold, foreground_colors, colors)
     return picture if colors is None else colors.blend(picture, backdrop)
 
 
@@ -213,14 +212,15 @@ def blur_background(
     alpha: np.ndarray,
     strength: float = 15,
     threshold: float | None = None,
-    decontaminate: bool | EdgeColors | None = True,
+    foreground_colors: bool = True,
+    colors: EdgeColors | None = None,
 ) -> np.ndarray:
     """Blur everything but the person; `strength` is the Gaussian sigma in pixels."""
     if strength <= 0:
         return rgb.copy()
     blurred = gaussian_blur(rgb, strength)
     picture = _blend(rgb, blurred, alpha, threshold)
-    colors = _chosen_edge_colors(rgb, alpha, threshold, decontaminate)
+    colors = _chosen_edge_colors(rgb, alpha, threshold, foreground_colors, colors)
     return picture if colors is None else colors.blend(picture, blurred)
 
 
@@ -243,8 +243,3 @@ def matte_picture(alpha: np.ndarray, threshold: float | None = None) -> np.ndarr
     for rows in row_strips(*alpha.shape[:2]):
         matte[rows] = np.clip(harden(alpha[rows], threshold) * 255 + 0.5, 0, 255)
     return matte
-
-
-# Deprecated: the old name, easily confused with the app's serving.matte_image (which
-# mattes a whole photo). Kept for humanmatting.cli and the app until they are rewired.
-matte_image = matte_picture

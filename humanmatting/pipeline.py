@@ -213,15 +213,14 @@ class Foreground:
     def cutout(self) -> np.ndarray:
         """HxWx4 uint8 RGBA: the person on a transparent background (shared: do not
         modify it in place)."""
-        return compose.cutout(self.rgb, self.alpha, self.threshold, self._decontaminate())
+        return compose.cutout(
+            self.rgb, self.alpha, self.threshold, self.foreground_colors, self.colors
+        )
 
     @functools.cached_property
     def matte(self) -> np.ndarray:
         """HxW uint8: the matte as a grayscale picture, with these edges."""
         return compose.matte_picture(self.alpha, self.threshold)
-
-    def _decontaminate(self) -> EdgeColors | bool:
-        return self.colors if self.foreground_colors else False
 
     def render(self, background: Background, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
         """The person in front of `background`: HxWx4 RGBA for "transparent" (the cutout
@@ -233,16 +232,16 @@ class Foreground:
             return self.cutout
         if kind == MATTE:
             return self.matte
-        clean = self._decontaminate()
+        clean = (self.foreground_colors, self.colors)
         if kind == "blur":
             return compose.blur_background(
-                self.rgb, self.alpha, background.blur, self.threshold, clean
+                self.rgb, self.alpha, background.blur, self.threshold, *clean
             )
         if kind == "color":
             backdrop = background.color
         else:  # "image"
             backdrop = background.load(max_pixels).picture
-        return compose.replace_background(self.rgb, self.alpha, backdrop, self.threshold, clean)
+        return compose.replace_background(self.rgb, self.alpha, backdrop, self.threshold, *clean)
 
 
 def render(
@@ -304,6 +303,7 @@ def matte_photo(
     hq_seconds: float = HQ_SECONDS,
     progress: bool = False,
     smoother: AlphaFunction | None = None,
+    prediction: Prediction | None = None,
 ) -> MattedPhoto:
     """Matte a photo or a frame with `matter` and put the person in front of `background`.
 
@@ -314,7 +314,8 @@ def matte_photo(
     the [hq] extra), with a progress bar when `progress`. `smoother`: applied to the alpha
     before rendering (a video's AlphaSmoother). `foreground_colors`: the person's own
     colours in the soft edge (photos: yes; frames go without, as they cost more than the
-    network per 720p frame).
+    network per 720p frame). `prediction`: this image's, kept from before (the app's
+    cache of mattes): the network does not run again, only what follows it.
 
     A bad edges value, background picture or image fails before the model runs.
     """
@@ -322,7 +323,13 @@ def matte_photo(
     max_pixels = matter.settings.max_pixels
     background = background.load(max_pixels)
     rgb = load_rgb(image, max_pixels)
-    prediction = matter.predict(rgb, long_side=long_side, quality=quality, refine=refine)
+    if prediction is None:
+        prediction = matter.predict(rgb, long_side=long_side, quality=quality, refine=refine)
+    elif prediction.alpha.shape != rgb.shape[:2]:
+        raise ValueError(
+            f"The prediction kept is {prediction.alpha.shape[1]}x{prediction.alpha.shape[0]}; "
+            f"the image is {rgb.shape[1]}x{rgb.shape[0]}: it is another image's."
+        )
     alpha = prediction.alpha
     if hq:
         alpha = hq_matte(rgb, alpha, seconds=hq_seconds, progress=progress)

@@ -12,12 +12,12 @@ import logging
 import os
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+import cachetools
 import numpy as np
 
 from humanmatting.errors import one_line
@@ -142,7 +142,8 @@ class LiteRTBackend:
         self.threads = threads or min(4, os.cpu_count() or 1)
         self.max_shapes = max_shapes
         self._interpreter_class = Interpreter
-        self._runners: OrderedDict[tuple[int, ...], _SignatureRunner] = OrderedDict()
+        # Least recently used dropped first (cachetools), at most max_shapes (at least 1).
+        self._runners: cachetools.LRUCache = cachetools.LRUCache(max(1, max_shapes))
         self._lock = threading.Lock()
         self._model_content = self.model_path.read_bytes()
         self.signatures: set[str] = set()
@@ -221,9 +222,8 @@ class LiteRTBackend:
         return fixed if fixed in self.signatures else self._dynamic_signature()
 
     def _runner_for(self, shape: tuple[int, ...]) -> _SignatureRunner:
-        runner = self._runners.get(shape)
+        runner = self._runners.get(shape)  # also marks it as the most recently used
         if runner is not None:
-            self._runners.move_to_end(shape)
             return runner
         # One interpreter per shape, even for the file's fixed-shape signatures: an
         # interpreter keeps every signature's buffers once used (about 80 MB at 512x384),
@@ -233,8 +233,6 @@ class LiteRTBackend:
         )
         runner = _SignatureRunner(interpreter, self.signature_for(shape))
         self._runners[shape] = runner
-        if len(self._runners) > self.max_shapes:
-            self._runners.popitem(last=False)
         return runner
 
     def _run(self, batch: np.ndarray) -> np.ndarray:
@@ -428,6 +426,20 @@ def verify_recorded_digest(model_path: Path, description: FolderDescription) -> 
         )
 
 
+def _check_backend(backend: str | BackendFactory) -> None:
+    if not (backend in BACKENDS or callable(backend)):
+        hint = (
+            "; pass backend=KerasBackend (from humanmatting.models.keras_backend, the [keras] "
+            "extra) for the Keras model"
+            if backend == "keras"
+            else ""
+        )
+        raise ValueError(
+            f"backend must be {' or '.join(map(repr, BACKENDS))} or a backend factory, "
+            f"not {backend!r}{hint}"
+        )
+
+
 def load_matter(
     name: str = DEFAULT_MODEL,
     weights: str | os.PathLike | None = None,
@@ -451,17 +463,7 @@ def load_matter(
     recently used dropped first). `settings` (default: read from the environment now) says
     where weights come from and how large an input may be.
     """
-    if not (backend in BACKENDS or callable(backend)):
-        hint = (
-            "; pass backend=KerasBackend (from humanmatting.models.keras_backend, the [keras] "
-            "extra) for the Keras model"
-            if backend == "keras"
-            else ""
-        )
-        raise ValueError(
-            f"backend must be {' or '.join(map(repr, BACKENDS))} or a backend factory, "
-            f"not {backend!r}{hint}"
-        )
+    _check_backend(backend)
     base_name, suffix = split_variant(name)
     if suffix is not None and base_name in MODEL_SPECS:
         raise ValueError(
@@ -470,6 +472,26 @@ def load_matter(
     spec = get_spec(name)
     settings = settings or Settings.from_env()
     folder = resolve_model_folder(spec.name, weights, download=download, settings=settings)
+    return open_matter(spec.name, folder, backend, threads, max_shapes, variant, settings)
+
+
+def open_matter(
+    name: str,
+    folder: str | os.PathLike,
+    backend: str | BackendFactory = "litert",
+    threads: int | None = None,
+    max_shapes: int = 8,
+    variant: str | None = None,
+    settings: Settings | None = None,
+) -> Matter:
+    """Load model `name` from `folder`, a model folder that `resolve_model_folder` found
+    already (so it is looked up and checked against its pins once): what an edge that
+    resolves the weights before it checks its other inputs (the CLI, the app's registry)
+    calls. See load_matter for the arguments."""
+    _check_backend(backend)
+    spec = get_spec(name)
+    settings = settings or Settings.from_env()
+    folder = Path(folder)
     # humanmatting.json: a known format version, this model, its channels, raw 0..255 input.
     description = FolderDescription.load(folder, spec)
     if backend == "litert":

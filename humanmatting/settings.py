@@ -28,6 +28,37 @@ class SettingError(ValueError):
     """A setting (an environment variable) has a value that cannot be used."""
 
 
+def read_number(
+    text: str,
+    low: float = 0,
+    high: float = math.inf,
+    whole: bool = False,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
+    """The one number check of the settings and every command's options: a finite number
+    from `low` (above it with `low_open`) to `high` (below it with `high_open`), whole with
+    `whole`; ValueError "must be a number from 0 to 1, not 'nan'" (the caller names the
+    setting) otherwise."""
+    try:
+        number = float(text)
+        if whole and number != int(number):
+            raise ValueError
+    except (ValueError, OverflowError, TypeError):
+        number = math.nan
+    above_low = number > low if low_open else number >= low  # False for NaN
+    below_high = number < high if high_open else number <= high
+    if not (above_low and below_high) or math.isinf(number):
+        kind = "a whole number" if whole else "a number"
+        if math.isinf(high):
+            bound = f"above {low:g}" if low_open else f"of at least {low:g}"
+        else:
+            below = "below " if high_open else ""
+            bound = f"{'above' if low_open else 'from'} {low:g} to {below}{high:g}"
+        raise ValueError(f"must be {kind} {bound}, not {text!r}")
+    return int(number) if whole else number
+
+
 def positive_number(
     environ: Mapping[str, str],
     name: str,
@@ -41,18 +72,10 @@ def positive_number(
     value = environ.get(name, "").strip()
     if not value:
         return default
-    kind = "a whole number" if whole else "a number"
     try:
-        number = float(value)
-        if whole and number != int(number):
-            raise ValueError
-    except (ValueError, OverflowError):
-        number = math.nan
-    in_range = number > minimum if above else number >= minimum  # False for NaN
-    if not in_range or math.isinf(number):
-        bound = f"above {minimum:g}" if above else f"of at least {minimum:g}"
-        raise SettingError(f"{name} must be {kind} {bound}, not {value!r}.")
-    return int(number) if whole else number
+        return read_number(value, minimum, whole=whole, low_open=above)
+    except ValueError as error:
+        raise SettingError(f"{name} {error}.") from None
 
 
 @dataclass(frozen=True)

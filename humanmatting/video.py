@@ -14,7 +14,7 @@ import logging
 import os
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
@@ -72,9 +72,11 @@ CONTAINER_OPTIONS = {
 }
 
 FrameFunction = Callable[[np.ndarray], np.ndarray]
-# The share of each new frame in a video's alpha (AlphaSmoother): steadier edges, and a
-# person who moves is followed within a few frames.
-DEFAULT_SMOOTHING = 0.6
+# Smoothing, the one vocabulary of the CLI (--smoothing), the library and the app: how much
+# of the previous frames' matte each frame keeps (AlphaSmoother), from 0 (none) to below 1.
+# The one default of videos and the camera stream: steadier edges, and a person who moves
+# is followed within a few frames (each new frame counts for 0.6).
+DEFAULT_SMOOTHING = 0.4
 # Called after each frame: (frames done, frames expected or None, seconds since the start).
 ProgressFunction = Callable[[int, int | None, float], None]
 log = logging.getLogger(__name__)
@@ -142,15 +144,19 @@ def is_video_path(path: str | os.PathLike) -> bool:
 class AlphaSmoother:
     """Exponential moving average of the alpha across frames, against flicker.
 
-    `weight` is the share of the new frame (1 = no smoothing). A change of frame size
-    starts over, so switching cameras or resolutions never blends unrelated frames.
+    `smoothing` is the share of the previous frames' matte that each frame keeps (0: none;
+    `weight`, the new frame's share, is the rest). A change of frame size starts over, so
+    switching cameras or resolutions never blends unrelated frames.
     """
 
-    def __init__(self, weight: float = DEFAULT_SMOOTHING):
-        if not 0 < weight <= 1:
-            raise ValueError(f"weight must be in (0, 1], got {weight}")
-        self.weight = weight
+    def __init__(self, smoothing: float = DEFAULT_SMOOTHING):
+        self.smoothing = check_smoothing(smoothing)
         self.state: np.ndarray | None = None
+
+    @property
+    def weight(self) -> float:
+        """The share of the new frame."""
+        return 1.0 - self.smoothing
 
     def reset(self) -> None:
         self.state = None
@@ -163,20 +169,30 @@ class AlphaSmoother:
         return self.state.copy()
 
 
+def check_smoothing(smoothing: float) -> float:
+    """`smoothing` if it is a number from 0 to below 1; ValueError that says so."""
+    if isinstance(smoothing, bool) or not isinstance(smoothing, (int, float)):
+        raise ValueError(f"smoothing must be a number from 0 to below 1, not {smoothing!r}")
+    if not 0 <= smoothing < 1:  # also NaN
+        raise ValueError(f"smoothing must be a number from 0 to below 1, not {smoothing!r}")
+    return float(smoothing)
+
+
 def matte_frames(
     matter: Matter,
     background: Background | None = None,
     edges: Edges = "soft",
-    smoothing: float | None = DEFAULT_SMOOTHING,
+    smoothing: float = DEFAULT_SMOOTHING,
     quality: str = "fast",
     long_side: int | None = None,
     refine: bool = True,
 ) -> FrameFunction:
     """The frame function of a video (process_video): RGB frame -> RGB frame, matted with
     `matter` and rendered on `background` (default Background(); a matte as gray), its
-    alpha smoothed across frames (`smoothing`: the new frame's share, AlphaSmoother; None
-    or 0: none). Frames go without foreground colours: on a 720p frame they cost more
-    than the network and the refinement together (54 ms against 32 ms). A transparent
+    alpha smoothed across frames (`smoothing`: the share of the previous frames' matte each
+    frame keeps, from 0, none, to below 1; AlphaSmoother). Frames go without foreground
+    colours: on a 720p frame they cost more than the network and the refinement together
+    (54 ms against 32 ms). A transparent
     background, bad edges or a broken picture fail here, before any frame is read."""
     background = background or Background()
     if background.kind == "transparent":
@@ -185,7 +201,7 @@ def matte_frames(
         )
     edge_threshold(edges)
     background = background.load(matter.settings.max_pixels)
-    smoother = AlphaSmoother(smoothing) if smoothing else None
+    smoother = AlphaSmoother(smoothing) if check_smoothing(smoothing) else None
 
     def matte_frame(rgb: np.ndarray) -> np.ndarray:
         photo = matte_photo(
@@ -238,17 +254,6 @@ def open_video(source: str | os.PathLike | int) -> tuple[cv2.VideoCapture, Video
         height=int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
     )
     return capture, info
-
-
-def iter_frames(capture: cv2.VideoCapture, max_frames: int | None = None) -> Iterator[np.ndarray]:
-    """RGB uint8 frames until the stream ends (or `max_frames`)."""
-    count = 0
-    while max_frames is None or count < max_frames:
-        ok, frame = capture.read()
-        if not ok or frame is None:
-            return
-        count += 1
-        yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
 
 
 def process_video(

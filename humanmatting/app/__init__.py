@@ -6,9 +6,14 @@
 - `page` assembles the tabs, one module each in `tabs/` (image, webcam with the in-browser
   camera, video), from the shared `controls` and the Gradio subclasses in `components`.
 - `errors` and `uploads`: how failures and uploaded files are handled for every request.
-- `serving`: the request policy, without UI code (model registry, backgrounds, output
-  folders, request limits, video and stream sessions); `browser`: what the in-browser
-  camera needs from the server; `heap`: heap trimming for long-running servers.
+- The request policy, without UI code, one job a module: `registry` (which models, each
+  loaded once per role), `photos` (a photo or compare request, the large-photo lane),
+  `videos` (a video request), `stream` (the server's camera stream), `caches` (background
+  pictures, mattes), `outputs` (files for the page, download names, previews), `limits`
+  (the numbers, VideoLimits), `middleware` (request bodies), `tempfolder` (the server's
+  own folder). Each calls the library's one photo pipeline (humanmatting.pipeline) and
+  adds only caching, limits and files. `browser`: what the in-browser camera needs from
+  the server; `heap`: heap trimming for long-running servers.
 """
 
 import os

@@ -30,7 +30,7 @@ BUILD_FILES = (
 )
 # The fixed-shape signature name for any size, written by specs.fixed_signature itself.
 FIXED_SIGNATURE_PATTERN = fixed_signature("{height}", "{width}")  # type: ignore[arg-type]
-# The refinement of the server's camera frames (serving.StreamSession: quality="fast"),
+# The refinement of the server's camera frames (stream.StreamSession: quality="fast"),
 # which the page repeats (web/src/refine.js; tests/app/test_browser_preprocess.py pins both).
 CAMERA_REFINEMENT = "fast"
 

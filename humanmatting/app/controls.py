@@ -5,17 +5,27 @@ from __future__ import annotations
 
 import gradio as gr
 
-from humanmatting.app import serving
 from humanmatting.app.components import Dropdown, Radio, Slider, UploadedImage
-from humanmatting.app.serving import Background, ModelRegistry
+from humanmatting.app.registry import ModelRegistry
+from humanmatting.compose import DEFAULT_BACKGROUND, DEFAULT_BLUR, DEFAULT_COLOR
+from humanmatting.pipeline import EDGES, FRAME_KINDS, Background
 from humanmatting.specs import QUALITIES
+from humanmatting.video import DEFAULT_SMOOTHING
 
 
 def background_of(mode: str, color: str, image: str | None, blur: float) -> Background:
-    """The Background that the background controls' values describe."""
-    return Background(
-        mode=mode, color=color or serving.DEFAULT_COLOR, image=image, blur=float(blur)
-    )
+    """The Background that the background controls' values describe (ValueError for a
+    bad one: an unknown kind or colour)."""
+    return Background.parse(mode, color or None, image, blur)
+
+
+def smoothing_of(steady: bool | float | None) -> float:
+    """The smoothing that the *Steady edges* box asks for: the library's one default
+    (video.DEFAULT_SMOOTHING) when ticked, none when not; an API call may send the
+    number itself (from 0 to below 1)."""
+    if isinstance(steady, bool) or steady is None:
+        return DEFAULT_SMOOTHING if steady else 0.0
+    return float(steady)
 
 
 def background_settings_shown(mode: str) -> tuple:
@@ -27,10 +37,10 @@ def background_settings_shown(mode: str) -> tuple:
     )
 
 
-def background_controls(modes: tuple[str, ...], default: str = serving.DEFAULT_BACKGROUND):
+def background_controls(modes: tuple[str, ...], default: str = DEFAULT_BACKGROUND):
     """Radio for the background and the setting each choice needs (shown when relevant)."""
     mode = Radio(list(modes), value=default, label="Background")
-    color = gr.ColorPicker(value=serving.DEFAULT_COLOR, label="Color", visible=default == "color")
+    color = gr.ColorPicker(value=DEFAULT_COLOR, label="Color", visible=default == "color")
     image = UploadedImage(
         type="filepath",
         image_mode=None,
@@ -42,7 +52,7 @@ def background_controls(modes: tuple[str, ...], default: str = serving.DEFAULT_B
     blur = Slider(
         1,
         50,
-        value=serving.DEFAULT_BLUR,
+        value=DEFAULT_BLUR,
         step=1,
         label="Blur strength",
         visible=default == "blur",
@@ -71,7 +81,7 @@ def model_dropdown(registry: ModelRegistry, frames: bool = False) -> Dropdown:
 
 def edges_radio() -> Radio:
     return Radio(
-        list(serving.EDGES),
+        list(EDGES),
         value="soft",
         label="Edges",
         info="soft keeps hair and motion blur; hard gives a crisp outline",
@@ -82,7 +92,7 @@ def frame_controls(registry: ModelRegistry) -> tuple:
     """The Webcam and Video tabs' settings: (model, background controls, edges, steady
     edges), with the frames' defaults; made in the order the page shows them."""
     model = model_dropdown(registry, frames=True)
-    background = background_controls(serving.FRAME_BACKGROUNDS)
+    background = background_controls(FRAME_KINDS)
     edges = edges_radio()
     smoothing = gr.Checkbox(True, label="Steady edges", info="average the matte over a few frames")
     return model, background, edges, smoothing

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import gradio as gr
 
-from humanmatting.app.serving import ModelRegistry, OutputFolder
+from humanmatting.app.outputs import OutputFolder
+from humanmatting.app.registry import ModelRegistry
 from humanmatting.app.settings import AppSettings
 from humanmatting.app.tabs.image import image_tab
 from humanmatting.app.tabs.video import video_tab
@@ -16,7 +17,7 @@ TITLE = (
     "# humanmatting\nCut people out of photos, your camera and videos. Everything runs "
     "on this server; nothing is sent elsewhere."
 )
-# A transparent result comes as a picture over a checkerboard (serving.checkerboard_preview),
+# A transparent result comes as a picture over a checkerboard (outputs.checkerboard_preview),
 # so the page itself draws none: opaque mattes and the letterbox around a picture stay plain.
 # On a narrow screen the before/after box takes the picture's own height (a landscape photo
 # in a fixed-height box sat between two white bands). The readout's details open on a tap.

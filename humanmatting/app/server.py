@@ -23,20 +23,16 @@ from starlette.middleware import Middleware
 import humanmatting
 from humanmatting.app import heap, uploads
 from humanmatting.app.errors import USER_ERRORS, answers_request_shape_errors
+from humanmatting.app.limits import PHOTO_CONCURRENCY, REQUEST_MAX_BYTES, UPLOAD_ENVELOPE_BYTES
+from humanmatting.app.middleware import BodyLimit
 from humanmatting.app.page import CSS, build_page
-from humanmatting.app.serving import (
-    PHOTO_CONCURRENCY,
-    REQUEST_MAX_BYTES,
-    UPLOAD_ENVELOPE_BYTES,
-    AppTempFolder,
-    BodyLimit,
-    ModelRegistry,
-    SettingError,
-)
+from humanmatting.app.registry import ModelRegistry
 from humanmatting.app.settings import AppSettings, parse_args
 from humanmatting.app.tabs import browser_camera
+from humanmatting.app.tempfolder import AppTempFolder
 from humanmatting.errors import one_line
 from humanmatting.preprocess import allow_pillow_pixels
+from humanmatting.settings import SettingError
 from humanmatting.specs import SHIPPED_MODELS
 
 # Gradio's own words on the page, in the visitor's terms: the server stream's camera button

@@ -8,15 +8,14 @@ option), with a message that names the variable.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from humanmatting.app.serving import QUEUE_SIZE, VideoLimits, setting
-from humanmatting.command import OneLineParser
+from humanmatting.app.limits import QUEUE_SIZE, VideoLimits, setting
+from humanmatting.command import OneLineParser, number_in
 from humanmatting.settings import Settings
 
 DESCRIPTION = (
@@ -83,20 +82,9 @@ class AppSettings:
         return self.root / "web" / "dist"
 
 
-def positive_int(text: str) -> int:
-    if not text.strip().isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
-    return int(text)
-
-
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a number above 0, not {text!r}")
-    return value
+# The app's options: whole numbers of at least 1, and MB above 0.
+positive_int = number_in(1, whole=True)
+positive_float = number_in(0, low_open=True)
 
 
 def parse_args(argv: list[str] | None, defaults: AppSettings) -> AppSettings:

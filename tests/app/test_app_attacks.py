@@ -321,7 +321,7 @@ def test_video_headers_that_lie_are_answered_within_seconds(client, bad_videos, 
     AVI claiming 1,000,000 frames/s had all its frames processed. Item 9: a header claiming
     1 frame for 80 s of content was cut without a word."""
     started = time.perf_counter()
-    message = refusal(client, "/matte_video", bad_videos[name], mode="matte")
+    message = refusal(client, "/matte_video", bad_videos[name], background="matte")
     assert time.perf_counter() - started < 20
     if name == "cut-short.avi":  # 10 s at 10 frames/s: over this app's limit of 1 s already
         assert "limit is 1 s" in message
@@ -336,7 +336,7 @@ def test_a_truncated_video_is_reported_not_a_partial_success(client, tmp_path):
     clip = _mjpeg(50, fps=50)  # 1 s, within this app's limits (at most 60 frames)
     cut = tmp_path / "clip.avi"
     cut.write_bytes(clip[: len(clip) // 3])
-    message = refusal(client, "/matte_video", cut, mode="matte")
+    message = refusal(client, "/matte_video", cut, background="matte")
     assert re.search(r"clip.avi is damaged or truncated: only \d+ of its 50 frames", message)
 
 
@@ -374,7 +374,7 @@ def test_sigterm_mid_video_leaves_nothing_and_the_next_start_cleans_a_killed_one
     client.predict(gradio_client.handle_file(str(photo_file(tmp_path))), api_name="/matte")
     job = client.submit(
         gradio_client.handle_file(str(long_clip(tmp_path / "long.avi"))),
-        mode="matte",
+        background="matte",
         api_name="/matte_video",
     )
     deadline = time.monotonic() + 120

@@ -92,7 +92,7 @@ def test_refused_images_get_the_library_message_naming_the_upload(client, bad_im
 
 @pytest.mark.parametrize("name", ACCEPTED)
 def test_accepted_images_give_the_library_result(client, bad_images, matter, name):
-    cutout, _, matte_png, summary = matte(client, bad_images[name], mode="transparent")
+    cutout, _, matte_png, summary = matte(client, bad_images[name], background="transparent")
     rgb = load_rgb(bad_images[name])  # the displayed picture: EXIF-rotated, 8-bit RGB
     with Image.open(cutout) as png:
         assert png.mode == "RGBA" and png.size == (rgb.shape[1], rgb.shape[0])
@@ -112,8 +112,8 @@ def test_compare_and_background_picture_refuse_clearly_too(client, bad_images):
         client,
         "/matte",
         bad_images["rgba.png"],
-        mode="image",
-        background_image=gradio_client.handle_file(str(bad_images["truncated.png"])),
+        background="image",
+        picture=gradio_client.handle_file(str(bad_images["truncated.png"])),
     )
     assert "truncated.png is damaged or truncated" in message
     assert_served_normally(client, bad_images)
@@ -146,7 +146,7 @@ def test_pixel_and_upload_limits_come_from_the_operator(app, client, bad_images,
     ],
 )
 def test_bad_videos_are_refused_clearly(client, bad_videos, bad_images, name, pattern):
-    message = refusal(client, "/matte_video", bad_videos[name], mode="matte")
+    message = refusal(client, "/matte_video", bad_videos[name], background="matte")
     assert pattern in message, message
     assert_served_normally(client, bad_images)
 
@@ -154,7 +154,7 @@ def test_bad_videos_are_refused_clearly(client, bad_videos, bad_images, name, pa
 def test_videos_within_and_over_the_duration_limit(client, bad_videos, tmp_path):
     result = client.predict(
         gradio_client.handle_file(str(bad_videos["good.avi"])),
-        mode="matte",
+        background="matte",
         api_name="/matte_video",
     )
     capture = cv2.VideoCapture(result)
@@ -164,7 +164,7 @@ def test_videos_within_and_over_the_duration_limit(client, bad_videos, tmp_path)
     for index in range(25):  # 2.5 s, over HUMANMATTING_VIDEO_MAX_SECONDS=1
         writer.write(np.full((48, 64, 3), index * 10, np.uint8))
     writer.release()
-    message = refusal(client, "/matte_video", long_clip, mode="matte")
+    message = refusal(client, "/matte_video", long_clip, background="matte")
     assert "long.avi" in message or "2.5 s long" in message
     assert "limit is 1 s" in message and "HUMANMATTING_VIDEO_MAX_SECONDS" in message
 

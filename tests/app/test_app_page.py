@@ -11,8 +11,10 @@ import cv2
 import numpy as np
 import pytest
 
-from humanmatting.app import serving
-from humanmatting.app.serving import ModelRegistry, OutputFolder, checkerboard_preview
+from humanmatting.app import outputs
+from humanmatting.app.limits import VideoLimits
+from humanmatting.app.outputs import OutputFolder, checkerboard_preview
+from humanmatting.app.registry import ModelRegistry
 from humanmatting.app.tabs.image import ImageRequests
 from humanmatting.app.tabs.video import VideoRequests
 from humanmatting.specs import SHIPPED_MODELS
@@ -20,9 +22,9 @@ from humanmatting.weights import PACKAGED_WEIGHTS_DIR
 
 SETTINGS = dict(
     model="dark-light",
-    mode="blur",
+    background="blur",
     color="#00b140",
-    background_image=None,
+    picture=None,
     blur=15,
     edges="soft",
     image_format="png",
@@ -60,8 +62,10 @@ def test_a_result_then_a_refusal_leaves_no_stale_result_or_download(requests, gr
     assert download["visible"] and download["value"].endswith("grace_hopper-blur.png")
     assert slider["visible"] and note == ""
     # The image background without a picture: said once, where the result was.
-    slider, download, matte, readout, note = show(requests, str(grace_hopper_path), mode="image")
-    assert "Choose a background picture" in note
+    slider, download, matte, readout, note = show(
+        requests, str(grace_hopper_path), background="image"
+    )
+    assert "needs a background picture" in note
     assert download == {"__type__": "update", "value": None, "visible": False}
     assert slider == {"__type__": "update", "value": None, "visible": False}
     assert matte is None and readout == ""
@@ -84,7 +88,7 @@ def test_the_readout_is_in_a_visitors_words_with_details_on_demand(requests, gra
     # The model as chosen (not its int8 file), the network's size, the time: nothing else.
     assert re.fullmatch(r"dark-light, \d+x\d+, \d+ ms", summary), summary
     assert "<details" in readout and "512x600 photo" in readout
-    *_, readout, _ = show(requests, str(grace_hopper_path), mode="color")  # a setting changed
+    *_, readout, _ = show(requests, str(grace_hopper_path), background="color")  # a setting changed
     assert "matte was reused" in readout
 
 
@@ -97,7 +101,7 @@ def test_a_note_while_a_model_loads_for_the_first_time_only(requests, grace_hopp
 def test_transparent_results_are_shown_over_a_checkerboard_and_downloaded_as_png(
     requests, grace_hopper_path
 ):
-    slider, download, *_ = show(requests, str(grace_hopper_path), mode="transparent")
+    slider, download, *_ = show(requests, str(grace_hopper_path), background="transparent")
     before, shown = slider["value"]
     assert download["value"].endswith("grace_hopper-transparent.png")
     assert shown.endswith("grace_hopper-preview.jpg")  # what the slider shows, not the PNG
@@ -107,7 +111,7 @@ def test_transparent_results_are_shown_over_a_checkerboard_and_downloaded_as_png
     assert shown_rgb.shape[:2] == cutout.shape[:2]
     assert np.abs(shown_rgb - checkerboard_preview(cutout)).mean() < 3  # JPEG's error
     # Opaque results are shown as they are downloaded.
-    slider, download, *_ = show(requests, str(grace_hopper_path), mode="blur")
+    slider, download, *_ = show(requests, str(grace_hopper_path), background="blur")
     assert slider["value"][1] == download["value"]
 
 
@@ -118,7 +122,7 @@ def test_checkerboard_shows_where_the_picture_is_transparent_only():
     assert picture.shape == (96, 192, 3)
     assert (picture[:, :96] == (200, 30, 40)).all()
     levels = np.unique(picture[:, 96:])
-    assert set(levels) == {serving.CHECKER_DARK, serving.CHECKER_LIGHT}
+    assert set(levels) == {outputs.CHECKER_DARK, outputs.CHECKER_LIGHT}
     large = np.zeros((3000, 4500, 4), np.uint8)  # shown small: at most the preview's size
     assert checkerboard_preview(large).shape == (1365, 2048, 3)
 
@@ -129,7 +133,7 @@ def test_video_refusals_go_to_the_note_and_a_new_upload_clears_the_last_result(
     uploads = tmp_path / "uploads"  # videos are taken from the upload folder only
     uploads.mkdir()
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(uploads))
-    requests = VideoRequests(registry, serving.VideoLimits(), OutputFolder(tmp_path / "out"))
+    requests = VideoRequests(registry, VideoLimits(), OutputFolder(tmp_path / "out"))
     video = uploads / "pan.mp4"
     writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 10, (160, 120))
     for index in range(5):
@@ -139,7 +143,7 @@ def test_video_refusals_go_to_the_note_and_a_new_upload_clears_the_last_result(
     result, note = requests.show(
         str(video), "dark-light", "image", "#00b140", None, 15, "soft", True, Progress()
     )
-    assert result is None and "Choose a background picture" in note
+    assert result is None and "needs a background picture" in note
     result, note = requests.show(
         str(video), "dark-light", "blur", "#00b140", None, 15, "soft", True, Progress()
     )

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from humanmatting.app.serving import SettingError, VideoLimits
+from humanmatting.app.limits import SettingError, VideoLimits
 from humanmatting.app.settings import AppSettings, parse_args
 from humanmatting.settings import Settings
 

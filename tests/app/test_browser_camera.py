@@ -288,7 +288,7 @@ def agreement(shots: list[dict], expected: list[np.ndarray]) -> tuple[list[float
 def test_the_browsers_matte_equals_the_servers(context, app, long_side):
     """Each model on several frames of real photos: the frame the page matted, matted by
     the server's own code at the same network size, as its camera stream does
-    (serving.StreamSession: Matter.predict with the "fast" refinement); and with the
+    (stream.StreamSession: Matter.predict with the "fast" refinement); and with the
     page's "Refine edges" cleared, the network's matte (Matter.predict, refine=False)."""
     page = open_webcam_tab(context, app)
     wait_until_camera_ready(page)
@@ -336,14 +336,14 @@ def test_the_browsers_matte_equals_the_servers(context, app, long_side):
 def test_backgrounds_are_composed_like_the_servers(context, app):
     """matte, colour and blur on the page's canvas against humanmatting.compose on the
     same frame and matte: the plain blend (the page does not estimate the person's colours
-    in the soft edge, which compose does by default: decontaminate)."""
+    in the soft edge, which compose does by default: foreground_colors)."""
     page = open_webcam_tab(context, app)
     wait_until_camera_ready(page)
     start_camera(page)
     configure(page, model="dark-light", size=320, smoothing=False, background="matte")
     shot = snapshot(page)
     shown = shot["shown"]
-    expected = compose.matte_image(shot["alpha"])
+    expected = compose.matte_picture(shot["alpha"])
     assert np.abs(shown[:, :, 0].astype(int) - expected).mean() < 2.0
     page.screenshot(path=str(ARTIFACTS / "webcam-browser-matte.png"), full_page=True)
 
@@ -351,7 +351,7 @@ def test_backgrounds_are_composed_like_the_servers(context, app):
     shot = snapshot(page)
     shown = shot["shown"]
     expected = compose.replace_background(
-        shot["rgb"], shot["alpha"], "#00b140", decontaminate=False
+        shot["rgb"], shot["alpha"], "#00b140", foreground_colors=False
     )
     assert np.abs(shown.astype(int) - expected).mean() < 2.0
     person, background = shot["alpha"] > 0.99, shot["alpha"] < 0.01
@@ -362,7 +362,7 @@ def test_backgrounds_are_composed_like_the_servers(context, app):
     configure(page, background="blur", blur=15)
     shot = snapshot(page)
     shown = shot["shown"]
-    expected = compose.blur_background(shot["rgb"], shot["alpha"], 15, decontaminate=False)
+    expected = compose.blur_background(shot["rgb"], shot["alpha"], 15, foreground_colors=False)
     assert np.abs(shown.astype(int) - expected).mean() < 4.0  # canvas blur vs OpenCV's
     person = shot["alpha"] > 0.99
     assert np.abs(shown[person].astype(int) - shot["rgb"][person]).mean() < 1.0

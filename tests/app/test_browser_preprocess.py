@@ -250,19 +250,21 @@ def test_mattes_are_cleaned_as_the_server_cleans_them(run_js, frames, frame_name
 
 
 def test_the_servers_stream_refines_as_camera_json_says(frames):
-    """serving.StreamSession's matte is Matter.predict(quality=CAMERA_REFINEMENT): what
+    """stream.StreamSession's matte is Matter.predict(quality=CAMERA_REFINEMENT): what
     the page repeats (camera.json sends that setting)."""
     from humanmatting import compose
-    from humanmatting.app import serving
+    from humanmatting.app.registry import ModelRegistry
+    from humanmatting.app.stream import StreamSession
+    from humanmatting.pipeline import Background
 
-    registry = serving.ModelRegistry(PACKAGED_WEIGHTS_DIR, names=("dark-light",))
+    registry = ModelRegistry(PACKAGED_WEIGHTS_DIR, names=("dark-light",))
     rgb = frames["640x480"]
-    picture, _ = serving.StreamSession().process(
-        registry, rgb, "dark-light", serving.Background(mode="matte"), "soft", False, 256
+    picture, _ = StreamSession().process(
+        registry, rgb, "dark-light", Background("matte"), "soft", False, 256
     )
     matter = registry.matter("dark-light", role="camera")
     alpha = matter.predict(rgb, long_side=256, quality=browser.CAMERA_REFINEMENT).alpha
-    assert np.array_equal(picture[:, :, 0], compose.matte_image(alpha))
+    assert np.array_equal(picture[:, :, 0], compose.matte_picture(alpha))
 
 
 def test_camera_config_has_the_servers_facts_and_files():

@@ -1,4 +1,5 @@
-"""humanmatting.app.serving: what the app does per request, without a browser."""
+"""The app's request policy (registry, photos, videos, stream, caches, outputs, limits,
+middleware, temporary folder): what the app does per request, without a browser."""
 
 from __future__ import annotations
 
@@ -16,26 +17,18 @@ import pytest
 
 from harness.paths import REPO_ROOT
 from humanmatting import compose
-from humanmatting.app.serving import (
-    BACKGROUNDS,
-    DEFAULT_BACKGROUND,
-    FRAME_BACKGROUNDS,
-    IMAGE_BACKGROUNDS,
-    MATTE,
-    Background,
-    ModelRegistry,
-    ModelUnavailableError,
-    OutputFolder,
-    StreamSession,
-    VideoLimits,
-    VideoTooLargeError,
-    download_name,
-    matte_image,
-    matte_video,
-    render,
-)
+from humanmatting.app.limits import VideoLimits
+from humanmatting.app.outputs import OutputFolder, download_name
+from humanmatting.app.photos import IMAGE_BACKGROUNDS, matte_image
+from humanmatting.app.registry import ModelRegistry, ModelUnavailableError
+from humanmatting.app.stream import StreamSession
+from humanmatting.app.videos import matte_video
+from humanmatting.compose import BACKGROUNDS, DEFAULT_BACKGROUND, MATTE
+from humanmatting.pipeline import FRAME_KINDS, Background
 from humanmatting.preprocess import InvalidImageError
+from humanmatting.settings import Settings
 from humanmatting.specs import DEFAULT_FRAMES_MODEL, DEFAULT_MODEL, MODEL_SPECS
+from humanmatting.video import DEFAULT_SMOOTHING, VideoTooLargeError
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +69,7 @@ def test_matte_image_outputs_agree_with_the_library(dark_light_only, photos):
     result = matte_image(dark_light_only, rgb, background=Background("color", "#0000ff"))
     alpha = dark_light_only.matter("dark-light").predict(rgb).alpha
     np.testing.assert_array_equal(result.cutout, compose.cutout(rgb, alpha))
-    np.testing.assert_array_equal(result.matte, compose.matte_image(alpha))
+    np.testing.assert_array_equal(result.matte, compose.matte_picture(alpha))
     np.testing.assert_array_equal(
         result.composite, compose.replace_background(rgb, alpha, "#0000ff")
     )
@@ -96,24 +89,27 @@ def test_photo_quality_picks_the_network_size_and_the_refinement(dark_light_only
     assert not fast.reused  # another quality is another matte
     assert fast.model_input == matter.input_size(600, 512, quality="fast") == (256, 224)
     alpha = matter.predict(photos["grace_hopper"], quality="fast").alpha
-    np.testing.assert_array_equal(fast.matte, compose.matte_image(alpha))
+    np.testing.assert_array_equal(fast.matte, compose.matte_picture(alpha))
     assert (fast.matte != best.matte).any()
     assert matte_image(dark_light_only, path, quality="fast").reused
     with pytest.raises(ValueError, match="Unknown quality 'max'"):
         matte_image(dark_light_only, path, quality="max")
 
 
-def test_render_puts_the_chosen_background_behind_the_person(photos):
+def test_photo_backgrounds_are_the_libraries_and_a_missing_picture_is_named(
+    dark_light_only, photos
+):
     rgb = photos["astronaut"][:64, :96]
-    nobody = np.zeros(rgb.shape[:2], np.float32)
-    assert render(rgb, nobody, Background("transparent")).shape == (64, 96, 4)
-    assert (render(rgb, nobody, Background("color", "#ff0000")) == [255, 0, 0]).all()
     backdrop = np.full((10, 10, 3), 7, np.uint8)
-    assert (render(rgb, nobody, Background("image", image=backdrop)) == 7).all()
-    assert (render(rgb, np.ones_like(nobody), Background("blur", blur=9)) == rgb).all()
-    assert (render(rgb, nobody, Background("matte")) == 0).all()
-    with pytest.raises(ValueError, match="background picture"):
-        render(rgb, nobody, Background("image"))
+    result = matte_image(dark_light_only, rgb, background=Background("image", picture=backdrop))
+    alpha = dark_light_only.matter("dark-light").predict(rgb).alpha
+    np.testing.assert_array_equal(
+        result.composite, compose.replace_background(rgb, alpha, backdrop)
+    )
+    with pytest.raises(ValueError, match="needs a background picture"):
+        matte_image(dark_light_only, rgb, background=Background("image"))
+    with pytest.raises(ValueError, match="Unknown background 'matte'; choose one of transp"):
+        matte_image(dark_light_only, rgb, background=Background("matte"))
 
 
 def write_video(path, frames=20, fps=10.0):
@@ -198,21 +194,29 @@ def test_matte_video_writes_h264_mp4_named_after_the_upload_and_keeps_the_sound(
     assert abs(samples / audio.rate - 2.0) < 0.15  # 2 s of sound, cut to the 2 s of video
     with pytest.raises(ValueError, match="no transparency"):
         matte_video(dark_light_only, silent, background=Background("transparent"))
-    with pytest.raises(ValueError, match="Unknown background 'green'; choose one of blur"):
-        matte_video(dark_light_only, silent, background=Background("green"))
+    with pytest.raises(ValueError, match="Unknown background 'green'; choose one of"):
+        matte_video(dark_light_only, silent, background=Background.parse("green"))
 
 
 def test_one_vocabulary_and_one_default_everywhere():
+    from humanmatting.app import controls
     from humanmatting.cli.commands import matte
+    from humanmatting.command import OneLineParser
 
     assert BACKGROUNDS == ("transparent", "blur", "color", "image")
-    assert set(FRAME_BACKGROUNDS) == {*BACKGROUNDS, MATTE} - {"transparent"}
-    assert DEFAULT_BACKGROUND in IMAGE_BACKGROUNDS and DEFAULT_BACKGROUND in FRAME_BACKGROUNDS
-    assert Background().mode == DEFAULT_BACKGROUND
-    assert set(matte.MODES) == {*BACKGROUNDS, MATTE}
-    assert matte.build_parser().get_default("mode") == DEFAULT_BACKGROUND
+    assert set(FRAME_KINDS) == {*BACKGROUNDS, MATTE} - {"transparent"}
+    assert DEFAULT_BACKGROUND in IMAGE_BACKGROUNDS and DEFAULT_BACKGROUND in FRAME_KINDS
+    assert Background().kind == DEFAULT_BACKGROUND
+    assert controls.background_of(DEFAULT_BACKGROUND, "", None, 15) == Background()
+    parser = OneLineParser(prog="humanmatting")
+    matte.add_arguments(parser)
+    args = parser.parse_args(["photo.jpg"])
+    matte.resolve_old_options(args)
+    assert matte.chosen_background(args) == Background()  # the CLI's default is the library's
+    assert args.smoothing == DEFAULT_SMOOTHING == StreamSession().smoother.smoothing
+    assert controls.smoothing_of(True) == DEFAULT_SMOOTHING  # the page's Steady edges
     with pytest.raises(ValueError, match=r"'colour' \(spelled color\)"):
-        Background("colour").check()
+        controls.background_of("colour", "", None, 15)
 
 
 def test_settings_re_render_from_the_matte_already_computed(dark_light_only, tmp_path, photos):
@@ -279,7 +283,7 @@ def test_stream_session_reports_rate_and_smooths(dark_light_only, photos):
 
 def test_stream_sessions_are_bounded_in_number_and_bytes(dark_light_only):
     """Issue 29, row 2: the camera's per-viewer state is kept on the server, bounded."""
-    from humanmatting.app.serving import StreamSessions
+    from humanmatting.app.stream import StreamSessions
 
     sessions = StreamSessions(max_bytes=3 * 100 * 100 * 4, max_sessions=4)
     frame = np.zeros((100, 100, 3), np.uint8)
@@ -390,7 +394,8 @@ def test_background_pictures_are_cached_within_a_byte_budget(tmp_path):
     """lru_cache(maxsize=4) pinned four decoded 40 MP pictures (+460 MiB that stayed)."""
     from PIL import Image
 
-    from humanmatting.app.serving import BACKGROUND_CACHE_BYTES, PictureCache
+    from humanmatting.app.caches import PictureCache
+    from humanmatting.app.limits import BACKGROUND_CACHE_BYTES
 
     assert BACKGROUND_CACHE_BYTES <= 64 * 2**20
     cache = PictureCache(max_bytes=2_000_000)  # room for two 600x500 pictures (0.9 MB each)
@@ -399,18 +404,18 @@ def test_background_pictures_are_cached_within_a_byte_budget(tmp_path):
         path = tmp_path / f"picture{index}.png"
         Image.new("RGB", (600, 500), (index, 0, 0)).save(path)
         paths.append(path)
-        assert cache.get(path)[0, 0, 0] == index
+        assert cache.picture(path)[0, 0, 0] == index
         assert cache.nbytes <= cache.max_bytes
-    assert cache.get(paths[-1]) is cache.get(paths[-1])  # kept: decoded once
+    assert cache.picture(paths[-1]) is cache.picture(paths[-1])  # kept: decoded once
     Image.new("RGB", (600, 500), (99, 0, 0)).save(paths[-1])  # changed under the same name
-    assert cache.get(paths[-1])[0, 0, 0] == 99
+    assert cache.picture(paths[-1])[0, 0, 0] == 99
     large = tmp_path / "large.png"
     Image.new("RGB", (1000, 1000)).save(large)  # 3 MB decoded: used, never kept
-    assert cache.get(large).shape == (1000, 1000, 3) and cache.nbytes <= cache.max_bytes
+    assert cache.picture(large).shape == (1000, 1000, 3) and cache.nbytes <= cache.max_bytes
 
 
 def test_settings_from_the_environment_say_what_is_wrong(monkeypatch):
-    from humanmatting.app.serving import SettingError, setting
+    from humanmatting.app.limits import SettingError, setting
 
     monkeypatch.setenv("HUMANMATTING_TEST", "12")
     assert setting("HUMANMATTING_TEST", 3, 1, whole=True) == 12
@@ -426,7 +431,7 @@ def test_settings_from_the_environment_say_what_is_wrong(monkeypatch):
 
 
 def test_app_temp_folders_of_stopped_servers_are_removed_at_the_next_start(tmp_path):
-    from humanmatting.app.serving import AppTempFolder
+    from humanmatting.app.tempfolder import AppTempFolder
 
     running = AppTempFolder(tmp_path)
     (running.path / "upload.png").write_bytes(b"x")
@@ -447,7 +452,7 @@ def test_app_temp_folders_of_stopped_servers_are_removed_at_the_next_start(tmp_p
 def test_body_limit_refuses_large_bodies_before_the_application_reads_them():
     import asyncio
 
-    from humanmatting.app.serving import BodyLimit
+    from humanmatting.app.middleware import BodyLimit
 
     seen = []
 
@@ -504,31 +509,29 @@ def test_large_photos_take_one_lane_and_a_second_is_refused_at_once(dark_light_o
     header promises) now runs only while no other does; small ones are not held."""
     from PIL import Image
 
-    from humanmatting.app.serving import LARGE_PHOTOS, ServerBusyError, header_pixels
+    from humanmatting.app.photos import LARGE_PHOTOS, ServerBusyError, header_size
 
     large = tmp_path / "zeros.png"
     Image.new("L", (4000, 4000)).save(large)  # 16 MP: over a 30 MP limit's 15 MP threshold
-    assert large.stat().st_size < 100_000 and header_pixels(large) == 16_000_000
-    settings = dark_light_only.settings
-    try:
-        dark_light_only.settings = settings.replace(max_pixels=30_000_000)
-        with LARGE_PHOTOS.enter(16_000_000, 30_000_000):  # another large photo running
-            started = time.perf_counter()
-            with pytest.raises(ServerBusyError, match="Another large photo .over 15 mega"):
-                matte_image(dark_light_only, str(large))
-            assert time.perf_counter() - started < 1  # refused from the header, at once
-            small = matte_image(dark_light_only, np.zeros((48, 64, 3), np.uint8))
-            assert small.cutout.shape == (48, 64, 4)  # small photos pass
-            bomb = tmp_path / "bomb.png"
-            Image.new("L", (6000, 6000)).save(bomb)  # over the limit: the limit's message
-            with pytest.raises(InvalidImageError, match="above the limit of 30,000,000"):
-                matte_image(dark_light_only, str(bomb))
-        assert matte_image(dark_light_only, str(large), quality="fast").cutout.shape[:2] == (
-            4000,
-            4000,
-        )  # alone, it runs
-    finally:
-        dark_light_only.settings = settings
+    assert large.stat().st_size < 100_000 and header_size(large) == (4000, 4000)
+    registry = ModelRegistry(
+        dark_light_only.weights, names=("dark-light",), settings=Settings(max_pixels=30_000_000)
+    )
+    with LARGE_PHOTOS.enter(16_000_000, 30_000_000):  # another large photo running
+        started = time.perf_counter()
+        with pytest.raises(ServerBusyError, match="Another large photo .over 15 mega"):
+            matte_image(registry, str(large))
+        assert time.perf_counter() - started < 1  # refused from the header, at once
+        small = matte_image(registry, np.zeros((48, 64, 3), np.uint8))
+        assert small.cutout.shape == (48, 64, 4)  # small photos pass
+        bomb = tmp_path / "bomb.png"
+        Image.new("L", (6000, 6000)).save(bomb)  # over the limit: the limit's message
+        with pytest.raises(InvalidImageError, match="above the limit of 30,000,000"):
+            matte_image(registry, str(bomb))
+    assert matte_image(registry, str(large), quality="fast").cutout.shape[:2] == (
+        4000,
+        4000,
+    )  # alone, it runs
 
 
 # A large photo's memory: at the default limit (40 MP) one photo held 22 bytes a pixel of
@@ -546,7 +549,7 @@ def test_a_large_photo_costs_at_most_17_bytes_a_pixel(dark_light_only, astronaut
     per-pixel steps done in strips."""
     import tracemalloc
 
-    from gradio_app.tabs.image import ImageRequests
+    from humanmatting.app.tabs.image import ImageRequests
 
     height, width = 6000, 6000
     photo = tmp_path / "large.jpg"

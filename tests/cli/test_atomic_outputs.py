@@ -73,7 +73,7 @@ def test_interrupted_folder_run_keeps_finished_images_and_no_partial_one(
 def test_folder_run_names_and_sizes(random_weights_dir, photo_folder, tmp_path, capsys):
     Image.new("RGB", (20, 10)).save(photo_folder / "photo0.png")  # same stem as photo0.jpg
     out = tmp_path / "mattes"
-    argv = [str(photo_folder), "--weights", str(random_weights_dir), "--mode", "matte"]
+    argv = [str(photo_folder), "--weights", str(random_weights_dir), "--background", "matte"]
     assert cli.main([*argv, "-o", str(out), "--quiet"]) == 0
     captured = capsys.readouterr()
     assert captured.out.strip() == str(out) and "ignoring 1 files" in captured.err

@@ -215,7 +215,14 @@ def test_cli_mattes_accepted_images_at_their_displayed_size(
 ):
     out = tmp_path / "matte.png"
     status, stderr = run_main(
-        capsys, bad_images[name], "--weights", random_weights_dir, "--mode", "matte", "-o", out
+        capsys,
+        bad_images[name],
+        "--weights",
+        random_weights_dir,
+        "--background",
+        "matte",
+        "-o",
+        out,
     )
     assert status == 0, stderr
     height, width = load_rgb(bad_images[name]).shape[:2]
@@ -259,7 +266,7 @@ def test_cli_folder_of_every_bad_file_in_a_real_process(bad_images, random_weigh
     out = tmp_path / "mattes"
     result = subprocess.run(
         [sys.executable, "-m", "humanmatting.cli", folder, "--weights", random_weights_dir]
-        + ["--mode", "transparent", "-o", out],
+        + ["--background", "transparent", "-o", out],
         capture_output=True,
         text=True,
         timeout=300,
@@ -336,7 +343,7 @@ def test_cli_folder_of_fuzzed_files_reports_every_one_in_one_line(random_weights
     out = tmp_path / "out"
     result = subprocess.run(
         [sys.executable, "-m", "humanmatting.cli", folder, "--weights", random_weights_dir]
-        + ["--mode", "matte", "-o", out, "--quiet"],
+        + ["--background", "matte", "-o", out, "--quiet"],
         capture_output=True,
         text=True,
         timeout=300,

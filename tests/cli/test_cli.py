@@ -28,7 +28,7 @@ def test_matte_is_8bit_gray_at_input_size_and_equals_the_library(
 ):
     out = tmp_path / "matte.png"
     result = run_cli(
-        grace_hopper_path, "--weights", random_weights_dir, "--mode", "matte", "-o", out
+        grace_hopper_path, "--weights", random_weights_dir, "--background", "matte", "-o", out
     )
     assert result.returncode == 0, result.stderr
     matte = Image.open(out)
@@ -38,25 +38,36 @@ def test_matte_is_8bit_gray_at_input_size_and_equals_the_library(
 
 
 @pytest.mark.parametrize(
-    "mode, channels", [("transparent", 4), ("blur", 3), ("color", 3), ("image", 3)]
+    "options, channels",
+    [
+        (["--background", "transparent"], 4),
+        (["--background", "blur", "--blur", "3"], 3),
+        (["--background", "color", "--color", "navy"], 3),
+        (["--background", "image", "--picture", "{photo}"], 3),
+        (["--mode", "color", "--background", "navy"], 3),  # the old names still work
+        (["--mode", "image", "--background", "{photo}"], 3),
+    ],
 )
-def test_modes(random_weights_dir, grace_hopper_path, tmp_path, mode, channels):
-    """The app's vocabulary: transparent, blur, color, image (and matte, above)."""
-    out = tmp_path / f"{mode}.png"
-    background = str(grace_hopper_path) if mode == "image" else "navy"
-    result = run_cli(
-        grace_hopper_path,
-        "--weights",
-        random_weights_dir,
-        "--mode",
-        mode,
-        "--background",
-        background,
-        "-o",
-        out,
-    )
+def test_backgrounds(random_weights_dir, grace_hopper_path, tmp_path, options, channels):
+    """The library's and the app's vocabulary: transparent, blur, color, image (and matte,
+    above), each with its setting."""
+    out = tmp_path / "out.png"
+    options = [option.format(photo=grace_hopper_path) for option in options]
+    result = run_cli(grace_hopper_path, "--weights", random_weights_dir, *options, "-o", out)
     assert result.returncode == 0, result.stderr
-    assert np.asarray(Image.open(out)).shape[2] == channels
+    picture = np.asarray(Image.open(out))
+    assert picture.shape[2] == channels
+    if "navy" in options:  # the colour reached the background: navy in the corner
+        assert tuple(picture[0, 0]) == (0, 0, 128)
+
+
+@pytest.mark.parametrize("edges", [["--edges", "hard"], ["--edges", "0.5"], ["--threshold", "0.5"]])
+def test_hard_edges_give_a_two_level_matte(random_weights_dir, grace_hopper_path, tmp_path, edges):
+    out = tmp_path / "matte.png"
+    options = ["--weights", random_weights_dir, "--background", "matte", *edges, "-o", out]
+    result = run_cli(grace_hopper_path, *options)
+    assert result.returncode == 0, result.stderr
+    assert set(np.unique(np.asarray(Image.open(out)))) <= {0, 255}
 
 
 def test_default_mode_is_the_apps_and_old_names_are_refused(
@@ -65,6 +76,8 @@ def test_default_mode_is_the_apps_and_old_names_are_refused(
     result = run_cli(grace_hopper_path, "--weights", random_weights_dir, "-o", tmp_path / "a.jpg")
     assert result.returncode == 0, result.stderr  # blur: opaque, so JPEG is fine
     assert Image.open(tmp_path / "a.jpg").mode == "RGB"
+    result = run_cli(grace_hopper_path, "--weights", random_weights_dir, "--background", "cutout")
+    assert result.returncode == 2 and "Unknown background 'cutout'" in result.stderr
     result = run_cli(grace_hopper_path, "--weights", random_weights_dir, "--mode", "cutout")
     assert result.returncode == 2 and "invalid choice: 'cutout'" in result.stderr
 
@@ -78,7 +91,15 @@ def test_video_in_video_out(random_weights_dir, tmp_path):
     writer.release()
     out = tmp_path / "clip-blur.mp4"
     result = run_cli(
-        source, "--weights", random_weights_dir, "--mode", "blur", "--smooth", "0.5", "-o", out
+        source,
+        "--weights",
+        random_weights_dir,
+        "--background",
+        "blur",
+        "--smoothing",
+        "0.5",
+        "-o",
+        out,
     )
     assert result.returncode == 0, result.stderr
     assert "12/12" in result.stderr  # the progress bar: frames done of frames total
@@ -119,16 +140,16 @@ def test_mode_image_without_a_picture_and_output_into_a_missing_folder_are_refus
     grace_hopper_path, tmp_path
 ):
     """Clear messages, nothing written: the shipped models, so no weights are built."""
-    result = run_cli(grace_hopper_path, "--mode", "image", "-o", tmp_path / "out.png")
+    result = run_cli(grace_hopper_path, "--background", "image", "-o", tmp_path / "out.png")
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert "--mode image needs --background PICTURE" in result.stderr
+    assert "--background image needs --picture PICTURE" in result.stderr
     assert "#00b140" not in result.stderr  # the colour's default is not taken for a file
     missing = tmp_path / "no" / "such" / "dir"
     result = run_cli(grace_hopper_path, "-o", missing / "out.png")
     assert result.returncode == 2 and f"{missing} does not exist" in result.stderr
     assert not (tmp_path / "no").exists()  # no folders made without a word
     # The colour mode still has its default colour.
-    result = run_cli(grace_hopper_path, "--mode", "color", "-o", tmp_path / "green.png")
+    result = run_cli(grace_hopper_path, "--background", "color", "-o", tmp_path / "green.png")
     assert result.returncode == 0, result.stderr
     assert tuple(np.asarray(Image.open(tmp_path / "green.png"))[5, 5]) == (0, 0xB1, 0x40)
 
@@ -190,10 +211,16 @@ def only_line(result) -> str:
         ("qoi", [], "Cannot read .*qoi-named.png as an image; use a JPEG, PNG"),
         ("fuzzed-tiff", [], "damaged or truncated|damaged or cannot be read|Cannot read"),
         ("photo", ["--threshold", "nan"], "--threshold: must be a number from 0 to 1, not 'nan'"),
+        ("photo", ["--edges", "2"], "--edges: must be soft, hard or a number from 0 to 1"),
+        ("photo", ["--smoothing", "1"], "--smoothing: must be a number from 0 to below 1"),
         ("photo", ["--long-side", "100000"], "--long-side: must be a whole number from 32 to 1024"),
         ("photo", ["--long-side", "4096"], "--long-side: must be a whole number from 32 to 1024"),
         ("photo", ["--blur", "inf"], "--blur: must be a number from 0 to 500"),
-        ("photo", ["--mode", "transparent", "-o", "{tmp}/cutout.jpg"], "JPEG has no transparency"),
+        (
+            "photo",
+            ["--background", "transparent", "-o", "{tmp}/cutout.jpg"],
+            "JPEG has no transparency",
+        ),
     ],
 )
 def test_errors_are_one_line_and_nothing_else(
@@ -244,7 +271,7 @@ def test_a_long_output_name_that_the_file_system_takes_is_written(random_weights
     photo = tmp_path / "photo.png"
     Image.new("RGB", (40, 30), "navy").save(photo)
     out = tmp_path / ("n" * 237 + ".png")
-    result = run_cli(photo, "--weights", random_weights_dir, "--mode", "matte", "-o", out)
+    result = run_cli(photo, "--weights", random_weights_dir, "--background", "matte", "-o", out)
     assert result.returncode == 0, result.stderr
     assert Image.open(out).size == (40, 30)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([out.name, "photo.png"])
@@ -283,7 +310,7 @@ def test_sigterm_mid_video_leaves_no_hidden_file(random_weights_dir, tmp_path):
     out_dir.mkdir()
     process = subprocess.Popen(
         [sys.executable, "-m", "humanmatting.cli", source, "--weights", random_weights_dir]
-        + ["--mode", "blur", "-o", out_dir / "long-blur.mp4"],
+        + ["--background", "blur", "-o", out_dir / "long-blur.mp4"],
         stderr=subprocess.PIPE,
         text=True,
     )
@@ -315,7 +342,7 @@ def test_quality_and_refinement_options_match_the_library(
     ):
         out = tmp_path / "matte.png"
         result = run_cli(
-            grace_hopper_path, "--weights", random_weights_dir, "--mode", "matte", *options,
+            grace_hopper_path, "--weights", random_weights_dir, "--background", "matte", *options,
             "-o", out,
         )  # fmt: skip
         assert result.returncode == 0, result.stderr
@@ -334,10 +361,10 @@ def test_cutout_edges_carry_the_persons_colours_unless_told_not_to(
     rgb = load_rgb(grace_hopper_path)
     alpha = load_matter(DEFAULT_MODEL, random_weights_dir).predict(rgb).alpha
     pictures = {}
-    for name, options in (("clean", []), ("kept", ["--no-decontaminate"])):
+    for name, options in (("clean", []), ("kept", ["--no-foreground-colors"])):
         out = tmp_path / f"{name}.png"
         result = run_cli(
-            grace_hopper_path, "--weights", random_weights_dir, "--mode", "transparent",
+            grace_hopper_path, "--weights", random_weights_dir, "--background", "transparent",
             *options, "-o", out,
         )  # fmt: skip
         assert result.returncode == 0, result.stderr
@@ -355,7 +382,14 @@ def test_hq_mattes_a_photo_with_a_progress_bar(grace_hopper_path, tmp_path):
 
     out = tmp_path / "matte.png"
     result = run_cli(
-        grace_hopper_path, "--weights", PACKAGED_WEIGHTS_DIR, "--mode", "matte", "--hq", "-o", out
+        grace_hopper_path,
+        "--weights",
+        PACKAGED_WEIGHTS_DIR,
+        "--background",
+        "matte",
+        "--hq",
+        "-o",
+        out,
     )
     assert result.returncode == 0, result.stderr
     assert "HQ matting: done after" in result.stderr  # the progress bar
@@ -451,7 +485,7 @@ def test_the_first_argument_not_a_subcommand_is_a_matte(
 ):
     from humanmatting import cli
 
-    options = ["--weights", str(random_weights_dir), "--mode", "matte", "--quiet"]
+    options = ["--weights", str(random_weights_dir), "--background", "matte", "--quiet"]
     default, explicit = tmp_path / "default.png", tmp_path / "explicit.png"
     assert cli.main([str(grace_hopper_path), *options, "-o", str(default)]) == 0
     assert cli.main(["matte", str(grace_hopper_path), *options, "-o", str(explicit)]) == 0
@@ -590,7 +624,7 @@ def test_user_input_that_broke_parsers_is_status_2_not_a_bug(random_weights_dir,
     Image.new("RGB", (64, 48), "gray").save(photo)
     out = tmp_path / "out.png"
     common = ["--weights", random_weights_dir, "-o", out]
-    result = run_cli(photo, *common, "--mode", "color", "--background", "rgb(999,0,0)")
+    result = run_cli(photo, *common, "--background", "color", "--color", "rgb(999,0,0)")
     assert result.returncode == 2, result.stderr
     assert "has components outside 0 to 255" in result.stderr.strip().splitlines()[-1]
     nested = tmp_path / "weights" / DEFAULT_MODEL

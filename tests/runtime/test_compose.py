@@ -80,7 +80,7 @@ def test_a_background_picture_of_any_shape_costs_what_the_output_costs():
     strip = np.arange(300, dtype=np.uint8).reshape(1, 300)  # one row, gray
     tracemalloc.start()
     try:
-        picture = compose.replace_background(rgb, alpha, strip, decontaminate=False)
+        picture = compose.replace_background(rgb, alpha, strip, foreground_colors=False)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

@@ -50,8 +50,8 @@ def backdrop() -> np.ndarray:
 
 
 def composed_as_today(rgb, alpha, kind, threshold, clean, backdrop):
-    """What cli.frame_renderer and serving.render did for one background kind: the compose
-    functions called directly."""
+    """What the CLI's frame_renderer and the app's serving.render did for one background
+    kind (before both called the pipeline): the compose functions called directly."""
     if kind == "matte":
         return compose.matte_picture(alpha, threshold)
     if kind == "transparent":
@@ -103,6 +103,16 @@ def test_quality_long_side_and_refine_reach_the_model(matter, photo):
     np.testing.assert_array_equal(plain.alpha, matter.predict(photo, refine=False).alpha)
 
 
+def test_a_kept_prediction_skips_the_network_and_must_be_this_photos(matter, photo, monkeypatch):
+    first = matte_photo(matter, photo, Background("blur"))
+    monkeypatch.setattr(matter, "predict", lambda *args, **kwargs: pytest.fail("ran again"))
+    again = matte_photo(matter, photo, Background("color"), prediction=first.prediction)
+    assert again.prediction is first.prediction
+    np.testing.assert_array_equal(again.picture, render(photo, first.alpha, Background("color")))
+    with pytest.raises(ValueError, match="another image's"):
+        matte_photo(matter, photo[:64, :64], prediction=first.prediction)
+
+
 def test_a_new_background_renders_from_the_same_matte_estimating_colours_once(
     matter, photo, monkeypatch
 ):
@@ -128,13 +138,13 @@ def test_video_frames_are_what_the_app_composed_frame_by_frame(matter, photo, ba
     frames = [photo, photo[::-1].copy(), np.ascontiguousarray(photo[:, ::-1])]
     for kind in ("blur", "color", "image", "matte"):
         background = Background.parse(kind, picture=backdrop)
-        matte_frame = matte_frames(matter, background, "soft", smoothing=0.6)
-        smoother = AlphaSmoother(0.6)
+        matte_frame = matte_frames(matter, background, "soft", smoothing=0.4)
+        smoother = AlphaSmoother(0.4)
         for frame in frames:
             alpha = smoother(matter.predict(frame, quality="fast").alpha)
             expected = composed_as_today(frame, alpha, kind, None, False, backdrop)
             np.testing.assert_array_equal(matte_frame(frame), as_frame(expected), err_msg=kind)
-    unsmoothed = matte_frames(matter, Background("matte"), "hard", smoothing=None)
+    unsmoothed = matte_frames(matter, Background("matte"), "hard", smoothing=0)
     alpha = matter.predict(frames[1], quality="fast").alpha
     expected = np.dstack([compose.matte_picture(alpha, 0.5)] * 3)
     np.testing.assert_array_equal(unsmoothed(frames[1]), expected)

@@ -142,10 +142,10 @@ def test_cutout_and_backgrounds_use_the_foreground_colours():
     rgb, alpha, _ = blended_scene()
     colours = refine.estimate_foreground(rgb, alpha)
     np.testing.assert_array_equal(compose.cutout(rgb, alpha)[..., :3], colours)
-    np.testing.assert_array_equal(compose.cutout(rgb, alpha, decontaminate=False)[..., :3], rgb)
+    np.testing.assert_array_equal(compose.cutout(rgb, alpha, foreground_colors=False)[..., :3], rgb)
     np.testing.assert_array_equal(compose.cutout(rgb, alpha, threshold=0.5)[..., :3], rgb)
     on_white = compose.replace_background(rgb, alpha, "white")
-    kept = compose.replace_background(rgb, alpha, "white", decontaminate=False)
+    kept = compose.replace_background(rgb, alpha, "white", foreground_colors=False)
     soft = (alpha > 0.2) & (alpha < 0.8)
     # Over white, the old blue shows as a blue fringe unless the colours are cleaned.
     blue_excess = lambda picture: (picture[soft][:, 2].astype(int) - picture[soft][:, 0]).mean()  # noqa: E731

@@ -11,13 +11,15 @@ from humanmatting.video import (
 
 
 def test_smoother_is_an_exponential_average_and_resets_on_new_size():
-    smoother = AlphaSmoother(0.25)
+    smoother = AlphaSmoother(0.75)  # keeps 0.75 of the last matte: the new frame counts 0.25
+    assert smoother.weight == 0.25
     assert np.all(smoother(np.zeros((2, 2), np.float32)) == 0)
     assert np.allclose(smoother(np.ones((2, 2), np.float32)), 0.25)
     assert np.allclose(smoother(np.ones((2, 2), np.float32)), 0.4375)
     assert np.allclose(smoother(np.ones((3, 2), np.float32)), 1.0)
-    with pytest.raises(ValueError):
-        AlphaSmoother(0)
+    for bad in (1, -0.1, float("nan"), True):
+        with pytest.raises(ValueError, match="smoothing must be a number from 0 to below 1"):
+            AlphaSmoother(bad)
 
 
 def test_failure_mid_video_leaves_no_output(tmp_path):

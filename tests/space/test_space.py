@@ -107,7 +107,7 @@ def test_assembled_space_has_the_built_in_browser_camera(space_dir):
 
 def test_assembled_space_has_app_package_requirements_examples(space_dir):
     expected = ["app.py", "README.md", "requirements.txt", "humanmatting/runtime.py"]
-    expected += ["humanmatting/app/serving.py", "examples/astronaut.jpg", "examples/README.md"]
+    expected += ["humanmatting/app/photos.py", "examples/astronaut.jpg", "examples/README.md"]
     for path in expected:
         assert (space_dir / path).is_file(), path
     assert not list(space_dir.rglob("__pycache__"))

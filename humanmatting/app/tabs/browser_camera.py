@@ -15,9 +15,11 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from humanmatting.app import browser, serving
+from humanmatting.app import browser, stream
 from humanmatting.app.components import Radio
-from humanmatting.app.serving import ModelRegistry
+from humanmatting.app.registry import ModelRegistry
+from humanmatting.compose import DEFAULT_BACKGROUND
+from humanmatting.pipeline import EDGES
 
 # Chromium's fake camera (and many webcams) default to 1920x1440: 640x480 is what makes
 # live matting fluid, because frame transfer dominates the streaming path.
@@ -90,9 +92,9 @@ def camera_json(registry: ModelRegistry, models: dict) -> bytes:
             registry.default_for_frames,
             camera=(camera["width"], camera["height"]),
             mirror=WEBCAM_OPTIONS.mirror,
-            smoothing_weight=serving.StreamSession().smoother.weight,
-            hard_threshold=serving.EDGES["hard"],
-            default_background=serving.DEFAULT_BACKGROUND,
+            smoothing_weight=stream.StreamSession().smoother.weight,
+            hard_threshold=EDGES["hard"],
+            default_background=DEFAULT_BACKGROUND,
         )
     )
 

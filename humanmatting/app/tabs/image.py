@@ -1,7 +1,7 @@
 """The Image tab: the photo and the examples, the result beside it, the settings after.
 
 Every change of a setting re-renders from the matte already computed for the photo
-(serving.MATTES); only a new photo or model runs the network.
+(caches.MATTES); only a new photo or model runs the network.
 """
 
 from __future__ import annotations
@@ -13,10 +13,13 @@ from typing import NamedTuple
 
 import gradio as gr
 
-from humanmatting.app import controls, serving
+from humanmatting.app import controls, photos
 from humanmatting.app.components import Radio, UploadedImage
 from humanmatting.app.errors import USER_ERRORS, answers_errors, user_error
-from humanmatting.app.serving import PHOTO_CONCURRENCY, ModelRegistry, OutputFolder
+from humanmatting.app.limits import PHOTO_CONCURRENCY
+from humanmatting.app.outputs import OutputFolder, checkerboard_preview, download_name
+from humanmatting.app.registry import ModelRegistry
+from humanmatting.compose import DEFAULT_BACKGROUND, DEFAULT_BLUR, DEFAULT_COLOR
 
 OUTPUT_HEIGHT = 360
 NO_PERSON = (
@@ -45,7 +48,7 @@ SCROLL_TO_RESULT_JS = """
 
 @dataclass
 class ResultFiles:
-    result: serving.ImageResult
+    result: photos.ImageResult
     cutout: Path  # RGBA PNG
     composite: Path  # on the chosen background, in the chosen format
     matte: Path  # PNG
@@ -53,7 +56,7 @@ class ResultFiles:
     shown: Path  # what the before/after slider shows: a transparent one over a checkerboard
 
 
-def readout_html(result: serving.ImageResult) -> str:
+def readout_html(result: photos.ImageResult) -> str:
     """The result's line in a visitor's words, the details behind it on demand."""
     line, details = result.readout()
     return (
@@ -70,30 +73,28 @@ class ImageRequests:
     outputs: OutputFolder
 
     def result_files(
-        self, image, model, mode, color, background_image, blur, edges, image_format, quality
+        self, image, model, background, color, picture, blur, edges, image_format, quality
     ) -> ResultFiles:
         """Matte the photo and write its files."""
-        background = controls.background_of(mode, color, background_image, blur)
-        result = serving.matte_image(self.registry, image, model, background, edges, quality)
+        chosen = controls.background_of(background, color, picture, blur)
+        result = photos.matte_image(self.registry, image, model, chosen, edges, quality)
         folder = self.outputs.new_dir()
         note = ""
-        cutout_name = serving.download_name(image, "transparent")
+        cutout_name = download_name(image, "transparent")
         cutout = self.outputs.png(result.cutout, cutout_name, folder)
-        if mode == "transparent" and image_format == "jpeg":
+        if background == "transparent" and image_format == "jpeg":
             image_format = "png"
             note = "JPEG has no transparency: the download is a PNG. "
-        if mode == "transparent" and image_format == "png":
+        if background == "transparent" and image_format == "png":
             composite = cutout
         else:
-            name = serving.download_name(image, mode)
+            name = download_name(image, background)
             composite = self.outputs.picture(result.composite, name, image_format, folder)
-        matte = self.outputs.png(result.matte, serving.download_name(image, "matte"), folder)
+        matte = self.outputs.png(result.matte, download_name(image, "matte"), folder)
         shown = composite
-        if mode == "transparent":
-            preview = serving.checkerboard_preview(result.cutout)
-            shown = self.outputs.picture(
-                preview, serving.download_name(image, "preview"), "jpeg", folder
-            )
+        if background == "transparent":
+            preview = checkerboard_preview(result.cutout)
+            shown = self.outputs.picture(preview, download_name(image, "preview"), "jpeg", folder)
         if not result.person_found:
             note = NO_PERSON + note
         return ResultFiles(result, cutout, composite, matte, note, shown)
@@ -103,10 +104,10 @@ class ImageRequests:
         self,
         image,
         model=None,
-        mode=serving.DEFAULT_BACKGROUND,
-        color=serving.DEFAULT_COLOR,
-        background_image=None,
-        blur=serving.DEFAULT_BLUR,
+        background=DEFAULT_BACKGROUND,
+        color=DEFAULT_COLOR,
+        picture=None,
+        blur=DEFAULT_BLUR,
         edges="soft",
         image_format="png",
         quality="best",
@@ -116,7 +117,7 @@ class ImageRequests:
         if image is None:
             raise gr.Error("Upload or paste a photo first.", print_exception=False)
         files = self.result_files(
-            image, model, mode, color, background_image, blur, edges, image_format, quality
+            image, model, background, color, picture, blur, edges, image_format, quality
         )
         return files.cutout, files.composite, files.matte, files.result.summary()
 
@@ -125,9 +126,9 @@ class ImageRequests:
         self,
         image,
         model,
-        mode,
+        background,
         color,
-        background_image,
+        picture,
         blur,
         edges,
         image_format,
@@ -142,10 +143,10 @@ class ImageRequests:
             return nothing_shown("")
         try:
             files = self.result_files(
-                image, model, mode, color, background_image, blur, edges, image_format, quality
+                image, model, background, color, picture, blur, edges, image_format, quality
             )
         except (*USER_ERRORS, MemoryError) as error:
-            message = user_error(error, image, background_image).message
+            message = user_error(error, image, picture).message
             return nothing_shown(f"**{message}**")
         download = gr.update(
             value=str(files.composite), label=f"Download {files.composite.name}", visible=True
@@ -166,10 +167,10 @@ class ImageRequests:
         """The matte of every available model, side by side."""
         if image is None:
             raise gr.Error("Upload or paste a photo first.", print_exception=False)
-        mattes = serving.compare_models(self.registry, image, edges)
+        mattes = photos.compare_models(self.registry, image, edges)
         folder = self.outputs.new_dir()
         return [
-            (self.outputs.png(matte, serving.download_name(image, name), folder), caption)
+            (self.outputs.png(matte, download_name(image, name), folder), caption)
             for matte, caption, name in mattes
         ]
 
@@ -219,23 +220,24 @@ def result_column() -> list:
     return [slider, download, timing, note, loading]
 
 
-class PhotoSettings(NamedTuple):
-    """The tab's settings, in the order the handlers take them (after the photo)."""
+class PhotoControls(NamedTuple):
+    """The tab's controls of the settings, in the order the handlers take them (after the
+    photo)."""
 
     model: gr.Dropdown
-    mode: gr.Radio
+    background: gr.Radio
     color: gr.ColorPicker
-    background_image: gr.Image
+    picture: gr.Image
     blur: gr.Slider
     edges: gr.Radio
     image_format: gr.Radio
     quality: gr.Radio
 
 
-def settings_column(registry: ModelRegistry) -> tuple[PhotoSettings, gr.Image]:
+def settings_column(registry: ModelRegistry) -> tuple[PhotoControls, gr.Image]:
     """The settings and the matte (in an accordion), in the order the page shows them."""
     model = controls.model_dropdown(registry)
-    background = controls.background_controls(serving.IMAGE_BACKGROUNDS)
+    background = controls.background_controls(photos.IMAGE_BACKGROUNDS)
     edges = controls.edges_radio()
     quality = controls.quality_radio()
     image_format = Radio(
@@ -255,7 +257,7 @@ def settings_column(registry: ModelRegistry) -> tuple[PhotoSettings, gr.Image]:
             elem_id="matte",
             height=240,
         )
-    return PhotoSettings(model, *background, edges, image_format, quality), matte
+    return PhotoControls(model, *background, edges, image_format, quality), matte
 
 
 def compare_section(registry: ModelRegistry) -> tuple[gr.Button, gr.Gallery]:

@@ -12,11 +12,14 @@ import cv2
 import gradio as gr
 import numpy as np
 
-from humanmatting.app import controls, serving
+from humanmatting.app import controls, videos
 from humanmatting.app.components import VideoFile
 from humanmatting.app.errors import USER_ERRORS, answers_errors, user_error
-from humanmatting.app.serving import ModelRegistry, OutputFolder, VideoLimits
+from humanmatting.app.limits import VideoLimits
+from humanmatting.app.outputs import OutputFolder
+from humanmatting.app.registry import ModelRegistry
 from humanmatting.app.uploads import uploaded_file
+from humanmatting.compose import DEFAULT_BACKGROUND, DEFAULT_BLUR, DEFAULT_COLOR
 from humanmatting.video import VIDEO_SUFFIXES, InvalidVideoError, open_video
 
 # Gradio recognises a gr.Progress default; the video's frames drive it (progress_reporter).
@@ -116,10 +119,10 @@ class VideoRequests:
         self,
         video,
         model=None,
-        mode=serving.DEFAULT_BACKGROUND,
-        color=serving.DEFAULT_COLOR,
-        background_image=None,
-        blur=serving.DEFAULT_BLUR,
+        background=DEFAULT_BACKGROUND,
+        color=DEFAULT_COLOR,
+        picture=None,
+        blur=DEFAULT_BLUR,
         edges="soft",
         smoothing=True,
         progress=PROGRESS,
@@ -134,13 +137,13 @@ class VideoRequests:
             progress(0, desc="Loading the model: its first use takes a few seconds")
         with self.outputs.lease() as folder:  # not cleaned up however long the video takes
             return str(
-                serving.matte_video(
+                videos.matte_video(
                     self.registry,
                     video,
                     model,
-                    controls.background_of(mode, color, background_image, blur),
+                    controls.background_of(background, color, picture, blur),
                     edges,
-                    0.6 if smoothing else None,
+                    controls.smoothing_of(smoothing),
                     self.limits,
                     folder,
                     on_progress=progress_reporter(progress),
@@ -151,9 +154,9 @@ class VideoRequests:
         self,
         video,
         model,
-        mode,
+        background,
         color,
-        background_image,
+        picture,
         blur,
         edges,
         smoothing,
@@ -163,7 +166,7 @@ class VideoRequests:
         the note, once, with no result left from before; the next result clears it."""
         try:
             result = self.matte_video(
-                video, model, mode, color, background_image, blur, edges, smoothing, progress
+                video, model, background, color, picture, blur, edges, smoothing, progress
             )
         except gr.Error as error:
             return None, f"**{error.message}**"

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import gradio as gr
 
-from humanmatting.app import browser, controls, serving
+from humanmatting.app import browser, controls
 from humanmatting.app.components import InlineJpegImage, Slider, UploadedImage
 from humanmatting.app.errors import answers_errors
-from humanmatting.app.serving import ModelRegistry
+from humanmatting.app.registry import ModelRegistry
+from humanmatting.app.stream import STREAMS
 from humanmatting.app.tabs import browser_camera
 from humanmatting.app.tabs.browser_camera import WEBCAM_OPTIONS
 
@@ -50,26 +51,26 @@ class CameraStream:
 
     @answers_errors
     def stream_frame(
-        self, frame, model, mode, color, background_image, blur, edges, smoothing, size, session
+        self, frame, model, background, color, picture, blur, edges, smoothing, long_side, session
     ):
         """One camera frame in (Gradio mirrors it, like the preview), one matted frame out.
-        `session` is the key of the viewer's state in serving.STREAMS (never the state
+        `session` is the key of the viewer's state in STREAMS (never the state
         itself: Gradio keeps every session's values)."""
         if frame is None:
             return None, "waiting for the camera", session
-        key, stream = serving.STREAMS.get(session)
+        key, viewer = STREAMS.get(session)
         try:
-            picture, readout = stream.process(
+            picture, readout = viewer.process(
                 self.registry,
                 frame,
                 model,
-                controls.background_of(mode, color, background_image, blur),
+                controls.background_of(background, color, picture, blur),
                 edges,
-                smoothing,
-                int(size),
+                controls.smoothing_of(smoothing),
+                int(long_side),
             )
         finally:
-            serving.STREAMS.settle(key)
+            STREAMS.settle(key)
         return picture, readout, key
 
 
@@ -101,8 +102,8 @@ def server_camera(on_server: bool) -> UploadedImage:
 def webcam_tab(registry: ModelRegistry, webcam_time_limit: int, web_dist: Path) -> None:
     """Lay out the tab and wire its stream (endpoint /webcam, at most one at a time)."""
     built = browser.built(web_dist)
-    # The key of the viewer's stream state in serving.STREAMS, forgotten with the session.
-    session = gr.State(None, delete_callback=serving.STREAMS.end)
+    # The key of the viewer's stream state in STREAMS, forgotten with the session.
+    session = gr.State(None, delete_callback=STREAMS.end)
     where, _ = browser_camera.where_choice(built)
     with gr.Row(equal_height=False):
         with gr.Column(min_width=300):

@@ -11,20 +11,29 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
-import math
 import os
 import sys
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from humanmatting import compose, refine
-from humanmatting.command import OneLineParser
-from humanmatting.compose import BACKGROUNDS, DEFAULT_BACKGROUND, DEFAULT_BLUR, DEFAULT_COLOR, MATTE
+from humanmatting import refine
+from humanmatting.command import number_in
+from humanmatting.compose import DEFAULT_BACKGROUND, DEFAULT_BLUR, DEFAULT_COLOR
 from humanmatting.files import atomic_path
+from humanmatting.pipeline import (
+    BACKGROUND_KINDS,
+    EDGES,
+    FRAME_KINDS,
+    MAX_BLUR,
+    Background,
+    Edges,
+    edge_threshold,
+    matte_photo,
+)
 from humanmatting.preprocess import (
     IMAGE_SUFFIXES,
     MAX_LONG_SIDE,
@@ -34,41 +43,15 @@ from humanmatting.preprocess import (
     load_rgb,
 )
 from humanmatting.specs import DEFAULT_MODEL, MODEL_SPECS, QUALITIES
-from humanmatting.video import AlphaSmoother, is_video_path, process_video
+from humanmatting.video import DEFAULT_SMOOTHING, is_video_path, matte_frames, process_video
 
 SUMMARY = "cut people out of an image, a folder, a video or the camera (the default)"
 STOPPED_NOTE = "; no partial output was left"
-# The app's vocabulary (compose.BACKGROUNDS, plus the matte itself) and its default.
-MODES = (*BACKGROUNDS, MATTE)
-
-
-def number_in(low: float, high: float, whole: bool = False, low_open: bool = False):
-    """An argparse type: a finite number from `low` to `high` (NaN and inf refused)."""
-
-    def parse(text: str):
-        try:
-            value = int(text) if whole else float(text)
-        except ValueError:
-            value = math.nan
-        above_low = value > low if low_open else value >= low
-        if not (above_low and value <= high):  # also NaN
-            kind = "a whole number" if whole else "a number"
-            bounds = f"{'above' if low_open else 'from'} {low:g} to {high:g}"
-            raise argparse.ArgumentTypeError(f"must be {kind} {bounds}, not {text!r}")
-        return value
-
-    return parse
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The options of `humanmatting [matte]`."""
-    parser = OneLineParser(prog="humanmatting")
-    add_arguments(parser)
-    return parser
+SUPPRESS = argparse.SUPPRESS  # the old option names: accepted, not listed
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """matte's options."""
+    """matte's options: the input and the model here, then the rest by theme."""
     parser.description = "Cut people out of images, videos or the camera with a LikeUnet model."
     parser.add_argument(
         "input", help="image, folder of images or video path, or a camera index such as 0"
@@ -90,31 +73,48 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "the Hugging Face cache, then the Hub)",
     )
     parser.add_argument("--backend", choices=("litert", "keras"), default="litert")
-    parser.add_argument(
-        "--mode",
-        choices=MODES,
-        default=DEFAULT_BACKGROUND,
-        help="what goes behind the person: transparent (RGBA PNG), blur, color, image; or "
-        "matte (8-bit alpha). Videos have no transparency. Default %(default)s",
-    )
+    _background_options(parser)
+    _quality_options(parser)
+    _video_and_output_options(parser)
+
+
+def _background_options(parser: argparse.ArgumentParser) -> None:
+    """What goes behind the person, and the edges (pipeline.Background, Edges)."""
     parser.add_argument(
         "--background",
+        metavar="KIND",
         default=None,
-        help=f"the colour for --mode color (name or #rrggbb, default {DEFAULT_COLOR}) or the "
-        "picture for --mode image",
+        help=f"what goes behind the person: {', '.join(BACKGROUND_KINDS[:-1])}; or "
+        "matte (the 8-bit matte instead). transparent gives an RGBA PNG; videos have no "
+        f"transparency. Default {DEFAULT_BACKGROUND}",
     )
+    parser.add_argument(
+        "--color",
+        default=None,
+        help=f"the colour of --background color: a name or #rrggbb (default {DEFAULT_COLOR})",
+    )
+    parser.add_argument("--picture", default=None, help="the picture of --background image")
     parser.add_argument(
         "--blur",
-        type=number_in(0, 500),
+        type=number_in(0, MAX_BLUR),
         default=DEFAULT_BLUR,
-        help="blur strength (Gaussian sigma in pixels, 0-500) for --mode blur",
+        help=f"the blur of --background blur: Gaussian sigma in pixels, 0-{MAX_BLUR:g} "
+        "(default %(default)s)",
     )
     parser.add_argument(
-        "--threshold",
-        type=number_in(0, 1),
-        default=None,
-        help="hard edges: alpha >= THRESHOLD (0-1) becomes person (default: soft alpha)",
+        "--edges",
+        type=edges_option,
+        default="soft",
+        help="soft (the alpha as it is, the default), hard (alpha >= 0.5 becomes person) or "
+        "a number from 0 to 1 (hard at that alpha)",
     )
+    # The old names, kept working: --mode KIND --background COLOR|PICTURE, --threshold T.
+    parser.add_argument("--mode", choices=BACKGROUND_KINDS, default=None, help=SUPPRESS)
+    parser.add_argument("--threshold", type=number_in(0, 1), default=None, help=SUPPRESS)
+
+
+def _quality_options(parser: argparse.ArgumentParser) -> None:
+    """The network's input size, the refinement, the foreground colours, HQ matting."""
     parser.add_argument(
         "--long-side",
         type=number_in(SIZE_MULTIPLE, MAX_LONG_SIDE, whole=True),
@@ -137,11 +137,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="no edge refinement: the network's matte stretched to the picture's size",
     )
     parser.add_argument(
-        "--no-decontaminate",
-        dest="decontaminate",
-        action="store_false",
-        help="keep the photo's own colours in soft edges (no foreground colour estimation, "
-        "so the old background can show through there); videos never estimate them",
+        "--foreground-colors",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="images: estimate the person's own colours in soft edges, so the old "
+        "background does not show through there (the default; videos never do)",
+    )
+    parser.add_argument(  # the old name of --no-foreground-colors
+        "--no-decontaminate", dest="foreground_colors", action="store_false", help=SUPPRESS
     )
     parser.add_argument(
         "--hq",
@@ -156,22 +159,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="time limit of --hq per image in seconds (default %(default)s): the solver "
         "stops there and keeps what it reached",
     )
+
+
+def _video_and_output_options(parser: argparse.ArgumentParser) -> None:
+    """Videos and the camera; where the result goes."""
     parser.add_argument(
-        "--smooth",
-        type=number_in(0, 1, low_open=True),
-        default=None,
-        help="videos/camera: temporal smoothing weight of the new frame in (0, 1]",
+        "--smoothing",
+        type=number_in(0, 1, high_open=True),
+        default=DEFAULT_SMOOTHING,
+        help="videos/camera: how much of the last frames' matte each frame keeps, from 0 "
+        "(none) to below 1 (default %(default)s)",
+    )
+    parser.add_argument(  # the old option: the new frame's weight, 1 - smoothing
+        "--smooth", type=number_in(0, 1, low_open=True), default=None, help=SUPPRESS
     )
     parser.add_argument(
         "--max-frames",
-        type=number_in(1, math.inf, whole=True),
+        type=number_in(1, whole=True),
         default=None,
         help="videos/camera: stop after N",
     )
     parser.add_argument(
         "--output",
         "-o",
-        help="output path (default: INPUT-MODE.png / .mp4; for a folder, the folder INPUT-MODE)",
+        help="output path (default: INPUT-KIND.png / .mp4, KIND the background; for a "
+        "folder, the folder INPUT-KIND)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -183,36 +195,6 @@ def default_output(input_path: str, mode: str, video: bool) -> Path:
     if path.is_dir():
         return path.resolve().with_name(f"{path.resolve().name}-{mode}")
     return path.with_name(f"{path.stem}-{mode}{'.mp4' if video else '.png'}")
-
-
-def frame_renderer(
-    args: argparse.Namespace, background, still: bool = True
-) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-    """RGB frame + alpha -> output picture for the chosen mode. Foreground colours for
-    stills (as the app; --no-decontaminate: none); frames of videos and the camera go
-    without, as the app's, since they cost more than the network per 720p frame."""
-    threshold, clean = args.threshold, args.decontaminate and still
-    if args.mode == "matte":
-        return lambda rgb, alpha: compose.matte_image(alpha, threshold)
-    if args.mode == "transparent":
-        return lambda rgb, alpha: compose.cutout(rgb, alpha, threshold, clean)
-    if args.mode == "blur":
-        return lambda rgb, alpha: compose.blur_background(rgb, alpha, args.blur, threshold, clean)
-    return lambda rgb, alpha: compose.replace_background(rgb, alpha, background, threshold, clean)
-
-
-def matte_alpha(matter, rgb: np.ndarray, args: argparse.Namespace, still: bool) -> np.ndarray:
-    """The alpha of one picture with the command line's quality options (--hq: stills)."""
-    quality = args.quality or ("best" if still else "fast")
-    alpha = matter.predict(rgb, long_side=args.long_side, quality=quality, refine=args.refine).alpha
-    if args.hq and still:
-        alpha = refine.hq_matte(rgb, alpha, seconds=args.hq_seconds, progress=not args.quiet)
-    return alpha
-
-
-def _video_frame(picture: np.ndarray) -> np.ndarray:
-    """Videos are RGB: the matte as gray."""
-    return np.dstack([picture] * 3) if picture.ndim == 2 else picture
 
 
 def check_image_output(output: Path, alpha: bool) -> None:
@@ -246,7 +228,7 @@ def folder_outputs(images: list[Path], output_dir: Path) -> list[Path]:
     ]
 
 
-def run_folder(args, matter, render, folder: Path, output_dir: Path) -> list[str]:
+def run_folder(args, matte, folder: Path, output_dir: Path) -> list[str]:
     """Matte every image in `folder` into `output_dir`; returns one line per skipped file."""
     from tqdm.auto import tqdm
 
@@ -265,8 +247,7 @@ def run_folder(args, matter, render, folder: Path, output_dir: Path) -> list[str
     bar = tqdm(images, unit="image", disable=args.quiet, desc=folder.name)
     for path, output in zip(bar, folder_outputs(images, output_dir), strict=True):
         try:
-            rgb = load_rgb(path, matter.settings.max_pixels)
-            save_picture(render(rgb, matte_alpha(matter, rgb, args, still=True)), output)
+            save_picture(matte(path), output)
         except InvalidImageError as error:
             skipped.append(f"{path.name}: {error}")
             bar.write(f"humanmatting: skipped {path.name}: {error}", file=sys.stderr)
@@ -298,9 +279,65 @@ def check_output_folder(output: Path) -> None:
         )
 
 
+def edges_option(text: str) -> Edges:
+    """--edges: soft, hard, or a number from 0 to 1 (hard at that alpha)."""
+    if text in EDGES:
+        return text
+    try:
+        return edge_threshold(float(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be soft, hard or a number from 0 to 1, not {text!r}"
+        ) from None
+
+
+def resolve_old_options(args: argparse.Namespace) -> None:
+    """The old options in the new vocabulary: --mode KIND with --background COLOR or
+    PICTURE, --threshold T (--edges T), --smooth W (--smoothing 1 - W)."""
+    if args.mode is not None:
+        value, args.background = args.background, args.mode
+        if args.mode == "color" and args.color is None:
+            args.color = value
+        elif args.mode == "image" and args.picture is None:
+            args.picture = value
+    if args.threshold is not None:
+        args.edges = args.threshold
+    if args.smooth is not None:
+        args.smoothing = 1.0 - args.smooth
+    args.background = args.background or DEFAULT_BACKGROUND
+
+
+def chosen_background(args: argparse.Namespace) -> Background:
+    """The background the options name, checked before the (slower) model load: a typo in
+    a kind or a colour, or a missing picture, fails fast."""
+    if args.background == "image":
+        if args.picture is None:
+            raise ValueError(
+                "--background image needs --picture PICTURE: the picture to put behind the person."
+            )
+        if not Path(args.picture).is_file():
+            raise InvalidImageError(
+                f"--background image needs --picture PICTURE; no such file: {args.picture}"
+            )
+    return Background.parse(args.background, args.color, args.picture, args.blur)
+
+
+def check_video_options(args: argparse.Namespace, kind: str, video: bool) -> None:
+    """Refuse what a video cannot have (transparency, --hq), and --hq without its extra,
+    before the model load."""
+    if video and kind == "transparent":
+        raise ValueError(
+            f"Videos have no transparency; choose --background {', '.join(FRAME_KINDS)}."
+        )
+    if video and args.hq:
+        raise ValueError("--hq is for images (it takes seconds each); leave it out for videos.")
+    if args.hq:
+        refine.require_hq()  # a missing pymatting fails before the model load
+
+
 def run(args: argparse.Namespace) -> tuple[Path, list[str]]:
     """Do what the command line asks; returns the output path and any skipped files."""
-    from humanmatting.runtime import load_matter, split_variant
+    from humanmatting.runtime import open_matter, split_variant
     from humanmatting.specs import get_spec
     from humanmatting.weights import resolve_model_folder
 
@@ -311,31 +348,16 @@ def run(args: argparse.Namespace) -> tuple[Path, list[str]]:
         raise ValueError(
             f"--gray needs a grayscale model, and {args.model!r} is RGB; use dark or dark-light."
         )
-    background = args.background
-    if args.mode == "color":  # checked before the (slower) model load: typos fail fast
-        background = compose.parse_color(background or DEFAULT_COLOR)
-    elif args.mode == "image":
-        if background is None:
-            raise ValueError(
-                "--mode image needs --background PICTURE: the picture to put behind the person."
-            )
-        if not Path(background).is_file():
-            raise InvalidImageError(
-                f"--mode image needs --background PICTURE; no such file: {background}"
-            )
-        background = load_rgb(background, settings.max_pixels)
+    resolve_old_options(args)
+    background = chosen_background(args).load(settings.max_pixels)
+    kind = background.kind
     folder = Path(args.input).is_dir()
     camera = args.input.isdigit() and not Path(args.input).exists()
     video = camera or is_video_path(args.input)
-    if video and args.mode == "transparent":
-        raise ValueError("Videos have no transparency; choose --mode blur, color, image or matte.")
-    if video and args.hq:
-        raise ValueError("--hq is for images (it takes seconds each); leave it out for videos.")
-    if args.hq:
-        refine.require_hq()  # a missing pymatting fails before the model load
+    check_video_options(args, kind, video)
     if not camera and not folder and not Path(args.input).is_file():
         raise InvalidImageError(f"No such file: {args.input}")
-    output = Path(args.output) if args.output else default_output(args.input, args.mode, video)
+    output = Path(args.output) if args.output else default_output(args.input, kind, video)
     if not camera:
         check_not_overwriting_inputs(Path(args.input), output, folder)
     check_output_folder(output)
@@ -344,34 +366,58 @@ def run(args: argparse.Namespace) -> tuple[Path, list[str]]:
     weights = resolve_model_folder(model, args.weights, settings=settings)
     rgb = None
     if not folder and not video:
-        check_image_output(output, args.mode == "transparent")
-        rgb = load_rgb(args.input, settings.max_pixels)
-    backend = args.backend
-    if backend == "keras":  # the [keras] extra: a missing TensorFlow is one line naming it
-        from humanmatting.models.keras_backend import KerasBackend
-
-        backend = KerasBackend
-    matter = load_matter(model, weights, backend=backend, variant=variant, settings=settings)
-    render = frame_renderer(args, background, still=bool(folder) or rgb is not None)
-
-    if folder:
-        return output, run_folder(args, matter, render, Path(args.input), output)
-    if rgb is not None:
-        alpha = matte_alpha(matter, rgb, args, still=True)
-        save_picture(render(rgb, alpha), output)
+        check_image_output(output, kind == "transparent")
+        rgb = load_rgb(args.input, settings.max_pixels)  # the photo's one decoding
+    matter = open_matter(model, weights, chosen_backend(args), variant=variant, settings=settings)
+    if video:
+        frames = matte_frames(
+            matter,
+            background,
+            args.edges,
+            args.smoothing,
+            args.quality or "fast",
+            args.long_side,
+            args.refine,
+        )
+        source = int(args.input) if camera else args.input
+        process_video(source, output, frames, args.max_frames, progress=not args.quiet)
         return output, []
-
-    smoother = AlphaSmoother(args.smooth) if args.smooth else None
-
-    def matte_frame(rgb: np.ndarray) -> np.ndarray:
-        alpha = matte_alpha(matter, rgb, args, still=False)
-        if smoother is not None:
-            alpha = smoother(alpha)
-        return _video_frame(render(rgb, alpha))
-
-    source = int(args.input) if camera else args.input
-    process_video(source, output, matte_frame, args.max_frames, progress=not args.quiet)
+    matte = photo_function(args, matter, background)
+    if folder:
+        return output, run_folder(args, matte, Path(args.input), output)
+    save_picture(matte(rgb), output)
     return output, []
+
+
+def chosen_backend(args: argparse.Namespace):
+    """ "litert", or the Keras backend's factory for --backend keras (the [keras] extra: a
+    missing TensorFlow is one line naming it)."""
+    if args.backend != "keras":
+        return args.backend
+    from humanmatting.models.keras_backend import KerasBackend
+
+    return KerasBackend
+
+
+def photo_function(args: argparse.Namespace, matter, background: Background):
+    """Image (a path or a decoded array) -> the picture the options ask for."""
+
+    def matte(image) -> np.ndarray:
+        return matte_photo(
+            matter,
+            image,
+            background,
+            args.edges,
+            foreground_colors=args.foreground_colors,
+            quality=args.quality or "best",
+            long_side=args.long_side,
+            refine=args.refine,
+            hq=args.hq,
+            hq_seconds=args.hq_seconds,
+            progress=not args.quiet,
+        ).picture
+
+    return matte
 
 
 @contextlib.contextmanager
