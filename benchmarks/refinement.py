@@ -434,13 +434,13 @@ def save_crops(args, splits: dict, matter, out: Path) -> dict:
 
 TUNE_CANDIDATES = [
     *(
-        refine.RefineSettings(guide, work_scale, radius, 1e-3, (0.25, 0.75))
+        refine.Refinement(guide, work_scale, radius, 1e-3, (0.25, 0.75))
         for guide in ("rgb", "gray")
         for work_scale in (1.5, 2.0)
         for radius in (4.0, 6.0, 8.0, 12.0, 16.0)
     ),
     *(
-        refine.RefineSettings("rgb", 2.0, 8.0, eps, levels)
+        refine.Refinement("rgb", 2.0, 8.0, eps, levels)
         for eps, levels in (
             (1e-2, (0.25, 0.75)),
             (1e-4, (0.25, 0.75)),
@@ -476,7 +476,7 @@ def tune(args, splits: dict, matters: dict) -> list[str]:
     ]
     for (set_name, name, setting), scores in rows.items():
         lines.append(
-            f"| {set_name} | {name} | {setting.replace('RefineSettings', '')} | "
+            f"| {set_name} | {name} | {setting.replace('Refinement', '')} | "
             f"{mean(scores, 'person_iou'):.4f} | {mean(scores, 'boundary_f'):.4f} |"
         )
     return lines

@@ -36,7 +36,7 @@ SETTLED = 0.5 / 255
 
 
 @dataclass(frozen=True)
-class RefineSettings:
+class Refinement:
     """How the network's matte is upsampled to the photo (sizes in network pixels, so one
     setting suits every photo size)."""
 
@@ -70,9 +70,9 @@ def _levels(matte: np.ndarray, levels: tuple[float, float]) -> np.ndarray:
 # Its working size is the network's own (work_scale 1): on 640- and 1280-pixel frames that
 # measured as good as 1.25 and 1.5 and a quarter cheaper (--work-scales, work-scales-*.md),
 # and the page's camera then guides with the network input it has already shrunk.
-REFINEMENTS: dict[str, RefineSettings] = {
-    "best": RefineSettings(guide="rgb", work_scale=2.0, radius=8.0, eps=1e-3),
-    "fast": RefineSettings(guide="gray", work_scale=1.0, radius=6.0, eps=1e-3),
+REFINEMENTS: dict[str, Refinement] = {
+    "best": Refinement(guide="rgb", work_scale=2.0, radius=8.0, eps=1e-3),
+    "fast": Refinement(guide="gray", work_scale=1.0, radius=6.0, eps=1e-3),
 }
 
 
@@ -208,7 +208,7 @@ def _sample(
 
 
 def guided_upsample(
-    rgb: np.ndarray, matte: np.ndarray, settings: RefineSettings, network_long_side: int
+    rgb: np.ndarray, matte: np.ndarray, settings: Refinement, network_long_side: int
 ) -> np.ndarray:
     """A low-resolution matte -> float32 alpha at the photo's size that follows its edges."""
     height, width = rgb.shape[:2]
@@ -740,5 +740,5 @@ def hq_matte(
         return small_alpha
     # Back to full size: guided by the photo, as the network's matte is (a fine radius:
     # the solved matte is already sharp at the working size).
-    settings = RefineSettings(guide="rgb", work_scale=1.0, radius=1.0, eps=1e-4, levels=(0, 1))
+    settings = Refinement(guide="rgb", work_scale=1.0, radius=1.0, eps=1e-4, levels=(0, 1))
     return guided_upsample(rgb, small_alpha, settings, max(work_height, work_width))

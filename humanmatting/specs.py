@@ -127,7 +127,6 @@ class ModelSpec:
     acnet_training: bool = False  # trained with 3x3+1x3+3x1 blocks, fused for inference
     legacy_weights: str | None = None  # fused weights file in the original release
     legacy_acnet_weights: str | None = None  # ACNet (pre-fusion) weights in the original release
-    legacy_architecture: str | None = None  # Keras-2 JSON in the original release
     reported: tuple[ReportedResult, ...] = ()
     # TFLite variant the LiteRT runtime loads when the name has no suffix; "" is fp32. Set
     # only where the variant's agreement with fp32 was measured (humanmatting.models.quantize).
@@ -214,7 +213,6 @@ MODEL_SPECS: dict[str, ModelSpec] = {
             architecture=NIGHT_DARK_ARCHITECTURE,
             hub_repo_name="humanmatting-night",
             description="RGB LikeUnet, about 7 MB of weights.",
-            legacy_architecture="night.json",
             # fp16 agrees with fp32 to IoU 0.9999 on held-out photos; our int8 path (tuned on
             # dark-light's BatchNorm network) reached only 0.85-0.95 here (humanmatting.json).
             default_variant="fp16",
@@ -232,7 +230,6 @@ MODEL_SPECS: dict[str, ModelSpec] = {
             architecture=NIGHT_DARK_ARCHITECTURE,
             hub_repo_name="humanmatting-dark",
             description="Grayscale LikeUnet, about 7 MB of weights.",
-            legacy_architecture="dark.json",
             # fp16 agrees with fp32 to IoU 0.9999 on held-out photos; our int8 path (tuned on
             # dark-light's BatchNorm network) reached only 0.85-0.95 here (humanmatting.json).
             default_variant="fp16",
@@ -251,7 +248,6 @@ MODEL_SPECS: dict[str, ModelSpec] = {
             hub_repo_name="humanmatting-dark-light",
             description="Grayscale LikeUnet with BatchNorm, trained with ACNet blocks; about 1 MB.",
             acnet_training=True,
-            legacy_architecture="dark-light.json",
             default_variant="int8",
             shipped=True,
             sha256=SHIPPED_SHA256.get("dark-light", {}),
@@ -265,6 +261,9 @@ MODEL_SPECS: dict[str, ModelSpec] = {
             architecture=LITE0_UNET_ARCHITECTURE,
             hub_repo_name="humanmatting-lite0",
             description="RGB U-Net on an ImageNet-pretrained EfficientNet-Lite0 encoder.",
+            # fp16: IoU 0.999 with fp32 on held-out photos, 1.9 MB; int8 agreed only at 0.974
+            # (epoch-4 export) and ran no faster on this AVX2 CPU (docs/speed.md).
+            default_variant="fp16",
         ),
         # The original author's 2020 release of dark-light (AISegment crops only), for users
         # who convert it (hub.convert_legacy) or pull it; never shipped in the package.
@@ -277,7 +276,6 @@ MODEL_SPECS: dict[str, ModelSpec] = {
             acnet_training=True,
             legacy_weights="dark-light-50-0.9735.h5",
             legacy_acnet_weights="dark-light-pre-50-0.9735.h5",
-            legacy_architecture="dark-light.json",
             # int8 (humanmatting.models.quantize): 2.8x faster than fp32 with LiteRT, IoU 0.994 with
             # fp32 on held-out photos (BENCHMARKS.md). Folders without it run fp32.
             default_variant="int8",

@@ -69,7 +69,7 @@ def test_full_size_tiles_agree_with_stretching_the_coefficients_everywhere():
     probability = (1 / (1 + np.exp(((xx - 28) ** 2 + (yy - 22) ** 2 - 150) / 20))).astype(
         np.float32
     )
-    settings = refine.RefineSettings(guide="rgb", work_scale=4.0, radius=1.0, eps=1e-3)
+    settings = refine.Refinement(guide="rgb", work_scale=4.0, radius=1.0, eps=1e-3)
     alpha = refine.guided_upsample(rgb, probability, settings, 56)
     # The reference: the same working size and coefficients, stretched whole (cv2.resize).
     scale = 4 * 56 / width
