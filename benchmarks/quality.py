@@ -55,7 +55,7 @@ from humanmatting.preprocess import (
     load_rgb,
     resize,
 )
-from humanmatting.specs import FORMAT_FILE, SHIPPED_MODELS
+from humanmatting.specs import FORMAT_FILE, OUR_MODELS
 from humanmatting.training.maskfolders import PERSON_LEVEL, index_mask_folder, read_mask
 from humanmatting.training.metrics import BOUNDARY_TOLERANCE, boundary, confusion, ious, mask_scores
 
@@ -65,8 +65,6 @@ SHARED_DIR = REPO_ROOT.parent / "shared"
 DEFAULT_SETS = ("eg1800", "viton", "ccp", "idphoto", "coco128")
 DEFAULT_SWEEP_SETS = ("eg1800", "ccp")
 DEFAULT_SIZES = (160, 224, 256, 320, 384, 448, 512)
-# The shipped models and ours not shipped yet (skipped with a line where --weights lacks them).
-OUR_MODELS = tuple(dict.fromkeys((*SHIPPED_MODELS, "lite0")))
 ORIGINAL_KEY, ORIGINAL_LABEL = "original", "author's dark-light (2020)"
 MEDIAPIPE_KEY, MEDIAPIPE_LABEL = "mediapipe", "MediaPipe selfie segmenter"
 MEDIAPIPE_FILE = Path("mediapipe-selfie-segmentation") / "selfie_segmentation.tflite"

@@ -300,6 +300,10 @@ DEFAULT_FRAMES_MODEL = "dark-light"
 
 
 SHIPPED_MODELS: tuple[str, ...] = tuple(name for name, spec in MODEL_SPECS.items() if spec.shipped)
+# This project's models, shipped or not (the others are the original release's, converted).
+OUR_MODELS: tuple[str, ...] = tuple(
+    name for name, spec in MODEL_SPECS.items() if not spec.legacy_weights
+)
 
 
 def get_spec(name: str) -> ModelSpec:
