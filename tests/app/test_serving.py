@@ -305,6 +305,22 @@ def test_stream_sessions_are_bounded_in_number_and_bytes(dark_light_only):
     assert stream.nbytes == 0 and sessions.nbytes <= sessions.max_bytes
 
 
+def test_stream_sessions_past_their_number_drop_the_least_recently_used():
+    from humanmatting.app.stream import StreamSessions
+
+    sessions = StreamSessions(max_sessions=2)
+    first, first_stream = sessions.get(None)
+    second, _ = sessions.get(None)
+    assert sessions.get(first) == (first, first_stream)  # used again: now the most recent
+    third, _ = sessions.get(None)
+    assert len(sessions) == 2 and sessions.max_sessions == 2
+    assert sessions.get(first) == (first, first_stream)
+    assert sessions.get(second)[0] != second  # dropped: a new session, a new key
+    sessions.end(first)
+    sessions.end(None)  # a session that never streamed
+    assert first not in sessions._sessions and len(sessions) == 1
+
+
 def test_camera_frames_larger_than_4k_are_refused_before_the_model(dark_light_only):
     from humanmatting.preprocess import ImageTooLargeError
 
