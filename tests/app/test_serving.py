@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import cv2
+import gradio as gr
 import numpy as np
 import pytest
 
@@ -214,7 +215,14 @@ def test_one_vocabulary_and_one_default_everywhere():
     matte.resolve_old_options(args)
     assert matte.chosen_background(args) == Background()  # the CLI's default is the library's
     assert args.smoothing == DEFAULT_SMOOTHING == StreamSession().smoother.smoothing
-    assert controls.smoothing_of(True) == DEFAULT_SMOOTHING  # the page's Steady edges
+    slider = controls.smoothing_slider()  # the Webcam and Video tabs'
+    assert (slider.label, slider.value) == ("Smoothing", DEFAULT_SMOOTHING)
+    # The number is the smoothing; True and False, the values of the "Steady edges"
+    # checkbox it replaced (older API clients), are the default and none.
+    for sent, smoothing in [(0.7, 0.7), (0, 0.0), (True, DEFAULT_SMOOTHING), (False, 0.0)]:
+        assert controls.smoothing_of(slider.preprocess(sent)) == smoothing
+    with pytest.raises(gr.Error, match="greater than maximum value 0.9"):
+        slider.preprocess(0.95)
     with pytest.raises(ValueError, match=r"'colour' \(spelled color\)"):
         controls.background_of("colour", "", None, 15)
 
