@@ -577,7 +577,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write every figure as JSON")
     args = parser.parse_args(argv)
 
-    from humanmatting.models.models import build_model, count_multiply_accumulates
+    from humanmatting.models.likeunet import build_model, count_multiply_accumulates
     from humanmatting.runtime import load_matter
     from humanmatting.specs import FORMAT_FILE, TFLITE_FILES
     from humanmatting.weights import resolve_model_folder

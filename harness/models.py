@@ -41,9 +41,9 @@ def random_weights_key() -> str:
 
 
 def build_model(name: str, acnet: bool = False):
-    """humanmatting.models.models.build_model, imported at the first call: Keras takes
+    """humanmatting.models.likeunet.build_model, imported at the first call: Keras takes
     seconds to import, and collecting the suite should not pay for it."""
-    from humanmatting.models.models import build_model as build
+    from humanmatting.models.likeunet import build_model as build
 
     return build(name, acnet=acnet)
 

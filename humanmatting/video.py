@@ -282,82 +282,153 @@ def process_video(
     """
     from tqdm.auto import tqdm
 
+    destination = _video_destination(destination)
+    capture, info = open_video(source)
+    total = info.frame_count or None
+    if max_frames is not None and total is not None:
+        total = min(total, max_frames)
+    bar = tqdm(total=total, unit="frame", disable=not progress, desc="matting")
+    started = time.perf_counter()
+
+    def done(written: int) -> None:
+        bar.update(1)
+        if on_progress is not None:
+            on_progress(written, total, time.perf_counter() - started)
+
+    sound = source if audio and not isinstance(source, int) else None
+    run = _FrameRun(source, capture, info, sound)
+    try:
+        with atomic_path(destination) as temporary:  # moved into place when complete
+            run.matte_frames(
+                temporary, destination.suffix, frame_function, max_frames, budget, done
+            )
+            run.finish(temporary, destination.name)
+    finally:
+        run.close()
+        bar.close()
+    return run.written
+
+
+def _video_destination(destination: str | os.PathLike) -> Path:
+    """`destination` as a Path, if its suffix names a container we write (CODECS_BY_SUFFIX);
+    else InvalidVideoError, before the source is opened."""
     destination = Path(destination)
     if destination.suffix.lower() not in CODECS_BY_SUFFIX:
         raise InvalidVideoError(
             f"Cannot write a video to {destination.name}; use one of "
             f"{', '.join(sorted(CODECS_BY_SUFFIX))}."
         )
-    capture, info = open_video(source)
-    written = pixels = 0
-    ended = False  # the stream ran out (rather than max_frames or Ctrl+C)
-    total = info.frame_count or None
-    if max_frames is not None and total is not None:
-        total = min(total, max_frames)
-    bar = tqdm(total=total, unit="frame", disable=not progress, desc="matting")
-    started = time.perf_counter()
-    writer = None
-    # Decoding the next frame and encoding the last one run beside the model (they
-    # release the GIL): about 30% faster on 2 cores than one after the other.
-    reader, encoder = ThreadPoolExecutor(1), ThreadPoolExecutor(1)
-    reading = reader.submit(capture.read)
-    encoding: deque[Future] = deque()
-    try:
-        with atomic_path(destination) as temporary:
-            try:
-                while max_frames is None or written < max_frames:
-                    ok, frame = reading.result()
-                    if not ok or frame is None:
-                        ended = True
-                        break
-                    reading = reader.submit(capture.read)
+    return destination
+
+
+class _FrameRun:
+    """One process_video's moving parts: the source's next frame decoded and the last ones
+    encoded, in order, beside the model (both release the GIL: about 30% faster on 2 cores
+    than one after the other), the writer (opened at the first frame) and the counts."""
+
+    def __init__(
+        self,
+        source: str | os.PathLike | int,
+        capture: cv2.VideoCapture,
+        info: VideoInfo,
+        sound: str | os.PathLike | None,
+    ):
+        self.source, self.capture, self.info, self.sound = source, capture, info, sound
+        self.written = self.pixels = 0
+        self.ended = False  # the stream ran out (rather than max_frames or Ctrl+C)
+        self.writer: VideoWriter | None = None
+        self.reader, self.encoder = ThreadPoolExecutor(1), ThreadPoolExecutor(1)
+        self.reading = self.reader.submit(capture.read)
+        self.encoding: deque[Future] = deque()
+
+    def matte_frames(
+        self,
+        temporary: Path,
+        suffix: str,
+        frame_function: FrameFunction,
+        max_frames: int | None,
+        budget: FrameBudget | None,
+        done: Callable[[int], None],
+    ) -> None:
+        """Read, matte and hand to the encoder every frame, until the source ends, at
+        `max_frames`, or at Ctrl+C on a camera (on a file Ctrl+C is raised); each frame is
+        checked against `budget` before any work on it. The source is released after."""
+        try:
+            while max_frames is None or self.written < max_frames:
+                frame = self._next_frame()
+                if frame is None:
+                    break
+                if budget is not None:
                     height, width = frame.shape[:2]
-                    pixels += height * width
-                    if budget is not None:
-                        budget.check(str(source), written + 1, pixels, width, height, info.fps)
-                    result = frame_function(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
-                    if writer is None:
-                        sound = source if audio and not isinstance(source, int) else None
-                        writer = VideoWriter(temporary, info.fps, destination.suffix, sound)
-                    encoding.append(encoder.submit(writer.write, result))
-                    while len(encoding) > ENCODING_AHEAD:
-                        encoding.popleft().result()  # in order; raises the writer's error
-                    written += 1
-                    bar.update(1)
-                    if on_progress is not None:
-                        on_progress(written, total, time.perf_counter() - started)
-            except KeyboardInterrupt:
-                if not isinstance(source, int):
-                    raise
-            finally:
-                _wait(reading)
-                capture.release()
-            while encoding:
-                encoding.popleft().result()
-            if written == 0:
-                raise InvalidVideoError(
-                    f"Video {source} has no readable frames (empty or corrupted)."
-                )
-            complete = COMPLETE_SHARE * info.frame_count
-            if ended and not isinstance(source, int) and written < complete:
-                raise InvalidVideoError(
-                    f"Video {source} is damaged or truncated: only {written} of its "
-                    f"{info.frame_count} frames could be read."
-                )
-            finishing, writer = writer, None  # closed (or abandoned) once
-            finishing.close()
-            if not temporary.is_file() or temporary.stat().st_size == 0:
-                raise InvalidVideoError(f"No video data was written for {destination.name}.")
-    finally:
-        for pending in encoding:
+                    budget.check(
+                        str(self.source),
+                        self.written + 1,
+                        self.pixels,
+                        width,
+                        height,
+                        self.info.fps,
+                    )
+                result = frame_function(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+                self._encode(temporary, suffix, result)
+                self.written += 1
+                done(self.written)
+        except KeyboardInterrupt:
+            if not isinstance(self.source, int):
+                raise
+        finally:
+            _wait(self.reading)
+            self.capture.release()
+
+    def _next_frame(self) -> np.ndarray | None:
+        """The frame read ahead (BGR), the next one asked for; None where the source ends."""
+        ok, frame = self.reading.result()
+        if not ok or frame is None:
+            self.ended = True
+            return None
+        self.reading = self.reader.submit(self.capture.read)
+        self.pixels += frame.shape[0] * frame.shape[1]
+        return frame
+
+    def _encode(self, temporary: Path, suffix: str, rgb: np.ndarray) -> None:
+        """Hand `rgb` to the encoding thread; waits while ENCODING_AHEAD frames are in
+        flight (raising the writer's error, if any)."""
+        if self.writer is None:
+            self.writer = VideoWriter(temporary, self.info.fps, suffix, self.sound)
+        self.encoding.append(self.encoder.submit(self.writer.write, rgb))
+        while len(self.encoding) > ENCODING_AHEAD:
+            self.encoding.popleft().result()  # in order; raises the writer's error
+
+    def finish(self, temporary: Path, name: str) -> None:
+        """Encode the frames in flight and close the file; InvalidVideoError for a source
+        with no frames, a file that gave too few of the frames it announced, or an empty
+        file written."""
+        while self.encoding:
+            self.encoding.popleft().result()
+        if self.written == 0:
+            raise InvalidVideoError(
+                f"Video {self.source} has no readable frames (empty or corrupted)."
+            )
+        complete = COMPLETE_SHARE * self.info.frame_count
+        if self.ended and not isinstance(self.source, int) and self.written < complete:
+            raise InvalidVideoError(
+                f"Video {self.source} is damaged or truncated: only {self.written} of its "
+                f"{self.info.frame_count} frames could be read."
+            )
+        finishing, self.writer = self.writer, None  # closed (or abandoned) once
+        finishing.close()
+        if not temporary.is_file() or temporary.stat().st_size == 0:
+            raise InvalidVideoError(f"No video data was written for {name}.")
+
+    def close(self) -> None:
+        """Whatever happened: the threads stopped, an unfinished file's writer abandoned
+        (atomic_path discards the file), the source released."""
+        for pending in self.encoding:
             _wait(pending)
-        reader.shutdown()
-        encoder.shutdown()
-        if writer is not None:  # failed or interrupted: the file is discarded
-            writer.abandon()
-        bar.close()
-        capture.release()
-    return written
+        self.reader.shutdown()
+        self.encoder.shutdown()
+        if self.writer is not None:  # failed or interrupted: the file is discarded
+            self.writer.abandon()
+        self.capture.release()
 
 
 # Frames handed to the encoding thread and not yet written: bounds the memory in flight.

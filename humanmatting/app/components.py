@@ -156,3 +156,15 @@ class Slider(gr.Slider):
 
     def preprocess(self, payload):
         return refused_in_one_line(self, payload, super().preprocess)
+
+
+class SmoothingSlider(Slider):
+    """The smoothing slider, which also lets True and False through: what API clients of
+    the checkbox it replaced send (the handler reads them, controls.smoothing_of)."""
+
+    is_template = True
+
+    def preprocess(self, payload):
+        if isinstance(payload, bool) or payload is None:
+            return payload
+        return super().preprocess(payload)

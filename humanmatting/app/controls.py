@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from humanmatting.app.components import Dropdown, Radio, Slider, UploadedImage
+from humanmatting.app.components import Dropdown, Radio, Slider, SmoothingSlider, UploadedImage
 from humanmatting.app.registry import ModelRegistry
 from humanmatting.compose import DEFAULT_BACKGROUND, DEFAULT_BLUR, DEFAULT_COLOR
 from humanmatting.pipeline import EDGES, FRAME_KINDS, Background
@@ -19,13 +19,14 @@ def background_of(mode: str, color: str, image: str | None, blur: float) -> Back
     return Background.parse(mode, color or None, image, blur)
 
 
-def smoothing_of(steady: bool | float | None) -> float:
-    """The smoothing that the *Steady edges* box asks for: the library's one default
-    (video.DEFAULT_SMOOTHING) when ticked, none when not; an API call may send the
-    number itself (from 0 to below 1)."""
-    if isinstance(steady, bool) or steady is None:
-        return DEFAULT_SMOOTHING if steady else 0.0
-    return float(steady)
+def smoothing_of(smoothing: bool | float | None) -> float:
+    """The smoothing that the *Smoothing* slider (or an API call) asks for: the number
+    itself (the share of the last matte kept, 0: none); True or False, the values of the
+    checkbox the slider replaced, are the library's default (video.DEFAULT_SMOOTHING) and
+    none, so that older clients keep working."""
+    if isinstance(smoothing, bool) or smoothing is None:
+        return DEFAULT_SMOOTHING if smoothing else 0.0
+    return float(smoothing)
 
 
 def background_settings_shown(mode: str) -> tuple:
@@ -88,14 +89,25 @@ def edges_radio() -> Radio:
     )
 
 
+def smoothing_slider() -> SmoothingSlider:
+    """The CLI's --smoothing and the library's `smoothing`, with their default."""
+    return SmoothingSlider(
+        0,
+        0.9,
+        value=DEFAULT_SMOOTHING,
+        step=0.1,
+        label="Smoothing",
+        info="share of the last matte kept: steadier edges on video, 0 = none",
+    )
+
+
 def frame_controls(registry: ModelRegistry) -> tuple:
-    """The Webcam and Video tabs' settings: (model, background controls, edges, steady
-    edges), with the frames' defaults; made in the order the page shows them."""
+    """The Webcam and Video tabs' settings: (model, background controls, edges,
+    smoothing), with the frames' defaults; made in the order the page shows them."""
     model = model_dropdown(registry, frames=True)
     background = background_controls(FRAME_KINDS)
     edges = edges_radio()
-    smoothing = gr.Checkbox(True, label="Steady edges", info="average the matte over a few frames")
-    return model, background, edges, smoothing
+    return model, background, edges, smoothing_slider()
 
 
 def quality_radio() -> Radio:

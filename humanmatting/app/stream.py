@@ -7,9 +7,10 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable
 
+import cachetools
 import numpy as np
 
 from humanmatting.app.caches import with_cached_picture
@@ -103,15 +104,20 @@ class StreamSessions:
     Gradio keeps each visitor's gr.State until the session is dropped (up to 10,000
     sessions): a StreamSession there kept its last float32 matte, 138 MB for a 6000x6000
     frame, for every new session, and 18 of them killed a server. Here they are bounded in
-    number and bytes, least recently used dropped first (its next frame starts the
-    smoothing over), and forgotten when Gradio drops the visitor's session (`end`).
+    number (a cachetools LRU cache) and in bytes (`settle`, after each frame: a session's
+    matte grows with its frames, so its size is not known when it is stored), least
+    recently used dropped first (its next frame starts the smoothing over), and forgotten
+    when Gradio drops the visitor's session (`end`).
     """
 
     def __init__(self, max_bytes: int = STREAM_STATE_BYTES, max_sessions: int = STREAM_SESSIONS):
         self.max_bytes = max_bytes
-        self.max_sessions = max_sessions
-        self._sessions: OrderedDict[str, StreamSession] = OrderedDict()
+        self._sessions: cachetools.LRUCache[str, StreamSession] = cachetools.LRUCache(max_sessions)
         self._lock = threading.Lock()
+
+    @property
+    def max_sessions(self) -> int:
+        return int(self._sessions.maxsize)
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -121,14 +127,15 @@ class StreamSessions:
         return sum(session.nbytes for session in self._sessions.values())
 
     def get(self, key: str | None) -> tuple[str, StreamSession]:
-        """(key, session): the session of `key`, or a new one under a new key."""
+        """(key, session): the session of `key` (now the most recently used), or a new one
+        under a new key (the least recently used dropped when there are too many)."""
         with self._lock:
-            if isinstance(key, str) and key in self._sessions:
-                self._sessions.move_to_end(key)
-                return key, self._sessions[key]
+            session = self._sessions.get(key) if isinstance(key, str) else None
+            if session is not None:
+                return key, session
             key = secrets.token_hex(16)
             self._sessions[key] = session = StreamSession()
-            self._bound()
+            self._drop_over_budget()
             return key, session
 
     def settle(self, key: str) -> None:
@@ -138,7 +145,7 @@ class StreamSessions:
             session = self._sessions.get(key)
             if session is not None and session.nbytes > self.max_bytes:
                 session.smoother.reset()
-            self._bound()
+            self._drop_over_budget()
 
     def end(self, key: str | None) -> None:
         """The visitor's session is gone (gr.State's delete_callback): forget its stream."""
@@ -146,11 +153,10 @@ class StreamSessions:
             if isinstance(key, str):
                 self._sessions.pop(key, None)
 
-    def _bound(self) -> None:
-        while len(self._sessions) > self.max_sessions or (
-            len(self._sessions) > 1 and self.nbytes > self.max_bytes
-        ):
-            self._sessions.popitem(last=False)
+    def _drop_over_budget(self) -> None:
+        """Least recently used first, until the sessions' mattes fit in max_bytes."""
+        while len(self._sessions) > 1 and self.nbytes > self.max_bytes:
+            self._sessions.popitem()
 
 
 STREAMS = StreamSessions()

@@ -31,7 +31,7 @@ def convert_release(
     `quantize`: also write the fp16 and int8 LiteRT variants (dark-light runs int8 by default)."""
     from humanmatting.models.export import save_model_folder
     from humanmatting.models.legacy import load_legacy_weights
-    from humanmatting.models.models import build_model, fuse_acnet
+    from humanmatting.models.likeunet import build_model, fuse_acnet
 
     written = []
     for spec in MODEL_SPECS.values():

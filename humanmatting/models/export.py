@@ -24,7 +24,7 @@ import keras
 import numpy as np
 
 from humanmatting.folder import FolderDescription
-from humanmatting.models.models import BilinearUpSampling2D, with_upsampling
+from humanmatting.models.likeunet import BilinearUpSampling2D, with_upsampling
 from humanmatting.preprocess import ASPECT_PRESETS, model_input_size
 from humanmatting.specs import DYNAMIC_SIGNATURE, FORMAT_FILE, TFLITE_FILES, fixed_signature
 

@@ -38,7 +38,7 @@ def load_keras_model(folder: Path):
     bilinear UpSampling2D (what model folders hold) becomes `BilinearUpSampling2D`."""
     import keras
 
-    from humanmatting.models.models import with_upsampling
+    from humanmatting.models.likeunet import with_upsampling
 
     try:
         model = keras.saving.load_model(str(folder), compile=False, safe_mode=True)

@@ -1,6 +1,6 @@
 """Training-form networks, checkpoints, and their conversion to the served form.
 
-The network itself always comes from `humanmatting.models.models.build_model` (one definition for
+The network itself always comes from `humanmatting.models.likeunet.build_model` (one definition for
 training and serving). Training may wrap it:
 
     image (raw 0..255) -> [Rescaling(input_scale)] -> network -> [float32 cast]
@@ -27,7 +27,7 @@ import keras
 from keras import layers
 
 import humanmatting.training.recipe  # noqa: F401 - registers the custom loss for loading checkpoints
-from humanmatting.models.models import build_model, fuse_acnet, with_upsampling
+from humanmatting.models.likeunet import build_model, fuse_acnet, with_upsampling
 from humanmatting.specs import PretrainedUnetArchitecture, get_spec
 
 INPUT_SCALING = "input_scaling"

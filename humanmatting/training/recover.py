@@ -68,7 +68,7 @@ def keras_from_litert(model_name: str, tflite_path: str | Path):
     import keras
 
     from humanmatting.models.export import _is_plain_transpose
-    from humanmatting.models.models import build_model
+    from humanmatting.models.likeunet import build_model
 
     model = build_model(model_name)
     weighted = [layer for layer in model.layers if layer.weights]
@@ -124,7 +124,7 @@ def recover_folder(folder: str | Path) -> float:
     largest probability difference between the two on a test input."""
     import keras
 
-    from humanmatting.models.models import with_upsampling
+    from humanmatting.models.likeunet import with_upsampling
 
     folder = Path(folder)
     description = FolderDescription.load(folder)

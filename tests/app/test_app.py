@@ -595,8 +595,8 @@ def test_api_with_gradio_client(app, grace_hopper_path, short_video, tmp_path):
     gallery = client.predict(handle_file(str(grace_hopper_path)), api_name="/compare")
     assert [item["caption"].split(":")[0] for item in gallery] == list(MODEL_SPECS)
 
-    video = client.predict(
-        handle_file(str(short_video)), background="matte", api_name="/matte_video"
+    video = client.predict(  # smoothing=True: what the former "Steady edges" box sent
+        handle_file(str(short_video)), background="matte", smoothing=True, api_name="/matte_video"
     )
     assert Path(video).name == "pan-matte.mp4" and cv2.VideoCapture(video).read()[0]
     # Gradio's video payload, as its documentation shows it, is accepted too.

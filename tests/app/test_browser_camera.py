@@ -42,6 +42,7 @@ from humanmatting import compose
 from humanmatting.app.browser import CAMERA_REFINEMENT
 from humanmatting.preprocess import ASPECT_PRESETS, load_rgb
 from humanmatting.runtime import load_matter, tflite_file
+from humanmatting.video import DEFAULT_SMOOTHING
 from humanmatting.weights import PACKAGED_WEIGHTS_DIR
 
 WEB_DIST = REPO_ROOT / "web" / "dist"
@@ -295,7 +296,7 @@ def test_the_browsers_matte_equals_the_servers(context, app, long_side):
     start_camera(page)
     lines = []
     for name in MODELS:
-        configure(page, model=name, size=long_side, smoothing=False)
+        configure(page, model=name, size=long_side, smoothing=0)
         matter = load_matter(name, PACKAGED_WEIGHTS_DIR / name, download=False)
         shots = distinct_snapshots(page, name)
         assert all(shot["refined"] for shot in shots)
@@ -340,7 +341,7 @@ def test_backgrounds_are_composed_like_the_servers(context, app):
     page = open_webcam_tab(context, app)
     wait_until_camera_ready(page)
     start_camera(page)
-    configure(page, model="dark-light", size=320, smoothing=False, background="matte")
+    configure(page, model="dark-light", size=320, smoothing=0, background="matte")
     shot = snapshot(page)
     shown = shot["shown"]
     expected = compose.matte_picture(shot["alpha"])
@@ -404,21 +405,34 @@ def test_the_tabs_controls_reach_the_page_without_a_request(context, app):
     requests = []
     page.on("request", lambda request: requests.append(request.url))
     tab = page.locator("[role=tabpanel]:visible")
+    smoothing = tab.get_by_label("range slider for Smoothing")
+    page.wait_for_function(  # the slider's default, the library's
+        f"window.humanmattingWebcam?.settings.smoothing === {DEFAULT_SMOOTHING}", timeout=10_000
+    )
     tab.get_by_text("matte", exact=True).click()
     tab.get_by_text("hard", exact=True).click()
-    tab.get_by_text("Steady edges").click()
+    smoothing.fill("0")
     page.wait_for_function(
         "window.humanmattingWebcam?.settings.background === 'matte'"
         " && window.humanmattingWebcam?.settings.edges === 'hard'"
-        " && window.humanmattingWebcam?.settings.smoothing === false",
+        " && window.humanmattingWebcam?.settings.smoothing === 0",
         timeout=10_000,
     )
     start_camera(page)
     shown = snapshot(page)["shown"]
-    page.locator("#browser-camera .hm-start").click()
+    assert page.evaluate("window.humanmattingWebcam.smoother.state === null")  # 0: none kept
     gray = shown[:, :, 0]
     assert (gray <= 10).mean() > 0.05 and (gray >= 245).mean() > 0.05
     assert ((gray > 10) & (gray < 245)).mean() < 0.03  # hard edges: grey only where scaled
+    smoothing.fill("0.7")  # the number is the smoother's: the new frame's share is 0.3
+    page.wait_for_function("window.humanmattingWebcam?.settings.smoothing === 0.7")
+    wait_for_frames(page, frames_done(page) + 2)
+    weight, kept = page.evaluate(
+        "[window.humanmattingWebcam.smoother.weight,"
+        " window.humanmattingWebcam.smoother.state !== null]"
+    )
+    assert weight == pytest.approx(0.3) and kept
+    page.locator("#browser-camera .hm-start").click()
     sent = [url for url in requests if url.startswith(app.url + "gradio_api/queue")]
     assert sent == []  # settings reach the page's camera in the page
 

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import cv2
+import gradio as gr
 import numpy as np
 import pytest
 
@@ -214,7 +215,14 @@ def test_one_vocabulary_and_one_default_everywhere():
     matte.resolve_old_options(args)
     assert matte.chosen_background(args) == Background()  # the CLI's default is the library's
     assert args.smoothing == DEFAULT_SMOOTHING == StreamSession().smoother.smoothing
-    assert controls.smoothing_of(True) == DEFAULT_SMOOTHING  # the page's Steady edges
+    slider = controls.smoothing_slider()  # the Webcam and Video tabs'
+    assert (slider.label, slider.value) == ("Smoothing", DEFAULT_SMOOTHING)
+    # The number is the smoothing; True and False, the values of the "Steady edges"
+    # checkbox it replaced (older API clients), are the default and none.
+    for sent, smoothing in [(0.7, 0.7), (0, 0.0), (True, DEFAULT_SMOOTHING), (False, 0.0)]:
+        assert controls.smoothing_of(slider.preprocess(sent)) == smoothing
+    with pytest.raises(gr.Error, match="greater than maximum value 0.9"):
+        slider.preprocess(0.95)
     with pytest.raises(ValueError, match=r"'colour' \(spelled color\)"):
         controls.background_of("colour", "", None, 15)
 
@@ -303,6 +311,22 @@ def test_stream_sessions_are_bounded_in_number_and_bytes(dark_light_only):
     stream.process(dark_light_only, np.zeros((200, 200, 3), np.uint8), long_side=160)
     sessions.settle(key)
     assert stream.nbytes == 0 and sessions.nbytes <= sessions.max_bytes
+
+
+def test_stream_sessions_past_their_number_drop_the_least_recently_used():
+    from humanmatting.app.stream import StreamSessions
+
+    sessions = StreamSessions(max_sessions=2)
+    first, first_stream = sessions.get(None)
+    second, _ = sessions.get(None)
+    assert sessions.get(first) == (first, first_stream)  # used again: now the most recent
+    third, _ = sessions.get(None)
+    assert len(sessions) == 2 and sessions.max_sessions == 2
+    assert sessions.get(first) == (first, first_stream)
+    assert sessions.get(second)[0] != second  # dropped: a new session, a new key
+    sessions.end(first)
+    sessions.end(None)  # a session that never streamed
+    assert first not in sessions._sessions and len(sessions) == 1
 
 
 def test_camera_frames_larger_than_4k_are_refused_before_the_model(dark_light_only):

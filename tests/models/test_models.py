@@ -1,6 +1,6 @@
 """The Keras builders against the original release's architecture.
 
-humanmatting.models.models imports Keras (seconds): it is imported in the tests, so that
+humanmatting.models.likeunet imports Keras (seconds): it is imported in the tests, so that
 collecting the suite does not load it.
 """
 
@@ -95,7 +95,7 @@ def test_structure_matches_original_json(json_name, name, acnet):
 def test_bilinear_upsampling_computes_what_keras_upsampling_computes():
     import keras
 
-    from humanmatting.models.models import BilinearUpSampling2D
+    from humanmatting.models.likeunet import BilinearUpSampling2D
 
     rng = np.random.default_rng(0)
     for shape in ((1, 8, 12, 3), (2, 5, 7, 16), (1, 16, 16, 1)):
@@ -109,7 +109,7 @@ def test_bilinear_upsampling_computes_what_keras_upsampling_computes():
 def test_bilinear_upsampling_traces_with_unknown_height_and_width():
     import tensorflow as tf
 
-    from humanmatting.models.models import BilinearUpSampling2D
+    from humanmatting.models.likeunet import BilinearUpSampling2D
 
     layer = BilinearUpSampling2D()
     function = tf.function(layer, input_signature=[tf.TensorSpec((1, None, None, 4))])
@@ -138,7 +138,7 @@ def test_predict_runs_new_sizes_and_the_model_loads_with_safe_mode(tmp_path):
 def test_with_upsampling_converts_both_ways_sharing_the_weights():
     import keras
 
-    from humanmatting.models.models import BilinearUpSampling2D, with_upsampling
+    from humanmatting.models.likeunet import BilinearUpSampling2D, with_upsampling
 
     model = randomize(build_model("night"), seed=4)
     plain = with_upsampling(model, keras.layers.UpSampling2D)
@@ -175,7 +175,7 @@ def test_acnet_fusion_is_exact_on_random_weights():
     """In float64 the fused model equals the ACNet model up to rounding (fusion is exact)."""
     import keras
 
-    from humanmatting.models.models import fuse_acnet
+    from humanmatting.models.likeunet import fuse_acnet
 
     keras.config.set_dtype_policy("float64")
     try:
@@ -198,7 +198,7 @@ def test_only_dark_light_has_an_acnet_form():
 
 
 def test_multiply_accumulates_scale_with_pixels():
-    from humanmatting.models.models import count_multiply_accumulates
+    from humanmatting.models.likeunet import count_multiply_accumulates
 
     model = build_model("dark-light")
     at_256 = count_multiply_accumulates(model, 256, 256)

@@ -25,7 +25,7 @@ def author_models(reference_dir):
 
 
 def test_our_fusion_of_the_acnet_file_equals_the_authors_fused_file(author_models):
-    from humanmatting.models.models import fuse_acnet
+    from humanmatting.models.likeunet import fuse_acnet
 
     authors_fused, acnet = author_models
     ours = fuse_acnet(acnet)
@@ -35,7 +35,7 @@ def test_our_fusion_of_the_acnet_file_equals_the_authors_fused_file(author_model
 
 @pytest.mark.parametrize("photo", ["astronaut", "grace_hopper"])
 def test_fused_output_equals_acnet_output_on_real_photos(author_models, photos, photo):
-    from humanmatting.models.models import fuse_acnet
+    from humanmatting.models.likeunet import fuse_acnet
 
     authors_fused, acnet = author_models
     ours = fuse_acnet(acnet)

@@ -18,7 +18,7 @@ from humanmatting.specs import DYNAMIC_SIGNATURE, TFLITE_FILES, fixed_signature,
 
 @pytest.fixture(scope="module")
 def random_dark_light():
-    from humanmatting.models.models import build_model
+    from humanmatting.models.likeunet import build_model
 
     return randomize(build_model("dark-light"), seed=3)
 
@@ -27,7 +27,7 @@ def test_litert_graph_computes_the_same_with_fast_ops(random_dark_light):
     import keras
 
     from humanmatting.models.export import litert_graph
-    from humanmatting.models.models import build_model
+    from humanmatting.models.likeunet import build_model
 
     night = randomize(build_model("night"), seed=4)
     batch = np.random.default_rng(0).uniform(0, 255, (1, 96, 160, 3)).astype(np.float32)
@@ -121,7 +121,7 @@ def test_older_single_graph_softmax_files_still_load(random_weights_dir, tmp_pat
     import keras
     import tensorflow as tf
 
-    from humanmatting.models.models import with_upsampling
+    from humanmatting.models.likeunet import with_upsampling
 
     folder = tmp_path / "dark-light"
     shutil.copytree(random_weights_dir / "dark-light", folder)

@@ -43,6 +43,47 @@ def test_failure_mid_video_leaves_no_output(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.avi"]
 
 
+class FakeCamera:
+    """A cv2.VideoCapture of a camera: gray frames, as many as asked for."""
+
+    released = False
+
+    def read(self):
+        return True, np.full((48, 64, 3), 128, np.uint8)
+
+    def release(self):
+        self.released = True
+
+
+def test_a_camera_stopped_by_ctrl_c_keeps_the_frames_it_matted(tmp_path, monkeypatch):
+    import cv2
+
+    from humanmatting import video
+
+    camera = FakeCamera()
+    info = video.VideoInfo(fps=10.0, frame_count=0, width=64, height=48)
+    monkeypatch.setattr(video, "open_video", lambda source: (camera, info))
+    heard, matted = [], []
+
+    def interrupted_at_the_fifth(frame):
+        matted.append(frame.shape)
+        if len(matted) == 5:
+            raise KeyboardInterrupt
+        return frame
+
+    out = tmp_path / "camera.mp4"
+    on_progress = lambda done, total, _: heard.append((done, total))  # noqa: E731
+    assert (
+        process_video(0, out, interrupted_at_the_fifth, progress=False, on_progress=on_progress)
+        == 4
+    )
+    assert heard == [(1, None), (2, None), (3, None), (4, None)] and camera.released
+    written = cv2.VideoCapture(str(out))
+    assert int(written.get(cv2.CAP_PROP_FRAME_COUNT)) == 4 and written.read()[0]
+    written.release()
+    assert [path.name for path in tmp_path.iterdir()] == ["camera.mp4"]  # no temporary left
+
+
 def test_missing_video(tmp_path):
     with pytest.raises(InvalidVideoError, match="No such video"):
         process_video(tmp_path / "none.mp4", tmp_path / "out.mp4", lambda f: f, progress=False)

@@ -30,7 +30,7 @@ def _inputs(channels, seed=0):
     ],
 )
 def test_inference_model_computes_what_the_training_model_computes(name, acnet, scale):
-    from humanmatting.models.models import build_model
+    from humanmatting.models.likeunet import build_model
     from humanmatting.training.networks import build_training_model, inference_model, unwrap
 
     trained = build_training_model(name, acnet=acnet, input_scale=scale)
@@ -101,7 +101,7 @@ def _mixed_shape_data(channels):
 def _compiled(name="dark-light", acnet=True, upsampling=None):
     import keras
 
-    from humanmatting.models.models import BilinearUpSampling2D, with_upsampling
+    from humanmatting.models.likeunet import BilinearUpSampling2D, with_upsampling
     from humanmatting.training.metrics import segmentation_metrics
     from humanmatting.training.networks import build_training_model
 
@@ -149,7 +149,7 @@ def test_checkpoint_saved_with_keras_upsampling_resumes_where_it_stopped(tmp_pat
     the next step updates the weights as the old model's own next step does."""
     import keras
 
-    from humanmatting.models.models import BilinearUpSampling2D
+    from humanmatting.models.likeunet import BilinearUpSampling2D
     from humanmatting.training.networks import load_checkpoint, unwrap
 
     keras.utils.set_random_seed(1)

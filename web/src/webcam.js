@@ -198,6 +198,16 @@ class BrowserCamera {
     return !box || box.checked;
   }
 
+  /**
+   * The share of the last matte each frame keeps: the tab's Smoothing slider (0: none),
+   * the server's default (camera.json) until the tab has sent it.
+   */
+  smoothing() {
+    const value = this.settings.smoothing ?? 1 - this.config.smoothing_weight;
+    const share = Number(value);
+    return share > 0 && share < 1 ? share : 0;
+  }
+
   showButton() {
     const button = this.element && this.element.querySelector('.hm-start');
     if (button) button.textContent = this.running ? 'Stop the camera' : 'Start the camera';
@@ -277,7 +287,7 @@ class BrowserCamera {
     return {key, signature: await this.compiled.get(key), channels: description.channels, name};
   }
 
-  /** New values of the tab's controls (gradio_app/tabs/browser_camera.py sends them on every change). */
+  /** New values of the tab's controls (humanmatting/app/tabs/browser_camera.py sends them on every change). */
   configure(settings) {
     const before = this.settings;
     this.settings = {...this.settings, ...settings};
@@ -513,8 +523,12 @@ class BrowserCamera {
       : resizeLinearFloat(probability, size[1], size[0], width, height);
     // As the server's refinement: solid and empty away from the outline.
     if (refined && this.config.clean) cleanAlpha(alpha, width, height, this.config.clean);
-    if (this.settings.smoothing === false) this.smoother.reset();
-    else alpha = this.smoother.apply(alpha);
+    const smoothing = this.smoothing();
+    if (!smoothing) this.smoother.reset();
+    else {
+      this.smoother.weight = 1 - smoothing; // the new frame's share, as AlphaSmoother's
+      alpha = this.smoother.apply(alpha);
+    }
     const upsampled = performance.now();
     // The frame canvas holds the newest grab: the one composed here gets its own copy.
     const picture = this.compositor.frameCanvas(pixels, width, height);

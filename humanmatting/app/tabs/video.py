@@ -20,7 +20,7 @@ from humanmatting.app.outputs import OutputFolder
 from humanmatting.app.registry import ModelRegistry
 from humanmatting.app.uploads import uploaded_file
 from humanmatting.compose import DEFAULT_BACKGROUND, DEFAULT_BLUR, DEFAULT_COLOR
-from humanmatting.video import VIDEO_SUFFIXES, InvalidVideoError, open_video
+from humanmatting.video import DEFAULT_SMOOTHING, VIDEO_SUFFIXES, InvalidVideoError, open_video
 
 # Gradio recognises a gr.Progress default; the video's frames drive it (progress_reporter).
 PROGRESS = gr.Progress()
@@ -124,7 +124,7 @@ class VideoRequests:
         picture=None,
         blur=DEFAULT_BLUR,
         edges="soft",
-        smoothing=True,
+        smoothing=DEFAULT_SMOOTHING,
         progress=PROGRESS,
     ):
         """Matte every frame of a short video; returns an MP4 (H.264) with its sound."""
