@@ -472,21 +472,23 @@ def test_a_pull_that_no_pins_describe_is_refused_unless_asked_for(
     local_hub, published, hub_client, capsys
 ):
     """Issue 29, row 8: a pull that no pins describe exited 0 ("The spec table pins no
-    files") and the cached copy was then used. lite0 is pinned by nothing (not published
-    by us): refused and removed unless asked for."""
+    files") and the cached copy was then used. dark-light-original is pinned by
+    nothing (the author's weights, not published by us): refused and removed unless asked for."""
     from humanmatting.hub.pull import main
 
-    assert not get_spec("lite0").sha256
+    assert not get_spec("dark-light-original").sha256
     cache = hub_client(local_hub.olah.endpoint)
-    assert main(["lite0"]) == 2
+    assert main(["dark-light-original"]) == 2
     error = capsys.readouterr().err
-    assert "Refused humanmatting/humanmatting-lite0" in error
+    assert "Refused humanmatting/humanmatting-dark-light-original" in error
     assert "pins no SHA-256 for this model" in error and "--allow-unpinned" in error
-    snapshots = cache / "models--humanmatting--humanmatting-lite0" / "snapshots"
-    assert not (snapshots / published["lite0"]["commit"]).exists(), "refused: removed"
+    snapshots = cache / "models--humanmatting--humanmatting-dark-light-original" / "snapshots"
+    assert not (snapshots / published["dark-light-original"]["commit"]).exists(), "refused: removed"
     with pytest.raises(WeightsNotFoundError):  # so nothing resolves to it
-        resolve_model_folder("lite0", download=False, settings=Settings(packaged_weights=False))
-    assert main(["lite0", "--allow-unpinned"]) == 0
+        resolve_model_folder(
+            "dark-light-original", download=False, settings=Settings(packaged_weights=False)
+        )
+    assert main(["dark-light-original", "--allow-unpinned"]) == 0
     assert "SHA-256 of what was downloaded" in capsys.readouterr().out
 
 
@@ -684,7 +686,7 @@ def test_original_dark_light_convert_push_pull_then_cli_library_and_keras(
         grace_hopper_path,
         "--model",
         "dark-light-original",
-        "--mode",
+        "--background",
         "matte",
         "-o",
         matte_path,
