@@ -522,19 +522,11 @@ person = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])[0,
 """
 
 
-def build_card(
-    spec: ModelSpec,
-    folder: Path,
-    repo_id: str | None = None,
-    metrics: dict[str, Any] | None = None,
-) -> ModelCard:
-    """The model card of the model folder `folder` as it will be published at `repo_id`."""
-    folder = Path(folder)
-    repo_id = repo_id or Settings.from_env().repo_id(spec)
-    description = FolderDescription.load(folder, spec)
-    metrics = metrics if metrics is not None else collect_results(spec, folder)
-    results = eval_results(metrics)
-    data = ModelCardData(
+def _card_data(
+    spec: ModelSpec, repo_id: str, description: FolderDescription, results: list[EvalResult]
+) -> ModelCardData:
+    """The card's YAML front matter: what the Hub indexes and filters on."""
+    return ModelCardData(
         model_name=repo_id.split("/")[-1],
         library_name="keras",
         pipeline_tag="image-segmentation",
@@ -554,46 +546,77 @@ def build_card(
         datasets=None if description.training_sets else [DATASET_ID],
         eval_results=results or None,
     )
+
+
+def _most_precise_tflite(description: FolderDescription) -> str:
+    """The folder's most precise TFLite file, the one the LiteRT snippet downloads."""
+    return next(
+        (TFLITE_FILES[v] for v in TFLITE_FILES if v in description.tflite), TFLITE_FILES["fp32"]
+    )
+
+
+def _attribution(spec: ModelSpec, description: FolderDescription) -> str:
+    """Whose weights these are and under which license: the author's, or this project's."""
+    original = description.original_release
+    if isinstance(spec.architecture, PretrainedUnetArchitecture) and not original:
+        return _pretrained_attribution(spec, description.training or {})
+    if original:
+        return (
+            f"The weights are the original author's: `{original.weights}` from humanMatting "
+            f"by {original.author or ORIGINAL_AUTHOR}, © 2020, released under the MIT "
+            "license. This repository only converts them (Keras 3, LiteRT) and documents them; "
+            "the MIT license and its copyright notice apply to them unchanged."
+        )
+    return (
+        f"These weights were trained by this project. The architecture and the training "
+        f"recipe come from humanMatting by {ORIGINAL_AUTHOR} (© 2020, MIT license)."
+    )
+
+
+def _summary(spec: ModelSpec, folder: Path, description: FolderDescription) -> str:
+    """The card's first paragraph: what the network is, its input, output and files."""
     parameters = count_parameters(folder / "model.weights.h5")
     parameters_text = f"{parameters:,} parameters, " if parameters else ""
     variants = ", ".join(f"`{TFLITE_FILES[v]}` ({v})" for v in description.tflite)
-    most_precise = next(
-        (TFLITE_FILES[v] for v in TFLITE_FILES if v in description.tflite), TFLITE_FILES["fp32"]
-    )
-    original = description.original_release
-    attribution = (
-        f"The weights are the original author's: `{original.weights}` from humanMatting "
-        f"by {original.author or ORIGINAL_AUTHOR}, © 2020, released under the MIT "
-        "license. This repository only converts them (Keras 3, LiteRT) and documents them; "
-        "the MIT license and its copyright notice apply to them unchanged."
-        if original
-        else f"These weights were trained by this project. The architecture and the training "
-        f"recipe come from humanMatting by {ORIGINAL_AUTHOR} (© 2020, MIT license)."
-    )
-    pretrained = isinstance(spec.architecture, PretrainedUnetArchitecture)
-    if pretrained and not original:
-        attribution = _pretrained_attribution(spec, description.training or {})
     network = (
         "U-Net-like Keras network whose encoder started from ImageNet weights"
-        if pretrained
+        if isinstance(spec.architecture, PretrainedUnetArchitecture)
         else "small U-Net-like Keras network (LikeUnet)"
     )
-    summary = (
+    return (
         f'**{spec.name}**: real-time person segmentation ("human matting") for portraits, a '
         f"{network}. {spec.description} {parameters_text}input "
         f"{spec.channels} channel{'s' if spec.channels > 1 else ''} ({spec.color_mode}) of any "
         "height and width that are multiples of 32; output a 2-class softmax (background, "
         f"person) at the input size. LiteRT files: {variants or 'none'}."
     )
-    files_intro = (
+
+
+def _files_intro(repo_id: str) -> str:
+    """Why the model's own description is not in config.json (Keras 3 owns that file)."""
+    return (
         f'Keras 3 owns `config.json`: it is what `keras.saving.load_model("hf://{repo_id}")` '
         "reads. So this project's own description of the model (input channels, input range "
         f"0..255, classes, aspect presets, format version) lives in `{FORMAT_FILE}`."
     )
+
+
+def build_card(
+    spec: ModelSpec,
+    folder: Path,
+    repo_id: str | None = None,
+    metrics: dict[str, Any] | None = None,
+) -> ModelCard:
+    """The model card of the model folder `folder` as it will be published at `repo_id`."""
+    folder = Path(folder)
+    repo_id = repo_id or Settings.from_env().repo_id(spec)
+    description = FolderDescription.load(folder, spec)
+    metrics = metrics if metrics is not None else collect_results(spec, folder)
+    data = _card_data(spec, repo_id, description, eval_results(metrics))
     body = f"""
 # {repo_id.split("/")[-1]}
 
-{summary}
+{_summary(spec, folder, description)}
 
 ## Intended use and limits
 
@@ -604,10 +627,10 @@ def build_card(
 
 ## How to use
 
-{_usage_section(spec, repo_id, most_precise)}
+{_usage_section(spec, repo_id, _most_precise_tflite(description))}
 ## Files
 
-{files_intro}
+{_files_intro(repo_id)}
 
 {_files_table(folder)}
 
@@ -622,7 +645,7 @@ def build_card(
 
 ## Attribution and license
 
-{attribution}
+{_attribution(spec, description)}
 """
     return ModelCard(f"---\n{data.to_yaml()}\n---\n{body}")
 
