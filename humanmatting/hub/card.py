@@ -439,27 +439,29 @@ def _intended_use(description: FolderDescription) -> str:
 """
 
 
-def _usage_section(spec: ModelSpec, repo_id: str, tflite: str = TFLITE_FILES["fp32"]) -> str:
-    """How to run the model: with this package, plain Keras 3, LiteRT (`tflite`: the
-    repo's most precise TFLite file; night and dark ship fp16 only)."""
+def _hub_namespace_line(repo_id: str) -> str:
+    """The export line a repo outside the default namespace needs before `pull` finds it."""
     namespace = repo_id.split("/")[0]
-    env = (
+    if namespace == DEFAULT_HUB_NAMESPACE:
+        return ""
+    return (
         f"export {HUB_NAMESPACE_ENV}={namespace}   # this repo is not under "
         f"{DEFAULT_HUB_NAMESPACE}/\n"
-        if namespace != DEFAULT_HUB_NAMESPACE
-        else ""
     )
-    channel_index = ", None" if spec.channels == 1 else ""
-    convert = (
-        'Image.open("photo.jpg").convert("L")'
-        if spec.channels == 1
-        else 'Image.open("photo.jpg").convert("RGB")'
-    )
-    gray_note = (
-        '\n# Pillow\'s "L" is ITU-R 601 luma, the grayscale the model was trained on.'
-        if spec.channels == 1
-        else ""
-    )
+
+
+def _photo_to_array(spec: ModelSpec) -> tuple[str, str, str]:
+    """The snippets' Pillow conversion, NHWC channel index and gray note for the model's
+    channels (a gray model takes Pillow's "L", with a channel axis added)."""
+    if spec.channels == 1:
+        gray_note = '\n# Pillow\'s "L" is ITU-R 601 luma, the grayscale the model was trained on.'
+        return 'Image.open("photo.jpg").convert("L")', ", None", gray_note
+    return 'Image.open("photo.jpg").convert("RGB")', "", ""
+
+
+def _package_usage(spec: ModelSpec, repo_id: str) -> str:
+    """How to run the model with this package (pull, CLI, library)."""
+    env = _hub_namespace_line(repo_id)
     return f"""### With this package
 
 Install this project (`pip install -e .` in its repository), then:
@@ -481,8 +483,13 @@ The package runs the network at the long side that measures best for the model
 the matte guided by the photo, so that it follows the photo's edges
 (`predict(..., refine=False)`: stretched only). The snippets below do the minimum by hand:
 the aspect preset nearest the photo, the matte stretched back.
+"""
 
-### With plain Keras 3
+
+def _keras_usage(spec: ModelSpec, repo_id: str) -> str:
+    """How to run the model with plain Keras 3, and the `model.predict` pitfall to avoid."""
+    convert, channel_index, gray_note = _photo_to_array(spec)
+    return f"""### With plain Keras 3
 
 ```python
 import keras
@@ -498,8 +505,13 @@ person = model(x, training=False).numpy()[0, :, :, 1]  # softmax channel 1 = per
 
 Call the model directly, as above: in Keras 3, `model.predict` on a second input shape
 fails in the bilinear `UpSampling2D` layers of a model with unknown height and width.
+"""
 
-### With LiteRT (no TensorFlow)
+
+def _litert_usage(spec: ModelSpec, repo_id: str, tflite: str) -> str:
+    """How to run the TFLite file `tflite` with LiteRT alone (no TensorFlow)."""
+    convert, channel_index, _ = _photo_to_array(spec)
+    return f"""### With LiteRT (no TensorFlow)
 
 ```python
 import numpy as np
@@ -520,6 +532,18 @@ interpreter.invoke()
 person = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])[0, :, :, -1]
 ```
 """
+
+
+def _usage_section(spec: ModelSpec, repo_id: str, tflite: str = TFLITE_FILES["fp32"]) -> str:
+    """How to run the model: with this package, plain Keras 3, LiteRT (`tflite`: the
+    repo's most precise TFLite file; night and dark ship fp16 only)."""
+    return "\n".join(
+        (
+            _package_usage(spec, repo_id),
+            _keras_usage(spec, repo_id),
+            _litert_usage(spec, repo_id, tflite),
+        )
+    )
 
 
 def _card_data(
