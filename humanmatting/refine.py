@@ -25,6 +25,8 @@ import io
 import math
 import time
 from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
 
 import cv2
 import numpy as np
@@ -644,30 +646,12 @@ class _TimeUp(Exception):
     pass
 
 
-def hq_matte(
-    rgb: np.ndarray,
-    alpha: np.ndarray,
-    seconds: float = HQ_SECONDS,
-    progress: bool = True,
-    max_unknown: int = HQ_MAX_UNKNOWN,
-) -> np.ndarray:
-    """Closed-form alpha matting (pymatting) in a band around the matte's edge: finer hair
-    and edges than the guided filter, in seconds. `alpha` (refined or not) gives the trimap.
-
-    Stops the solver when `seconds` are up and keeps what it reached (the unknown band's
-    starting values are `alpha`'s own); shows a progress bar unless `progress` is false.
-    Needs the optional pymatting (HQUnavailableError says how to install it).
-    """
-    pymatting = require_hq()
-    from pymatting.laplacian.cf_laplacian import cf_laplacian
-    from pymatting.preconditioner.ichol import ichol
-    from pymatting.solver.cg import cg
-    from tqdm.auto import tqdm
-
-    started = time.perf_counter()
-    deadline = started + seconds
-    height, width = rgb.shape[:2]
-    alpha = np.ascontiguousarray(alpha, np.float32)
+def _working_matte(
+    alpha: np.ndarray, height: int, width: int, max_unknown: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """`alpha` at the working size and its trimap: the long side at most HQ_WORK_LONG_SIDE,
+    smaller still where the band would hold more than `max_unknown` pixels (the solver's
+    cost grows with them)."""
     long_side = max(height, width)
     scale = min(1.0, HQ_WORK_LONG_SIDE / long_side)
     band = max(2, round(HQ_BAND * long_side * scale))
@@ -680,34 +664,66 @@ def hq_matte(
         band = max(2, round(band * shrink))
         small_alpha = _resize(alpha, max(1, round(width * scale)), max(1, round(height * scale)))
         tri = trimap(small_alpha, band)
-    work_height, work_width = small_alpha.shape
+    return small_alpha, tri
+
+
+def _laplacian_photo(rgb: np.ndarray, work_width: int, work_height: int) -> np.ndarray:
+    """The photo the Laplacian is built on: float64 0..1 at the working size, blurred by
+    HQ_SMOOTH so that the solver does not follow JPEG's 8x8 blocks."""
     image = cv2.GaussianBlur(_resize(rgb, work_width, work_height), (0, 0), HQ_SMOOTH)
-    image = image.astype(np.float64) / 255
-    is_unknown = tri == 0.5
-    if not is_unknown.any():
-        return alpha
-    # Phases, then the solver's iterations: no total to show, so no "N steps" counter.
-    bar = tqdm(
+    return image.astype(np.float64) / 255
+
+
+def _progress_bar(progress: bool) -> Any:
+    """HQ matting's tqdm bar (disabled unless `progress`): phases, then the solver's
+    iterations; no total to show, so no "N steps" counter."""
+    from tqdm.auto import tqdm
+
+    return tqdm(
         total=None,
         desc="HQ matting: Laplacian",
         bar_format="{desc} [{elapsed}{postfix}]",
         disable=not progress,
     )
-    # Only the box around the unknown band needs the solver.
+
+
+def _unknown_box(is_unknown: np.ndarray) -> tuple[slice, slice]:
+    """The box around the unknown band, 2 pixels wider on each side: only it needs the
+    solver."""
+    work_height, work_width = is_unknown.shape
     rows = np.flatnonzero(is_unknown.any(axis=1))
     columns = np.flatnonzero(is_unknown.any(axis=0))
     top, bottom = max(0, rows[0] - 2), min(work_height, rows[-1] + 3)
     left, right = max(0, columns[0] - 2), min(work_width, columns[-1] + 3)
-    crop_tri = tri[top:bottom, left:right]
-    crop_image = np.ascontiguousarray(image[top:bottom, left:right])
+    return slice(top, bottom), slice(left, right)
+
+
+def _band_system(
+    pymatting: ModuleType, crop_tri: np.ndarray, crop_image: np.ndarray
+) -> tuple[Any, np.ndarray, np.ndarray]:
+    """The closed-form Laplacian's equations for the trimap's unknown pixels: the sparse
+    matrix, the right side (what the known pixels contribute) and which pixels are unknown."""
+    from pymatting.laplacian.cf_laplacian import cf_laplacian
+
     is_fg, _is_bg, is_known, is_unknown_flat = pymatting.trimap_split(crop_tri)
     laplacian = cf_laplacian(crop_image, epsilon=HQ_EPSILON, is_known=is_known)
     laplacian_u = laplacian[is_unknown_flat, :][:, is_unknown_flat]
     right_side = -laplacian[is_unknown_flat, :][:, is_known].dot(is_fg[is_known])
+    return laplacian_u, right_side, is_unknown_flat
+
+
+def _solve_until(
+    laplacian_u: Any, right_side: np.ndarray, start: np.ndarray, deadline: float, bar: Any
+) -> np.ndarray:
+    """Preconditioned conjugate gradient from `start`, or where it stood when `deadline`
+    (perf_counter) passed or it did not converge; reports its phases and iterations on
+    `bar` and closes it."""
+    from pymatting.preconditioner.ichol import ichol
+    from pymatting.solver.cg import cg
+
     bar.set_description_str("HQ matting: preconditioner")  # refreshes the bar
     with contextlib.redirect_stdout(io.StringIO()):  # its retries print to stdout
         preconditioner = ichol(laplacian_u)
-    start = small_alpha[top:bottom, left:right].astype(np.float64).ravel()[is_unknown_flat]
     reached = {"x": start}
     bar.set_description_str("HQ matting: solving")
 
@@ -730,12 +746,47 @@ def hq_matte(
     ending = "time limit reached" if timed_out else "done"
     bar.set_description_str(f"HQ matting: {ending} after {bar.n} iterations")
     bar.close()
+    return solution
+
+
+def hq_matte(
+    rgb: np.ndarray,
+    alpha: np.ndarray,
+    seconds: float = HQ_SECONDS,
+    progress: bool = True,
+    max_unknown: int = HQ_MAX_UNKNOWN,
+) -> np.ndarray:
+    """Closed-form alpha matting (pymatting) in a band around the matte's edge: finer hair
+    and edges than the guided filter, in seconds. `alpha` (refined or not) gives the trimap.
+
+    Stops the solver when `seconds` are up and keeps what it reached (the unknown band's
+    starting values are `alpha`'s own); shows a progress bar unless `progress` is false.
+    Needs the optional pymatting (HQUnavailableError says how to install it).
+    """
+    pymatting = require_hq()
+    deadline = time.perf_counter() + seconds
+    height, width = rgb.shape[:2]
+    alpha = np.ascontiguousarray(alpha, np.float32)
+    small_alpha, tri = _working_matte(alpha, height, width, max_unknown)
+    work_height, work_width = small_alpha.shape
+    image = _laplacian_photo(rgb, work_width, work_height)
+    is_unknown = tri == 0.5
+    if not is_unknown.any():
+        return alpha
+    bar = _progress_bar(progress)
+    box = _unknown_box(is_unknown)
+    crop_tri = tri[box]
+    laplacian_u, right_side, is_unknown_flat = _band_system(
+        pymatting, crop_tri, np.ascontiguousarray(image[box])
+    )
+    start = small_alpha[box].astype(np.float64).ravel()[is_unknown_flat]
+    solution = _solve_until(laplacian_u, right_side, start, deadline, bar)
     # The trimap's sure person and background everywhere (the matte's unsure interior is
     # decided too), the solver's values in the band.
     solved = crop_tri.ravel().copy()
     solved[is_unknown_flat] = np.clip(solution, 0, 1)
     small_alpha = tri.astype(np.float32)
-    small_alpha[top:bottom, left:right] = solved.reshape(crop_tri.shape)
+    small_alpha[box] = solved.reshape(crop_tri.shape)
     if (work_height, work_width) == (height, width):
         return small_alpha
     # Back to full size: guided by the photo, as the network's matte is (a fine radius:

@@ -439,27 +439,29 @@ def _intended_use(description: FolderDescription) -> str:
 """
 
 
-def _usage_section(spec: ModelSpec, repo_id: str, tflite: str = TFLITE_FILES["fp32"]) -> str:
-    """How to run the model: with this package, plain Keras 3, LiteRT (`tflite`: the
-    repo's most precise TFLite file; night and dark ship fp16 only)."""
+def _hub_namespace_line(repo_id: str) -> str:
+    """The export line a repo outside the default namespace needs before `pull` finds it."""
     namespace = repo_id.split("/")[0]
-    env = (
+    if namespace == DEFAULT_HUB_NAMESPACE:
+        return ""
+    return (
         f"export {HUB_NAMESPACE_ENV}={namespace}   # this repo is not under "
         f"{DEFAULT_HUB_NAMESPACE}/\n"
-        if namespace != DEFAULT_HUB_NAMESPACE
-        else ""
     )
-    channel_index = ", None" if spec.channels == 1 else ""
-    convert = (
-        'Image.open("photo.jpg").convert("L")'
-        if spec.channels == 1
-        else 'Image.open("photo.jpg").convert("RGB")'
-    )
-    gray_note = (
-        '\n# Pillow\'s "L" is ITU-R 601 luma, the grayscale the model was trained on.'
-        if spec.channels == 1
-        else ""
-    )
+
+
+def _photo_to_array(spec: ModelSpec) -> tuple[str, str, str]:
+    """The snippets' Pillow conversion, NHWC channel index and gray note for the model's
+    channels (a gray model takes Pillow's "L", with a channel axis added)."""
+    if spec.channels == 1:
+        gray_note = '\n# Pillow\'s "L" is ITU-R 601 luma, the grayscale the model was trained on.'
+        return 'Image.open("photo.jpg").convert("L")', ", None", gray_note
+    return 'Image.open("photo.jpg").convert("RGB")', "", ""
+
+
+def _package_usage(spec: ModelSpec, repo_id: str) -> str:
+    """How to run the model with this package (pull, CLI, library)."""
+    env = _hub_namespace_line(repo_id)
     return f"""### With this package
 
 Install this project (`pip install -e .` in its repository), then:
@@ -481,8 +483,13 @@ The package runs the network at the long side that measures best for the model
 the matte guided by the photo, so that it follows the photo's edges
 (`predict(..., refine=False)`: stretched only). The snippets below do the minimum by hand:
 the aspect preset nearest the photo, the matte stretched back.
+"""
 
-### With plain Keras 3
+
+def _keras_usage(spec: ModelSpec, repo_id: str) -> str:
+    """How to run the model with plain Keras 3, and the `model.predict` pitfall to avoid."""
+    convert, channel_index, gray_note = _photo_to_array(spec)
+    return f"""### With plain Keras 3
 
 ```python
 import keras
@@ -498,8 +505,13 @@ person = model(x, training=False).numpy()[0, :, :, 1]  # softmax channel 1 = per
 
 Call the model directly, as above: in Keras 3, `model.predict` on a second input shape
 fails in the bilinear `UpSampling2D` layers of a model with unknown height and width.
+"""
 
-### With LiteRT (no TensorFlow)
+
+def _litert_usage(spec: ModelSpec, repo_id: str, tflite: str) -> str:
+    """How to run the TFLite file `tflite` with LiteRT alone (no TensorFlow)."""
+    convert, channel_index, _ = _photo_to_array(spec)
+    return f"""### With LiteRT (no TensorFlow)
 
 ```python
 import numpy as np
@@ -522,19 +534,23 @@ person = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])[0,
 """
 
 
-def build_card(
-    spec: ModelSpec,
-    folder: Path,
-    repo_id: str | None = None,
-    metrics: dict[str, Any] | None = None,
-) -> ModelCard:
-    """The model card of the model folder `folder` as it will be published at `repo_id`."""
-    folder = Path(folder)
-    repo_id = repo_id or Settings.from_env().repo_id(spec)
-    description = FolderDescription.load(folder, spec)
-    metrics = metrics if metrics is not None else collect_results(spec, folder)
-    results = eval_results(metrics)
-    data = ModelCardData(
+def _usage_section(spec: ModelSpec, repo_id: str, tflite: str = TFLITE_FILES["fp32"]) -> str:
+    """How to run the model: with this package, plain Keras 3, LiteRT (`tflite`: the
+    repo's most precise TFLite file; night and dark ship fp16 only)."""
+    return "\n".join(
+        (
+            _package_usage(spec, repo_id),
+            _keras_usage(spec, repo_id),
+            _litert_usage(spec, repo_id, tflite),
+        )
+    )
+
+
+def _card_data(
+    spec: ModelSpec, repo_id: str, description: FolderDescription, results: list[EvalResult]
+) -> ModelCardData:
+    """The card's YAML front matter: what the Hub indexes and filters on."""
+    return ModelCardData(
         model_name=repo_id.split("/")[-1],
         library_name="keras",
         pipeline_tag="image-segmentation",
@@ -554,46 +570,77 @@ def build_card(
         datasets=None if description.training_sets else [DATASET_ID],
         eval_results=results or None,
     )
+
+
+def _most_precise_tflite(description: FolderDescription) -> str:
+    """The folder's most precise TFLite file, the one the LiteRT snippet downloads."""
+    return next(
+        (TFLITE_FILES[v] for v in TFLITE_FILES if v in description.tflite), TFLITE_FILES["fp32"]
+    )
+
+
+def _attribution(spec: ModelSpec, description: FolderDescription) -> str:
+    """Whose weights these are and under which license: the author's, or this project's."""
+    original = description.original_release
+    if isinstance(spec.architecture, PretrainedUnetArchitecture) and not original:
+        return _pretrained_attribution(spec, description.training or {})
+    if original:
+        return (
+            f"The weights are the original author's: `{original.weights}` from humanMatting "
+            f"by {original.author or ORIGINAL_AUTHOR}, © 2020, released under the MIT "
+            "license. This repository only converts them (Keras 3, LiteRT) and documents them; "
+            "the MIT license and its copyright notice apply to them unchanged."
+        )
+    return (
+        f"These weights were trained by this project. The architecture and the training "
+        f"recipe come from humanMatting by {ORIGINAL_AUTHOR} (© 2020, MIT license)."
+    )
+
+
+def _summary(spec: ModelSpec, folder: Path, description: FolderDescription) -> str:
+    """The card's first paragraph: what the network is, its input, output and files."""
     parameters = count_parameters(folder / "model.weights.h5")
     parameters_text = f"{parameters:,} parameters, " if parameters else ""
     variants = ", ".join(f"`{TFLITE_FILES[v]}` ({v})" for v in description.tflite)
-    most_precise = next(
-        (TFLITE_FILES[v] for v in TFLITE_FILES if v in description.tflite), TFLITE_FILES["fp32"]
-    )
-    original = description.original_release
-    attribution = (
-        f"The weights are the original author's: `{original.weights}` from humanMatting "
-        f"by {original.author or ORIGINAL_AUTHOR}, © 2020, released under the MIT "
-        "license. This repository only converts them (Keras 3, LiteRT) and documents them; "
-        "the MIT license and its copyright notice apply to them unchanged."
-        if original
-        else f"These weights were trained by this project. The architecture and the training "
-        f"recipe come from humanMatting by {ORIGINAL_AUTHOR} (© 2020, MIT license)."
-    )
-    pretrained = isinstance(spec.architecture, PretrainedUnetArchitecture)
-    if pretrained and not original:
-        attribution = _pretrained_attribution(spec, description.training or {})
     network = (
         "U-Net-like Keras network whose encoder started from ImageNet weights"
-        if pretrained
+        if isinstance(spec.architecture, PretrainedUnetArchitecture)
         else "small U-Net-like Keras network (LikeUnet)"
     )
-    summary = (
+    return (
         f'**{spec.name}**: real-time person segmentation ("human matting") for portraits, a '
         f"{network}. {spec.description} {parameters_text}input "
         f"{spec.channels} channel{'s' if spec.channels > 1 else ''} ({spec.color_mode}) of any "
         "height and width that are multiples of 32; output a 2-class softmax (background, "
         f"person) at the input size. LiteRT files: {variants or 'none'}."
     )
-    files_intro = (
+
+
+def _files_intro(repo_id: str) -> str:
+    """Why the model's own description is not in config.json (Keras 3 owns that file)."""
+    return (
         f'Keras 3 owns `config.json`: it is what `keras.saving.load_model("hf://{repo_id}")` '
         "reads. So this project's own description of the model (input channels, input range "
         f"0..255, classes, aspect presets, format version) lives in `{FORMAT_FILE}`."
     )
+
+
+def build_card(
+    spec: ModelSpec,
+    folder: Path,
+    repo_id: str | None = None,
+    metrics: dict[str, Any] | None = None,
+) -> ModelCard:
+    """The model card of the model folder `folder` as it will be published at `repo_id`."""
+    folder = Path(folder)
+    repo_id = repo_id or Settings.from_env().repo_id(spec)
+    description = FolderDescription.load(folder, spec)
+    metrics = metrics if metrics is not None else collect_results(spec, folder)
+    data = _card_data(spec, repo_id, description, eval_results(metrics))
     body = f"""
 # {repo_id.split("/")[-1]}
 
-{summary}
+{_summary(spec, folder, description)}
 
 ## Intended use and limits
 
@@ -604,10 +651,10 @@ def build_card(
 
 ## How to use
 
-{_usage_section(spec, repo_id, most_precise)}
+{_usage_section(spec, repo_id, _most_precise_tflite(description))}
 ## Files
 
-{files_intro}
+{_files_intro(repo_id)}
 
 {_files_table(folder)}
 
@@ -622,7 +669,7 @@ def build_card(
 
 ## Attribution and license
 
-{attribution}
+{_attribution(spec, description)}
 """
     return ModelCard(f"---\n{data.to_yaml()}\n---\n{body}")
 
