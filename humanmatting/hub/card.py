@@ -468,7 +468,7 @@ Install this project (`pip install -e .` in its repository), then:
 
 ```bash
 {env}python -m humanmatting.hub.pull {spec.name}   # into the Hugging Face cache; SHA-256 checked
-humanmatting photo.jpg --model {spec.name} --mode transparent -o cutout.png
+humanmatting photo.jpg --model {spec.name} --background transparent -o cutout.png
 ```
 
 ```python
