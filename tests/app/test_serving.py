@@ -59,10 +59,10 @@ def test_photos_default_to_the_best_model_and_frames_to_the_fastest(random_weigh
     # QUALITY.md names "our best" (highest mean person IoU on EG1800 test) from its numbers
     measured_best = re.search(r"our best \(([\w-]+)\)", (REPO_ROOT / "QUALITY.md").read_text())
     assert registry.default == DEFAULT_MODEL == measured_best.group(1)
-    assert registry.default_for_frames == DEFAULT_FRAMES_MODEL == "dark-light"
+    assert registry.default_for_frames == DEFAULT_FRAMES_MODEL == "lite0"
     assert registry.matter(None).spec.name == DEFAULT_MODEL
-    assert registry.matter(None, role="camera").spec.name == "dark-light"
-    assert registry.matter(None, role="video").spec.name == "dark-light"
+    assert registry.matter(None, role="camera").spec.name == "lite0"
+    assert registry.matter(None, role="video").spec.name == "lite0"
 
 
 def test_matte_image_outputs_agree_with_the_library(dark_light_only, photos):

@@ -1,3 +1,4 @@
+import dataclasses
 import subprocess
 import sys
 
@@ -6,6 +7,7 @@ import pytest
 
 from humanmatting import load_matter
 from humanmatting.models.keras_backend import KerasBackend
+from humanmatting.specs import MODEL_SPECS
 from humanmatting.weights import WeightsNotFoundError
 
 
@@ -90,7 +92,10 @@ def test_missing_weights_say_how_to_get_them(tmp_path, monkeypatch):
         load_matter("night", tmp_path)
     assert str(not_a_folder.value).endswith("To get the weights:\n" + hint)
     assert not_a_folder.value.how_to_get == hint
-    # A model of ours that the package does not ship (lite0): train it, no reinstall helps.
+    # A model of ours that the package does not ship (here lite0, marked unshipped): train
+    # it, no reinstall helps.
+    unshipped_spec = dataclasses.replace(MODEL_SPECS["lite0"], shipped=False)
+    monkeypatch.setitem(MODEL_SPECS, "lite0", unshipped_spec)
     with pytest.raises(WeightsNotFoundError) as unshipped:
         load_matter("lite0", download=False)
     assert "humanmatting.training.train --model lite0" in unshipped.value.how_to_get

@@ -141,8 +141,8 @@ def test_app_starts_from_the_assembled_space(space_dir, random_weights_dir, tmp_
         assert f"from {space_dir / 'humanmatting'}" in app.log()  # the Space's own copy
         client = api_client(app.url, tmp_path)
         models = client.predict(api_name="/models")
-        assert list(models["available"]) == ["night", "dark", "dark-light"]
-        assert sorted(models["unavailable"]) == ["dark-light-original", "lite0"]  # not shipped
+        assert list(models["available"]) == ["night", "dark", "dark-light", "lite0"]
+        assert sorted(models["unavailable"]) == ["dark-light-original"]  # not shipped
         assert (
             "humanmatting.hub.pull dark-light-original"
             in models["unavailable"]["dark-light-original"]

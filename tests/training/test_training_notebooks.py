@@ -78,7 +78,8 @@ def test_notebooks_train_evaluate_export_on_mask_folders(tmp_path, monkeypatch):
     data = tmp_path / "datasets"
     write_mask_folder_set(data / "a", train=10, test=3, seed=1)
     write_mask_folder_set(data / "b", train=10, test=2, seed=2)
-    common = {"data_dir": str(data), "mix": "a=0.6,b=0.4", "models": ["night"]}
+    # night, and lite0 (its encoder from the ImageNet weights of the [train] extra).
+    common = {"data_dir": str(data), "mix": "a=0.6,b=0.4", "models": ["night", "lite0"]}
 
     _execute(
         "02_train.ipynb",
@@ -92,14 +93,18 @@ def test_notebooks_train_evaluate_export_on_mask_folders(tmp_path, monkeypatch):
         {**common, "tflite_variants": "", "long_side": 64, "worst": 2},
     )
 
-    run = json.loads((tmp_path / "runs" / "night" / "run.json").read_text())
-    assert run["layout"] == "mask folders" and run["recipe"]["loss"] == "bce+dice"
-    assert {name: entry["share"] for name, entry in run["sets"].items()} == {"a": 0.6, "b": 0.4}
-    for name, images in (("a", 3), ("b", 2)):
-        folder = tmp_path / "evaluation" / "night" / name
-        metrics = json.loads((folder / "metrics.json").read_text())
-        assert metrics["split"] == f"{name} test" and metrics["images"] == images
-        assert (folder / "worst.png").is_file()
-    attached = json.loads((tmp_path / "models" / "night" / "metrics.json").read_text())
-    assert attached["split"] == "a test"  # the first set of the mix
+    for model in common["models"]:
+        run = json.loads((tmp_path / "runs" / model / "run.json").read_text())
+        assert run["layout"] == "mask folders" and run["recipe"]["loss"] == "bce+dice"
+        shares = {name: entry["share"] for name, entry in run["sets"].items()}
+        assert shares == {"a": 0.6, "b": 0.4}
+        for name, images in (("a", 3), ("b", 2)):
+            folder = tmp_path / "evaluation" / model / name
+            metrics = json.loads((folder / "metrics.json").read_text())
+            assert metrics["split"] == f"{name} test" and metrics["images"] == images
+            assert (folder / "worst.png").is_file()
+        attached = json.loads((tmp_path / "models" / model / "metrics.json").read_text())
+        assert attached["split"] == "a test"  # the first set of the mix
+        description = json.loads((tmp_path / "models" / model / "humanmatting.json").read_text())
+        assert description["model"] == model
     assert "a: share 60%" in (tmp_path / "executed" / "02_train.ipynb").read_text()
