@@ -1,4 +1,4 @@
-"""Real-time human matting with small LikeUnet networks (night, dark, dark-light).
+"""Real-time human matting with small networks (night, dark, dark-light, lite0).
 
 import humanmatting
 humanmatting.cutout_file("photo.jpg", "person.png")        # one call

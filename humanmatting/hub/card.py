@@ -25,6 +25,7 @@ from humanmatting.settings import HUB_NAMESPACE_ENV, Settings
 from humanmatting.specs import (
     DEFAULT_HUB_NAMESPACE,
     FORMAT_FILE,
+    MODEL_SPECS,
     TFLITE_FILES,
     ModelSpec,
     PretrainedUnetArchitecture,
@@ -702,7 +703,7 @@ def _pretrained_attribution(spec: ModelSpec, training: dict[str, Any]) -> str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = "Print the rendered model card of a model."
-    parser.add_argument("model", help="night, dark or dark-light")
+    parser.add_argument("model", help=f"one of: {', '.join(MODEL_SPECS)}")
     parser.add_argument(
         "--from",
         dest="source",

@@ -26,7 +26,7 @@ from pathlib import Path
 from humanmatting.command import run_command
 from humanmatting.errors import ActionableError, first_line
 from humanmatting.settings import Settings
-from humanmatting.specs import ModelSpec, get_spec
+from humanmatting.specs import MODEL_SPECS, ModelSpec, get_spec
 from humanmatting.weights import (
     WeightsIntegrityError,
     default_revision,
@@ -129,7 +129,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = (
         "Download a model from the Hugging Face Hub, checked against the spec table."
     )
-    parser.add_argument("model", help="night, dark or dark-light")
+    parser.add_argument("model", help=f"one of: {', '.join(MODEL_SPECS)}")
     parser.add_argument("--revision", help="branch, tag or commit (default: the pinned one)")
     parser.add_argument(
         "--local-dir", type=Path, help="download into this folder instead of the HF cache"

@@ -31,7 +31,14 @@ from humanmatting.command import run_command
 from humanmatting.errors import first_line
 from humanmatting.folder import FolderDescription, FolderDescriptionError, write_metrics
 from humanmatting.hub.card import CARD_FILE, CURVE_FILES, build_card, collect_results
-from humanmatting.specs import FORMAT_FILE, KERAS_FILES, TFLITE_FILES, ModelSpec, get_spec
+from humanmatting.specs import (
+    FORMAT_FILE,
+    KERAS_FILES,
+    MODEL_SPECS,
+    TFLITE_FILES,
+    ModelSpec,
+    get_spec,
+)
 from humanmatting.weights import hub_endpoint, sha256_of
 
 
@@ -142,7 +149,7 @@ def push_folder(
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = "Publish a model folder to the Hugging Face Hub with its model card."
-    parser.add_argument("model", help="night, dark or dark-light")
+    parser.add_argument("model", help=f"one of: {', '.join(MODEL_SPECS)}")
     parser.add_argument(
         "--from",
         dest="source",

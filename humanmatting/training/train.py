@@ -1,4 +1,4 @@
-"""Train night, dark or dark-light on the AISegment matting data or on mask-folder sets.
+"""Train night, dark, dark-light or lite0 on the AISegment matting data or on mask-folder sets.
 
     humanmatting train --model dark-light --data AISEGMENT_DIR [--out runs/dark-light]
     python -m humanmatting.training.train --model dark-light --data ../shared/datasets \\
@@ -638,7 +638,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     split.add_argument("--no-verify", action="store_true", help="skip decoding every pair")
     recipe = parser.add_argument_group("recipe (defaults: the original's)")
     recipe.add_argument("--recipe", choices=list(RECIPES), default="original")
-    recipe.add_argument("--epochs", type=int, help="default 15 (night, dark) or 50 (dark-light)")
+    recipe.add_argument(
+        "--epochs", type=int, help="default 15 (night, dark), 50 (dark-light) or 30 (lite0)"
+    )
     recipe.add_argument("--batch-size", type=int)
     recipe.add_argument("--lr", type=float, help="Adam learning rate (default 1e-3)")
     recipe.add_argument("--loss", choices=LOSSES)

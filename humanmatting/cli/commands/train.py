@@ -1,4 +1,4 @@
-"""`humanmatting train`: train night, dark or dark-light.
+"""`humanmatting train`: train one of this project's models.
 
 Runs humanmatting.training.train, imported inside the functions (its extra: only then)."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 
-SUMMARY = "train night, dark or dark-light [train]"
+SUMMARY = "train night, dark, dark-light or lite0 [train]"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
