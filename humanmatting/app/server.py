@@ -29,6 +29,7 @@ from humanmatting.app.page import CSS, build_page
 from humanmatting.app.registry import ModelRegistry
 from humanmatting.app.settings import AppSettings, parse_args
 from humanmatting.app.tabs import browser_camera
+from humanmatting.app.tabs.video import SERVER_STOPPING
 from humanmatting.app.tempfolder import AppTempFolder
 from humanmatting.errors import one_line
 from humanmatting.preprocess import allow_pillow_pixels
@@ -322,10 +323,14 @@ def keep_session_values_small() -> None:
 
 
 def stop_on_sigterm() -> None:
+    """SIGTERM ends the app as Ctrl+C does; both first tell the videos at work to stop."""
+
     def stop(signum, frame):
+        SERVER_STOPPING.set()
         raise KeyboardInterrupt  # Gradio closes the server; then the files go
 
     signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
 
 
 def serve(registry: ModelRegistry, settings: AppSettings, times: StartTimes) -> None:

@@ -343,11 +343,13 @@ def test_a_truncated_video_is_reported_not_a_partial_success(client, tmp_path):
 # --- 7, 13. stopping and starting ----------------------------------------------------------
 
 
-def long_clip(path: Path, frames: int = 600) -> Path:
-    """20 s of 160x120 frames: under 1 MB, and long enough to stop the server mid-way."""
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30, (160, 120))
+def long_clip(path: Path, frames: int = 300) -> Path:
+    """10 s of 320x240 frames: under the test's 1 MB upload limit, and seconds of work for
+    dark-light (a 160x120 clip took lite0 about as long as the test takes to send SIGTERM)."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30, (320, 240))
+    ramp = np.linspace(0, 255, 320, dtype=np.uint8)[None, :, None]
     for index in range(frames):
-        writer.write(np.full((120, 160, 3), index % 256, np.uint8))
+        writer.write(np.broadcast_to(np.roll(ramp, 8 * index, axis=1), (240, 320, 3)).copy())
     writer.release()
     return path
 
@@ -374,6 +376,7 @@ def test_sigterm_mid_video_leaves_nothing_and_the_next_start_cleans_a_killed_one
     client.predict(gradio_client.handle_file(str(photo_file(tmp_path))), api_name="/matte")
     job = client.submit(
         gradio_client.handle_file(str(long_clip(tmp_path / "long.avi"))),
+        model="dark-light",
         background="matte",
         api_name="/matte_video",
     )

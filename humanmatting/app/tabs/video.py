@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +56,11 @@ def describe_video(path: str) -> tuple[np.ndarray | None, str]:
     )
 
 
+# Set when the server stops (SIGTERM, Ctrl+C): a video at work stops at its next frame
+# instead of holding up the shutdown for a result whose file is about to be removed.
+SERVER_STOPPING = threading.Event()
+
+
 class VideoStoppedError(gr.Error):
     """The visitor cancelled the video or went away: its work stops (nobody reads it)."""
 
@@ -64,8 +70,11 @@ def still_wanted() -> bool:
     Gradio cancelled its event (the page's Stop, /gradio_api/cancel) or its client went
     away. Gradio then frees the lane but lets the handler's thread run on (three cancelled
     4K videos were matted at once in the one-video lane); this is how a handler knows.
-    True outside a Gradio request (tests, other front ends)."""
+    True outside a Gradio request (tests, other front ends); False once the server stops."""
     from gradio.context import LocalContext
+
+    if SERVER_STOPPING.is_set():
+        return False
 
     blocks, event_id = LocalContext.blocks.get(None), LocalContext.event_id.get(None)
     queue = getattr(blocks, "_queue", None)
@@ -88,8 +97,11 @@ def progress_reporter(
 
     def report(done: int, total: int | None, elapsed_s: float) -> None:
         if not wanted():
+            why = "its visitor cancelled it or left"
+            if SERVER_STOPPING.is_set():
+                why = "the server stops"
             print(
-                f"stopped a video after {done} frames: its visitor cancelled it or left",
+                f"stopped a video after {done} frames: {why}",
                 file=sys.stderr,
                 flush=True,
             )
