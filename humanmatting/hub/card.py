@@ -79,6 +79,33 @@ TRAINING_SETS = {
         "person = any clothing/skin/hair label (GitHub repository bearpaw/clothing-co-parsing)",
         "the repository carries Apache-2.0",
     ),
+    "idphoto": (
+        "idphoto",
+        "ID-style photos on plain red, blue or white backgrounds (GitHub repository "
+        "ecoreal/pytorch-portrait-segmentation, `picture/source360` and `picture/mask360`)",
+        "the repository's MIT license covers its code; it names no source or terms for the images",
+    ),
+    # The everyday mix (humanmatting.training.everyday): unlabelled photos of scenes, rooms,
+    # streets and landscapes (BSDS500, an ImageNet sample, Urban100, Sun-Hays80, phone
+    # backgrounds, Debian wallpapers).
+    "nobody": (
+        "frames with nobody",
+        "unlabelled photos of scenes, rooms, streets, animals and landscapes (BSDS500, an "
+        "ImageNet sample, Urban100, Sun-Hays80, phone backgrounds, Debian wallpapers) in which "
+        "the teacher marks less than 0.5% of the frame; the target is an empty mask",
+        "per collection: mostly none stated (research use); the wallpapers CC-BY(-SA) or GPL",
+    ),
+    "pasted": (
+        "pasted people",
+        "1 to 4 people cut from the sets above, pasted anywhere onto frames with nobody at a "
+        "tenth of the frame's height to all of it; the target is the paste's own alpha",
+        "as the sets they come from",
+    ),
+    "teacher": (
+        "teacher-labelled photos",
+        "the unlabelled photos in which people appear, with the teacher's soft mask as target",
+        "as the frames with nobody",
+    ),
 }
 
 SOURCES = {
@@ -427,11 +454,21 @@ def _intended_use(description: FolderDescription) -> str:
   skin tones, ages, clothing and lighting has not been measured. Check on your own people
   before relying on it, and do not use it to identify or track anyone.
 """
-    return """- **For** cutting people out of photos and webcam frames: head-and-shoulders portraits
-  and selfies, half-length shots, full-body street photos; background replacement or blur,
-  stickers, video calls. Trained on real photos (EG1800, VITON, CCP; see Training data).
+    if "pasted" in description.training_sets:  # the everyday mix
+        trained = """Trained on real photos (EG1800, VITON, CCP, idphoto) and on
+  everyday scenes: frames with nobody and people pasted anywhere at every scale (see
+  Training data).
+- **Weak spots**: crowds and small people are found less reliably than one person; large
+  animals and upright objects (a rhinoceros, a wine rack) can be taken for a person; people
+  lying down or upside down, drawings and renders."""
+    else:
+        trained = """Trained on real photos (EG1800, VITON, CCP; see Training data).
 - **Out of domain**: crowds, very small or distant people, people lying down or upside down,
-  drawings and renders. Expect missed limbs and background leaks there.
+  drawings and renders. Expect missed limbs and background leaks there."""
+    uses = """- **For** cutting people out of photos and webcam frames: head-and-shoulders portraits
+  and selfies, half-length shots, full-body street photos; background replacement or blur,
+  stickers, video calls."""
+    return f"""{uses} {trained}
 - The output is a soft segmentation (person probability), not a true alpha matte: fine hair
   and transparent things come out coarse.
 - The photos come from Flickr, a fashion shop and street fashion blogs; how well the model

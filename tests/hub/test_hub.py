@@ -809,3 +809,23 @@ def test_export_hands_a_folder_to_hub_push_in_this_process(
     with pytest.raises(RuntimeError, match="push dark failed \\(exit status 2\\)"):
         hand_over_to_hub("dark", tmp_path / "no-model-here")
     assert capsys.readouterr().err.startswith("humanmatting.hub.push: error: ")
+
+
+def test_the_shipped_lite0_card_says_what_each_training_source_is_and_its_weak_spots():
+    """lite0 trained on the everyday mix: its pasted people, frames with nobody and teacher
+    photos are named in the training table (they were rows with nothing but the key), and
+    its limits are the ones measured on everyday photos, not the portrait models'."""
+    from humanmatting.hub.card import build_card
+    from humanmatting.weights import PACKAGED_WEIGHTS_DIR
+
+    card = ModelCard(str(build_card(get_spec("lite0"), PACKAGED_WEIGHTS_DIR / "lite0", "x/lite0")))
+    table = card.text.split("## Training data")[1].split("\n## ")[0]
+    rows = [line for line in table.splitlines() if line.startswith("| ") and "---" not in line]
+    names = [row.split(" | ")[0].lstrip("| ") for row in rows[1:]]
+    assert names == [
+        "EG1800", "VITON", "CCP", "idphoto", "pasted people", "frames with nobody",
+        "teacher-labelled photos",
+    ]  # fmt: skip
+    assert all(row.split(" | ")[1].strip() for row in rows[1:])  # every source described
+    assert "| nobody |" not in table and "Weak spots" in card.text
+    assert "Out of domain" not in card.text and "MediaPipe" in card.text
