@@ -381,6 +381,25 @@ def _training_section(spec: ModelSpec, description: FolderDescription, folder: P
     return "\n\n".join(lines)
 
 
+def _recipe_and_script(spec: ModelSpec, sets: dict[str, Any]) -> str:
+    """The end of the training command and the script that runs it: the everyday mix
+    (unlabelled photos, the teacher) or the mask sets alone."""
+    if "pasted" not in sets:
+        return (
+            " --recipe photos` (all three LikeUnets: "
+            "`bash humanmatting/training/scripts/train_shipped.sh`)"
+        )
+    script = (
+        "train_lite0.sh SHARED RUNS"
+        if isinstance(spec.architecture, PretrainedUnetArchitecture)
+        else "train_everyday.sh SHARED WEIGHTS RUNS"
+    )
+    return (
+        " --photos PHOTOS --teacher SELFIE_SEGMENTER_TFLITE --recipe everyday` "
+        f"(`bash humanmatting/training/scripts/{script}`)"
+    )
+
+
 def _own_training_text(spec: ModelSpec, training: dict[str, Any]) -> str:
     """How our own weights were trained, from the run's record (humanmatting.training.train's
     run.json)."""
@@ -409,8 +428,7 @@ def _own_training_text(spec: ModelSpec, training: dict[str, Any]) -> str:
         f"{start}{acnet}{time_text}: "
         f"`python -m humanmatting.training.train --model {spec.name} --data DATASETS --mix "
         + ",".join(f"{name}={info['weight']:g}" for name, info in sets.items())
-        + " --recipe photos` (all three models: "
-        "`bash humanmatting/training/scripts/train_shipped.sh`). "
+        + f"{_recipe_and_script(spec, sets)}. "
         f"{training.get('epochs_done', training.get('epochs'))} epochs of "
         f"{training.get('samples_per_epoch', 0):,} photos drawn by weight from the training "
         f"splits ({mix}); a held-out part of each training split picked the checkpoint "

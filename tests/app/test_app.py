@@ -335,15 +335,16 @@ def test_image_results_checkerboard_and_refusals_in_place(
 @pytest.mark.browser
 @needs_chromium
 @pytest.mark.parametrize("viewport", list(VIEWPORTS))
-def test_video_refusals_in_place_and_progress_in_view(browser_context, app, viewport, short_video):
+def test_video_refusals_in_place_and_progress_in_view(browser_context, app, viewport, long_video):
     """The progress shows where the visitor looks (a phone scrolls to it); a refusal is
     said under the button with no result, and a file that is no video in its info line,
-    without asking about cameras; a new upload clears the last result."""
+    without asking about cameras; a new upload clears the last result. The clip is the
+    600-frame one: lite0 matted the 20-frame clip before its progress reached the page."""
     page = sized_page(browser_context, app, viewport)
     shots = ARTIFACTS / f"page-{viewport}-video"
     try:
         page.get_by_role("tab", name="Video").click()
-        page.locator("#video-input input[type=file]").set_input_files(str(short_video))
+        page.locator("#video-input input[type=file]").set_input_files(str(long_video))
         page.locator("#video-preview img").wait_for(timeout=30_000)
         page.locator('input[type=radio][value="image"]:visible').check()
         page.get_by_role("button", name="Matte the video").click()
@@ -358,16 +359,16 @@ def test_video_refusals_in_place_and_progress_in_view(browser_context, app, view
         page.wait_for_function(
             "(() => { const e = document.querySelector('#video-result');"
             " const r = e.getBoundingClientRect();"
-            " return /\\d+\\/20 frames/.test(e.innerText)"
+            " return /\\d+\\/600 frames/.test(e.innerText)"
             " && r.top >= 0 && r.bottom <= window.innerHeight; })()",
             timeout=60_000,
             polling=50,
         )
         page.screenshot(path=f"{shots}-2-progress.png")
-        page.locator("#video-result video").wait_for(timeout=90_000)
+        page.locator("#video-result video").wait_for(timeout=VIDEO_ANSWER_MS)
         assert page.locator("#video-note").inner_text().strip() == ""
 
-        broken = short_video.with_name("broken.mp4")
+        broken = long_video.with_name("broken.mp4")
         broken.write_bytes(b"\0" * 5000)
         page.locator("#video-input").get_by_role("button", name="Clear").click()
         page.locator("#video-input input[type=file]").set_input_files(str(broken))

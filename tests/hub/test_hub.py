@@ -811,7 +811,7 @@ def test_export_hands_a_folder_to_hub_push_in_this_process(
     assert capsys.readouterr().err.startswith("humanmatting.hub.push: error: ")
 
 
-def test_the_shipped_lite0_card_says_what_each_training_source_is_and_its_weak_spots():
+def test_the_shipped_lite0_card_says_how_it_was_trained_on_what_and_its_weak_spots():
     """lite0 trained on the everyday mix: its pasted people, frames with nobody and teacher
     photos are named in the training table (they were rows with nothing but the key), and
     its limits are the ones measured on everyday photos, not the portrait models'."""
@@ -829,3 +829,6 @@ def test_the_shipped_lite0_card_says_what_each_training_source_is_and_its_weak_s
     assert all(row.split(" | ")[1].strip() for row in rows[1:])  # every source described
     assert "| nobody |" not in table and "Weak spots" in card.text
     assert "Out of domain" not in card.text and "MediaPipe" in card.text
+    # the command that made it: the everyday recipe with the photos and the teacher
+    assert "--teacher SELFIE_SEGMENTER_TFLITE --recipe everyday`" in card.text
+    assert "train_lite0.sh" in card.text and "train_shipped.sh" not in card.text

