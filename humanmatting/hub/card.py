@@ -381,10 +381,16 @@ def _training_section(spec: ModelSpec, description: FolderDescription, folder: P
     return "\n\n".join(lines)
 
 
+def _everyday_mix(sets: dict[str, Any]) -> bool:
+    """Whether a run trained on the everyday mix (humanmatting.training.everyday: pasted
+    people, frames with nobody, the teacher's photos) rather than the mask sets alone."""
+    return "pasted" in sets
+
+
 def _recipe_and_script(spec: ModelSpec, sets: dict[str, Any]) -> str:
     """The end of the training command and the script that runs it: the everyday mix
     (unlabelled photos, the teacher) or the mask sets alone."""
-    if "pasted" not in sets:
+    if not _everyday_mix(sets):
         return (
             " --recipe photos` (all three LikeUnets: "
             "`bash humanmatting/training/scripts/train_shipped.sh`)"
@@ -472,7 +478,7 @@ def _intended_use(description: FolderDescription) -> str:
   skin tones, ages, clothing and lighting has not been measured. Check on your own people
   before relying on it, and do not use it to identify or track anyone.
 """
-    if "pasted" in description.training_sets:  # the everyday mix
+    if _everyday_mix(description.training_sets):
         trained = """Trained on real photos (EG1800, VITON, CCP, idphoto) and on
   everyday scenes: frames with nobody and people pasted anywhere at every scale (see
   Training data).

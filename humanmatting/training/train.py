@@ -36,6 +36,7 @@ from humanmatting.training.maskfolders import mask_folder_sets_in, training_sets
 from humanmatting.training.pipeline import DEFAULT_PRESETS, Augmentation, parse_presets
 from humanmatting.training.recipe import (
     LOSSES,
+    ORIGINAL_EPOCHS,
     RECIPES,
     SCHEDULES,
     Recipe,
@@ -639,7 +640,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     recipe = parser.add_argument_group("recipe (defaults: the original's)")
     recipe.add_argument("--recipe", choices=list(RECIPES), default="original")
     recipe.add_argument(
-        "--epochs", type=int, help="default 15 (night, dark), 50 (dark-light) or 30 (lite0)"
+        "--epochs",
+        type=int,
+        help="default: " + ", ".join(f"{n} {name}" for name, n in ORIGINAL_EPOCHS.items()),
     )
     recipe.add_argument("--batch-size", type=int)
     recipe.add_argument("--lr", type=float, help="Adam learning rate (default 1e-3)")

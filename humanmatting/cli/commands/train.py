@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import argparse
 
-SUMMARY = "train night, dark, dark-light or lite0 [train]"
+from humanmatting.specs import OUR_MODELS
+
+SUMMARY = f"train one of {', '.join(OUR_MODELS)} [train]"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
