@@ -190,19 +190,29 @@ def initialize_from(model: keras.Model, source: keras.Model, batch) -> None:
 
     Fine-tuning on new data keeps what the network learned. The served network has its
     batch norms folded or not; here each conv takes the source's kernel (the input scale
-    unfolded from the first one; ACNet's 3x3 branch takes the fused kernel, its 1x3 and 3x1
-    branches start at zero, so the sum is unchanged), and each batch norm is set so that
+    unfolded from those that read the pixels; ACNet's 3x3 branch takes the fused kernel,
+    its 1x3 and 3x1 branches start at zero, so the sum is unchanged), and each norm is set so that
     it passes its input through unchanged both at inference (its moving statistics) and in
     training (its scale and offset undo the batch's own statistics on `batch`): the
-    training model then starts as the source computes, in both modes.
+    training model then starts as the source computes, in both modes. A source with the
+    training network's own layers (lite0: no ACNet, norms kept) gives every weight as it
+    is, norms included: their statistics were learned with batches, so training goes on
+    from where that run stopped rather than from one batch's statistics.
     """
     import numpy as np
 
     network, scale = unwrap(model)
     by_name = {layer.name: layer for layer in source.layers}
-    first_conv = next(layer for layer in source.layers if isinstance(layer, layers.Conv2D))
+    # Every conv reading the pixels took the input scale (lite0: its stem and detail convs).
+    pixel_convs = {layer.name for layer in network.layers if _reads_pixels(layer, network)}
+    same_layers = all(
+        layer.name in by_name
+        and [w.shape for w in by_name[layer.name].weights] == [w.shape for w in layer.weights]
+        for layer in network.layers
+        if layer.weights
+    )
     for layer in network.layers:
-        if not layer.weights or isinstance(layer, layers.BatchNormalization):
+        if not layer.weights or (isinstance(layer, layers.BatchNormalization) and not same_layers):
             continue
         name, _, part = layer.name.rpartition("-")
         if layer.name in by_name:
@@ -214,9 +224,11 @@ def initialize_from(model: keras.Model, source: keras.Model, batch) -> None:
                 weights = [np.zeros(w.shape) for w in layer.get_weights()]
         else:
             raise ValueError(f"{source.name} has no layer for {layer.name}")
-        if by_name.get(layer.name) is first_conv and scale != 1.0:
+        if layer.name in pixel_convs and scale != 1.0:
             weights[0] = weights[0] / scale
         layer.set_weights([w.astype(np.float32) for w in weights])
+    if same_layers:
+        return  # every norm took the source's own statistics: training goes on as it was
     norms = [layer for layer in network.layers if isinstance(layer, layers.BatchNormalization)]
     if not norms:
         return
