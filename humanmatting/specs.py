@@ -78,6 +78,14 @@ class PretrainedUnetArchitecture:
     pretrained_license: str
     encoder_scale: int = 1  # 2: the encoder runs on the input downscaled 2x
     detail_filters: int = 0  # the full-size branch's channels (encoder_scale 2 only)
+    # What int8 keeps in float (models.export): LiteRT op kinds, and layers by name prefix.
+    # lite0 all int8 agreed with fp32 at IoU 0.983 on held-out photos at 256x256; with its
+    # depthwise convs, stem, first four blocks, decoder and head in float, 0.993, and ran
+    # faster (1.23x MediaPipe's time instead of 1.42x, 1 thread; docs/speed.md).
+    int8_float_ops: tuple[str, ...] = ("DEPTHWISE_CONV_2D", "LOGISTIC")
+    int8_float_layers: tuple[str, ...] = (
+        "stem", "block0_", "block1_", "block2_", "block3_", "bottom", "decoder", "mask_head", "mask"
+    )  # fmt: skip
 
 
 DARK_LIGHT_ARCHITECTURE = Architecture(
@@ -270,8 +278,9 @@ MODEL_SPECS: dict[str, ModelSpec] = {
             architecture=LITE0_UNET_ARCHITECTURE,
             hub_repo_name="humanmatting-lite0",
             description="RGB U-Net on an ImageNet-pretrained EfficientNet-Lite0 encoder.",
-            # fp16: IoU 0.999 with fp32 on held-out photos, 1.9 MB; int8 agreed only at 0.974
-            # (epoch-4 export) and ran no faster on this AVX2 CPU (docs/speed.md).
+            # fp16: IoU 0.999 with fp32 on held-out photos, 1.9 MB. int8 (part float, see
+            # int8_float_layers) agrees at 0.994 but runs slower than fp16 on CPUs without
+            # VNNI (1.24x MediaPipe's time against 1.19x here) and takes 4 MB (docs/speed.md).
             default_variant="fp16",
             shipped=True,
             sha256=SHIPPED_SHA256.get("lite0", {}),

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -101,42 +102,59 @@ def fixed_shapes() -> list[tuple[int, int]]:
     return sorted(sizes)
 
 
-def _first_conv_outputs(flatbuffer: bytes) -> list[str]:
-    """Names of the output tensors of the convolutions that read a graph input directly."""
+def _float_nodes(
+    flatbuffer: bytes, first_convs: bool = True, ops: Iterable[str] = (), layers: Iterable[str] = ()
+) -> list[str]:
+    """Names of the output tensors int8 leaves in float: (with `first_convs`) of the
+    convolutions that read a graph input directly, of the ops of the kinds `ops` (LiteRT names, e.g.
+    "DEPTHWISE_CONV_2D") and of the ops made from Keras layers whose names start with one of
+    `layers` (a tensor's name holds its layers' names, e.g. "lite0_1/decoder4_relu_1/Relu")."""
     from tensorflow.lite.python import schema_py_generated as schema
     from tensorflow.lite.tools import flatbuffer_utils
 
     model = flatbuffer_utils.convert_bytearray_to_object(flatbuffer)
-    conv_codes = {
-        index
-        for index, code in enumerate(model.operatorCodes)
-        if max(code.builtinCode, code.deprecatedBuiltinCode) == schema.BuiltinOperator.CONV_2D
-    }
+    kinds = {value: name for name, value in vars(schema.BuiltinOperator).items() if name.isupper()}
+    code_kinds = [
+        kinds.get(max(code.builtinCode, code.deprecatedBuiltinCode)) for code in model.operatorCodes
+    ]
+    ops, prefixes = set(ops), tuple(layers)
     names = []
     for subgraph in model.subgraphs:
         for operator in subgraph.operators:
-            if operator.opcodeIndex in conv_codes and operator.inputs[0] in subgraph.inputs:
-                name = subgraph.tensors[operator.outputs[0]].name
-                names.append(name.decode() if isinstance(name, bytes) else name)
+            kind = code_kinds[operator.opcodeIndex]
+            name = subgraph.tensors[operator.outputs[0]].name
+            name = name.decode() if isinstance(name, bytes) else name
+            parts = [part for piece in name.split(";") for part in piece.split("/")[1:2]]
+            if (
+                (first_convs and kind == "CONV_2D" and operator.inputs[0] in subgraph.inputs)
+                or kind in ops
+                or any(part.startswith(prefixes) for part in parts if prefixes)
+            ):
+                names.append(name)
     return names
 
 
-def _quantize_int8(converter, keep_first_conv_float: bool) -> bytes:
-    """Calibrate, then quantize every op to int8 except (optionally) the first conv.
+def _quantize_int8(
+    converter, keep_first_conv_float: bool, float_ops: Iterable[str], float_layers: Iterable[str]
+) -> bytes:
+    """Calibrate, then quantize every op to int8 except (optionally) the first conv and
+    what the model's spec keeps in float.
 
     The first conv reads raw 0..255 pixels; quantizing its output is the largest single
-    source of int8 error here (IoU with fp32 0.987 -> 0.994 when it stays float, at no
-    measurable cost in speed). Selective quantization is what TensorFlow's
+    source of int8 error for the LikeUnets (IoU with fp32 0.987 -> 0.994 when it stays
+    float, at no measurable cost in speed). Selective quantization is what TensorFlow's
     QuantizationDebugger does (`denylisted_nodes`); it uses the same two calls.
     """
-    if not keep_first_conv_float:
+    float_ops, float_layers = tuple(float_ops), tuple(float_layers)
+    if not keep_first_conv_float and not float_ops and not float_layers:
         return converter.convert()
     from tensorflow.lite.python import convert as tflite_convert
 
     converter._experimental_calibrate_only = True  # noqa: SLF001 - see the docstring
     calibrated = converter.convert()
     return tflite_convert.mlir_quantize(
-        calibrated, denylisted_nodes=_first_conv_outputs(calibrated)
+        calibrated,
+        denylisted_nodes=_float_nodes(calibrated, keep_first_conv_float, float_ops, float_layers),
     )
 
 
@@ -147,6 +165,8 @@ def convert_to_tflite(
     shapes: list[tuple[int, int]] | None = None,
     equalize: bool = True,
     keep_first_conv_float: bool = True,
+    float_ops: Iterable[str] = (),
+    float_layers: Iterable[str] = (),
 ) -> bytes:
     """LiteRT flatbuffer: signature `serving_default` takes (1, None, None, C) (any size),
     and one fixed-shape signature per size in `shapes` (default `fixed_shapes()`; named by
@@ -157,6 +177,8 @@ def convert_to_tflite(
     (model-ready arrays of shape (1, h, w, C), raw 0..255; each fixed signature is
     calibrated on the inputs of its size, or on all of them resized to it). With
     `equalize`, channel ranges are equalized first (`quantize.equalize_channels`).
+    `float_ops` and `float_layers` stay float in int8 (`_float_nodes`; a spec's
+    `int8_float_ops` and `int8_float_layers`).
     """
     import tensorflow as tf
 
@@ -193,7 +215,7 @@ def convert_to_tflite(
                 calibration_inputs, signatures
             )
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-            return _quantize_int8(converter, keep_first_conv_float)
+            return _quantize_int8(converter, keep_first_conv_float, float_ops, float_layers)
         return converter.convert()
 
 

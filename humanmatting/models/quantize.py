@@ -41,7 +41,7 @@ from humanmatting.preprocess import (
     model_input_size,
     prepare_input,
 )
-from humanmatting.specs import TFLITE_FILES
+from humanmatting.specs import TFLITE_FILES, get_spec
 
 # scikit-image sample photos used for calibration (camera is held out, with grace_hopper).
 CALIBRATION_PHOTOS = (
@@ -393,10 +393,15 @@ def quantize_folder(
     calibration = calibration if calibration is not None else Calibration()
     model = load_keras_model(folder)
     channels = int(model.input_shape[-1])
+    architecture = get_spec(description.model).architecture if description.model else None
+    float_ops = getattr(architecture, "int8_float_ops", ())
+    float_layers = getattr(architecture, "int8_float_layers", ())
     for variant in variants:
         inputs = calibration.inputs(channels) if variant == "int8" else None
         print(f"{folder.name}: converting {variant} ...", flush=True)
-        flatbuffer = convert_to_tflite(model, variant, inputs, shapes=shapes)
+        flatbuffer = convert_to_tflite(
+            model, variant, inputs, shapes=shapes, float_ops=float_ops, float_layers=float_layers
+        )
         (folder / TFLITE_FILES[variant]).write_bytes(flatbuffer)
 
     present = [variant for variant in TFLITE_FILES if (folder / TFLITE_FILES[variant]).is_file()]
@@ -408,6 +413,9 @@ def quantize_folder(
             cross_layer_equalization=EQUALIZE_STRENGTH,
             first_conv="float32",
             weights="int8 per channel",
+            extra={"kept_float": {"ops": list(float_ops), "layers": list(float_layers)}}
+            if float_ops or float_layers
+            else {},
         )
     if measure:
         compared = [variant for variant in present if variant != "fp32"]

@@ -232,3 +232,47 @@ def test_calibration_is_the_sample_photos_plus_the_photos_passed_in(tmp_path):
     inputs = calibration.inputs(3)
     assert len(inputs) == record.inputs == samples + 4
     assert inputs[-1].shape[-1] == 3
+
+
+def test_lite0_int8_keeps_what_its_spec_names_float_and_quantizes_the_rest():
+    """lite0's depthwise convs, stem, first blocks, decoder and head stay float in int8 (its
+    spec's `int8_float_ops` and `int8_float_layers`); the later blocks' 1x1 convs, where most
+    of its multiply-accumulates are, are int8."""
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    from humanmatting.models.export import convert_to_tflite
+    from humanmatting.models.likeunet import build_model
+
+    architecture = get_spec("lite0").architecture
+    model = randomize(build_model("lite0"), seed=5)
+    rng = np.random.default_rng(2)
+    calibration = [rng.uniform(0, 255, (1, 64, 96, 3)).astype(np.float32) for _ in range(2)]
+    flatbuffer = convert_to_tflite(
+        model,
+        "int8",
+        calibration,
+        shapes=[],
+        float_ops=architecture.int8_float_ops,
+        float_layers=architecture.int8_float_layers,
+    )
+    graph = flatbuffer_utils.convert_bytearray_to_object(flatbuffer)
+    (subgraph,) = graph.subgraphs
+    kernels = {}  # op output name -> (op kind, kernel type)
+    for op in subgraph.operators:
+        code = graph.operatorCodes[op.opcodeIndex]
+        kind = max(code.builtinCode, code.deprecatedBuiltinCode)
+        if kind in (schema.BuiltinOperator.CONV_2D, schema.BuiltinOperator.DEPTHWISE_CONV_2D):
+            name = subgraph.tensors[op.outputs[0]].name.decode()
+            kernels[name] = (kind, subgraph.tensors[op.inputs[1]].type)
+    float32, int8 = schema.TensorType.FLOAT32, schema.TensorType.INT8
+
+    def types(*parts):
+        return {kernel for name, (_, kernel) in kernels.items() if any(p in name for p in parts)}
+
+    depthwise = schema.BuiltinOperator.DEPTHWISE_CONV_2D
+    assert {kernel for kind, kernel in kernels.values() if kind == depthwise} == {float32}
+    assert types("/stem_conv", "/block0_", "/block3_", "/decoder", "/mask_head", "/mask_") == {
+        float32
+    }
+    assert types("/block4_expand", "/block10_project") == {int8}
