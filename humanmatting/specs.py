@@ -209,12 +209,12 @@ SHIPPED_SHA256: dict[str, dict[str, str]] = {
         "model.weights.h5": "95c8cbdac6770b37889bd8663eedb4ce110dd6dc20cf436b5b52a44f18fb70b8",
     },
     "lite0": {
-        "config.json": "014d4ae4e7f44753478d179b48d27b70bbc0eeebf5f44a6413f4efeec6e86940",
-        "humanmatting.json": "5107470579eb5b3aeaf7be490e9d8dc277548cbd243fc76c7e3b463cbab4d793",
-        "metadata.json": "c749a12a03f558e76bcaf2c4f02cde83f79a5122aa500d12695f21d5c1ce6402",
-        "model-fp16.tflite": "fb1a00270d03d82a5f54e079e9137f70de3bee43e257213dfa49655e6a2d999a",
-        "model.tflite": "c34cf917a2123a097d11293b57e361becfa24909a1dc7cc5877e3ac3f60db989",
-        "model.weights.h5": "a9ccbbcb8bb1ceb8355101c913802256ad871809cc732bc7bf79f80ab342e275",
+        "config.json": "f1ec42f1a968e190c29d6a2d126cde80d7b192230454db5bcc91767bc306f651",
+        "humanmatting.json": "3809dc6cdffc9cc376850612c1dfdd84415be1baf92d8dcfa5f948531a9befdf",
+        "metadata.json": "7ef04394160a24e846c4430b6040a14e8a93aeb262d2017e34c954344251760a",
+        "model-fp16.tflite": "14ffb951349adaed8a96ac94a6285d3750f08202a9199a633a5a20d6e9c900c2",
+        "model.tflite": "4f1f60986107b92125480fdb06b8dd8578d7b3831461c41e267bdbb552c50300",
+        "model.weights.h5": "0aaefc5770dfdf5d379f1394f45cbb340dfa18c590043c641cec76f227438fae",
     },
 }
 # END SHIPPED PINS

@@ -387,22 +387,55 @@ def _everyday_mix(sets: dict[str, Any]) -> bool:
     return "pasted" in sets
 
 
-def _recipe_and_script(spec: ModelSpec, sets: dict[str, Any]) -> str:
+def _recipe_and_script(spec: ModelSpec, training: dict[str, Any]) -> str:
     """The end of the training command and the script that runs it: the everyday mix
-    (unlabelled photos, the teacher) or the mask sets alone."""
-    if not _everyday_mix(sets):
+    (unlabelled photos, the teacher) or the mask sets alone, from scratch or fine-tuned."""
+    if not _everyday_mix(training["sets"]):
         return (
             " --recipe photos` (all three LikeUnets: "
             "`bash humanmatting/training/scripts/train_shipped.sh`)"
         )
-    script = (
-        "train_lite0.sh SHARED RUNS"
-        if isinstance(spec.architecture, PretrainedUnetArchitecture)
-        else "train_everyday.sh SHARED WEIGHTS RUNS"
-    )
+    pretrained = isinstance(spec.architecture, PretrainedUnetArchitecture)
+    if not pretrained:
+        script = "train_everyday.sh SHARED WEIGHTS RUNS"
+    elif training.get("init_from"):
+        script = "train_lite0_finetune.sh SHARED RUNS"
+    else:
+        script = "train_lite0.sh SHARED RUNS"
+    init_from = " --init-from STAGE_1_MODEL" if training.get("init_from") else ""
+    presets = " --presets HxW,..." if training.get("init_from") and pretrained else ""
     return (
-        " --photos PHOTOS --teacher SELFIE_SEGMENTER_TFLITE --recipe everyday` "
-        f"(`bash humanmatting/training/scripts/{script}`)"
+        f" --photos PHOTOS --teacher SELFIE_SEGMENTER_TFLITE --recipe everyday{presets}"
+        f"{init_from}` (`bash humanmatting/training/scripts/{script}`)"
+    )
+
+
+def _stages_text(spec: ModelSpec, training: dict[str, Any]) -> str:
+    """How the weights began: from scratch, from ImageNet, or fine-tuned from an earlier
+    model of this project (its own record in `init_from`: epochs, validation mIoU)."""
+    if isinstance(spec.architecture, PretrainedUnetArchitecture):
+        origin = (
+            f"an ImageNet-pretrained {spec.architecture.encoder} encoder and a decoder from scratch"
+        )
+    else:
+        origin = "scratch"
+    earlier = training.get("init_from")
+    if not earlier:
+        if isinstance(spec.architecture, PretrainedUnetArchitecture):
+            return f"Fine-tuned by this project from {origin}"
+        return "Trained from scratch by this project"
+    stage_one = [f"{earlier['epochs_done']} epochs"] if "epochs_done" in earlier else []
+    if "val_miou" in earlier:
+        stage_one.append(f"validation mIoU {earlier['val_miou']:.4f}")
+    if earlier.get("wall_seconds_total"):
+        stage_one.append(f"{earlier['wall_seconds_total'] / 3600:.1f} h")
+    pretrained = isinstance(spec.architecture, PretrainedUnetArchitecture)
+    script = "train_lite0.sh SHARED RUNS" if pretrained else "train_shipped.sh"
+    stage_one.append(f"`bash humanmatting/training/scripts/{script}`")
+    details = f" ({', '.join(stage_one)})"
+    return (
+        f"Trained by this project in two stages: first from {origin}{details}, then "
+        "fine-tuned from that model as follows"
     )
 
 
@@ -424,17 +457,12 @@ def _own_training_text(spec: ModelSpec, training: dict[str, Any]) -> str:
         else ""
     )
     presets = ", ".join(f"{h}x{w}" for h, w in training.get("presets", []))
-    start = (
-        f"Fine-tuned by this project from an ImageNet-pretrained {spec.architecture.encoder} "
-        "encoder (the decoder from scratch)"
-        if isinstance(spec.architecture, PretrainedUnetArchitecture)
-        else "Trained from scratch by this project"
-    )
+    start = _stages_text(spec, training)
     return (
         f"{start}{acnet}{time_text}: "
         f"`python -m humanmatting.training.train --model {spec.name} --data DATASETS --mix "
         + ",".join(f"{name}={info['weight']:g}" for name, info in sets.items())
-        + f"{_recipe_and_script(spec, sets)}. "
+        + f"{_recipe_and_script(spec, training)}. "
         f"{training.get('epochs_done', training.get('epochs'))} epochs of "
         f"{training.get('samples_per_epoch', 0):,} photos drawn by weight from the training "
         f"splits ({mix}); a held-out part of each training split picked the checkpoint "

@@ -491,6 +491,20 @@ def start_from(model, folder: Path, data) -> None:
     print(f"starting from {folder} ({source.count_params():,} parameters)", flush=True)
 
 
+def starting_point(folder: Path) -> dict:
+    """What a fine-tuning run started from: the model folder and the headline of its own
+    training record (checkpoint, epochs, validation mIoU, wall time, what it started from),
+    so that a card can tell every stage of how the weights came to be."""
+    from humanmatting.folder import FolderDescription, FolderDescriptionError
+
+    try:
+        training = FolderDescription.load(folder).training
+    except FolderDescriptionError:
+        training = {}
+    keep = ("checkpoint", "epoch", "val_miou", "epochs_done", "wall_seconds_total", "init_from")
+    return {"folder": str(folder), **{key: training[key] for key in keep if key in training}}
+
+
 def run_training(config: TrainConfig) -> TrainResult:
     """Index, split, build (or resume), fit, log; returns where everything went."""
     spec = get_spec(config.model)
@@ -570,6 +584,8 @@ def run_training(config: TrainConfig) -> TrainResult:
         "parameters": model.count_params(),
         "seed": config.seed,
     }
+    if config.init_from is not None:
+        run_info["init_from"] = starting_point(Path(config.init_from))
     (run_dir / RUN_FILE).write_text(json.dumps(run_info, indent=2) + "\n")
     print(
         f"training {spec.name} ({model.count_params():,} parameters, "

@@ -25,6 +25,7 @@ from huggingface_hub import ModelCard
 from harness.app_harness import free_port
 from harness.local_hub import GitRepos, OlahServer, UploadServer
 from harness.paths import REPO_ROOT
+from humanmatting.folder import FolderDescription
 from humanmatting.settings import Settings
 from humanmatting.specs import MODEL_SPECS, get_spec
 from humanmatting.weights import (
@@ -829,6 +830,15 @@ def test_the_shipped_lite0_card_says_how_it_was_trained_on_what_and_its_weak_spo
     assert all(row.split(" | ")[1].strip() for row in rows[1:])  # every source described
     assert "| nobody |" not in table and "Weak spots" in card.text
     assert "Out of domain" not in card.text and "MediaPipe" in card.text
-    # the command that made it: the everyday recipe with the photos and the teacher
-    assert "--teacher SELFIE_SEGMENTER_TFLITE --recipe everyday`" in card.text
-    assert "train_lite0.sh" in card.text and "train_shipped.sh" not in card.text
+    # the command that made it: the everyday recipe with the photos and the teacher, in two
+    # stages (from ImageNet, then fine-tuned from that model), each with its script
+    assert "--teacher SELFIE_SEGMENTER_TFLITE --recipe everyday" in card.text
+    assert "--init-from STAGE_1_MODEL`" in card.text
+    assert "train_lite0_finetune.sh" in card.text and "train_shipped.sh" not in card.text
+    stage_one = FolderDescription.load(PACKAGED_WEIGHTS_DIR / "lite0").training["init_from"]
+    assert "two stages: first from an ImageNet-pretrained efficientnet-lite0 encoder" in card.text
+    assert (
+        f"({stage_one['epochs_done']} epochs, validation mIoU {stage_one['val_miou']:.4f}, "
+        in card.text
+    )
+    assert "`bash humanmatting/training/scripts/train_lite0.sh SHARED RUNS`), then" in card.text

@@ -217,3 +217,20 @@ def test_cli_reports_bad_input_in_one_line(tmp_path, capsys):
 
     assert main(["--model", "dark", "--data", str(tmp_path / "missing")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_a_fine_tuning_run_records_what_it_started_from(tmp_path):
+    """run.json's init_from: the folder and the headline of that model's own training, which
+    the card tells as the first stage; a folder without a description gives the folder only."""
+    from humanmatting.folder import FolderDescription
+    from humanmatting.training.train import starting_point
+    from humanmatting.weights import PACKAGED_WEIGHTS_DIR
+
+    folder = PACKAGED_WEIGHTS_DIR / "lite0"
+    own = FolderDescription.load(folder).training
+    point = starting_point(folder)
+    assert point["folder"] == str(folder)
+    assert point["checkpoint"] == own["checkpoint"] and point["val_miou"] == own["val_miou"]
+    assert point["init_from"] == own["init_from"]  # the stage before, kept
+    assert "sets" not in point and "recipe" not in point  # a headline, not the whole record
+    assert starting_point(tmp_path) == {"folder": str(tmp_path)}

