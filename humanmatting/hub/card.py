@@ -413,23 +413,24 @@ def _recipe_and_script(spec: ModelSpec, training: dict[str, Any]) -> str:
 def _stages_text(spec: ModelSpec, training: dict[str, Any]) -> str:
     """How the weights began: from scratch, from ImageNet, or fine-tuned from an earlier
     model of this project (its own record in `init_from`: epochs, validation mIoU)."""
-    if isinstance(spec.architecture, PretrainedUnetArchitecture):
-        origin = (
-            f"an ImageNet-pretrained {spec.architecture.encoder} encoder and a decoder from scratch"
-        )
-    else:
-        origin = "scratch"
+    pretrained = isinstance(spec.architecture, PretrainedUnetArchitecture)
+    origin = (
+        f"an ImageNet-pretrained {spec.architecture.encoder} encoder and a decoder from scratch"
+        if pretrained
+        else "scratch"
+    )
     earlier = training.get("init_from")
     if not earlier:
-        if isinstance(spec.architecture, PretrainedUnetArchitecture):
-            return f"Fine-tuned by this project from {origin}"
-        return "Trained from scratch by this project"
+        return (
+            f"Fine-tuned by this project from {origin}"
+            if pretrained
+            else "Trained from scratch by this project"
+        )
     stage_one = [f"{earlier['epochs_done']} epochs"] if "epochs_done" in earlier else []
     if "val_miou" in earlier:
         stage_one.append(f"validation mIoU {earlier['val_miou']:.4f}")
     if earlier.get("wall_seconds_total"):
         stage_one.append(f"{earlier['wall_seconds_total'] / 3600:.1f} h")
-    pretrained = isinstance(spec.architecture, PretrainedUnetArchitecture)
     script = "train_lite0.sh SHARED RUNS" if pretrained else "train_shipped.sh"
     stage_one.append(f"`bash humanmatting/training/scripts/{script}`")
     details = f" ({', '.join(stage_one)})"

@@ -128,7 +128,7 @@ def _float_nodes(
             if (
                 (first_convs and kind == "CONV_2D" and operator.inputs[0] in subgraph.inputs)
                 or kind in ops
-                or any(part.startswith(prefixes) for part in parts if prefixes)
+                or any(part.startswith(prefixes) for part in parts)
             ):
                 names.append(name)
     return names
