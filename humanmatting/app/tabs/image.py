@@ -315,13 +315,12 @@ def image_tab(registry: ModelRegistry, outputs: OutputFolder, examples_dir: Path
     show_on(photo.change).then(None, js=SCROLL_TO_RESULT_JS, api_visibility="private")
     # A note while a model loads for the first time, cleared by the result (registered
     # first: the page sends a trigger's events in order, and this one answers at once).
-    settings.model.change(
-        requests.loading_note, settings.model, loading, queue=False, api_visibility="private"
-    )
+    quick = {"queue": False, "show_progress": "hidden", "api_visibility": "private"}
+    settings.model.change(requests.loading_note, settings.model, loading, **quick)
     for component in settings:
         shown_event = show_on(component.change)
         if component is settings.model:
-            shown_event.then(lambda: "", None, loading, queue=False, api_visibility="private")
+            shown_event.then(lambda: "", None, loading, **quick)
     api_outputs = api_matte_outputs()
     gr.Button(visible=False).click(
         requests.matte, [photo, *settings], api_outputs, api_name="matte", **PHOTO_WORK

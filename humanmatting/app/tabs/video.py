@@ -237,14 +237,22 @@ def video_tab(registry: ModelRegistry, limits: VideoLimits, outputs: OutputFolde
             )
         with gr.Column(min_width=280):
             model, background, edges, smoothing = controls.frame_controls(registry)
+    # Reading the first frame is shown on the line about the upload, not on the note and
+    # the result it clears (a timer there reads as work on the video).
     video.change(
-        requests.preview, video, [first_frame, info, result, note], api_visibility="private"
+        requests.preview,
+        video,
+        [first_frame, info, result, note],
+        api_visibility="private",
+        show_progress_on=info,
     )
     inputs = [video, model, *background, edges, smoothing]
     one_at_a_time = {"concurrency_id": "video", "concurrency_limit": 1}
     # The last refusal goes at once (registered first: the page sends a click's events in
-    # order); the progress is drawn over the result only.
-    button.click(lambda: "", None, note, queue=False, api_visibility="private")
+    # order), with no timer flashing on the note; the progress is drawn over the result only.
+    button.click(
+        lambda: "", None, note, queue=False, show_progress="hidden", api_visibility="private"
+    )
     button.click(
         requests.show,
         inputs,
