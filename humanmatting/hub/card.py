@@ -387,56 +387,85 @@ def _everyday_mix(sets: dict[str, Any]) -> bool:
     return "pasted" in sets
 
 
+def _earlier_stages(training: dict[str, Any]) -> list[dict[str, Any]]:
+    """The runs a fine-tuning run started from, the first first (run.json's `init_from`,
+    each holding the one before)."""
+    stages = []
+    stage = training.get("init_from")
+    while stage:
+        stages.insert(0, stage)
+        stage = stage.get("init_from")
+    return stages
+
+
+def _stage_script(spec: ModelSpec, stage: dict[str, Any], *, everyday: bool) -> str:
+    """The script that ran a stage, with its arguments: the run's own record (run.json's
+    `script`), else, for runs from before the record, the script that made such runs then."""
+    if stage.get("script"):
+        return stage["script"]
+    if not everyday:
+        return "train_shipped.sh"
+    if not isinstance(spec.architecture, PretrainedUnetArchitecture):
+        return "train_everyday.sh SHARED WEIGHTS RUNS"
+    if stage.get("init_from"):
+        return "train_lite0_finetune.sh SHARED RUNS"
+    return "train_lite0.sh SHARED RUNS"
+
+
 def _recipe_and_script(spec: ModelSpec, training: dict[str, Any]) -> str:
     """The end of the training command and the script that runs it: the everyday mix
     (unlabelled photos, the teacher) or the mask sets alone, from scratch or fine-tuned."""
     if not _everyday_mix(training["sets"]):
         return (
             " --recipe photos` (all three LikeUnets: "
-            "`bash humanmatting/training/scripts/train_shipped.sh`)"
+            f"`bash humanmatting/training/scripts/{_stage_script(spec, training, everyday=False)}`)"
         )
     pretrained = isinstance(spec.architecture, PretrainedUnetArchitecture)
-    if not pretrained:
-        script = "train_everyday.sh SHARED WEIGHTS RUNS"
-    elif training.get("init_from"):
-        script = "train_lite0_finetune.sh SHARED RUNS"
-    else:
-        script = "train_lite0.sh SHARED RUNS"
-    init_from = " --init-from STAGE_1_MODEL" if training.get("init_from") else ""
-    presets = " --presets HxW,..." if training.get("init_from") and pretrained else ""
+    earlier = _earlier_stages(training)
+    init_from = f" --init-from STAGE_{len(earlier)}_MODEL" if earlier else ""
+    presets = " --presets HxW,..." if earlier and pretrained else ""
+    script = _stage_script(spec, training, everyday=True)
     return (
         f" --photos PHOTOS --teacher SELFIE_SEGMENTER_TFLITE --recipe everyday{presets}"
         f"{init_from}` (`bash humanmatting/training/scripts/{script}`)"
     )
 
 
+STAGE_COUNTS = {2: "two", 3: "three", 4: "four", 5: "five"}
+
+
 def _stages_text(spec: ModelSpec, training: dict[str, Any]) -> str:
-    """How the weights began: from scratch, from ImageNet, or fine-tuned from an earlier
-    model of this project (its own record in `init_from`: epochs, validation mIoU)."""
+    """How the weights began: from scratch, from ImageNet, or fine-tuned from earlier
+    models of this project (their own records in `init_from`: epochs, validation mIoU)."""
     pretrained = isinstance(spec.architecture, PretrainedUnetArchitecture)
     origin = (
         f"an ImageNet-pretrained {spec.architecture.encoder} encoder and a decoder from scratch"
         if pretrained
         else "scratch"
     )
-    earlier = training.get("init_from")
+    earlier = _earlier_stages(training)
     if not earlier:
         return (
             f"Fine-tuned by this project from {origin}"
             if pretrained
             else "Trained from scratch by this project"
         )
-    stage_one = [f"{earlier['epochs_done']} epochs"] if "epochs_done" in earlier else []
-    if "val_miou" in earlier:
-        stage_one.append(f"validation mIoU {earlier['val_miou']:.4f}")
-    if earlier.get("wall_seconds_total"):
-        stage_one.append(f"{earlier['wall_seconds_total'] / 3600:.1f} h")
-    script = "train_lite0.sh SHARED RUNS" if pretrained else "train_shipped.sh"
-    stage_one.append(f"`bash humanmatting/training/scripts/{script}`")
-    details = f" ({', '.join(stage_one)})"
+    told = []
+    for index, stage in enumerate(earlier):
+        facts = [f"{stage['epochs_done']} epochs"] if "epochs_done" in stage else []
+        if "val_miou" in stage:
+            facts.append(f"validation mIoU {stage['val_miou']:.4f}")
+        if stage.get("wall_seconds_total"):
+            facts.append(f"{stage['wall_seconds_total'] / 3600:.1f} h")
+        # Earlier LikeUnet stages are the photos-recipe models; lite0's all used the mix.
+        script = _stage_script(spec, stage, everyday=pretrained)
+        facts.append(f"`bash humanmatting/training/scripts/{script}`")
+        start = f"first from {origin}" if index == 0 else "then fine-tuned from the model before"
+        told.append(f"{start} ({', '.join(facts)})")
+    count = len(earlier) + 1
     return (
-        f"Trained by this project in two stages: first from {origin}{details}, then "
-        "fine-tuned from that model as follows"
+        f"Trained by this project in {STAGE_COUNTS.get(count, str(count))} stages: "
+        f"{', '.join(told)}, then fine-tuned from that model as follows"
     )
 
 

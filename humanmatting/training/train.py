@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import random
 import sys
 import time
@@ -45,6 +46,9 @@ from humanmatting.training.recipe import (
 )
 
 RUN_FILE = "run.json"
+# Set by the scripts in training/scripts to their name and arguments: run.json records it,
+# so that a card names the script that made each stage of a model.
+TRAINING_SCRIPT_ENV = "HUMANMATTING_TRAINING_SCRIPT"
 # Mask-folder sets: small inputs (any multiple of 32 serves), mostly portrait like the photos.
 PHOTO_PRESETS: tuple[tuple[int, int], ...] = ((256, 192), (192, 256), (224, 224), (320, 224))
 PHOTO_VAL_SIZE = (256, 192)
@@ -493,15 +497,18 @@ def start_from(model, folder: Path, data) -> None:
 
 def starting_point(folder: Path) -> dict:
     """What a fine-tuning run started from: the model folder and the headline of its own
-    training record (checkpoint, epochs, validation mIoU, wall time, what it started from),
-    so that a card can tell every stage of how the weights came to be."""
+    training record (checkpoint, epochs, validation mIoU, wall time, script, what it started
+    from), so that a card can tell every stage of how the weights came to be."""
     from humanmatting.folder import FolderDescription, FolderDescriptionError
 
     try:
         training = FolderDescription.load(folder).training
     except FolderDescriptionError:
         training = {}
-    keep = ("checkpoint", "epoch", "val_miou", "epochs_done", "wall_seconds_total", "init_from")
+    keep = (
+        "checkpoint", "epoch", "val_miou", "epochs_done", "wall_seconds_total", "script",
+        "init_from",
+    )  # fmt: skip
     return {"folder": str(folder), **{key: training[key] for key in keep if key in training}}
 
 
@@ -584,6 +591,8 @@ def run_training(config: TrainConfig) -> TrainResult:
         "parameters": model.count_params(),
         "seed": config.seed,
     }
+    if os.environ.get(TRAINING_SCRIPT_ENV):
+        run_info["script"] = os.environ[TRAINING_SCRIPT_ENV]
     if config.init_from is not None:
         run_info["init_from"] = starting_point(Path(config.init_from))
     (run_dir / RUN_FILE).write_text(json.dumps(run_info, indent=2) + "\n")

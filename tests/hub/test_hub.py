@@ -842,3 +842,33 @@ def test_the_shipped_lite0_card_says_how_it_was_trained_on_what_and_its_weak_spo
         in card.text
     )
     assert "`bash humanmatting/training/scripts/train_lite0.sh SHARED RUNS`), then" in card.text
+
+
+def test_a_card_tells_every_stage_with_the_script_each_run_recorded(tmp_path):
+    """A third stage fine-tuned from the shipped lite0: the card counts three stages, tells
+    each earlier one with its figures and script, and names the script the last run
+    recorded (run.json's `script`), not the one older runs were made with."""
+    from humanmatting.hub.card import build_card
+    from humanmatting.training.train import starting_point
+    from humanmatting.weights import PACKAGED_WEIGHTS_DIR
+
+    shipped = PACKAGED_WEIGHTS_DIR / "lite0"
+    folder = _folder_copy(shipped, tmp_path / "lite0")
+    description = json.loads((folder / "humanmatting.json").read_text())
+    stage_two = description["training"]
+    description["training"] = {
+        **stage_two,
+        "script": "train_lite0_stage3.sh SHARED RUNS",
+        "init_from": starting_point(shipped),
+    }
+    (folder / "humanmatting.json").write_text(json.dumps(description))
+
+    text = str(build_card(get_spec("lite0"), folder, "x/lite0"))
+    scripts = "`bash humanmatting/training/scripts/"
+    assert "in three stages: first from an ImageNet-pretrained efficientnet-lite0" in text
+    assert f"{scripts}train_lite0.sh SHARED RUNS`), then fine-tuned from the model before (" in text
+    assert (
+        f"({stage_two['epochs_done']} epochs, validation mIoU {stage_two['val_miou']:.4f}, " in text
+    )
+    assert f"{scripts}train_lite0_finetune.sh SHARED RUNS`), then fine-tuned from that" in text
+    assert f"--init-from STAGE_2_MODEL` ({scripts}train_lite0_stage3.sh SHARED RUNS`)" in text

@@ -195,6 +195,7 @@ def test_cli_trains_with_mirrored_strategy_and_the_improved_recipe(data_dir, tmp
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]),
+        "HUMANMATTING_TRAINING_SCRIPT": "train_demo.sh DATA RUNS",  # as the scripts set it
     }
     command = [
         sys.executable, "-m", "humanmatting.training.train", "--model", "dark-light",
@@ -208,6 +209,7 @@ def test_cli_trains_with_mirrored_strategy_and_the_improved_recipe(data_dir, tmp
     assert "val_miou: " in result.stdout  # Keras's per-epoch progress line
     info = json.loads((out / "run.json").read_text())
     assert info["replicas"] == 2
+    assert info["script"] == "train_demo.sh DATA RUNS"
     assert info["recipe"]["loss"] == "bce+dice" and info["recipe"]["augmentation"]["flip"]
     assert np.isfinite(float(_log(out)[0]["val_loss"]))
 

@@ -8,6 +8,7 @@
 # export_shipped.sh writes; humanmatting/weights/ holds the shipped ones).
 set -euo pipefail
 export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
+export HUMANMATTING_TRAINING_SCRIPT="train_everyday.sh SHARED WEIGHTS RUNS"  # recorded in run.json
 cd "$(dirname "$0")/../../.."
 shared=${1:-../shared}
 init=${2:-models}

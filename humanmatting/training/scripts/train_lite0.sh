@@ -9,6 +9,7 @@
 # (2026-12-07; docs/training.md).
 set -euo pipefail
 export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
+export HUMANMATTING_TRAINING_SCRIPT="train_lite0.sh SHARED RUNS"  # recorded in run.json
 cd "$(dirname "$0")/../../.."
 shared=${1:-../shared}
 runs=${2:-runs}

@@ -7,6 +7,7 @@
 #   bash humanmatting/training/scripts/train_lite0_finetune.sh [SHARED_DIR] [RUNS_DIR]
 set -euo pipefail
 export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
+export HUMANMATTING_TRAINING_SCRIPT="train_lite0_finetune.sh SHARED RUNS"  # recorded in run.json
 cd "$(dirname "$0")/../../.."
 shared=${1:-../shared}
 runs=${2:-runs}

@@ -6,6 +6,7 @@
 # Follow it with: tail -f RUNS_DIR/train.log
 set -euo pipefail
 export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
+export HUMANMATTING_TRAINING_SCRIPT="train_shipped.sh"  # recorded in run.json
 cd "$(dirname "$0")/../../.."
 data=${1:-../shared/datasets}
 runs=${2:-runs}
