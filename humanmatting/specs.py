@@ -143,7 +143,8 @@ class ModelSpec:
     shipped: bool = False
     # The network input's long side that measures best on photos (mean person IoU of the
     # EG1800 and CCP test splits: QUALITY.md, benchmarks/refinement/sizes.md): what
-    # quality="best" runs at. Our models were trained at about 256; 512 lost 0.06-0.15.
+    # quality="best" runs at. The LikeUnets were trained at about 256: at 512 they lose
+    # 0.06-0.07 of that mean.
     best_long_side: int = 320
     # SHA-256 of each published file: for our shipped models, the shipped files'
     # (SHIPPED_SHA256, any revision); else what hub.push printed for `hub_revision`.
@@ -282,6 +283,11 @@ MODEL_SPECS: dict[str, ModelSpec] = {
             # int8_float_layers) agrees at 0.994 but runs slower than fp16 on CPUs without
             # VNNI (1.24x MediaPipe's time against 1.19x here) and takes 4 MB (docs/speed.md).
             default_variant="fp16",
+            # Trained on long sides up to 512 (benchmarks/refinement/sizes.md): EG1800 and
+            # CCP's mean 0.9271 at 448 against 0.9198 at 320 and 0.9283 at 512; 448 also
+            # keeps VITON, idphoto and the frames with nobody where 320 has them, which 512
+            # does not, and finds more of coco128's people (0.459 against 0.440, edges refined).
+            best_long_side=448,
             shipped=True,
             sha256=SHIPPED_SHA256.get("lite0", {}),
         ),
