@@ -174,8 +174,9 @@ class ModelSpec:
 # Quality against speed, for every front end: "best" runs the network at the spec's
 # best_long_side and refines the matte with the photo as guide in colour; "fast" runs it at
 # FAST_SCALE of that (256 for the LikeUnets: 35-40% less network time, person IoU 0.917
-# instead of 0.918 on EG1800, 0.855 instead of 0.880 on CCP; 352 for lite0) with a cheaper refinement (a
-# gray guide at a smaller working size): the setting for camera and video frames.
+# instead of 0.918 on EG1800, 0.855 instead of 0.880 on CCP; 352 for lite0) with a cheaper
+# refinement (a gray guide at a smaller working size): the setting for camera and video
+# frames.
 QUALITIES: tuple[str, ...] = ("best", "fast")
 FAST_SCALE = 0.8
 
