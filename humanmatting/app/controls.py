@@ -74,9 +74,8 @@ def model_dropdown(registry: ModelRegistry, frames: bool = False) -> Dropdown:
         registry.available,
         value=registry.default_for_frames if frames else registry.default,
         label="Model",
-        info="lite0 (the default) is the fastest and finds people best in everyday photos; "
-        "dark-light does a little better on full-length photos; dark and dark-light see "
-        "shades of gray",
+        info="lite0 (the default) is the fastest and finds people best, in everyday and "
+        "full-length photos alike; dark and dark-light see shades of gray",
         interactive=bool(registry.available),
     )
 

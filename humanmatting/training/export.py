@@ -118,6 +118,7 @@ def _training_info(checkpoint: Path) -> dict:
             "best_val_miou",
             "wall_seconds_total",
             "parameters",
+            "script",
             "init_from",
         )
         info.update({key: run[key] for key in keys if key in run})

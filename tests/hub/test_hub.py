@@ -830,24 +830,28 @@ def test_the_shipped_lite0_card_says_how_it_was_trained_on_what_and_its_weak_spo
     assert all(row.split(" | ")[1].strip() for row in rows[1:])  # every source described
     assert "| nobody |" not in table and "Weak spots" in card.text
     assert "Out of domain" not in card.text and "MediaPipe" in card.text
-    # the command that made it: the everyday recipe with the photos and the teacher, in two
-    # stages (from ImageNet, then fine-tuned from that model), each with its script
+    # the command that made it: the everyday recipe with the photos and the teacher, in three
+    # stages (from ImageNet, then fine-tuned twice), each with its script
     assert "--teacher SELFIE_SEGMENTER_TFLITE --recipe everyday" in card.text
-    assert "--init-from STAGE_1_MODEL`" in card.text
+    assert "--init-from STAGE_2_MODEL` (`bash " in card.text
+    assert "train_lite0_stage3.sh SHARED RUNS`). " in card.text
     assert "train_lite0_finetune.sh" in card.text and "train_shipped.sh" not in card.text
-    stage_one = FolderDescription.load(PACKAGED_WEIGHTS_DIR / "lite0").training["init_from"]
-    assert "two stages: first from an ImageNet-pretrained efficientnet-lite0 encoder" in card.text
-    assert (
-        f"({stage_one['epochs_done']} epochs, validation mIoU {stage_one['val_miou']:.4f}, "
-        in card.text
-    )
+    stage_two = FolderDescription.load(PACKAGED_WEIGHTS_DIR / "lite0").training["init_from"]
+    stage_one = stage_two["init_from"]
+    assert "three stages: first from an ImageNet-pretrained efficientnet-lite0 encoder" in card.text
+    for stage in (stage_one, stage_two):
+        assert (
+            f"({stage['epochs_done']} epochs, validation mIoU {stage['val_miou']:.4f}, "
+            in card.text
+        )
     assert "`bash humanmatting/training/scripts/train_lite0.sh SHARED RUNS`), then" in card.text
 
 
 def test_a_card_tells_every_stage_with_the_script_each_run_recorded(tmp_path):
-    """A third stage fine-tuned from the shipped lite0: the card counts three stages, tells
-    each earlier one with its figures and script, and names the script the last run
-    recorded (run.json's `script`), not the one older runs were made with."""
+    """A fourth stage fine-tuned from the shipped lite0 (itself three stages): the card
+    counts four, tells each earlier one with its figures and script (recorded by the run,
+    or, for runs from before the record, the script that made them), and names the script
+    the last run recorded."""
     from humanmatting.hub.card import build_card
     from humanmatting.training.train import starting_point
     from humanmatting.weights import PACKAGED_WEIGHTS_DIR
@@ -855,20 +859,22 @@ def test_a_card_tells_every_stage_with_the_script_each_run_recorded(tmp_path):
     shipped = PACKAGED_WEIGHTS_DIR / "lite0"
     folder = _folder_copy(shipped, tmp_path / "lite0")
     description = json.loads((folder / "humanmatting.json").read_text())
-    stage_two = description["training"]
+    stage_three = description["training"]
     description["training"] = {
-        **stage_two,
-        "script": "train_lite0_stage3.sh SHARED RUNS",
+        **stage_three,
+        "script": "train_lite0_stage4.sh SHARED RUNS",
         "init_from": starting_point(shipped),
     }
     (folder / "humanmatting.json").write_text(json.dumps(description))
 
     text = str(build_card(get_spec("lite0"), folder, "x/lite0"))
     scripts = "`bash humanmatting/training/scripts/"
-    assert "in three stages: first from an ImageNet-pretrained efficientnet-lite0" in text
+    assert "in four stages: first from an ImageNet-pretrained efficientnet-lite0" in text
     assert f"{scripts}train_lite0.sh SHARED RUNS`), then fine-tuned from the model before (" in text
+    assert f"{scripts}train_lite0_finetune.sh SHARED RUNS`), then fine-tuned from the" in text
     assert (
-        f"({stage_two['epochs_done']} epochs, validation mIoU {stage_two['val_miou']:.4f}, " in text
+        f"({stage_three['epochs_done']} epochs, validation mIoU {stage_three['val_miou']:.4f}, "
+        in text
     )
-    assert f"{scripts}train_lite0_finetune.sh SHARED RUNS`), then fine-tuned from that" in text
-    assert f"--init-from STAGE_2_MODEL` ({scripts}train_lite0_stage3.sh SHARED RUNS`)" in text
+    assert f"{scripts}train_lite0_stage3.sh SHARED RUNS`), then fine-tuned from that" in text
+    assert f"--init-from STAGE_3_MODEL` ({scripts}train_lite0_stage4.sh SHARED RUNS`)" in text

@@ -236,3 +236,17 @@ def test_a_fine_tuning_run_records_what_it_started_from(tmp_path):
     assert point["init_from"] == own["init_from"]  # the stage before, kept
     assert "sets" not in point and "recipe" not in point  # a headline, not the whole record
     assert starting_point(tmp_path) == {"folder": str(tmp_path)}
+
+
+def test_an_export_keeps_the_script_and_the_stages_its_run_recorded(tmp_path):
+    """What the card tells of a model's stages comes from the export's training record:
+    run.json's script and init_from go into it with the checkpoint's own figures."""
+    from humanmatting.training.export import _training_info
+
+    earlier = {"folder": "runs/lite0-stage2/lite0", "val_miou": 0.9454, "script": "a.sh"}
+    run = {"script": "b.sh SHARED RUNS", "init_from": earlier, "epochs_done": 7, "seed": 1}
+    (tmp_path / "run.json").write_text(json.dumps(run))
+    info = _training_info(tmp_path / "lite0-04-0.9450.keras")
+    assert info["checkpoint"] == "lite0-04-0.9450.keras" and info["val_miou"] == 0.945
+    assert info["script"] == "b.sh SHARED RUNS" and info["init_from"] == earlier
+    assert info["epochs_done"] == 7 and "seed" not in info

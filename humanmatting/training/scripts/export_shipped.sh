@@ -20,7 +20,7 @@ if [[ " $steps " == *" export "* ]]; then
 fi
 if [[ " $steps " == *" quality "* ]]; then
     python -m benchmarks.quality --weights "$out" --datasets "$data" --model-metrics "$out" \
-        --sizes 160,256,320,512
+        --sizes 160,256,320,448,512
 fi
 if [[ " $steps " == *" ship "* ]]; then
     python -m humanmatting.training.ship "$out"
