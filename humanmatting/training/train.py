@@ -591,8 +591,10 @@ def run_training(config: TrainConfig) -> TrainResult:
         "parameters": model.count_params(),
         "seed": config.seed,
     }
-    if os.environ.get(TRAINING_SCRIPT_ENV):
-        run_info["script"] = os.environ[TRAINING_SCRIPT_ENV]
+    # A resumed run keeps the script that began it when it is resumed by hand.
+    script = os.environ.get(TRAINING_SCRIPT_ENV) or earlier.get("script")
+    if script:
+        run_info["script"] = script
     if config.init_from is not None:
         run_info["init_from"] = starting_point(Path(config.init_from))
     (run_dir / RUN_FILE).write_text(json.dumps(run_info, indent=2) + "\n")
