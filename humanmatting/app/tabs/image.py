@@ -30,13 +30,17 @@ NO_PERSON = (
 PHOTO_WORK = {"concurrency_id": "photo", "concurrency_limit": PHOTO_CONCURRENCY}
 
 
-# Runs in the page after a new photo's result (or its refusal) arrived: on a phone the
-# result is below the photo, out of view, so it is scrolled to; on a wide screen it is
+# Runs in the page after each result (or refusal) arrived, with the photo it is for; only a
+# new photo's result is scrolled to (a changed setting leaves the page where the visitor
+# put it): on a phone the result is below the photo, out of view; on a wide screen it is
 # beside the photo already and nothing moves.
 SCROLL_TO_RESULT_JS = """
-() => {
+(photo) => {
   const result = document.querySelector('#image-result');
-  if (!result) return [];
+  const url = photo ? photo.url : null;
+  if (url === window.hmScrolledFor) return [];
+  window.hmScrolledFor = url;
+  if (!result || !url) return [];
   const top = result.getBoundingClientRect().top;
   if (top > window.innerHeight * 0.5 || top < 0) {
     result.scrollIntoView({behavior: 'smooth', block: 'start'});
@@ -299,28 +303,25 @@ def image_tab(registry: ModelRegistry, outputs: OutputFolder, examples_dir: Path
         with gr.Column(min_width=280):
             settings, matte = settings_column(registry)
     compare_button, gallery = compare_section(registry)
-    shown = [slider, download, matte, timing, note]
-
-    def show_on(trigger):
-        return trigger(
-            requests.show,
-            [photo, *settings],
-            shown,
-            api_visibility="private",
-            trigger_mode="always_last",
-            **PHOTO_WORK,
-        )
-
-    # A new photo (not a setting) brings its result into view.
-    show_on(photo.change).then(None, js=SCROLL_TO_RESULT_JS, api_visibility="private")
     # A note while a model loads for the first time, cleared by the result (registered
     # first: the page sends a trigger's events in order, and this one answers at once).
     quick = {"queue": False, "show_progress": "hidden", "api_visibility": "private"}
     settings.model.change(requests.loading_note, settings.model, loading, **quick)
-    for component in settings:
-        shown_event = show_on(component.change)
-        if component is settings.model:
-            shown_event.then(lambda: "", None, loading, **quick)
+    # One event for the photo and every setting, so that one result is made at a time for a
+    # page: a change while it is made waits, and only the latest runs (always_last). Two
+    # events could run side by side in the photo lane and an older choice's result arrive
+    # last, over the newer one.
+    shown_event = gr.on(
+        [photo.change, *(component.change for component in settings)],
+        requests.show,
+        [photo, *settings],
+        [slider, download, matte, timing, note],
+        api_visibility="private",
+        trigger_mode="always_last",
+        **PHOTO_WORK,
+    )
+    shown_event.then(lambda: "", None, loading, **quick)
+    shown_event.then(None, photo, None, js=SCROLL_TO_RESULT_JS, api_visibility="private")
     api_outputs = api_matte_outputs()
     gr.Button(visible=False).click(
         requests.matte, [photo, *settings], api_outputs, api_name="matte", **PHOTO_WORK
