@@ -12,6 +12,10 @@ from humanmatting.pipeline import EDGES, FRAME_KINDS, Background
 from humanmatting.specs import QUALITIES
 from humanmatting.video import DEFAULT_SMOOTHING
 
+# Events that answer at once in the page itself (clear a note, say a model is loading):
+# not queued behind photo work, and no timer drawn where a message will be written.
+AT_ONCE = {"queue": False, "show_progress": "hidden", "api_visibility": "private"}
+
 
 def background_of(mode: str, color: str, image: str | None, blur: float) -> Background:
     """The Background that the background controls' values describe (ValueError for a

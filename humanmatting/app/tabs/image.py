@@ -305,8 +305,7 @@ def image_tab(registry: ModelRegistry, outputs: OutputFolder, examples_dir: Path
     compare_button, gallery = compare_section(registry)
     # A note while a model loads for the first time, cleared by the result (registered
     # first: the page sends a trigger's events in order, and this one answers at once).
-    quick = {"queue": False, "show_progress": "hidden", "api_visibility": "private"}
-    settings.model.change(requests.loading_note, settings.model, loading, **quick)
+    settings.model.change(requests.loading_note, settings.model, loading, **controls.AT_ONCE)
     # One event for the photo and every setting, so that one result is made at a time for a
     # page: a change while it is made waits, and only the latest runs (always_last). Two
     # events could run side by side in the photo lane and an older choice's result arrive
@@ -320,7 +319,7 @@ def image_tab(registry: ModelRegistry, outputs: OutputFolder, examples_dir: Path
         trigger_mode="always_last",
         **PHOTO_WORK,
     )
-    shown_event.then(lambda: "", None, loading, **quick)
+    shown_event.then(lambda: "", None, loading, **controls.AT_ONCE)
     shown_event.then(None, photo, None, js=SCROLL_TO_RESULT_JS, api_visibility="private")
     api_outputs = api_matte_outputs()
     gr.Button(visible=False).click(

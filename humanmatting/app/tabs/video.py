@@ -250,9 +250,7 @@ def video_tab(registry: ModelRegistry, limits: VideoLimits, outputs: OutputFolde
     one_at_a_time = {"concurrency_id": "video", "concurrency_limit": 1}
     # The last refusal goes at once (registered first: the page sends a click's events in
     # order), with no timer flashing on the note; the progress is drawn over the result only.
-    button.click(
-        lambda: "", None, note, queue=False, show_progress="hidden", api_visibility="private"
-    )
+    button.click(lambda: "", None, note, **controls.AT_ONCE)
     button.click(
         requests.show,
         inputs,
