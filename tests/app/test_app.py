@@ -604,6 +604,42 @@ def test_video_tab_returns_a_video_the_browser_plays(page, short_video, tmp_path
 
 @pytest.mark.browser
 @needs_chromium
+def test_another_upload_stops_the_last_video_and_gets_its_own_result(
+    page, app, long_video, short_video
+):
+    """A visitor who clears a video being matted and uploads another sees no result of the
+    first beside the second (it used to arrive there seconds later), and the first's work
+    stops; the second is matted as usual."""
+    stopped_before = app.log().count("stopped a video after")
+    page.get_by_role("tab", name="Video").click()
+    page.locator("#video-input input[type=file]").set_input_files(str(long_video))
+    page.locator("#video-preview img").wait_for(timeout=30_000)
+    page.get_by_role("button", name="Matte the video").click()
+    wait_for_text(page, "#video-result", "/600 frames", prop="innerText")
+    page.locator("#video-input button[aria-label=Clear]").click()
+    page.locator("#video-input input[type=file]").set_input_files(str(short_video))
+    wait_for_text(page, "#video-info", "pan.mp4", prop="innerText")
+    deadline = time.monotonic() + 60  # a bound on the server, not a wait for the page
+    while app.log().count("stopped a video after") == stopped_before:
+        assert time.monotonic() < deadline, app.log()[-2000:]
+        time.sleep(0.2)
+    # The first video's matting is over (stopped): nothing of it reached the page.
+    page.wait_for_function(
+        "() => !/frames/.test(document.querySelector('#video-result')?.innerText ?? 'frames')",
+        timeout=VIDEO_ANSWER_MS,
+    )
+    assert page.locator("#video-result video").count() == 0
+    assert page.locator(VIDEO_NOTE).inner_text().strip() == ""
+    page.get_by_role("button", name="Matte the video").click()
+    src = page.wait_for_function(
+        "() => document.querySelector('#video-result video')?.getAttribute('src')",
+        timeout=VIDEO_ANSWER_MS,
+    ).json_value()
+    assert src.endswith("pan-blur.mp4"), src
+
+
+@pytest.mark.browser
+@needs_chromium
 def test_a_long_video_shows_frames_done_of_frames_total(page, long_video):
     page.get_by_role("tab", name="Video").click()
     page.locator("#video-input input[type=file]").set_input_files(str(long_video))

@@ -6,9 +6,10 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import cachetools
 import cv2
 import gradio as gr
 import numpy as np
@@ -97,7 +98,7 @@ def progress_reporter(
 
     def report(done: int, total: int | None, elapsed_s: float) -> None:
         if not wanted():
-            why = "its visitor cancelled it or left"
+            why = "its visitor cancelled it, left or took another upload"
             if SERVER_STOPPING.is_set():
                 why = "the server stops"
             print(
@@ -125,6 +126,20 @@ class VideoRequests:
     registry: ModelRegistry
     limits: VideoLimits
     outputs: OutputFolder
+    # The upload each page shows now (its session's hash -> the file), set by the preview.
+    # A video being matted that the page no longer shows (its visitor cleared it or took
+    # another) stops, and its result is not shown beside the new upload.
+    shown_uploads: cachetools.LRUCache = field(
+        default_factory=lambda: cachetools.LRUCache(maxsize=4096)
+    )
+    shown_uploads_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def still_shown(self, request: gr.Request | None, video) -> bool:
+        """Whether the page that asked still shows `video` (True for pages with no
+        preview: the API)."""
+        session, key = getattr(request, "session_hash", None), upload_key(video)
+        with self.shown_uploads_lock:
+            return self.shown_uploads.get(session, key) == key
 
     @answers_errors
     def matte_video(
@@ -138,6 +153,8 @@ class VideoRequests:
         edges="soft",
         smoothing=DEFAULT_SMOOTHING,
         progress=PROGRESS,
+        *,
+        wanted: Callable[[], bool] = still_wanted,
     ):
         """Matte every frame of a short video; returns an MP4 (H.264) with its sound."""
         if video is None:
@@ -158,7 +175,7 @@ class VideoRequests:
                     controls.smoothing_of(smoothing),
                     self.limits,
                     folder,
-                    on_progress=progress_reporter(progress),
+                    on_progress=progress_reporter(progress, wanted=wanted),
                 )
             )
 
@@ -173,22 +190,45 @@ class VideoRequests:
         edges,
         smoothing,
         progress=PROGRESS,
+        request: gr.Request | None = None,
     ):
         """The page's button: (the result, the note under the button). A refusal goes to
-        the note, once, with no result left from before; the next result clears it."""
+        the note, once, with no result left from before; the next result clears it. A
+        video the page no longer shows answers nothing: the page is the next upload's."""
+
+        def wanted() -> bool:
+            return still_wanted() and self.still_shown(request, video)
+
         try:
             result = self.matte_video(
-                video, model, background, color, picture, blur, edges, smoothing, progress
+                video,
+                model,
+                background,
+                color,
+                picture,
+                blur,
+                edges,
+                smoothing,
+                progress,
+                wanted=wanted,
             )
         except gr.Error as error:
+            if not self.still_shown(request, video):
+                return gr.skip(), gr.skip()
             return None, f"**{error.message}**"
+        if not self.still_shown(request, video):
+            return gr.skip(), gr.skip()
         return result, ""
 
     @answers_errors
-    def preview(self, video):
+    def preview(self, video, request: gr.Request | None = None):
         """The first frame and a line about the upload (hidden when there is none); a file
         that cannot be read is said in that line. A new upload clears the last result and
         note, which were another video's."""
+        if request is not None and request.session_hash:
+            key = upload_key(video)
+            with self.shown_uploads_lock:
+                self.shown_uploads[request.session_hash] = key
         hidden = gr.update(value=None, visible=False)
         if video is None:
             return hidden, "", None, ""
@@ -197,6 +237,15 @@ class VideoRequests:
         except (*USER_ERRORS, MemoryError) as error:
             return hidden, f"**{user_error(error, video).message}**", None, ""
         return gr.update(value=frame, visible=True), line, None, ""
+
+
+def upload_key(video) -> str | None:
+    """The file of an upload as the preview and the button both see it (None: none, or
+    not an upload of this server)."""
+    try:
+        return None if video is None else str(uploaded_file(video))
+    except gr.Error:
+        return None
 
 
 def upload_column(limits: VideoLimits) -> tuple:
