@@ -375,10 +375,10 @@ def prepare_input(rgb: np.ndarray, channels: int, size: tuple[int, int]) -> np.n
 
 
 def alpha_to_size(probability: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Person probability at model size -> float32 alpha in [0, 1] at the image's size."""
-    alpha = cv2.resize(
-        np.ascontiguousarray(probability, dtype=np.float32),
-        (width, height),
-        interpolation=cv2.INTER_LINEAR,
-    )
+    """Person probability at model size -> float32 alpha in [0, 1] at the image's size.
+
+    Clipped before the resize too: interpolating values far outside [0, 1] (a model that
+    emits logits by mistake, float32's extremes) can overflow to inf - inf = NaN."""
+    probability = np.clip(np.asarray(probability, dtype=np.float32), 0.0, 1.0)
+    alpha = cv2.resize(probability, (width, height), interpolation=cv2.INTER_LINEAR)
     return np.clip(alpha, 0.0, 1.0, out=alpha)
