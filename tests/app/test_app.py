@@ -471,6 +471,10 @@ def test_example_photo_and_compare_models_show_every_available_model(page):
     )
     page.locator("#compare").scroll_into_view_if_needed()
     page.screenshot(path=str(ARTIFACTS / "compare-models.png"), full_page=True)
+    # Another photo: the mattes compared were the astronaut's, and they go.
+    page.locator("img[src*='grace_hopper']").first.click()
+    wait_for_text(page, "#timing", "512x600 photo")
+    page.wait_for_function("document.querySelectorAll('#compare img').length === 0")
 
 
 @pytest.mark.browser

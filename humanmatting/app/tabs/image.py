@@ -328,3 +328,5 @@ def image_tab(registry: ModelRegistry, outputs: OutputFolder, examples_dir: Path
     compare_button.click(
         requests.compare, [photo, settings.edges], gallery, api_name="compare", **PHOTO_WORK
     )
+    # The mattes compared were of the photo and edges before: they go with them.
+    gr.on([photo.change, settings.edges.change], lambda: None, None, gallery, **controls.AT_ONCE)
