@@ -134,10 +134,9 @@ class VideoRequests:
     )
     shown_uploads_lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def still_shown(self, request: gr.Request | None, video) -> bool:
-        """Whether the page that asked still shows `video` (True for pages with no
-        preview: the API)."""
-        session, key = getattr(request, "session_hash", None), upload_key(video)
+    def still_shown(self, session: str | None, key: str | None) -> bool:
+        """Whether the page of `session` still shows the upload `key` (True for pages with
+        no preview: the API)."""
         with self.shown_uploads_lock:
             return self.shown_uploads.get(session, key) == key
 
@@ -196,9 +195,13 @@ class VideoRequests:
         the note, once, with no result left from before; the next result clears it. A
         video the page no longer shows answers nothing: the page is the next upload's."""
 
-        def wanted() -> bool:
-            return still_wanted() and self.still_shown(request, video)
+        # Checked at every progress step: the upload's key is worked out once.
+        session, key = getattr(request, "session_hash", None), upload_key(video)
 
+        def wanted() -> bool:
+            return still_wanted() and self.still_shown(session, key)
+
+        result, note = None, ""
         try:
             result = self.matte_video(
                 video,
@@ -213,12 +216,10 @@ class VideoRequests:
                 wanted=wanted,
             )
         except gr.Error as error:
-            if not self.still_shown(request, video):
-                return gr.skip(), gr.skip()
-            return None, f"**{error.message}**"
-        if not self.still_shown(request, video):
+            note = f"**{error.message}**"
+        if not self.still_shown(session, key):
             return gr.skip(), gr.skip()
-        return result, ""
+        return result, note
 
     @answers_errors
     def preview(self, video, request: gr.Request | None = None):
