@@ -417,7 +417,7 @@ def _recipe_and_script(spec: ModelSpec, training: dict[str, Any]) -> str:
     (unlabelled photos, the teacher) or the mask sets alone, from scratch or fine-tuned."""
     if not _everyday_mix(training["sets"]):
         return (
-            " --recipe photos` (all three LikeUnets: "
+            f" --recipe photos{_distillation_flags(training)}` (all three LikeUnets: "
             f"`bash humanmatting/training/scripts/{_stage_script(spec, training, everyday=False)}`)"
         )
     pretrained = isinstance(spec.architecture, PretrainedUnetArchitecture)
@@ -427,8 +427,40 @@ def _recipe_and_script(spec: ModelSpec, training: dict[str, Any]) -> str:
     script = _stage_script(spec, training, everyday=True)
     return (
         f" --photos PHOTOS --teacher SELFIE_SEGMENTER_TFLITE --recipe everyday{presets}"
-        f"{init_from}` (`bash humanmatting/training/scripts/{script}`)"
+        f"{init_from}{_distillation_flags(training)}` "
+        f"(`bash humanmatting/training/scripts/{script}`)"
     )
+
+
+def _distillation_flags(training: dict[str, Any]) -> str:
+    teacher = training.get("distill_from")
+    distill = (
+        f" --distill-from {str(teacher.get('model') or 'teacher').upper()}_MODEL"
+        f" --distill-weight {teacher['weight']:g}"
+        if teacher
+        else ""
+    )
+    return distill + (" --freeze-norms" if training.get("freeze_norms") else "")
+
+
+def _distillation_text(training: dict[str, Any]) -> str:
+    """What else shaped the targets and the norms of a fine-tuning run."""
+    parts = []
+    teacher = training.get("distill_from")
+    if teacher:
+        name = teacher.get("model") or "another model"
+        facts = f" (validation mIoU {teacher['val_miou']:.4f})" if "val_miou" in teacher else ""
+        parts.append(
+            f" Each target was {1 - teacher['weight']:.0%} the photo's own mask and "
+            f"{teacher['weight']:.0%} the person probability of this project's {name}{facts}, "
+            "a larger network: its soft targets kept this small one from giving up the "
+            "portraits while it learned everyday photos."
+        )
+    if training.get("freeze_norms"):
+        parts.append(
+            " The batch norms kept the statistics, scale and offset the model started with."
+        )
+    return "".join(parts)
 
 
 STAGE_COUNTS = {2: "two", 3: "three", 4: "four", 5: "five"}
@@ -504,7 +536,7 @@ def _own_training_text(spec: ModelSpec, training: dict[str, Any]) -> str:
         f"(amsgrad) at {recipe.get('learning_rate', 0):g} with {recipe.get('schedule')} decay "
         f"and warm-up, batches of {recipe.get('batch_size')}; inputs raw 0..255 "
         f"({spec.color_mode}), scaled by 1/255 inside the training graph and folded into the "
-        "first convolution at export."
+        "first convolution at export." + _distillation_text(training)
     )
 
 

@@ -120,6 +120,8 @@ def _training_info(checkpoint: Path) -> dict:
             "parameters",
             "script",
             "init_from",
+            "distill_from",
+            "freeze_norms",
         )
         info.update({key: run[key] for key in keys if key in run})
     return info

@@ -878,3 +878,31 @@ def test_a_card_tells_every_stage_with_the_script_each_run_recorded(tmp_path):
     )
     assert f"{scripts}train_lite0_stage3.sh SHARED RUNS`), then fine-tuned from that" in text
     assert f"--init-from STAGE_3_MODEL` ({scripts}train_lite0_stage4.sh SHARED RUNS`)" in text
+
+
+def test_a_card_tells_the_teacher_a_model_was_distilled_from_and_its_frozen_norms(tmp_path):
+    """dark-light fine-tuned with half of each target from lite0 and its norms frozen: the
+    card's command has the flags, and its text says what they did, with lite0's figure."""
+    from humanmatting.hub.card import build_card
+    from humanmatting.training.train import starting_point
+    from humanmatting.weights import PACKAGED_WEIGHTS_DIR
+
+    folder = _folder_copy(PACKAGED_WEIGHTS_DIR / "dark-light", tmp_path / "dark-light")
+    plain = str(build_card(get_spec("dark-light"), folder, "x/dark-light"))
+    description = json.loads((folder / "humanmatting.json").read_text())
+    lite0 = starting_point(PACKAGED_WEIGHTS_DIR / "lite0")
+    description["training"] = {
+        **description["training"],
+        "distill_from": {**lite0, "model": "lite0", "file": "model.tflite", "weight": 0.5},
+        "freeze_norms": True,
+    }
+    (folder / "humanmatting.json").write_text(json.dumps(description))
+
+    text = str(build_card(get_spec("dark-light"), folder, "x/dark-light"))
+    assert "--distill-from" not in plain and "The batch norms kept" not in plain
+    assert "--distill-from LITE0_MODEL --distill-weight 0.5 --freeze-norms`" in text
+    assert (
+        "Each target was 50% the photo's own mask and 50% the person probability of this "
+        f"project's lite0 (validation mIoU {lite0['val_miou']:.4f}), a larger network" in text
+    )
+    assert "The batch norms kept the statistics, scale and offset the model started with." in text

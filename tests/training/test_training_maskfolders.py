@@ -611,3 +611,119 @@ def test_a_test_only_set_is_never_trained_or_calibrated_on(two_sets, tmp_path):
     assert len(training_photos(root, 6)) == 6
     with pytest.raises(ValueError, match="no mask-folder set with a train.txt"):
         training_photos(root / "c", 2)
+
+
+# -- distillation from a model of this project, and norms frozen for fine-tuning -------------
+
+
+def _photo_sets(count: int = 4) -> list:
+    """Grey photos, the left half a person, with a bright square the teacher below marks."""
+    from humanmatting.training.cache import in_memory_set
+
+    images, masks = [], []
+    for i in range(count):
+        image = np.full((80, 80, 3), 90 + 10 * i, np.uint8)
+        image[20:40, 40:60] = 250
+        mask = np.zeros((80, 80), np.uint8)
+        mask[:, :40] = 255
+        images.append(image)
+        masks.append(mask)
+    return [WeightedSet(in_memory_set("grey", [f"g{i}" for i in range(count)], images, masks), 1)]
+
+
+def test_distillation_blends_the_teacher_into_every_target_and_shows_it_colour():
+    seen = []
+
+    def teacher(batch):
+        seen.append(batch)
+        return (batch[0, :, :, 0] > 200).astype(np.float32)  # the bright square
+
+    distillation = mixed.Distillation(teacher, weight=0.25)
+    plain = training_batches(_photo_sets(), 1, 2, ((64, 64),), 2, RESIZE_ONLY, seed=3, epoch=0)
+    taught = training_batches(
+        _photo_sets(), 1, 2, ((64, 64),), 2, RESIZE_ONLY, seed=3, epoch=0,
+        distillation=distillation,
+    )  # fmt: skip
+    for (x, y), (x_taught, y_taught) in zip(plain, taught, strict=True):
+        np.testing.assert_array_equal(x, x_taught)  # the student's grey input is unchanged
+        assert x.shape[-1] == 1
+        marked = (x[..., 0] > 200).astype(np.float32)
+        np.testing.assert_allclose(y_taught[..., 1], 0.75 * y[..., 1] + 0.25 * marked, atol=1e-6)
+        np.testing.assert_allclose(y_taught.sum(axis=-1), 1.0, atol=1e-6)
+    assert len(seen) == 4  # one call a frame
+    assert all(batch.shape == (1, 64, 64, 3) and batch.max() > 200 for batch in seen)  # raw RGB
+    with pytest.raises(ValueError, match=r"distillation weight must be in \(0, 1\]"):
+        mixed.Distillation(teacher, weight=0.0)
+
+
+@pytest.mark.training
+def test_frozen_norms_keep_a_fine_tuned_network_as_served_on_any_batch():
+    """Without frozen norms, dark-light in training mode computes what it was served as only
+    on the batch its norms were fitted to; frozen, on any batch, and fitting keeps them."""
+    import keras
+
+    from harness.models import build_model, randomize
+    from humanmatting.training.networks import build_training_model, initialize_from, unwrap
+    from humanmatting.training.recipe import BceDiceLoss
+    from humanmatting.training.train import freeze_norms
+
+    served = randomize(build_model("dark-light"), seed=5)
+    rng = np.random.default_rng(6)
+    fitted_on = rng.uniform(0, 255, (4, 64, 64, 1)).astype("float32")
+    other = rng.uniform(0, 120, (4, 64, 64, 1)).astype("float32")  # other statistics
+    expected = np.asarray(served(other))
+    outputs = {}
+    for frozen in (False, True):
+        trained = build_training_model("dark-light", acnet=True, input_scale=1 / 255)
+        if frozen:
+            freeze_norms(trained)
+        initialize_from(trained, served, fitted_on)
+        outputs[frozen] = np.asarray(trained(other, training=True))
+    assert np.abs(outputs[False] - expected).max() > 1e-2
+    np.testing.assert_allclose(outputs[True], expected, atol=1e-3)
+    norms = [
+        layer
+        for layer in unwrap(trained)[0].layers
+        if isinstance(layer, keras.layers.BatchNormalization)
+    ]
+    before = [[np.asarray(w) for w in norm.weights] for norm in norms]
+    trained.compile(optimizer=keras.optimizers.Adam(1e-2), loss=BceDiceLoss())
+    target = np.stack([np.ones((4, 64, 64)), np.zeros((4, 64, 64))], axis=-1).astype("float32")
+    trained.fit(other, target, epochs=1, verbose=0)
+    for norm, weights in zip(norms, before, strict=True):
+        for now, then in zip(norm.weights, weights, strict=True):
+            np.testing.assert_array_equal(np.asarray(now), then)
+
+
+SHIPPED = Path(__file__).resolve().parents[2] / "humanmatting" / "weights"
+
+
+@pytest.mark.slow
+@pytest.mark.training
+def test_a_distilled_run_records_its_teacher_and_frozen_norms(two_sets, tmp_path, capsys):
+    from humanmatting.training.train import main
+
+    out = tmp_path / "run"
+    command = [
+        "--model", "dark", "--data", str(two_sets), "--recipe", "photos", "--epochs", "1",
+        "--samples-per-epoch", "8", "--batch-size", "4", "--presets", "64x64", "--verbose", "0",
+        "--cache-dir", str(tmp_path / "cache"), "--init-from", str(SHIPPED / "dark"),
+        "--freeze-norms",
+    ]  # fmt: skip
+    # A grayscale model cannot teach (it never saw colour); a folder without TFLite neither.
+    assert main([*command, "--distill-from", str(SHIPPED / "dark"), "--out", str(out)]) == 2
+    assert "takes 1 channel(s); a teacher must take RGB" in capsys.readouterr().err
+    assert main([*command, "--distill-from", str(tmp_path), "--out", str(out)]) == 2
+    assert "holds neither model.tflite nor model-fp16.tflite" in capsys.readouterr().err
+    status = main(
+        [*command, "--distill-from", str(SHIPPED / "night"), "--distill-weight", "0.3",
+         "--out", str(out)]
+    )  # fmt: skip
+    assert status == 0
+    assert "targets: 70% the sets' masks, 30%" in capsys.readouterr().out
+    info = json.loads((out / "run.json").read_text())
+    teacher = info["distill_from"]
+    assert teacher["folder"] == str(SHIPPED / "night") and teacher["weight"] == 0.3
+    assert teacher["file"] == "model-fp16.tflite" and teacher["epochs_done"] == 30
+    assert teacher["model"] == "night"
+    assert info["freeze_norms"] is True and np.isfinite(info["best_val_miou"])

@@ -244,9 +244,12 @@ def test_an_export_keeps_the_script_and_the_stages_its_run_recorded(tmp_path):
     from humanmatting.training.export import _training_info
 
     earlier = {"folder": "runs/lite0-stage2/lite0", "val_miou": 0.9454, "script": "a.sh"}
-    run = {"script": "b.sh SHARED RUNS", "init_from": earlier, "epochs_done": 7, "seed": 1}
+    teacher = {"folder": "humanmatting/weights/lite0", "model": "lite0", "weight": 0.5}
+    run = {"script": "b.sh SHARED RUNS", "init_from": earlier, "epochs_done": 7, "seed": 1,
+           "distill_from": teacher, "freeze_norms": True}  # fmt: skip
     (tmp_path / "run.json").write_text(json.dumps(run))
     info = _training_info(tmp_path / "lite0-04-0.9450.keras")
     assert info["checkpoint"] == "lite0-04-0.9450.keras" and info["val_miou"] == 0.945
     assert info["script"] == "b.sh SHARED RUNS" and info["init_from"] == earlier
+    assert info["distill_from"] == teacher and info["freeze_norms"] is True
     assert info["epochs_done"] == 7 and "seed" not in info
