@@ -149,7 +149,7 @@ def make_training_dataset(
             augmentation,
             seed,
             next(epochs),
-            distillation,
+            distillation=distillation,
         )
 
     return _as_dataset(generator, channels, steps)
