@@ -203,12 +203,12 @@ SHIPPED_SHA256: dict[str, dict[str, str]] = {
         "model.weights.h5": "3719aa0f579b473f22333030610c6c242fd54e4a2d0bb435d22375123bdf6a68",
     },
     "dark-light": {
-        "config.json": "2eac09e88f71528ada7272acb3cb2ec47fd0d9c7b8458366d751da3c5b4307b1",
-        "humanmatting.json": "d2636c3a53085b521cc3035bf9d89fb8695c5a49a56cc2264ddc208b3c88e449",
-        "metadata.json": "b13c8020369cd83c82d9f280adb3e4350254a6cc8427d84f8e0c3dcea990d585",
-        "model-int8.tflite": "e46772056a1c46384f7c8dfa079123d636a92bd3753b7a9cf072e6db27fd757e",
-        "model.tflite": "07450c68b3020834e7283bbd9d33fd1045a663de4af301e5f4b69050ced18d8b",
-        "model.weights.h5": "95c8cbdac6770b37889bd8663eedb4ce110dd6dc20cf436b5b52a44f18fb70b8",
+        "config.json": "5ba04e0f1865719909da1319dbecf8d30436bea1e8368e535d7bef5dbcccf391",
+        "humanmatting.json": "dd594e43957f21067c25d356851100de0c4ba42b5c41f7c863f83982858a8b91",
+        "metadata.json": "769579860d585783719be2f998850f3582f56f0a95fe83d10527ea6e4ff35722",
+        "model-int8.tflite": "94ee7f609e467a6f258a96949bb7a9a66ef8ac10263fda983973f123da1ebbea",
+        "model.tflite": "e43ab54b836ff707ae3656a685c277c720ff80c692274db0992371b9e09a1f9a",
+        "model.weights.h5": "648eab169ad6ad514235b814b57f2d467afcd1bfba22570100c2a4abb5178817",
     },
     "lite0": {
         "config.json": "89b2d549432b985044d8a014ab795494fa38950d1e1fa9e1e5152b5eba831c7e",
