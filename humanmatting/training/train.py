@@ -485,9 +485,10 @@ def photo_datasets(config: TrainConfig, channels: int, replicas: int, initial_ep
         distillation, teacher_file = distillation_from(
             config.distill_from, config.distill_weight, presets
         )
+        description = folder_description(config.distill_from)
         distillation_info = {
-            **starting_point(Path(config.distill_from)),
-            "model": teacher_model(Path(config.distill_from)),
+            **starting_point(config.distill_from),
+            "model": description.model if description is not None else None,
             "file": teacher_file.name,
             "weight": config.distill_weight,
         }
@@ -561,12 +562,12 @@ def freeze_norms(model) -> None:
             layer.trainable = False
 
 
-def teacher_model(folder: Path) -> str | None:
-    """The name of the model in a model folder (its humanmatting.json), for the card."""
+def folder_description(folder: Path):
+    """A model folder's humanmatting.json, or None for a folder without a readable one."""
     from humanmatting.folder import FolderDescription, FolderDescriptionError
 
     try:
-        return FolderDescription.load(folder).model
+        return FolderDescription.load(folder)
     except FolderDescriptionError:
         return None
 
@@ -575,12 +576,8 @@ def starting_point(folder: Path) -> dict:
     """What a fine-tuning run started from: the model folder and the headline of its own
     training record (checkpoint, epochs, validation mIoU, wall time, script, what it started
     from), so that a card can tell every stage of how the weights came to be."""
-    from humanmatting.folder import FolderDescription, FolderDescriptionError
-
-    try:
-        training = FolderDescription.load(folder).training
-    except FolderDescriptionError:
-        training = {}
+    description = folder_description(folder)
+    training = description.training if description is not None else {}
     keep = (
         "checkpoint", "epoch", "val_miou", "epochs_done", "wall_seconds_total", "script",
         "init_from",

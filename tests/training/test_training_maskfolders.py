@@ -695,13 +695,11 @@ def test_frozen_norms_keep_a_fine_tuned_network_as_served_on_any_batch():
             np.testing.assert_array_equal(np.asarray(now), then)
 
 
-SHIPPED = Path(__file__).resolve().parents[2] / "humanmatting" / "weights"
-
-
 @pytest.mark.slow
 @pytest.mark.training
 def test_a_distilled_run_records_its_teacher_and_frozen_norms(two_sets, tmp_path, capsys):
     from humanmatting.training.train import main
+    from humanmatting.weights import PACKAGED_WEIGHTS_DIR as SHIPPED
 
     out = tmp_path / "run"
     command = [

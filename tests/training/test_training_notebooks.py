@@ -10,6 +10,7 @@ import pytest
 
 from harness.paths import REPO_ROOT
 from humanmatting.training.synthetic import write_synthetic_dataset
+from humanmatting.weights import PACKAGED_WEIGHTS_DIR
 
 pytestmark = [pytest.mark.training, pytest.mark.slow]
 
@@ -86,7 +87,7 @@ def test_notebooks_train_evaluate_export_on_mask_folders(tmp_path, monkeypatch):
         tmp_path,
         {**common, "epochs": 1, "batch_size": 4, "presets": "64x64", "samples_per_epoch": 8,
          "cache_dir": str(tmp_path / "cache"), "verbose": 0, "freeze_norms": True,
-         "distill_from": str(REPO_ROOT / "humanmatting" / "weights" / "night"),
+         "distill_from": str(PACKAGED_WEIGHTS_DIR / "night"),
          "distill_weight": 0.25},
     )  # fmt: skip
     _execute(
