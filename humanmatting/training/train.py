@@ -89,6 +89,18 @@ def _mix_argument(text: str) -> dict[str, float]:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+def _cache_long_side_argument(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 32:
+        raise argparse.ArgumentTypeError(
+            f"--cache-long-side must be a whole number >= 32, not {text!r}"
+        )
+    return value
+
+
 def mask_folder_sets(data: Path, mix: dict[str, float] | None) -> dict[Path, float]:
     """The mask-folder sets to train on, with their sampling weights: `data` itself, or the
     sets below it named in `mix` (default: every set below it, equal weights)."""
@@ -125,6 +137,7 @@ class TrainConfig:
     mix: dict[str, float] | None = None  # mask-folder sets under `data` -> sampling weight
     samples_per_epoch: int | None = None  # mask-folder sets: draws per epoch
     cache_dir: Path | None = None  # decoded photos (default ~/.cache/humanmatting/training)
+    cache_long_side: int | None = None  # photos shrunk to this long side (default 384)
     photos: Path | None = None  # unlabelled photos: the nobody, teacher and pasted sources
     teacher: Path | None = None  # the teacher's .tflite (MediaPipe selfie segmenter)
     init_from: Path | None = None  # a model folder whose network starts the training
@@ -332,6 +345,11 @@ def aisegment_datasets(config: TrainConfig, channels: int, replicas: int, initia
 PASTED_VAL_FRAMES = 100
 
 
+def _long_side(config: TrainConfig) -> dict:
+    """The cache's long side when --cache-long-side sets one; else the cache's default."""
+    return {"long_side": config.cache_long_side} if config.cache_long_side else {}
+
+
 def everyday_sets(
     config: TrainConfig,
     weights: dict[str, float],
@@ -351,7 +369,11 @@ def everyday_sets(
     from humanmatting.training.teacher import label_photos
 
     labels = label_photos(
-        config.photos, config.teacher, config.cache_dir, progress=config.verbose != 0
+        config.photos,
+        config.teacher,
+        config.cache_dir,
+        progress=config.verbose != 0,
+        **_long_side(config),
     )
     split = split_unlabelled(labels, fraction)
     print(split.report(), flush=True)
@@ -453,7 +475,11 @@ def photo_datasets(config: TrainConfig, channels: int, replicas: int, initial_ep
         print(split.report(), flush=True)
         train_pairs, val_pairs = split.held_out(fraction, config.max_val or PHOTO_VAL_LIMIT)
         train_pairs = _subset(train_pairs, config.max_train, config.seed)
-        decode = {"cache_dir": config.cache_dir, "progress": config.verbose != 0}
+        decode = {
+            "cache_dir": config.cache_dir,
+            "progress": config.verbose != 0,
+            **_long_side(config),
+        }
         train_sets.append(
             WeightedSet(decode_set(f"{split.name}-train", train_pairs, **decode), weight)
         )
@@ -519,6 +545,7 @@ def photo_datasets(config: TrainConfig, channels: int, replicas: int, initial_ep
         "samples_per_epoch": steps_per_epoch * recipe.batch_size,
         "presets": [list(p) for p in presets],
         "val_size": list(PHOTO_VAL_SIZE),
+        **({"cache_long_side": config.cache_long_side} if config.cache_long_side else {}),
         **({"distill_from": distillation_info} if distillation_info else {}),
         "split": {
             "source": "train.txt of each set; held out for validation: "
@@ -714,6 +741,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--samples-per-epoch", type=int, help="mask-folder sets (default 3000)")
     parser.add_argument("--cache-dir", type=Path, help="decoded photos (mask-folder sets)")
     parser.add_argument(
+        "--cache-long-side",
+        type=_cache_long_side_argument,
+        help="shrink the mask sets' and unlabelled photos to this long side once (default 384); "
+        "larger keeps detail for inputs above 384 (a new cache, more memory)",
+    )
+    parser.add_argument(
         "--photos",
         type=Path,
         help="unlabelled photos for the nobody, teacher and pasted sources of --mix "
@@ -818,6 +851,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         mix=args.mix,
         samples_per_epoch=args.samples_per_epoch,
         cache_dir=args.cache_dir,
+        cache_long_side=args.cache_long_side,
         photos=args.photos,
         teacher=args.teacher,
         init_from=args.init_from,

@@ -725,3 +725,31 @@ def test_a_distilled_run_records_its_teacher_and_frozen_norms(two_sets, tmp_path
     assert teacher["file"] == "model-fp16.tflite" and teacher["epochs_done"] == 30
     assert teacher["model"] == "night"
     assert info["freeze_norms"] is True and np.isfinite(info["best_val_miou"])
+
+
+@pytest.mark.slow
+@pytest.mark.training
+def test_cache_long_side_shrinks_the_photos_to_it_and_is_recorded(two_sets, tmp_path, capsys):
+    """Inputs above 384 need photos kept larger than the cache's default."""
+    from humanmatting.training.cache import open_cache
+    from humanmatting.training.train import main
+
+    command = [
+        "--model", "dark", "--data", str(two_sets), "--recipe", "photos", "--epochs", "1",
+        "--samples-per-epoch", "8", "--batch-size", "4", "--presets", "64x64", "--verbose", "0",
+        "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "run"),
+    ]  # fmt: skip
+    with pytest.raises(SystemExit) as stopped:
+        main([*command, "--cache-long-side", "16"])
+    assert stopped.value.code == 2
+    assert "--cache-long-side must be a whole number >= 32, not '16'" in capsys.readouterr().err
+    assert main([*command, "--cache-long-side", "48"]) == 0
+    folders = sorted((tmp_path / "cache").iterdir())
+    assert folders and all("-48px-" in folder.name for folder in folders)
+    for folder in folders:
+        photos = open_cache(folder)
+        sides = {max(photos.image(i).shape[:2]) for i in range(len(photos))}
+        assert sides == {48}  # the written photos are 96x72
+        assert {max(photos.mask(i).shape) for i in range(len(photos))} == {48}
+    info = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert info["cache_long_side"] == 48
