@@ -86,7 +86,8 @@ def test_notebooks_train_evaluate_export_on_mask_folders(tmp_path, monkeypatch):
         "02_train.ipynb",
         tmp_path,
         {**common, "epochs": 1, "batch_size": 4, "presets": "64x64", "samples_per_epoch": 8,
-         "cache_dir": str(tmp_path / "cache"), "verbose": 0, "freeze_norms": True,
+         "cache_dir": str(tmp_path / "cache"), "cache_long_side": 64, "verbose": 0,
+         "freeze_norms": True,
          "distill_from": str(PACKAGED_WEIGHTS_DIR / "night"),
          "distill_weight": 0.25},
     )  # fmt: skip
@@ -101,7 +102,7 @@ def test_notebooks_train_evaluate_export_on_mask_folders(tmp_path, monkeypatch):
         assert run["layout"] == "mask folders" and run["recipe"]["loss"] == "bce+dice"
         shares = {name: entry["share"] for name, entry in run["sets"].items()}
         assert shares == {"a": 0.6, "b": 0.4}
-        assert run["freeze_norms"] is True
+        assert run["freeze_norms"] is True and run["cache_long_side"] == 64
         assert run["distill_from"]["model"] == "night" and run["distill_from"]["weight"] == 0.25
         for name, images in (("a", 3), ("b", 2)):
             folder = tmp_path / "evaluation" / model / name
