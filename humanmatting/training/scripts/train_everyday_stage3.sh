@@ -3,7 +3,7 @@
 # checkpoint) fine-tuned at half its learning rate with more of the portrait sets and fewer
 # pasted people and empty frames: after train_everyday.sh night had lost a point on EG1800
 # (0.933 -> 0.924) while coco128's people rose (0.286 -> 0.335). Resumes what an earlier call
-# left unfinished. Usage:
+# left unfinished. FROM=stage3 RUN=stage4 runs it once more from this stage's best. Usage:
 #   bash humanmatting/training/scripts/train_everyday_stage3.sh [SHARED_DIR] [RUNS_DIR]
 set -euo pipefail
 export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
@@ -14,16 +14,18 @@ runs=${2:-runs}
 mix=${HUMANMATTING_MIX:-eg1800=0.35,viton=0.12,ccp=0.28,idphoto=0.05,pasted=0.08,nobody=0.05,teacher=0.07}
 presets=${PRESETS:-256x192,192x256,224x224,256x256,320x224,224x320,320x320,384x288,288x384,512x384,384x512,192x192}
 for model in ${MODELS:-night dark}; do
-    start="$runs/$model-everyday-best"
+    from="$runs/$model-${FROM:-everyday}"
+    out="$runs/$model-${RUN:-stage3}"
+    start="$from-best"
     if [ ! -f "$start/$model/model.weights.h5" ]; then
-        python -m humanmatting.training.export "$runs/$model-everyday" --model "$model" --out "$start"
+        python -m humanmatting.training.export "$from" --model "$model" --out "$start"
     fi
     resume=()
-    [ -f "$runs/$model-stage3/last.keras" ] && resume=(--resume)
+    [ -f "$out/last.keras" ] && resume=(--resume)
     python -m humanmatting.training.train --model "$model" --data "$shared/datasets" \
         --mix "$mix" --presets "$presets" --photos "$shared/photos" \
         --teacher "$shared/anchors/mediapipe-selfie-segmentation/selfie_segmentation.tflite" \
         --recipe everyday --lr "${LR:-5e-5}" --warmup-epochs 0.25 --epochs "${EPOCHS:-6}" \
         --samples-per-epoch 1500 --init-from "$start/$model" --freeze-norms \
-        --out "$runs/$model-stage3" --verbose 2 "${resume[@]}"
+        --out "$out" --verbose 2 "${resume[@]}"
 done
