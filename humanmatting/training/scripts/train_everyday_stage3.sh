@@ -3,7 +3,8 @@
 # checkpoint) fine-tuned at half its learning rate with more of the portrait sets and fewer
 # pasted people and empty frames: after train_everyday.sh night had lost a point on EG1800
 # (0.933 -> 0.924) while coco128's people rose (0.286 -> 0.335). Resumes what an earlier call
-# left unfinished. FROM=stage3 RUN=stage4 runs it once more from this stage's best. Usage:
+# left unfinished. FROM=stage3 RUN=stage4 runs it once more from this stage's best
+# (FROM_CHECKPOINT=MODEL-EE-0.NNNN.keras: from that epoch instead). Usage:
 #   bash humanmatting/training/scripts/train_everyday_stage3.sh [SHARED_DIR] [RUNS_DIR]
 set -euo pipefail
 export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
@@ -16,9 +17,13 @@ presets=${PRESETS:-256x192,192x256,224x224,256x256,320x224,224x320,320x320,384x2
 for model in ${MODELS:-night dark}; do
     from="$runs/$model-${FROM:-everyday}"
     out="$runs/$model-${RUN:-stage3}"
-    start="$from-best"
+    # The start: the run's val-best checkpoint, or FROM_CHECKPOINT (a file name in that run).
+    checkpoint=${FROM_CHECKPOINT:-}
+    start="$from-${checkpoint:-best}"
+    start=${start%.keras}
     if [ ! -f "$start/$model/model.weights.h5" ]; then
-        python -m humanmatting.training.export "$from" --model "$model" --out "$start"
+        python -m humanmatting.training.export "$from${checkpoint:+/$checkpoint}" --model "$model" \
+            --out "$start"
     fi
     resume=()
     [ -f "$out/last.keras" ] && resume=(--resume)
