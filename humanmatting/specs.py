@@ -189,18 +189,18 @@ FAST_SCALE = 0.8
 # BEGIN SHIPPED PINS (written by training.ship)
 SHIPPED_SHA256: dict[str, dict[str, str]] = {
     "night": {
-        "config.json": "c73efb0ac81a7c1c09b4595276577a1b310bdbc0a7d752c3b9aca582e4056dc6",
-        "humanmatting.json": "7e4e725b620d0c55bc2d82e10d41f2498bdd1571a577957c5fa1e9bf4078db2f",
-        "metadata.json": "aea574870536449750be44a1e72b5e98ceebd809c802be245b07b1d335116db4",
-        "model-fp16.tflite": "b4df264dc8afb06e03278e112a75b4c9cd2f019d3e90831e921144e9cd86b29e",
-        "model.weights.h5": "6aa1a41d7ef9a9fba9e9877b95639b48af962f720551fa42fd9070202f8e901c",
+        "config.json": "79d1a986a25152eeaea2b5dc6fb3b00517a558543f2bec246a8e16c5c9068f0c",
+        "humanmatting.json": "881be2b3ccb6b21a79b52d0ae178b1336ef46969c2b28df9be368c57ac51929f",
+        "metadata.json": "addf6ee302daba340b3382473aed5f3bfdac98c45f3fa12ccf907ae0960833e2",
+        "model-fp16.tflite": "d08e50ff2cc14b0b49f1e93570f268316bde84de7ef5a6ed935ee1c341528e58",
+        "model.weights.h5": "c8213cdd8782b424c3afed080ace002f67396a6b5914799aef379a6cffd4ee7c",
     },
     "dark": {
-        "config.json": "421fd68c27c95928a290ce55fb531217cbfe40fd3e3c29b7f240e8ee8028d561",
-        "humanmatting.json": "e2c67dac587d0bd9a6e23025df850f6cd348f3300f38fc97f178c5abf39c969d",
-        "metadata.json": "b9fbe05780977d44c09e34e471c56a549796f44beb1a26a85a606f3c550d363d",
-        "model-fp16.tflite": "826cdcd791cc01e7061cefa9e72b7a93065f5e1202adf05707b1b77768f476a4",
-        "model.weights.h5": "3719aa0f579b473f22333030610c6c242fd54e4a2d0bb435d22375123bdf6a68",
+        "config.json": "83dbf460bb411ce2df166f86abe142111df16c23e7dc0371687abaa5f182d788",
+        "humanmatting.json": "0a819aae13a638b147d9abdd2540adf78d56e2f91b6c6f6cd28c0b94a1abc817",
+        "metadata.json": "e79bd1def2cfd7d7ca2d781f3433dd35880525ad941842e9274f7c0e18d828f9",
+        "model-fp16.tflite": "9045d01b5632040fba12dcbf571bfd807552928d19e576b76f4c6f8aea40bfb7",
+        "model.weights.h5": "515fcc778e383319c98ad656959f0e19eeaa32df18ec4be792de0783230efd01",
     },
     "dark-light": {
         "config.json": "5ba04e0f1865719909da1319dbecf8d30436bea1e8368e535d7bef5dbcccf391",
