@@ -912,3 +912,30 @@ def test_a_card_tells_the_teacher_a_model_was_distilled_from_and_its_frozen_norm
         f"project's lite0 (validation mIoU {lite0['val_miou']:.4f}), a larger network" in text
     )
     assert "The batch norms kept the statistics, scale and offset the model started with." in text
+
+
+def test_a_card_says_when_the_test_splits_chose_the_checkpoint(random_weights_dir, tmp_path):
+    """A checkpoint other than the run's val-best one was chosen on the test splits: the card
+    must not call its figures blind."""
+    from humanmatting.hub.card import build_card
+
+    sets = {"eg1800": {"path": "x", "weight": 1.0, "train": 1274, "val": 67, "share": 1.0}}
+    training = {"checkpoint": "night-06-0.8754.keras", "epoch": 6, "val_miou": 0.8754,
+                "best_val_miou": 0.8803, "epochs_done": 6, "layout": "mask folders",
+                "sets": sets, "samples_per_epoch": 1488, "presets": [[256, 192]],
+                "recipe": {"loss": "bce+dice", "learning_rate": 5e-5, "schedule": "cosine",
+                           "batch_size": 16}}  # fmt: skip
+    texts = {}
+    for name, chosen in (("last", 0.8754), ("best", 0.8803)):
+        folder = _folder_copy(
+            random_weights_dir / "night", tmp_path / name, training={**training, "val_miou": chosen}
+        )
+        texts[name] = ModelCard(str(build_card(get_spec("night"), folder, "a/night"))).text
+    assert (
+        "the checkpoint is epoch 6 (validation mIoU 0.8754 on a held-out part of each training "
+        "split, the run's best 0.8803), chosen among epochs and runs by their figures on the "
+        "test splits, so the results above are not a blind measure" in texts["last"]
+    )
+    assert "test splits were used only for the results above" not in texts["last"]
+    assert "picked the checkpoint (validation mIoU 0.8803)" in texts["best"]
+    assert "test splits were used only for the results above" in texts["best"]
