@@ -11,7 +11,8 @@
 # of every target (docs/training.md: what it did to dark-light).
 set -euo pipefail
 export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
-export HUMANMATTING_TRAINING_SCRIPT="train_everyday.sh SHARED WEIGHTS RUNS"  # recorded in run.json
+# recorded in run.json (train_everyday_stage3.sh, which runs this, names itself)
+export HUMANMATTING_TRAINING_SCRIPT=${HUMANMATTING_TRAINING_SCRIPT:-"train_everyday.sh SHARED WEIGHTS RUNS"}
 cd "$(dirname "$0")/../../.."
 shared=${1:-../shared}
 init=${2:-models}
@@ -27,11 +28,12 @@ distill=()
 [ -n "${DISTILL_FROM:-}" ] && distill=(--distill-from "$DISTILL_FROM")
 for model in $models; do
     resume=()
-    [ -f "$runs/$model-everyday/last.keras" ] && resume=(--resume)
+    out="$runs/$model-${RUN:-everyday}"  # RUN and LR serve later rounds (train_everyday_stage3.sh)
+    [ -f "$out/last.keras" ] && resume=(--resume)
     python -m humanmatting.training.train --model "$model" --data "$shared/datasets" \
         --mix "$mix" --presets "$presets" --photos "$shared/photos" \
         --teacher "$shared/anchors/mediapipe-selfie-segmentation/selfie_segmentation.tflite" \
-        --recipe everyday --lr 1e-4 --warmup-epochs 0.25 --epochs "${EPOCHS:-7}" \
+        --recipe everyday --lr "${LR:-1e-4}" --warmup-epochs 0.25 --epochs "${EPOCHS:-7}" \
         --samples-per-epoch 1500 --init-from "$init/$model" --freeze-norms \
-        --out "$runs/$model-everyday" --verbose 2 "${distill[@]}" "${resume[@]}"
+        --out "$out" --verbose 2 "${distill[@]}" "${resume[@]}"
 done

@@ -12,11 +12,9 @@ export HUMANMATTING_TRAINING_SCRIPT="train_everyday_stage3.sh SHARED RUNS"  # re
 cd "$(dirname "$0")/../../.."
 shared=${1:-../shared}
 runs=${2:-runs}
-mix=${HUMANMATTING_MIX:-eg1800=0.35,viton=0.12,ccp=0.28,idphoto=0.05,pasted=0.08,nobody=0.05,teacher=0.07}
-presets=${PRESETS:-256x192,192x256,224x224,256x256,320x224,224x320,320x320,384x288,288x384,512x384,384x512,192x192}
+export HUMANMATTING_MIX=${HUMANMATTING_MIX:-eg1800=0.35,viton=0.12,ccp=0.28,idphoto=0.05,pasted=0.08,nobody=0.05,teacher=0.07}
 for model in ${MODELS:-night dark}; do
     from="$runs/$model-${FROM:-everyday}"
-    out="$runs/$model-${RUN:-stage3}"
     # The start: the run's val-best checkpoint, or FROM_CHECKPOINT (a file name in that run).
     checkpoint=${FROM_CHECKPOINT:-}
     start="$from-${checkpoint:-best}"
@@ -25,12 +23,7 @@ for model in ${MODELS:-night dark}; do
         python -m humanmatting.training.export "$from${checkpoint:+/$checkpoint}" --model "$model" \
             --out "$start"
     fi
-    resume=()
-    [ -f "$out/last.keras" ] && resume=(--resume)
-    python -m humanmatting.training.train --model "$model" --data "$shared/datasets" \
-        --mix "$mix" --presets "$presets" --photos "$shared/photos" \
-        --teacher "$shared/anchors/mediapipe-selfie-segmentation/selfie_segmentation.tflite" \
-        --recipe everyday --lr "${LR:-5e-5}" --warmup-epochs 0.25 --epochs "${EPOCHS:-6}" \
-        --samples-per-epoch 1500 --init-from "$start/$model" --freeze-norms \
-        --out "$out" --verbose 2 "${resume[@]}"
+    # train_everyday.sh's training (its sizes, frozen norms), from that start.
+    MODELS=$model RUN=${RUN:-stage3} LR=${LR:-5e-5} EPOCHS=${EPOCHS:-6} \
+        bash humanmatting/training/scripts/train_everyday.sh "$shared" "$start" "$runs"
 done
